@@ -1,0 +1,81 @@
+//! The `host` interface of wit/outport.wit, implemented on the local machine by delegating to
+//! the source, store, output and progress modules.
+
+use crate::output::Outputs;
+use crate::progress::Progress;
+use crate::runtime::outport::core::host::Host;
+use crate::runtime::outport::core::types::{Error, ProgressEvent, SourceEntry};
+use crate::runtime::State;
+use crate::source::SourceFiles;
+use crate::store::BlobStore;
+
+pub struct HostState {
+    pub source: SourceFiles,
+    pub store: BlobStore,
+    pub outputs: Outputs,
+    pub progress: Progress,
+}
+
+impl Host for State {
+    fn source_stat(&mut self, path: Vec<u8>) -> Result<SourceEntry, Error> {
+        crate::source::stat(&path)
+    }
+    fn source_read_dir(&mut self, path: Vec<u8>) -> Result<Vec<SourceEntry>, Error> {
+        crate::source::read_dir(&path)
+    }
+    fn source_open(&mut self, path: Vec<u8>) -> Result<u32, Error> {
+        self.host.source.open(&path)
+    }
+    fn source_read(&mut self, handle: u32, max: u32) -> Result<Vec<u8>, Error> {
+        self.host.source.read(handle, max)
+    }
+    fn source_close(&mut self, handle: u32) {
+        self.host.source.close(handle)
+    }
+
+    fn blob_size(&mut self, digest: String) -> Result<Option<u64>, Error> {
+        self.host.store.size(&digest)
+    }
+    fn blob_create(&mut self) -> Result<u32, Error> {
+        self.host.store.create()
+    }
+    fn blob_write(&mut self, handle: u32, data: Vec<u8>) -> Result<(), Error> {
+        self.host.store.write(handle, &data)
+    }
+    fn blob_commit(&mut self, handle: u32, digest: String) -> Result<(), Error> {
+        self.host.store.commit(handle, &digest)
+    }
+    fn blob_abort(&mut self, handle: u32) {
+        self.host.store.abort(handle)
+    }
+    fn blob_read(&mut self, digest: String, offset: u64, max: u32) -> Result<Vec<u8>, Error> {
+        self.host.store.read(&digest, offset, max)
+    }
+
+    fn output_open(&mut self, path: String) -> Result<u32, Error> {
+        self.host.outputs.open(&path)
+    }
+    fn output_write(&mut self, handle: u32, data: Vec<u8>) -> Result<(), Error> {
+        self.host.outputs.write(handle, &data)
+    }
+    fn output_write_blob(&mut self, handle: u32, digest: String) -> Result<u64, Error> {
+        let HostState { outputs, store, .. } = &mut self.host;
+        outputs.write_blob(handle, store, &digest)
+    }
+    fn output_commit(&mut self, handle: u32) -> Result<(), Error> {
+        self.host.outputs.commit(handle)
+    }
+    fn output_abort(&mut self, handle: u32) {
+        self.host.outputs.abort(handle)
+    }
+    fn output_mkdir(&mut self, path: String) -> Result<(), Error> {
+        crate::output::mkdir(&path)
+    }
+    fn output_read(&mut self, path: String) -> Result<Option<Vec<u8>>, Error> {
+        crate::output::read(&path)
+    }
+
+    fn progress(&mut self, event: ProgressEvent) {
+        self.host.progress.report(&event)
+    }
+}

@@ -1,0 +1,136 @@
+//! `outport`: the native CLI. Parses flags, prepares the local host (file system, store, outputs,
+//! progress) and runs the embedded core component.
+
+mod errors;
+mod imports;
+mod output;
+mod progress;
+mod runtime;
+mod source;
+mod store;
+
+use clap::{Parser, Subcommand};
+use imports::HostState;
+use progress::Progress;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Parser)]
+#[command(
+    name = "outport",
+    version,
+    about = "Export container images exactly as docker buildx --output would"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn a root filesystem directory into an image and write it to every --output.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Root filesystem directory that becomes the image's layer.
+    rootfs: Option<PathBuf>,
+    /// Output, written as `docker buildx build --output` takes it (e.g. type=oci,dest=out.tar). Repeatable.
+    #[arg(short = 'o', long = "output", value_name = "SPEC")]
+    outputs: Vec<String>,
+    /// Target platform OS/ARCH[/VARIANT] (default: this machine's).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Content store directory (default: $OUTPORT_STORE, else $XDG_DATA_HOME/outport/store).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Also write the result metadata (buildx keys) as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    metadata_file: Option<PathBuf>,
+    /// Progress output on stderr: auto, plain or quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
+    progress: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Export(args) => match export(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn export(args: ExportArgs) -> Result<(), String> {
+    let store = args
+        .store
+        .clone()
+        .or_else(default_store)
+        .ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
+    let writes_stdout = args
+        .outputs
+        .iter()
+        .any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
+    let request = serde_json::json!({
+        "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        "outputs": args.outputs,
+        "platform": args.platform,
+        "hostPlatform": host_platform(),
+        "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
+        "now": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+    });
+    let host = HostState {
+        source: Default::default(),
+        store: store::BlobStore::new(store),
+        outputs: Default::default(),
+        progress: Progress::parse(&args.progress).unwrap_or(Progress::Quiet),
+    };
+    let response = runtime::run(host, &request.to_string()).map_err(|e| e.message)?;
+    let response: serde_json::Value =
+        serde_json::from_str(&response).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
+    for warning in response["warnings"].as_array().into_iter().flatten() {
+        eprintln!("warning: {}", warning.as_str().unwrap_or_default());
+    }
+    let metadata = serde_json::to_string_pretty(&response["metadata"]).expect("JSON value serializes");
+    if let Some(path) = &args.metadata_file {
+        std::fs::write(path, format!("{metadata}\n"))
+            .map_err(|e| format!("--metadata-file {}: {e}", path.display()))?;
+    }
+    if !writes_stdout {
+        println!("{metadata}");
+    }
+    Ok(())
+}
+
+fn default_store() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("OUTPORT_STORE").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))?;
+    Some(data.join("outport").join("store"))
+}
+
+/// This machine's platform in OCI terms (the core normalizes it).
+fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{os}/{arch}")
+}

@@ -1,0 +1,184 @@
+//! Output files: written under a hidden temporary name beside the destination and renamed on
+//! commit, so an interrupted export never leaves a half-written file at `dest`.
+
+use crate::errors::{error, io_error};
+use crate::runtime::{CoreError, ErrorKind};
+use crate::store::BlobStore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+enum Target {
+    Stdout,
+    File {
+        file: io::BufWriter<File>,
+        temp: PathBuf,
+        dest: PathBuf,
+    },
+}
+
+#[derive(Default)]
+pub struct Outputs {
+    open: HashMap<u32, Target>,
+    next: u32,
+}
+
+const COPY_CHUNK: usize = 1 << 20;
+
+impl Outputs {
+    pub fn open(&mut self, path: &str) -> Result<u32, CoreError> {
+        let target = if path == "-" {
+            if io::stdout().is_terminal() {
+                return Err(error(
+                    ErrorKind::Output,
+                    "dest file is required for the output: refusing to write to a terminal",
+                ));
+            }
+            Target::Stdout
+        } else {
+            let dest = PathBuf::from(path);
+            if dest.is_dir() {
+                return Err(error(
+                    ErrorKind::Output,
+                    format!("destination file {path} is a directory"),
+                ));
+            }
+            let parent = dest
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(error(
+                    ErrorKind::Output,
+                    format!("{path}: parent directory {} does not exist", parent.display()),
+                ));
+            }
+            let name = dest
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            self.next += 1;
+            let temp = parent.join(format!(".{name}.outport-{}-{}.tmp", std::process::id(), self.next));
+            let file = File::create(&temp).map_err(|e| io_error(ErrorKind::Output, &temp, &e))?;
+            Target::File {
+                file: io::BufWriter::with_capacity(COPY_CHUNK, file),
+                temp,
+                dest,
+            }
+        };
+        self.next += 1;
+        self.open.insert(self.next, target);
+        Ok(self.next)
+    }
+
+    pub fn write(&mut self, handle: u32, data: &[u8]) -> Result<(), CoreError> {
+        match self.open.get_mut(&handle).ok_or_else(|| bad_handle(handle))? {
+            Target::Stdout => io::stdout()
+                .lock()
+                .write_all(data)
+                .map_err(|e| io_error(ErrorKind::Output, Path::new("<stdout>"), &e)),
+            Target::File { file, temp, .. } => file.write_all(data).map_err(|e| io_error(ErrorKind::Output, temp, &e)),
+        }
+    }
+
+    /// Stream a stored blob into the output, verifying its digest on the way.
+    pub fn write_blob(&mut self, handle: u32, store: &BlobStore, digest: &str) -> Result<u64, CoreError> {
+        let path = store.blob_path(digest)?;
+        let mut blob = File::open(&path).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; COPY_CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = match blob.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(ErrorKind::Store, &path, &e)),
+            };
+            hasher.update(&buf[..n]);
+            self.write(handle, &buf[..n])?;
+            total += n as u64;
+        }
+        let actual = format!("sha256:{:x}", hasher.finalize());
+        if actual != digest {
+            return Err(error(
+                ErrorKind::Store,
+                format!(
+                    "blob {digest} in the store is corrupt ({} has content {actual})",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(total)
+    }
+
+    pub fn commit(&mut self, handle: u32) -> Result<(), CoreError> {
+        match self.open.remove(&handle).ok_or_else(|| bad_handle(handle))? {
+            Target::Stdout => io::stdout()
+                .flush()
+                .map_err(|e| io_error(ErrorKind::Output, Path::new("<stdout>"), &e)),
+            Target::File { file, temp, dest } => {
+                let result = file
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|f| f.sync_all())
+                    .and_then(|()| fs::rename(&temp, &dest))
+                    .map_err(|e| io_error(ErrorKind::Output, &dest, &e));
+                if result.is_err() {
+                    let _ = fs::remove_file(&temp);
+                }
+                result
+            }
+        }
+    }
+
+    pub fn abort(&mut self, handle: u32) {
+        if let Some(Target::File { temp, .. }) = self.open.remove(&handle) {
+            let _ = fs::remove_file(temp);
+        }
+    }
+}
+
+impl Drop for Outputs {
+    /// Whatever was not committed (e.g. the core trapped) is removed, never left behind.
+    fn drop(&mut self) {
+        for (_, target) in self.open.drain() {
+            if let Target::File { temp, .. } = target {
+                let _ = fs::remove_file(temp);
+            }
+        }
+    }
+}
+
+/// Create one directory; its parent must exist. An existing directory is fine.
+pub fn mkdir(path: &str) -> Result<(), CoreError> {
+    let p = Path::new(path);
+    match fs::create_dir(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if p.is_dir() {
+                Ok(())
+            } else {
+                Err(error(
+                    ErrorKind::Output,
+                    format!("destination directory {path} is a file"),
+                ))
+            }
+        }
+        Err(e) => Err(io_error(ErrorKind::Output, p, &e)),
+    }
+}
+
+pub fn read(path: &str) -> Result<Option<Vec<u8>>, CoreError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(ErrorKind::Output, Path::new(path), &e)),
+    }
+}
+
+fn bad_handle(handle: u32) -> CoreError {
+    error(ErrorKind::Internal, format!("output handle {handle} is not open"))
+}

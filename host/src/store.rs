@@ -1,0 +1,105 @@
+//! The local content store: an OCI-layout-shaped directory, blobs at `blobs/sha256/<hex>`.
+//! New blobs are written under `ingest/` and renamed into place, so a blob never sits under its
+//! final name with partial content.
+
+use crate::errors::{error, io_error};
+use crate::runtime::{CoreError, ErrorKind};
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub struct BlobStore {
+    root: PathBuf,
+    writers: HashMap<u32, (File, PathBuf)>,
+    next: u32,
+}
+
+/// The `<hex>` of a well-formed sha256 digest; digests become file names, so nothing else passes.
+pub fn hex_of(digest: &str) -> Result<&str, CoreError> {
+    digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .ok_or_else(|| error(ErrorKind::Internal, format!("invalid digest {digest:?}")))
+}
+
+impl BlobStore {
+    pub fn new(root: PathBuf) -> BlobStore {
+        BlobStore {
+            root,
+            writers: HashMap::new(),
+            next: 0,
+        }
+    }
+
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf, CoreError> {
+        Ok(self.root.join("blobs").join("sha256").join(hex_of(digest)?))
+    }
+
+    fn io(&self, path: &Path, e: std::io::Error) -> CoreError {
+        io_error(ErrorKind::Store, path, &e)
+    }
+
+    pub fn size(&self, digest: &str) -> Result<Option<u64>, CoreError> {
+        let path = self.blob_path(digest)?;
+        match fs::metadata(&path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(&path, e)),
+        }
+    }
+
+    pub fn create(&mut self) -> Result<u32, CoreError> {
+        let ingest = self.root.join("ingest");
+        fs::create_dir_all(&ingest).map_err(|e| self.io(&ingest, e))?;
+        self.next += 1;
+        let temp = ingest.join(format!("{}-{}.tmp", std::process::id(), self.next));
+        let file = File::create(&temp).map_err(|e| self.io(&temp, e))?;
+        self.writers.insert(self.next, (file, temp));
+        Ok(self.next)
+    }
+
+    pub fn write(&mut self, handle: u32, data: &[u8]) -> Result<(), CoreError> {
+        let (file, temp) = self.writer(handle)?;
+        file.write_all(data).map_err(|e| io_error(ErrorKind::Store, temp, &e))
+    }
+
+    pub fn commit(&mut self, handle: u32, digest: &str) -> Result<(), CoreError> {
+        let final_path = self.blob_path(digest)?;
+        let (file, temp) = self.writers.remove(&handle).ok_or_else(|| bad_handle(handle))?;
+        let result = file.sync_all().map_err(|e| self.io(&temp, e)).and_then(|()| {
+            let dir = final_path.parent().expect("blob paths have a parent");
+            fs::create_dir_all(dir).map_err(|e| self.io(dir, e))?;
+            fs::rename(&temp, &final_path).map_err(|e| self.io(&final_path, e))
+        });
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    pub fn abort(&mut self, handle: u32) {
+        if let Some((_, temp)) = self.writers.remove(&handle) {
+            let _ = fs::remove_file(temp);
+        }
+    }
+
+    pub fn read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>, CoreError> {
+        let path = self.blob_path(digest)?;
+        let mut file = File::open(&path).map_err(|e| self.io(&path, e))?;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| self.io(&path, e))?;
+        let mut buf = Vec::with_capacity(max as usize);
+        file.take(max as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| self.io(&path, e))?;
+        Ok(buf)
+    }
+
+    fn writer(&mut self, handle: u32) -> Result<&mut (File, PathBuf), CoreError> {
+        self.writers.get_mut(&handle).ok_or_else(|| bad_handle(handle))
+    }
+}
+
+fn bad_handle(handle: u32) -> CoreError {
+    error(ErrorKind::Internal, format!("blob handle {handle} is not open"))
+}

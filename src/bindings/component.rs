@@ -1,0 +1,158 @@
+//! WASI component glue: the `exporter` world of wit/outport.wit. The imports are synchronous, so
+//! every future of the core resolves on its first poll.
+
+use crate::error::{Error as CoreError, ErrorKind, Result};
+use crate::host::{EntryKind, Handle, Host, ProgressEvent, SourceEntry};
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+wit_bindgen::generate!({ path: "wit", world: "exporter" });
+
+use outport::core::host as imports;
+use outport::core::types as wit;
+
+struct Component;
+
+impl Guest for Component {
+    fn run(request: String) -> std::result::Result<String, wit::Error> {
+        block_on(crate::run_json(&ComponentHost, &request)).map_err(|e| wit::Error {
+            kind: kind_to_wit(e.kind),
+            message: e.message,
+        })
+    }
+}
+
+export!(Component);
+
+/// Drive a future whose every await is already complete (synchronous imports).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn kind_to_wit(kind: ErrorKind) -> wit::ErrorKind {
+    match kind {
+        ErrorKind::InvalidOption => wit::ErrorKind::InvalidOption,
+        ErrorKind::Source => wit::ErrorKind::Source,
+        ErrorKind::Store => wit::ErrorKind::Store,
+        ErrorKind::Output => wit::ErrorKind::Output,
+        ErrorKind::Registry => wit::ErrorKind::Registry,
+        ErrorKind::Auth => wit::ErrorKind::Auth,
+        ErrorKind::Internal => wit::ErrorKind::Internal,
+    }
+}
+
+fn from_wit(e: wit::Error) -> CoreError {
+    let kind = match e.kind {
+        wit::ErrorKind::InvalidOption => ErrorKind::InvalidOption,
+        wit::ErrorKind::Source => ErrorKind::Source,
+        wit::ErrorKind::Store => ErrorKind::Store,
+        wit::ErrorKind::Output => ErrorKind::Output,
+        wit::ErrorKind::Registry => ErrorKind::Registry,
+        wit::ErrorKind::Auth => ErrorKind::Auth,
+        wit::ErrorKind::Internal => ErrorKind::Internal,
+    };
+    CoreError::new(kind, e.message)
+}
+
+fn entry(e: wit::SourceEntry) -> SourceEntry {
+    let kind = match e.kind {
+        wit::EntryKind::Regular => EntryKind::Regular,
+        wit::EntryKind::Directory => EntryKind::Directory,
+        wit::EntryKind::Symlink => EntryKind::Symlink,
+        wit::EntryKind::CharDevice => EntryKind::CharDevice,
+        wit::EntryKind::BlockDevice => EntryKind::BlockDevice,
+        wit::EntryKind::Fifo => EntryKind::Fifo,
+        wit::EntryKind::Socket => EntryKind::Socket,
+    };
+    SourceEntry {
+        name: e.name,
+        kind,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        size: e.size,
+        mtime: e.mtime,
+        link_target: e.link_target,
+        dev_major: e.dev_major,
+        dev_minor: e.dev_minor,
+        device: e.device,
+        inode: e.inode,
+        nlink: e.nlink,
+    }
+}
+
+struct ComponentHost;
+
+impl Host for ComponentHost {
+    async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry> {
+        imports::source_stat(path).map(entry).map_err(from_wit)
+    }
+    async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>> {
+        imports::source_read_dir(path)
+            .map(|v| v.into_iter().map(entry).collect())
+            .map_err(from_wit)
+    }
+    async fn source_open(&self, path: &[u8]) -> Result<Handle> {
+        imports::source_open(path).map_err(from_wit)
+    }
+    async fn source_read(&self, handle: Handle, max: u32) -> Result<Vec<u8>> {
+        imports::source_read(handle, max).map_err(from_wit)
+    }
+    async fn source_close(&self, handle: Handle) {
+        imports::source_close(handle)
+    }
+    async fn blob_size(&self, digest: &str) -> Result<Option<u64>> {
+        imports::blob_size(digest).map_err(from_wit)
+    }
+    async fn blob_create(&self) -> Result<Handle> {
+        imports::blob_create().map_err(from_wit)
+    }
+    async fn blob_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        imports::blob_write(handle, data).map_err(from_wit)
+    }
+    async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()> {
+        imports::blob_commit(handle, digest).map_err(from_wit)
+    }
+    async fn blob_abort(&self, handle: Handle) {
+        imports::blob_abort(handle)
+    }
+    async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
+        imports::blob_read(digest, offset, max).map_err(from_wit)
+    }
+    async fn output_open(&self, path: &str) -> Result<Handle> {
+        imports::output_open(path).map_err(from_wit)
+    }
+    async fn output_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        imports::output_write(handle, data).map_err(from_wit)
+    }
+    async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64> {
+        imports::output_write_blob(handle, digest).map_err(from_wit)
+    }
+    async fn output_commit(&self, handle: Handle) -> Result<()> {
+        imports::output_commit(handle).map_err(from_wit)
+    }
+    async fn output_abort(&self, handle: Handle) {
+        imports::output_abort(handle)
+    }
+    async fn output_mkdir(&self, path: &str) -> Result<()> {
+        imports::output_mkdir(path).map_err(from_wit)
+    }
+    async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        imports::output_read(path).map_err(from_wit)
+    }
+    fn progress(&self, event: ProgressEvent) {
+        imports::progress(&wit::ProgressEvent {
+            phase: event.phase,
+            id: event.id,
+            current: event.current,
+            total: event.total,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! Streaming gzip with miniz_oxide, framed as Go's compress/gzip frames it (no name, mtime 0,
+//! OS byte 255, XFL 2 for level 9 and 4 for level 1).
+
+use miniz_oxide::deflate::core::{
+    compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+};
+
+/// Go's gzip.DefaultCompression (-1) behaves as level 6.
+pub const DEFAULT_LEVEL: u8 = 6;
+
+pub struct GzipEncoder {
+    deflate: Box<CompressorOxide>,
+    crc: crc32fast::Hasher,
+    input_len: u64,
+    scratch: Vec<u8>,
+}
+
+impl GzipEncoder {
+    /// Starts a member; the 10-byte header goes into `out`.
+    pub fn new(level: u8, out: &mut Vec<u8>) -> GzipEncoder {
+        let flags = create_comp_flags_from_zip_params(level as i32, -15, 0);
+        let xfl = match level {
+            9 => 2,
+            1 => 4,
+            _ => 0,
+        };
+        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
+        GzipEncoder {
+            deflate: Box::new(CompressorOxide::new(flags)),
+            crc: crc32fast::Hasher::new(),
+            input_len: 0,
+            scratch: vec![0; 256 * 1024],
+        }
+    }
+
+    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        self.crc.update(input);
+        self.input_len += input.len() as u64;
+        self.run(input, TDEFLFlush::None, out);
+    }
+
+    /// Ends the member: final deflate block, then CRC-32 and length (mod 2^32), little endian.
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        self.run(&[], TDEFLFlush::Finish, out);
+        out.extend_from_slice(&self.crc.clone().finalize().to_le_bytes());
+        out.extend_from_slice(&(self.input_len as u32).to_le_bytes());
+    }
+
+    fn run(&mut self, mut input: &[u8], flush: TDEFLFlush, out: &mut Vec<u8>) {
+        loop {
+            let (status, consumed, produced) = compress(&mut self.deflate, input, &mut self.scratch, flush);
+            out.extend_from_slice(&self.scratch[..produced]);
+            input = &input[consumed..];
+            match status {
+                TDEFLStatus::Done => return,
+                TDEFLStatus::Okay if input.is_empty() && produced < self.scratch.len() => return,
+                TDEFLStatus::Okay => {}
+                // Only reachable with invalid parameters, which we never pass.
+                TDEFLStatus::BadParam | TDEFLStatus::PutBufFailed => {
+                    unreachable!("deflate rejected its parameters")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use miniz_oxide::inflate::decompress_to_vec;
+
+    fn gzip(data: &[u8], level: u8, chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = GzipEncoder::new(level, &mut out);
+        for piece in data.chunks(chunk.max(1)) {
+            enc.write(piece, &mut out);
+        }
+        enc.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn round_trips_at_every_level() {
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| (i * 7 % 251) as u8 ^ (i / 1000) as u8)
+            .collect();
+        for level in 0..=9 {
+            let gz = gzip(&data, level, 65_536);
+            assert_eq!(&gz[..3], &[0x1f, 0x8b, 8]);
+            let body = &gz[10..gz.len() - 8];
+            assert_eq!(decompress_to_vec(body).unwrap(), data, "level {level}");
+            let crc = u32::from_le_bytes(gz[gz.len() - 8..gz.len() - 4].try_into().unwrap());
+            assert_eq!(crc, crc32fast::hash(&data));
+        }
+    }
+
+    #[test]
+    fn chunking_does_not_change_bytes() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
+        assert_eq!(gzip(&data, 6, 1), gzip(&data, 6, 100_000));
+        assert_eq!(gzip(&data, 6, 777), gzip(&data, 6, 4096));
+    }
+
+    #[test]
+    fn higher_levels_compress_smaller() {
+        let text = include_str!("gzip.rs").repeat(20);
+        assert!(gzip(text.as_bytes(), 9, 4096).len() < gzip(text.as_bytes(), 1, 4096).len());
+        assert!(gzip(text.as_bytes(), 0, 4096).len() > text.len());
+    }
+}

@@ -1,0 +1,107 @@
+//! Layer compressors. Each takes the tar stream in chunks and appends compressed bytes to a buffer.
+
+pub mod gzip;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Compression {
+    Uncompressed,
+    Gzip { level: u8 },
+}
+
+impl Compression {
+    /// From the `compression` and `compression-level` options (level validated per our decision:
+    /// gzip and estargz 0–9, zstd 0–22).
+    pub fn from_options(kind: Option<&str>, level: Option<&str>) -> Result<Compression> {
+        let level = match level {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().map_err(|_| {
+                Error::option(format!(
+                    "non-integer value {v} specified for compression-level: strconv.ParseInt: parsing {v:?}: invalid syntax"
+                ))
+            })?),
+        };
+        let check = |max: i64, name: &str| -> Result<Option<u8>> {
+            match level {
+                Some(l) if !(0..=max).contains(&l) => Err(Error::option(format!(
+                    "compression-level={l} is out of range for compression={name} (0-{max})"
+                ))),
+                l => Ok(l.map(|l| l as u8)),
+            }
+        };
+        match kind.unwrap_or("gzip") {
+            "gzip" => Ok(Compression::Gzip {
+                level: check(9, "gzip")?.unwrap_or(gzip::DEFAULT_LEVEL),
+            }),
+            "uncompressed" => Ok(Compression::Uncompressed),
+            "zstd" | "estargz" => Err(Error::option(format!(
+                "compression={} is not implemented yet in this version of outport (use gzip or uncompressed)",
+                kind.unwrap_or_default()
+            ))),
+            other => Err(Error::option(format!("unsupported compression type {other}"))),
+        }
+    }
+}
+
+/// A running compressor for one layer.
+pub enum Encoder {
+    Identity,
+    Gzip(gzip::GzipEncoder),
+}
+
+impl Encoder {
+    pub fn new(compression: Compression, out: &mut Vec<u8>) -> Encoder {
+        match compression {
+            Compression::Uncompressed => Encoder::Identity,
+            Compression::Gzip { level } => Encoder::Gzip(gzip::GzipEncoder::new(level, out)),
+        }
+    }
+
+    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Encoder::Identity => out.extend_from_slice(input),
+            Encoder::Gzip(g) => g.write(input, out),
+        }
+    }
+
+    pub fn finish(self, out: &mut Vec<u8>) {
+        match self {
+            Encoder::Identity => {}
+            Encoder::Gzip(g) => g.finish(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_options() {
+        assert_eq!(
+            Compression::from_options(None, None).unwrap(),
+            Compression::Gzip { level: 6 }
+        );
+        assert_eq!(
+            Compression::from_options(Some("gzip"), Some("9")).unwrap(),
+            Compression::Gzip { level: 9 }
+        );
+        assert_eq!(
+            Compression::from_options(Some("uncompressed"), Some("99")).unwrap(),
+            Compression::Uncompressed
+        );
+        assert_eq!(
+            Compression::from_options(Some("foo"), None).unwrap_err().message,
+            "unsupported compression type foo"
+        );
+        assert!(Compression::from_options(Some("gzip"), Some("10"))
+            .unwrap_err()
+            .message
+            .contains("compression-level=10"));
+        assert!(Compression::from_options(None, Some("abc"))
+            .unwrap_err()
+            .message
+            .contains("non-integer value abc"));
+    }
+}

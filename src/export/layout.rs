@@ -1,0 +1,218 @@
+//! OCI image layouts (`oci-layout`, `index.json`, `blobs/sha256/…`), as a tarball or a directory,
+//! laid out as containerd's archive exporter and BuildKit's client write them.
+
+use crate::digest::hex_part;
+use crate::error::{Error, Result};
+use crate::gojson;
+use crate::host::{Handle, Host};
+use crate::image::mediatypes::OCI_INDEX;
+use crate::image::spec::{Annotations, Descriptor, Index};
+use crate::layer::tar::{self, typeflag, Header};
+
+pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub const IMAGE_NAME: &str = "io.containerd.image.name";
+
+pub struct Layout<'a> {
+    /// The entries of `index.json`.
+    pub index_entries: Vec<Descriptor>,
+    /// Every blob to include, as (digest, size); order does not matter.
+    pub blobs: &'a [(String, u64)],
+}
+
+fn index_json(entries: Vec<Descriptor>) -> Vec<u8> {
+    gojson::compact(&Index {
+        schema_version: 2,
+        media_type: OCI_INDEX.into(),
+        manifests: entries,
+        annotations: Annotations::new(),
+    })
+}
+
+fn sorted_blobs(blobs: &[(String, u64)]) -> Result<Vec<(&str, &str, u64)>> {
+    let mut out = Vec::with_capacity(blobs.len());
+    for (digest, size) in blobs {
+        let hex = hex_part(digest).ok_or_else(|| Error::internal(format!("invalid blob digest {digest:?}")))?;
+        out.push((hex, digest.as_str(), *size));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn entry(name: &str, flag: u8, mode: i64, size: u64) -> Vec<u8> {
+    tar::encode(&Header {
+        name: name.as_bytes().to_vec(),
+        typeflag: flag,
+        mode,
+        size: size as i64,
+        ..Default::default()
+    })
+}
+
+/// Write the layout as a tarball into an opened output: entries byte-sorted, mtime 0, uid/gid 0.
+pub async fn write_tar<H: Host>(host: &H, out: Handle, layout: Layout<'_>) -> Result<()> {
+    let blobs = sorted_blobs(layout.blobs)?;
+    let mut head = entry("blobs/", typeflag::DIRECTORY, 0o755, 0);
+    head.extend(entry("blobs/sha256/", typeflag::DIRECTORY, 0o755, 0));
+    host.output_write(out, &head).await?;
+    for (hex, digest, size) in blobs {
+        host.output_write(
+            out,
+            &entry(&format!("blobs/sha256/{hex}"), typeflag::REGULAR, 0o444, size),
+        )
+        .await?;
+        let copied = host.output_write_blob(out, digest).await?;
+        if copied != size {
+            return Err(Error::store(format!(
+                "stored blob {digest} has {copied} bytes, expected {size}"
+            )));
+        }
+        host.output_write(out, &[0u8; tar::BLOCK][..tar::padding(size)]).await?;
+    }
+    let mut tail = Vec::new();
+    for (name, mode, data) in [
+        ("index.json", 0o644, index_json(layout.index_entries)),
+        ("oci-layout", 0o444, OCI_LAYOUT.to_vec()),
+    ] {
+        tail.extend(entry(name, typeflag::REGULAR, mode, data.len() as u64));
+        tail.extend_from_slice(&data);
+        tail.resize(tail.len() + tar::padding(data.len() as u64), 0);
+    }
+    tail.extend_from_slice(&tar::TRAILER);
+    host.output_write(out, &tail).await
+}
+
+/// Write (or update) the layout as a directory. Each file is written under a temporary name and
+/// renamed; index.json goes last and keeps entries of other images.
+pub async fn write_dir<H: Host>(host: &H, dest: &str, layout: Layout<'_>) -> Result<()> {
+    let dest = dest.trim_end_matches('/');
+    for dir in [
+        dest.to_string(),
+        format!("{dest}/blobs"),
+        format!("{dest}/blobs/sha256"),
+    ] {
+        host.output_mkdir(&dir).await?;
+    }
+    for (hex, digest, size) in sorted_blobs(layout.blobs)? {
+        let h = host.output_open(&format!("{dest}/blobs/sha256/{hex}")).await?;
+        let copied = match host.output_write_blob(h, digest).await {
+            Ok(n) => n,
+            Err(e) => {
+                host.output_abort(h).await;
+                return Err(e);
+            }
+        };
+        if copied != size {
+            host.output_abort(h).await;
+            return Err(Error::store(format!(
+                "stored blob {digest} has {copied} bytes, expected {size}"
+            )));
+        }
+        host.output_commit(h).await?;
+    }
+    write_file(host, &format!("{dest}/oci-layout"), OCI_LAYOUT).await?;
+    let index_path = format!("{dest}/index.json");
+    let existing = host.output_read(&index_path).await?;
+    let merged = merge_index(existing.as_deref(), layout.index_entries)
+        .map_err(|e| Error::output(format!("{index_path}: {e}")))?;
+    write_file(host, &index_path, &merged).await
+}
+
+async fn write_file<H: Host>(host: &H, path: &str, data: &[u8]) -> Result<()> {
+    let h = host.output_open(path).await?;
+    if let Err(e) = host.output_write(h, data).await {
+        host.output_abort(h).await;
+        return Err(e);
+    }
+    host.output_commit(h).await
+}
+
+/// BuildKit's client (ociindex): drop existing entries with the same (ref name, image name) as a new
+/// one, keep the rest, append the new ones.
+fn merge_index(existing: Option<&[u8]>, new: Vec<Descriptor>) -> std::result::Result<Vec<u8>, String> {
+    let mut index: serde_json::Map<String, serde_json::Value> = match existing {
+        Some(bytes) => {
+            serde_json::from_slice(bytes).map_err(|e| format!("existing index.json is not valid JSON: {e}"))?
+        }
+        None => serde_json::Map::new(),
+    };
+    let key_of = |annotations: Option<&serde_json::Value>| {
+        let get = |k: &str| {
+            annotations
+                .and_then(|a| a.get(k))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        (get(REF_NAME), get(IMAGE_NAME))
+    };
+    let new_keys: Vec<_> = new
+        .iter()
+        .map(|d| {
+            (
+                d.annotations.get(REF_NAME).cloned(),
+                d.annotations.get(IMAGE_NAME).cloned(),
+            )
+        })
+        .collect();
+    let mut manifests: Vec<serde_json::Value> = match index.remove("manifests") {
+        Some(serde_json::Value::Array(list)) => list,
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(_) => return Err("existing index.json has a non-array \"manifests\"".into()),
+    };
+    manifests.retain(|m| !new_keys.contains(&key_of(m.get("annotations"))));
+    manifests.extend(
+        new.iter()
+            .map(|d| serde_json::to_value(d).expect("descriptor is plain data")),
+    );
+    // Go field order of ocispec.Index: schemaVersion, mediaType, manifests, annotations.
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "schemaVersion".into(),
+        index.remove("schemaVersion").unwrap_or(2.into()),
+    );
+    out.insert(
+        "mediaType".into(),
+        index.remove("mediaType").unwrap_or(OCI_INDEX.into()),
+    );
+    out.insert("manifests".into(), manifests.into());
+    if let Some(a) = index.remove("annotations") {
+        out.insert("annotations".into(), a);
+    }
+    Ok(gojson::compact(&out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(digest: &str, name: &str) -> Descriptor {
+        let mut d = Descriptor::new("application/vnd.oci.image.manifest.v1+json", digest, 1);
+        d.annotations.insert(REF_NAME.into(), name.into());
+        d
+    }
+
+    #[test]
+    fn merge_replaces_same_name_keeps_others() {
+        let first = merge_index(None, vec![named("sha256:a", "latest"), named("sha256:b", "v1")]).unwrap();
+        let second = merge_index(Some(&first), vec![named("sha256:c", "latest")]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&second).unwrap();
+        let digests: Vec<&str> = v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap())
+            .collect();
+        assert_eq!(digests, ["sha256:b", "sha256:c"]);
+        assert!(String::from_utf8(second)
+            .unwrap()
+            .starts_with(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":["#));
+    }
+
+    #[test]
+    fn merge_rejects_garbage() {
+        assert!(merge_index(Some(b"not json"), vec![])
+            .unwrap_err()
+            .contains("not valid JSON"));
+    }
+}

@@ -1,0 +1,79 @@
+//! The one boundary between the core and the world. The core never does I/O itself: it asks its host.
+//!
+//! The trait is async so the JS host can hand back Promises; the component host answers synchronously
+//! and its futures are ready at once. Methods take `&self`: hosts keep their handle tables behind
+//! interior mutability, which keeps the core free to interleave calls later (parallel layers).
+//! Mirrors `wit/outport.wit` one to one.
+#![allow(async_fn_in_trait)]
+
+use crate::error::Result;
+
+pub type Handle = u32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Regular,
+    Directory,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+/// One file-system entry as `lstat` reports it (symlinks are never followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceEntry {
+    pub name: Vec<u8>,
+    pub kind: EntryKind,
+    /// Permission bits including setuid/setgid/sticky.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    /// Whole seconds since the Unix epoch.
+    pub mtime: i64,
+    pub link_target: Vec<u8>,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub device: u64,
+    pub inode: u64,
+    pub nlink: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressEvent {
+    pub phase: String,
+    pub id: String,
+    pub current: u64,
+    pub total: u64,
+}
+
+pub trait Host {
+    // Source tree. Paths are raw bytes: the root path joined with entry names by '/'.
+    async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry>;
+    async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>>;
+    async fn source_open(&self, path: &[u8]) -> Result<Handle>;
+    /// Up to `max` bytes; empty at end of file.
+    async fn source_read(&self, handle: Handle, max: u32) -> Result<Vec<u8>>;
+    async fn source_close(&self, handle: Handle);
+
+    // Content-addressed blob store.
+    async fn blob_size(&self, digest: &str) -> Result<Option<u64>>;
+    async fn blob_create(&self) -> Result<Handle>;
+    async fn blob_write(&self, handle: Handle, data: &[u8]) -> Result<()>;
+    async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()>;
+    async fn blob_abort(&self, handle: Handle);
+    async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>>;
+
+    // Outputs: temp name while writing, renamed on commit.
+    async fn output_open(&self, path: &str) -> Result<Handle>;
+    async fn output_write(&self, handle: Handle, data: &[u8]) -> Result<()>;
+    async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64>;
+    async fn output_commit(&self, handle: Handle) -> Result<()>;
+    async fn output_abort(&self, handle: Handle);
+    async fn output_mkdir(&self, path: &str) -> Result<()>;
+    async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>>;
+
+    fn progress(&self, event: ProgressEvent);
+}

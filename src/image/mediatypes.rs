@@ -1,0 +1,40 @@
+//! Media types in the two spellings (reference §3.1).
+
+use crate::compress::Compression;
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaTypes {
+    Oci,
+    Docker,
+}
+
+impl MediaTypes {
+    pub fn manifest(self) -> &'static str {
+        match self {
+            MediaTypes::Oci => OCI_MANIFEST,
+            MediaTypes::Docker => DOCKER_MANIFEST,
+        }
+    }
+
+    pub fn config(self) -> &'static str {
+        match self {
+            MediaTypes::Oci => OCI_CONFIG,
+            MediaTypes::Docker => DOCKER_CONFIG,
+        }
+    }
+
+    pub fn layer(self, compression: Compression) -> &'static str {
+        match (self, compression) {
+            (MediaTypes::Oci, Compression::Uncompressed) => "application/vnd.oci.image.layer.v1.tar",
+            (MediaTypes::Oci, Compression::Gzip { .. }) => "application/vnd.oci.image.layer.v1.tar+gzip",
+            (MediaTypes::Docker, Compression::Uncompressed) => "application/vnd.docker.image.rootfs.diff.tar",
+            (MediaTypes::Docker, Compression::Gzip { .. }) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Image-spec objects with fields in the Go structs' order, so our JSON bytes match BuildKit's.
+
+use crate::platform::Platform;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub type Annotations = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Annotations,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+impl Descriptor {
+    pub fn new(media_type: &str, digest: &str, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_string(),
+            digest: digest.to_string(),
+            size,
+            annotations: Annotations::new(),
+            platform: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Annotations,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Index {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub manifests: Vec<Descriptor>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: Annotations,
+}
+
+/// One `history` entry (Go order: created, created_by, author, comment, empty_layer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct History {
+    pub created: String,
+    pub created_by: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+}

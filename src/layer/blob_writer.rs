@@ -1,0 +1,107 @@
+//! A layer's byte pipeline: tar bytes → diffID hash → compressor → digest hash → host blob store.
+//! Compressed bytes are handed to the host in chunks of about `FLUSH_AT`, so memory stays bounded
+//! whatever the layer's size.
+
+use crate::compress::{Compression, Encoder};
+use crate::digest::Hasher;
+use crate::error::Result;
+use crate::host::{Handle, Host};
+
+const FLUSH_AT: usize = 1 << 20;
+
+pub struct BlobWriter<'h, H: Host> {
+    host: &'h H,
+    handle: Handle,
+    diff_id: Hasher,
+    digest: Hasher,
+    encoder: Option<Encoder>,
+    pending: Vec<u8>,
+    size: u64,
+    uncompressed_size: u64,
+}
+
+/// What a finished layer blob is known by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenBlob {
+    pub digest: String,
+    pub size: u64,
+    pub diff_id: String,
+    pub uncompressed_size: u64,
+}
+
+impl<'h, H: Host> BlobWriter<'h, H> {
+    pub async fn create(host: &'h H, compression: Compression) -> Result<BlobWriter<'h, H>> {
+        let handle = host.blob_create().await?;
+        let mut pending = Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4);
+        let encoder = Encoder::new(compression, &mut pending);
+        Ok(BlobWriter {
+            host,
+            handle,
+            diff_id: Hasher::new(),
+            digest: Hasher::new(),
+            encoder: Some(encoder),
+            pending,
+            size: 0,
+            uncompressed_size: 0,
+        })
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.diff_id.update(data);
+        self.uncompressed_size += data.len() as u64;
+        if let Some(encoder) = self.encoder.as_mut() {
+            encoder.write(data, &mut self.pending);
+        }
+        if self.pending.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.digest.update(&self.pending);
+        self.size += self.pending.len() as u64;
+        let result = self.host.blob_write(self.handle, &self.pending).await;
+        self.pending.clear();
+        result
+    }
+
+    /// Finish compression and commit the blob under its digest.
+    pub async fn commit(mut self) -> Result<WrittenBlob> {
+        if let Some(encoder) = self.encoder.take() {
+            encoder.finish(&mut self.pending);
+        }
+        self.flush().await?;
+        let digest = std::mem::take(&mut self.digest).finish();
+        self.host.blob_commit(self.handle, &digest).await?;
+        Ok(WrittenBlob {
+            digest,
+            size: self.size,
+            diff_id: std::mem::take(&mut self.diff_id).finish(),
+            uncompressed_size: self.uncompressed_size,
+        })
+    }
+
+    /// Drop the partial blob (after an error elsewhere in the pipeline).
+    pub async fn abort(self) {
+        self.host.blob_abort(self.handle).await;
+    }
+}
+
+/// Store a small in-memory blob (config, manifest) and return its digest.
+pub async fn put_blob<H: Host>(host: &H, data: &[u8]) -> Result<String> {
+    let digest = crate::digest::sha256(data);
+    if host.blob_size(&digest).await? == Some(data.len() as u64) {
+        return Ok(digest);
+    }
+    let handle = host.blob_create().await?;
+    if let Err(e) = host.blob_write(handle, data).await {
+        host.blob_abort(handle).await;
+        return Err(e);
+    }
+    host.blob_commit(handle, &digest).await?;
+    Ok(digest)
+}

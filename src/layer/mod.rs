@@ -1,0 +1,22 @@
+//! Layers: a source tree becomes a deterministic tar stream, compressed into a stored blob.
+
+pub mod blob_writer;
+pub mod tar;
+pub mod walk;
+
+use crate::compress::Compression;
+use crate::error::Result;
+use crate::host::Host;
+pub use blob_writer::{put_blob, WrittenBlob};
+
+/// Build one layer from the directory at `root` (a host path) and store it.
+pub async fn from_directory<H: Host>(host: &H, root: &[u8], compression: Compression) -> Result<WrittenBlob> {
+    let mut writer = blob_writer::BlobWriter::create(host, compression).await?;
+    match walk::write_tree(host, root, &mut writer).await {
+        Ok(()) => writer.commit().await,
+        Err(e) => {
+            writer.abort().await;
+            Err(e)
+        }
+    }
+}

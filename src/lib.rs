@@ -1,0 +1,27 @@
+//! outport's exporter core: turns a build result into container images exactly as BuildKit's
+//! exporters would. Pure computation; all I/O goes through [`host::Host`].
+
+pub mod compress;
+pub mod digest;
+pub mod error;
+pub mod export;
+pub mod gojson;
+pub mod host;
+pub mod image;
+pub mod layer;
+pub mod options;
+pub mod platform;
+pub mod request;
+pub mod timefmt;
+
+mod bindings;
+
+pub use error::{Error, ErrorKind, Result};
+pub use request::{ExportRequest, ExportResponse};
+
+/// Run one export request (JSON in, JSON out): the entry point both bindings call.
+pub async fn run_json<H: host::Host>(host: &H, request_json: &str) -> Result<String> {
+    let request = ExportRequest::from_json(request_json)?;
+    let response = export::run(host, &request).await?;
+    Ok(response.to_json())
+}

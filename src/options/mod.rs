@@ -1,0 +1,198 @@
+//! `--output` strings, parsed as buildx parses them, then validated per exporter type.
+
+mod csv;
+mod values;
+
+pub use values::{parse_bool, parse_bool_empty_true};
+
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExporterType {
+    Image,
+    Registry,
+    Oci,
+    Docker,
+    Local,
+    Tar,
+    CacheOnly,
+}
+
+impl ExporterType {
+    const ALL: [(&'static str, ExporterType); 7] = [
+        ("image", ExporterType::Image),
+        ("registry", ExporterType::Registry),
+        ("oci", ExporterType::Oci),
+        ("docker", ExporterType::Docker),
+        ("local", ExporterType::Local),
+        ("tar", ExporterType::Tar),
+        ("cacheonly", ExporterType::CacheOnly),
+    ];
+
+    fn parse(name: &str) -> Result<ExporterType> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                Error::option(format!(
+                    "unknown output type {name:?} (expected one of {})",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+/// One `--output` value after CSV parsing: its type, destination and remaining attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub kind: ExporterType,
+    pub dest: Option<String>,
+    pub attrs: BTreeMap<String, String>,
+}
+
+impl OutputSpec {
+    /// Parse one `--output` value exactly as buildx does (util/buildflags/export.go).
+    pub fn parse(raw: &str) -> Result<OutputSpec> {
+        let fields = csv::fields(raw)?;
+        // Shorthand: a single field that is not `type=…` is a destination.
+        if let [only] = fields.as_slice() {
+            if !only.starts_with("type=") {
+                let (kind, dest) = if only == "-" {
+                    (ExporterType::Tar, "-")
+                } else {
+                    (ExporterType::Local, only.as_str())
+                };
+                if dest.is_empty() {
+                    return Err(Error::option(
+                        "invalid --output \"\": expected type=TYPE[,KEY=VALUE…] or a destination",
+                    ));
+                }
+                return Ok(OutputSpec {
+                    kind,
+                    dest: Some(dest.to_string()),
+                    attrs: BTreeMap::new(),
+                });
+            }
+        }
+        let mut kind = None;
+        let mut dest = None;
+        let mut attrs = BTreeMap::new();
+        for field in &fields {
+            let (key, value) = field.split_once('=').ok_or_else(|| {
+                Error::option(format!(
+                    "invalid value {field:?} in --output {raw:?}: expected KEY=VALUE"
+                ))
+            })?;
+            let key = key.trim().to_ascii_lowercase();
+            match key.as_str() {
+                "type" => kind = Some(ExporterType::parse(value)?),
+                "dest" => dest = Some(value.to_string()),
+                _ => {
+                    attrs.insert(key, value.to_string());
+                }
+            }
+        }
+        let kind = kind.ok_or_else(|| Error::option(format!("type is required for output {raw:?}")))?;
+        Ok(OutputSpec { kind, dest, attrs })
+    }
+}
+
+/// Options known anywhere in the exporter family: unknown keys are compared against these to
+/// suggest the nearest one.
+pub const KNOWN_KEYS: &[&str] = &[
+    "name",
+    "push",
+    "push-by-digest",
+    "registry.insecure",
+    "dangling-name-prefix",
+    "danging-name-empty-only",
+    "name-canonical",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "rewrite-timestamp",
+    "oci-mediatypes",
+    "oci-artifact",
+    "unpack",
+    "store",
+    "source-date-epoch",
+    "prefer-nondist-layers",
+    "attestation-inline",
+    "tar",
+    "dest",
+    "platform-split",
+    "mode",
+    "attestation-prefix",
+];
+
+/// The warning for a key no exporter knows, naming the closest known key when one is near.
+pub fn unknown_key_warning(kind: ExporterType, key: &str) -> String {
+    let nearest = KNOWN_KEYS
+        .iter()
+        .map(|k| (values::edit_distance(key, k), *k))
+        .min()
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3));
+    match nearest {
+        Some((_, k)) => format!(
+            "unknown option {key:?} for type={} ignored; did you mean {k:?}?",
+            kind.name()
+        ),
+        None => format!("unknown option {key:?} for type={} ignored", kind.name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorthands() {
+        let s = OutputSpec::parse("./out").unwrap();
+        assert_eq!((s.kind, s.dest.as_deref()), (ExporterType::Local, Some("./out")));
+        let s = OutputSpec::parse("-").unwrap();
+        assert_eq!((s.kind, s.dest.as_deref()), (ExporterType::Tar, Some("-")));
+        // buildx quirk: a single key=value field without type is a local directory.
+        assert_eq!(OutputSpec::parse("foo=bar").unwrap().dest.as_deref(), Some("foo=bar"));
+    }
+
+    #[test]
+    fn keys_lowercased_and_trimmed() {
+        let s = OutputSpec::parse("type=oci, Dest=a.tar,TAR=false").unwrap();
+        assert_eq!(s.kind, ExporterType::Oci);
+        assert_eq!(s.dest.as_deref(), Some("a.tar"));
+        assert_eq!(s.attrs.get("tar").map(String::as_str), Some("false"));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(OutputSpec::parse("type=bogus")
+            .unwrap_err()
+            .message
+            .contains("\"bogus\""));
+        assert!(OutputSpec::parse("dest=a,tar=1")
+            .unwrap_err()
+            .message
+            .contains("type is required"));
+        assert!(OutputSpec::parse("type=oci,novalue")
+            .unwrap_err()
+            .message
+            .contains("\"novalue\""));
+    }
+
+    #[test]
+    fn suggests_nearest_key() {
+        assert!(unknown_key_warning(ExporterType::Oci, "compresion").contains("did you mean \"compression\""));
+        assert!(!unknown_key_warning(ExporterType::Oci, "zzzzzzzz").contains("did you mean"));
+    }
+}

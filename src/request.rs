@@ -1,0 +1,55 @@
+//! What a host asks the core to do, and what it gets back. Both hosts pass these as JSON, so the
+//! CLI and the npm package accept exactly the same requests.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportRequest {
+    /// Root filesystem directory (a host path).
+    #[serde(default)]
+    pub rootfs: Option<String>,
+    /// `--output` values, each one CSV record as buildx takes it.
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// `--platform`; the host's own platform when absent.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// The host's platform, e.g. `linux/amd64` (hosts know it, the core does not).
+    pub host_platform: String,
+    /// The SOURCE_DATE_EPOCH environment value, if set.
+    #[serde(default)]
+    pub source_date_epoch: Option<String>,
+    /// The current time, Unix seconds (the core has no clock).
+    pub now: i64,
+}
+
+impl ExportRequest {
+    pub fn from_json(json: &str) -> Result<ExportRequest> {
+        serde_json::from_str(json).map_err(|e| Error::option(format!("invalid export request: {e}")))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExportResponse {
+    /// buildx's result metadata keys (`containerimage.digest`, …), merged over all outputs in order.
+    pub metadata: Map<String, Value>,
+    /// Things the user should know that did not stop the export (e.g. unknown option keys).
+    pub warnings: Vec<String>,
+}
+
+impl ExportResponse {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("response is plain data")
+    }
+}
+
+/// Parse a SOURCE_DATE_EPOCH value; `what` names where it came from.
+pub fn parse_epoch(what: &str, value: &str) -> Result<i64> {
+    value
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| Error::option(format!("invalid {what}: {value:?} is not a whole number of seconds")))
+}
