@@ -25,7 +25,8 @@ fn main() {
             "build",
             "--package",
             "outport",
-            "--release",
+            "--profile",
+            "wasm",
             "--target",
             "wasm32-wasip2",
             "--target-dir",
@@ -44,8 +45,8 @@ fn main() {
     }
     let status = build.status().expect("running cargo to build the core component");
     if !status.success() {
-        panic!("building the core component (cargo build -p outport --target wasm32-wasip2) failed; is the target installed? rustup target add wasm32-wasip2");
+        panic!("building the core component (cargo build -p outport --profile wasm --target wasm32-wasip2) failed; is the target installed? rustup target add wasm32-wasip2");
     }
-    let component = target_dir.join("wasm32-wasip2").join("release").join("outport.wasm");
+    let component = target_dir.join("wasm32-wasip2").join("wasm").join("outport.wasm");
     println!("cargo:rustc-env=OUTPORT_COMPONENT={}", component.display());
 }

@@ -3,6 +3,8 @@
 //! through the `host` interface.
 
 use crate::imports::HostState;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -39,7 +41,7 @@ pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     let engine = Engine::new(&config).map_err(|e| internal("starting wasmtime", e))?;
-    let component = Component::new(&engine, COMPONENT).map_err(|e| internal("loading the core component", e))?;
+    let component = load_component(&engine).map_err(|e| internal("loading the core component", e))?;
     let mut linker = Linker::<State>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
     Exporter::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)
@@ -55,4 +57,48 @@ pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
     exporter
         .call_run(&mut store, request)
         .map_err(|e| internal("the core stopped", e))?
+}
+
+/// Compiling the component takes about a second; the machine code is cached per (component bytes,
+/// engine settings) under the user's cache directory. A cache that cannot be read or written is
+/// ignored: it only costs time.
+fn load_component(engine: &Engine) -> wasmtime::Result<Component> {
+    let Some(path) = cache_path(engine) else {
+        return Component::new(engine, COMPONENT);
+    };
+    if path.is_file() {
+        // Safety: the file was produced by `precompile_component` of this same engine configuration
+        // (its name carries both hashes) and lives in the user's own cache directory.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(component);
+        }
+    }
+    let compiled = engine.precompile_component(COMPONENT)?;
+    if let Some(dir) = path.parent() {
+        let temp = dir.join(format!(".{}.tmp", std::process::id()));
+        let stored = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&temp, &compiled))
+            .and_then(|()| std::fs::rename(&temp, &path));
+        if stored.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
+    // Safety: the bytes were just produced by this engine.
+    unsafe { Component::deserialize(engine, &compiled) }
+}
+
+fn cache_path(engine: &Engine) -> Option<PathBuf> {
+    let dir = std::env::var_os("OUTPORT_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(|d| PathBuf::from(d).join("outport"))
+        })
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("outport")))?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    COMPONENT.hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    Some(dir.join(format!("core-{:016x}.cwasm", hasher.finish())))
 }

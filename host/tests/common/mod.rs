@@ -1,0 +1,93 @@
+//! Shared helpers for the CLI's integration tests: run the real binary, check results with real
+//! consumers (skopeo, umoci, tar), compare trees.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn example_rootfs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("examples")
+        .join("rootfs")
+}
+
+/// Run `outport` with a private store under `work`.
+pub fn outport(work: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_outport"))
+        .args(args)
+        .env("OUTPORT_STORE", work.join("store"))
+        .env("SOURCE_DATE_EPOCH", "1445412480")
+        .output()
+        .expect("running outport")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "outport failed: {}", stderr(&out));
+    out
+}
+
+/// Run a peer tool and insist on success.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a tree looks like to a user: per relative path, kind + permission bits + content or target.
+pub fn describe_tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        let what = if meta.file_type().is_symlink() {
+            format!("symlink -> {}", fs::read_link(&path).unwrap().display())
+        } else if meta.is_dir() {
+            walk(root, &path, out);
+            format!("dir {mode:o}")
+        } else {
+            format!("file {mode:o} {:?}", fs::read(&path).unwrap())
+        };
+        out.insert(rel, what);
+    }
+}
+
+/// Every file in a directory, with its mode, recursively (to check nothing stray is left).
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = describe_tree(dir).into_keys().collect();
+    names.sort();
+    names
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    run("sha256sum", &[path.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+pub fn is_root() -> bool {
+    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
