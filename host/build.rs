@@ -8,10 +8,7 @@ use std::process::Command;
 
 fn main() {
     let host_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = host_dir
-        .parent()
-        .expect("host/ lives inside the workspace")
-        .to_path_buf();
+    let root = host_dir.parent().expect("host/ lives inside the workspace").to_path_buf();
     let target_dir = root.join("target").join("component");
     for watched in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
@@ -21,16 +18,7 @@ fn main() {
     let mut build = Command::new(cargo);
     build
         .current_dir(&root)
-        .args([
-            "build",
-            "--package",
-            "outport",
-            "--profile",
-            "wasm",
-            "--target",
-            "wasm32-wasip2",
-            "--target-dir",
-        ])
+        .args(["build", "--package", "outport", "--profile", "wasm", "--target", "wasm32-wasip2", "--target-dir"])
         .arg(&target_dir);
     // Flags meant for the host build must not leak into the wasm build.
     for var in [
@@ -45,7 +33,7 @@ fn main() {
     }
     let status = build.status().expect("running cargo to build the core component");
     if !status.success() {
-        panic!("building the core component (cargo build -p outport --profile wasm --target wasm32-wasip2) failed; is the target installed? rustup target add wasm32-wasip2");
+        panic!("building the core component (cargo build -p outport --profile wasm --target wasm32-wasip2) failed: see the compiler output above (a missing target is added with `rustup target add wasm32-wasip2`)");
     }
     let component = target_dir.join("wasm32-wasip2").join("wasm").join("outport.wasm");
     println!("cargo:rustc-env=OUTPORT_COMPONENT={}", component.display());

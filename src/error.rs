@@ -47,10 +47,7 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
-            kind,
-            message: message.into(),
-        }
+        Error { kind, message: message.into() }
     }
     pub fn option(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidOption, message)

@@ -82,10 +82,7 @@ mod tests {
     #[test]
     fn escapes_like_go() {
         let v = json!({"a": "x > y && <z>\u{2028}é"});
-        assert_eq!(
-            String::from_utf8(compact(&v)).unwrap(),
-            r#"{"a":"x \u003e y \u0026\u0026 \u003cz\u003e\u2028é"}"#
-        );
+        assert_eq!(String::from_utf8(compact(&v)).unwrap(), r#"{"a":"x \u003e y \u0026\u0026 \u003cz\u003e\u2028é"}"#);
     }
 
     #[test]

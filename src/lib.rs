@@ -1,6 +1,7 @@
 //! outport's exporter core: turns a build result into container images exactly as BuildKit's
 //! exporters would. Pure computation; all I/O goes through [`host::Host`].
 
+pub mod annotate;
 pub mod compress;
 pub mod digest;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod image;
 pub mod layer;
 pub mod options;
 pub mod platform;
+pub mod reference;
 pub mod request;
 pub mod timefmt;
 

@@ -33,11 +33,7 @@ impl Platform {
         if !KNOWN_ARCH.contains(&architecture.as_str()) {
             return Err(bad(&format!("unknown architecture {architecture:?}")));
         }
-        Ok(Platform {
-            architecture,
-            os,
-            variant,
-        })
+        Ok(Platform { architecture, os, variant })
     }
 
     /// `linux/arm/v7`: the platform ID used for directory names and annotation qualifiers.
@@ -105,14 +101,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in [
-            "linux",
-            "linux/",
-            "/amd64",
-            "linux/amd64/v1/x",
-            "plan10/amd64",
-            "linux/z80",
-        ] {
+        for bad in ["linux", "linux/", "/amd64", "linux/amd64/v1/x", "plan10/amd64", "linux/z80"] {
             let err = Platform::parse(bad).unwrap_err();
             assert!(err.message.contains(bad), "{err}");
         }

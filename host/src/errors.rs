@@ -6,17 +6,11 @@ use std::path::Path;
 
 /// "PATH: no such file or directory" — the OS reason in plain lowercase words.
 pub fn io_error(kind: ErrorKind, path: &Path, e: &io::Error) -> CoreError {
-    CoreError {
-        kind,
-        message: format!("{}: {}", path.display(), reason(e)),
-    }
+    CoreError { kind, message: format!("{}: {}", path.display(), reason(e)) }
 }
 
 pub fn error(kind: ErrorKind, message: impl Into<String>) -> CoreError {
-    CoreError {
-        kind,
-        message: message.into(),
-    }
+    CoreError { kind, message: message.into() }
 }
 
 fn reason(e: &io::Error) -> String {

@@ -17,11 +17,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Parser)]
-#[command(
-    name = "outport",
-    version,
-    about = "Export container images exactly as docker buildx --output would"
-)]
+#[command(name = "outport", version, about = "Export container images exactly as docker buildx --output would")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,10 +69,7 @@ fn export(args: ExportArgs) -> Result<(), String> {
         .clone()
         .or_else(default_store)
         .ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
-    let writes_stdout = args
-        .outputs
-        .iter()
-        .any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
+    let writes_stdout = args.outputs.iter().any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
     let request = serde_json::json!({
         "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "outputs": args.outputs,

@@ -12,11 +12,7 @@ use std::path::{Path, PathBuf};
 
 enum Target {
     Stdout,
-    File {
-        file: io::BufWriter<File>,
-        temp: PathBuf,
-        dest: PathBuf,
-    },
+    File { file: io::BufWriter<File>, temp: PathBuf, dest: PathBuf },
 }
 
 #[derive(Default)]
@@ -40,33 +36,20 @@ impl Outputs {
         } else {
             let dest = PathBuf::from(path);
             if dest.is_dir() {
-                return Err(error(
-                    ErrorKind::Output,
-                    format!("destination file {path} is a directory"),
-                ));
+                return Err(error(ErrorKind::Output, format!("destination file {path} is a directory")));
             }
-            let parent = dest
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             if !parent.is_dir() {
                 return Err(error(
                     ErrorKind::Output,
                     format!("{path}: parent directory {} does not exist", parent.display()),
                 ));
             }
-            let name = dest
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             self.next += 1;
             let temp = parent.join(format!(".{name}.outport-{}-{}.tmp", std::process::id(), self.next));
             let file = File::create(&temp).map_err(|e| io_error(ErrorKind::Output, &temp, &e))?;
-            Target::File {
-                file: io::BufWriter::with_capacity(COPY_CHUNK, file),
-                temp,
-                dest,
-            }
+            Target::File { file: io::BufWriter::with_capacity(COPY_CHUNK, file), temp, dest }
         };
         self.next += 1;
         self.open.insert(self.next, target);
@@ -75,10 +58,9 @@ impl Outputs {
 
     pub fn write(&mut self, handle: u32, data: &[u8]) -> Result<(), CoreError> {
         match self.open.get_mut(&handle).ok_or_else(|| bad_handle(handle))? {
-            Target::Stdout => io::stdout()
-                .lock()
-                .write_all(data)
-                .map_err(|e| io_error(ErrorKind::Output, Path::new("<stdout>"), &e)),
+            Target::Stdout => {
+                io::stdout().lock().write_all(data).map_err(|e| io_error(ErrorKind::Output, Path::new("<stdout>"), &e))
+            }
             Target::File { file, temp, .. } => file.write_all(data).map_err(|e| io_error(ErrorKind::Output, temp, &e)),
         }
     }
@@ -105,10 +87,7 @@ impl Outputs {
         if actual != digest {
             return Err(error(
                 ErrorKind::Store,
-                format!(
-                    "blob {digest} in the store is corrupt ({} has content {actual})",
-                    path.display()
-                ),
+                format!("blob {digest} in the store is corrupt ({} has content {actual})", path.display()),
             ));
         }
         Ok(total)
@@ -116,9 +95,7 @@ impl Outputs {
 
     pub fn commit(&mut self, handle: u32) -> Result<(), CoreError> {
         match self.open.remove(&handle).ok_or_else(|| bad_handle(handle))? {
-            Target::Stdout => io::stdout()
-                .flush()
-                .map_err(|e| io_error(ErrorKind::Output, Path::new("<stdout>"), &e)),
+            Target::Stdout => io::stdout().flush().map_err(|e| io_error(ErrorKind::Output, Path::new("<stdout>"), &e)),
             Target::File { file, temp, dest } => {
                 let result = file
                     .into_inner()
@@ -161,10 +138,7 @@ pub fn mkdir(path: &str) -> Result<(), CoreError> {
             if p.is_dir() {
                 Ok(())
             } else {
-                Err(error(
-                    ErrorKind::Output,
-                    format!("destination directory {path} is a file"),
-                ))
+                Err(error(ErrorKind::Output, format!("destination directory {path} is a file")))
             }
         }
         Err(e) => Err(io_error(ErrorKind::Output, p, &e)),

@@ -19,10 +19,7 @@ impl Progress {
 
     pub fn report(&self, event: &ProgressEvent) {
         if *self == Progress::Plain {
-            eprintln!(
-                "#progress {} {} {}/{}",
-                event.phase, event.id, event.current, event.total
-            );
+            eprintln!("#progress {} {} {}/{}", event.phase, event.id, event.current, event.total);
         }
     }
 }

@@ -23,10 +23,7 @@ pub struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -34,10 +31,8 @@ impl outport::core::types::Host for State {}
 
 /// Run one export request (JSON) to completion; the response is JSON too.
 pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
-    let internal = |what: &str, e: wasmtime::Error| CoreError {
-        kind: ErrorKind::Internal,
-        message: format!("{what}: {e:#}"),
-    };
+    let internal =
+        |what: &str, e: wasmtime::Error| CoreError { kind: ErrorKind::Internal, message: format!("{what}: {e:#}") };
     let mut config = Config::new();
     config.wasm_component_model(true);
     let engine = Engine::new(&config).map_err(|e| internal("starting wasmtime", e))?;
@@ -46,17 +41,11 @@ pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
     Exporter::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)
         .map_err(|e| internal("linking the host interface", e))?;
-    let state = State {
-        wasi: WasiCtx::builder().inherit_stderr().build(),
-        table: ResourceTable::new(),
-        host,
-    };
+    let state = State { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new(), host };
     let mut store = Store::new(&engine, state);
     let exporter =
         Exporter::instantiate(&mut store, &component, &linker).map_err(|e| internal("instantiating the core", e))?;
-    exporter
-        .call_run(&mut store, request)
-        .map_err(|e| internal("the core stopped", e))?
+    exporter.call_run(&mut store, request).map_err(|e| internal("the core stopped", e))?
 }
 
 /// Compiling the component takes about a second; the machine code is cached per (component bytes,
@@ -92,9 +81,7 @@ fn cache_path(engine: &Engine) -> Option<PathBuf> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(|d| PathBuf::from(d).join("outport"))
+            std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("outport"))
         })
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("outport")))?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

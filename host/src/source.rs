@@ -53,11 +53,7 @@ fn entry(path: &Path, name: Vec<u8>, meta: &Metadata) -> Result<SourceEntry, Cor
         EntryKind::Socket
     };
     let link_target = if ft.is_symlink() {
-        fs::read_link(path)
-            .map_err(|e| io_error(ErrorKind::Source, path, &e))?
-            .as_os_str()
-            .as_bytes()
-            .to_vec()
+        fs::read_link(path).map_err(|e| io_error(ErrorKind::Source, path, &e))?.as_os_str().as_bytes().to_vec()
     } else {
         Vec::new()
     };

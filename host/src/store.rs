@@ -25,11 +25,7 @@ pub fn hex_of(digest: &str) -> Result<&str, CoreError> {
 
 impl BlobStore {
     pub fn new(root: PathBuf) -> BlobStore {
-        BlobStore {
-            root,
-            writers: HashMap::new(),
-            next: 0,
-        }
+        BlobStore { root, writers: HashMap::new(), next: 0 }
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf, CoreError> {
@@ -89,9 +85,7 @@ impl BlobStore {
         let mut file = File::open(&path).map_err(|e| self.io(&path, e))?;
         file.seek(SeekFrom::Start(offset)).map_err(|e| self.io(&path, e))?;
         let mut buf = Vec::with_capacity(max as usize);
-        file.take(max as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| self.io(&path, e))?;
+        file.take(max as u64).read_to_end(&mut buf).map_err(|e| self.io(&path, e))?;
         Ok(buf)
     }
 

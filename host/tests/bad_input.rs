@@ -15,15 +15,8 @@ fn fails(work: &Path, dest: &Path, args: &[&str], needle: &str) -> String {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
     assert_eq!(err.lines().count(), 1, "one line expected: {err}");
-    assert!(
-        err.starts_with("error: ") && err.contains(needle),
-        "{args:?}: expected {needle:?} in {err}"
-    );
-    assert!(
-        !dest.exists(),
-        "{} must not exist after a failed export",
-        dest.display()
-    );
+    assert!(err.starts_with("error: ") && err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    assert!(!dest.exists(), "{} must not exist after a failed export", dest.display());
     if let Some(parent) = dest.parent().filter(|p| p.is_dir()) {
         let stray: Vec<_> = fs::read_dir(parent)
             .unwrap()
@@ -56,12 +49,7 @@ fn rootfs_that_is_a_file() {
     let file = work.path().join("plain-file");
     fs::write(&file, b"x").unwrap();
     let spec = format!("type=oci,dest={}", dest.display());
-    fails(
-        work.path(),
-        &dest,
-        &["export", file.to_str().unwrap(), "-o", &spec],
-        "is not a directory",
-    );
+    fails(work.path(), &dest, &["export", file.to_str().unwrap(), "-o", &spec], "is not a directory");
 }
 
 #[test]
@@ -70,46 +58,19 @@ fn unknown_type_and_bad_option_values() {
     let dest = work.path().join("out.tar");
     let rootfs = example_rootfs();
     for (spec, needle) in [
-        (
-            format!("type=bogus,dest={}", dest.display()),
-            "unknown output type \"bogus\"",
-        ),
-        (
-            format!("type=oci,dest={},compression=lz4", dest.display()),
-            "unsupported compression type lz4",
-        ),
-        (
-            format!("type=oci,dest={},compression-level=12", dest.display()),
-            "compression-level=12",
-        ),
-        (
-            format!("type=oci,dest={},tar=maybe", dest.display()),
-            "non-bool value specified for tar",
-        ),
-        (
-            format!("type=oci,\"dest={}", dest.display()),
-            "extraneous or missing \" in quoted-field",
-        ),
+        (format!("type=bogus,dest={}", dest.display()), "unknown output type \"bogus\""),
+        (format!("type=oci,dest={},compression=lz4", dest.display()), "unsupported compression type lz4"),
+        (format!("type=oci,dest={},compression-level=12", dest.display()), "compression-level=12"),
+        (format!("type=oci,dest={},tar=maybe", dest.display()), "non-bool value specified for tar"),
+        (format!("type=oci,\"dest={}", dest.display()), "extraneous or missing \" in quoted-field"),
     ] {
-        fails(
-            work.path(),
-            &dest,
-            &["export", rootfs.to_str().unwrap(), "-o", &spec],
-            needle,
-        );
+        fails(work.path(), &dest, &["export", rootfs.to_str().unwrap(), "-o", &spec], needle);
     }
     let bad_platform = format!("type=oci,dest={}", dest.display());
     fails(
         work.path(),
         &dest,
-        &[
-            "export",
-            rootfs.to_str().unwrap(),
-            "-o",
-            &bad_platform,
-            "--platform",
-            "linux/z80",
-        ],
+        &["export", rootfs.to_str().unwrap(), "-o", &bad_platform, "--platform", "linux/z80"],
         "linux/z80",
     );
 }
@@ -119,12 +80,7 @@ fn dest_in_a_missing_directory() {
     let work = tempdir().unwrap();
     let dest = work.path().join("missing-dir").join("out.tar");
     let spec = format!("type=oci,dest={}", dest.display());
-    fails(
-        work.path(),
-        &dest,
-        &["export", example_rootfs().to_str().unwrap(), "-o", &spec],
-        "missing-dir",
-    );
+    fails(work.path(), &dest, &["export", example_rootfs().to_str().unwrap(), "-o", &spec], "missing-dir");
 }
 
 #[test]
@@ -146,22 +102,14 @@ fn unreadable_file_fails_cleanly() {
     // Root reads everything: drop to nobody for this one (setpriv is util-linux, always present).
     let store = work.path().join("store");
     let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_outport"),
-        ])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_outport")])
         .args(args)
         .env("OUTPORT_STORE", &store)
         .output()
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.starts_with("error: ") && err.contains("secret: permission denied"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: ") && err.contains("secret: permission denied"), "{err}");
     assert!(!dest.exists());
 }
 

@@ -16,10 +16,8 @@ struct Component;
 
 impl Guest for Component {
     fn run(request: String) -> std::result::Result<String, wit::Error> {
-        block_on(crate::run_json(&ComponentHost, &request)).map_err(|e| wit::Error {
-            kind: kind_to_wit(e.kind),
-            message: e.message,
-        })
+        block_on(crate::run_json(&ComponentHost, &request))
+            .map_err(|e| wit::Error { kind: kind_to_wit(e.kind), message: e.message })
     }
 }
 
@@ -95,9 +93,7 @@ impl Host for ComponentHost {
         imports::source_stat(path).map(entry).map_err(from_wit)
     }
     async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>> {
-        imports::source_read_dir(path)
-            .map(|v| v.into_iter().map(entry).collect())
-            .map_err(from_wit)
+        imports::source_read_dir(path).map(|v| v.into_iter().map(entry).collect()).map_err(from_wit)
     }
     async fn source_open(&self, path: &[u8]) -> Result<Handle> {
         imports::source_open(path).map_err(from_wit)

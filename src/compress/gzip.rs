@@ -81,9 +81,7 @@ mod tests {
 
     #[test]
     fn round_trips_at_every_level() {
-        let data: Vec<u8> = (0..300_000u32)
-            .map(|i| (i * 7 % 251) as u8 ^ (i / 1000) as u8)
-            .collect();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8 ^ (i / 1000) as u8).collect();
         for level in 0..=9 {
             let gz = gzip(&data, level, 65_536);
             assert_eq!(&gz[..3], &[0x1f, 0x8b, 8]);

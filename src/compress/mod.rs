@@ -31,9 +31,7 @@ impl Compression {
             }
         };
         match kind.unwrap_or("gzip") {
-            "gzip" => Ok(Compression::Gzip {
-                level: check(9, "gzip")?.unwrap_or(gzip::DEFAULT_LEVEL),
-            }),
+            "gzip" => Ok(Compression::Gzip { level: check(9, "gzip")?.unwrap_or(gzip::DEFAULT_LEVEL) }),
             "uncompressed" => Ok(Compression::Uncompressed),
             "zstd" | "estargz" => Err(Error::option(format!(
                 "compression={} is not implemented yet in this version of outport (use gzip or uncompressed)",
@@ -79,18 +77,9 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        assert_eq!(
-            Compression::from_options(None, None).unwrap(),
-            Compression::Gzip { level: 6 }
-        );
-        assert_eq!(
-            Compression::from_options(Some("gzip"), Some("9")).unwrap(),
-            Compression::Gzip { level: 9 }
-        );
-        assert_eq!(
-            Compression::from_options(Some("uncompressed"), Some("99")).unwrap(),
-            Compression::Uncompressed
-        );
+        assert_eq!(Compression::from_options(None, None).unwrap(), Compression::Gzip { level: 6 });
+        assert_eq!(Compression::from_options(Some("gzip"), Some("9")).unwrap(), Compression::Gzip { level: 9 });
+        assert_eq!(Compression::from_options(Some("uncompressed"), Some("99")).unwrap(), Compression::Uncompressed);
         assert_eq!(
             Compression::from_options(Some("foo"), None).unwrap_err().message,
             "unsupported compression type foo"
@@ -99,9 +88,6 @@ mod tests {
             .unwrap_err()
             .message
             .contains("compression-level=10"));
-        assert!(Compression::from_options(None, Some("abc"))
-            .unwrap_err()
-            .message
-            .contains("non-integer value abc"));
+        assert!(Compression::from_options(None, Some("abc")).unwrap_err().message.contains("non-integer value abc"));
     }
 }

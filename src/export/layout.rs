@@ -18,6 +18,8 @@ pub struct Layout<'a> {
     pub index_entries: Vec<Descriptor>,
     /// Every blob to include, as (digest, size); order does not matter.
     pub blobs: &'a [(String, u64)],
+    /// The docker variant's `manifest.json` (tarballs only).
+    pub manifest_json: Option<Vec<u8>>,
 }
 
 fn index_json(entries: Vec<Descriptor>) -> Vec<u8> {
@@ -57,24 +59,21 @@ pub async fn write_tar<H: Host>(host: &H, out: Handle, layout: Layout<'_>) -> Re
     head.extend(entry("blobs/sha256/", typeflag::DIRECTORY, 0o755, 0));
     host.output_write(out, &head).await?;
     for (hex, digest, size) in blobs {
-        host.output_write(
-            out,
-            &entry(&format!("blobs/sha256/{hex}"), typeflag::REGULAR, 0o444, size),
-        )
-        .await?;
+        host.output_write(out, &entry(&format!("blobs/sha256/{hex}"), typeflag::REGULAR, 0o444, size)).await?;
         let copied = host.output_write_blob(out, digest).await?;
         if copied != size {
-            return Err(Error::store(format!(
-                "stored blob {digest} has {copied} bytes, expected {size}"
-            )));
+            return Err(Error::store(format!("stored blob {digest} has {copied} bytes, expected {size}")));
         }
         host.output_write(out, &[0u8; tar::BLOCK][..tar::padding(size)]).await?;
     }
+    // Byte order of names: index.json < manifest.json (docker only) < oci-layout.
+    let mut files = vec![("index.json", 0o644, index_json(layout.index_entries))];
+    if let Some(manifest_json) = layout.manifest_json {
+        files.push(("manifest.json", 0o644, manifest_json));
+    }
+    files.push(("oci-layout", 0o444, OCI_LAYOUT.to_vec()));
     let mut tail = Vec::new();
-    for (name, mode, data) in [
-        ("index.json", 0o644, index_json(layout.index_entries)),
-        ("oci-layout", 0o444, OCI_LAYOUT.to_vec()),
-    ] {
+    for (name, mode, data) in files {
         tail.extend(entry(name, typeflag::REGULAR, mode, data.len() as u64));
         tail.extend_from_slice(&data);
         tail.resize(tail.len() + tar::padding(data.len() as u64), 0);
@@ -87,11 +86,7 @@ pub async fn write_tar<H: Host>(host: &H, out: Handle, layout: Layout<'_>) -> Re
 /// renamed; index.json goes last and keeps entries of other images.
 pub async fn write_dir<H: Host>(host: &H, dest: &str, layout: Layout<'_>) -> Result<()> {
     let dest = dest.trim_end_matches('/');
-    for dir in [
-        dest.to_string(),
-        format!("{dest}/blobs"),
-        format!("{dest}/blobs/sha256"),
-    ] {
+    for dir in [dest.to_string(), format!("{dest}/blobs"), format!("{dest}/blobs/sha256")] {
         host.output_mkdir(&dir).await?;
     }
     for (hex, digest, size) in sorted_blobs(layout.blobs)? {
@@ -105,9 +100,7 @@ pub async fn write_dir<H: Host>(host: &H, dest: &str, layout: Layout<'_>) -> Res
         };
         if copied != size {
             host.output_abort(h).await;
-            return Err(Error::store(format!(
-                "stored blob {digest} has {copied} bytes, expected {size}"
-            )));
+            return Err(Error::store(format!("stored blob {digest} has {copied} bytes, expected {size}")));
         }
         host.output_commit(h).await?;
     }
@@ -138,43 +131,22 @@ fn merge_index(existing: Option<&[u8]>, new: Vec<Descriptor>) -> std::result::Re
         None => serde_json::Map::new(),
     };
     let key_of = |annotations: Option<&serde_json::Value>| {
-        let get = |k: &str| {
-            annotations
-                .and_then(|a| a.get(k))
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
+        let get = |k: &str| annotations.and_then(|a| a.get(k)).and_then(|v| v.as_str()).map(str::to_string);
         (get(REF_NAME), get(IMAGE_NAME))
     };
-    let new_keys: Vec<_> = new
-        .iter()
-        .map(|d| {
-            (
-                d.annotations.get(REF_NAME).cloned(),
-                d.annotations.get(IMAGE_NAME).cloned(),
-            )
-        })
-        .collect();
+    let new_keys: Vec<_> =
+        new.iter().map(|d| (d.annotations.get(REF_NAME).cloned(), d.annotations.get(IMAGE_NAME).cloned())).collect();
     let mut manifests: Vec<serde_json::Value> = match index.remove("manifests") {
         Some(serde_json::Value::Array(list)) => list,
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(_) => return Err("existing index.json has a non-array \"manifests\"".into()),
     };
     manifests.retain(|m| !new_keys.contains(&key_of(m.get("annotations"))));
-    manifests.extend(
-        new.iter()
-            .map(|d| serde_json::to_value(d).expect("descriptor is plain data")),
-    );
+    manifests.extend(new.iter().map(|d| serde_json::to_value(d).expect("descriptor is plain data")));
     // Go field order of ocispec.Index: schemaVersion, mediaType, manifests, annotations.
     let mut out = serde_json::Map::new();
-    out.insert(
-        "schemaVersion".into(),
-        index.remove("schemaVersion").unwrap_or(2.into()),
-    );
-    out.insert(
-        "mediaType".into(),
-        index.remove("mediaType").unwrap_or(OCI_INDEX.into()),
-    );
+    out.insert("schemaVersion".into(), index.remove("schemaVersion").unwrap_or(2.into()));
+    out.insert("mediaType".into(), index.remove("mediaType").unwrap_or(OCI_INDEX.into()));
     out.insert("manifests".into(), manifests.into());
     if let Some(a) = index.remove("annotations") {
         out.insert("annotations".into(), a);
@@ -197,12 +169,8 @@ mod tests {
         let first = merge_index(None, vec![named("sha256:a", "latest"), named("sha256:b", "v1")]).unwrap();
         let second = merge_index(Some(&first), vec![named("sha256:c", "latest")]).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&second).unwrap();
-        let digests: Vec<&str> = v["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["digest"].as_str().unwrap())
-            .collect();
+        let digests: Vec<&str> =
+            v["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
         assert_eq!(digests, ["sha256:b", "sha256:c"]);
         assert!(String::from_utf8(second)
             .unwrap()
@@ -211,8 +179,6 @@ mod tests {
 
     #[test]
     fn merge_rejects_garbage() {
-        assert!(merge_index(Some(b"not json"), vec![])
-            .unwrap_err()
-            .contains("not valid JSON"));
+        assert!(merge_index(Some(b"not json"), vec![]).unwrap_err().contains("not valid JSON"));
     }
 }

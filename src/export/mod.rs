@@ -1,43 +1,72 @@
-//! One export run: parse every output, build the layer(s) once per compression, assemble the image,
+//! One export run: plan every output, build each distinct layer once, assemble the image per output,
 //! write every output under temporary names and commit them only when all succeeded.
 
 pub mod layout;
-pub mod oci;
+pub mod plan;
 
+use crate::annotate::Level;
 use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host, ProgressEvent};
 use crate::image::mediatypes::MediaTypes;
-use crate::image::{assemble, BuiltImage};
+use crate::image::spec::{Annotations, Descriptor};
+use crate::image::{assemble, BuiltImage, ImageSpec};
 use crate::layer::{self, WrittenBlob};
-use crate::options::{ExporterType, OutputSpec};
 use crate::platform::Platform;
 use crate::request::{parse_epoch, ExportRequest, ExportResponse};
 use crate::timefmt::rfc3339;
-use layout::{Layout, REF_NAME};
-use oci::OciOptions;
+use layout::{Layout, IMAGE_NAME, REF_NAME};
+use plan::{Plan, Target};
 use serde_json::Value;
 use std::collections::btree_map::{BTreeMap, Entry};
 
-/// An output whose destination is open: a tarball being written, or a directory to fill.
+/// BuildKit's layer annotation recording a rewrite-timestamp epoch (kept in OCI mode only).
+const REWRITTEN_TIMESTAMP: &str = "buildkit/rewritten-timestamp";
+const CREATED: &str = "org.opencontainers.image.created";
+
+/// An output whose destination is open.
 enum Opened {
     Tar(Handle),
     Dir,
+    Nothing,
+}
+
+/// Inputs shared by every output of one run.
+struct Run<'a> {
+    rootfs: &'a [u8],
+    platform: Platform,
+    env_epoch: Option<i64>,
+    now: i64,
+    /// Layers by (compression, mtime clamp): built once, shared by every output that wants them.
+    layers: BTreeMap<(Compression, Option<i64>), WrittenBlob>,
 }
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
     let mut response = ExportResponse::default();
-    let plans = plan_outputs(&request.outputs, &mut response.warnings)?;
+    if request.outputs.is_empty() {
+        return Err(Error::option(
+            "no --output given: the default (type=image, the local image store) is not implemented yet in this version; use --output type=oci,dest=FILE",
+        ));
+    }
+    let plans =
+        request.outputs.iter().map(|raw| Plan::parse(raw, &mut response.warnings)).collect::<Result<Vec<_>>>()?;
     let rootfs = request
         .rootfs
         .as_deref()
         .ok_or_else(|| Error::option("no rootfs given: pass the root filesystem directory"))?;
-    let platform = Platform::parse(request.platform.as_deref().unwrap_or(&request.host_platform))?;
     let env_epoch = match request.source_date_epoch.as_deref() {
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
         _ => None,
     };
+    let mut run = Run {
+        rootfs: rootfs.as_bytes(),
+        platform: Platform::parse(request.platform.as_deref().unwrap_or(&request.host_platform))?,
+        env_epoch,
+        now: request.now,
+        layers: BTreeMap::new(),
+    };
 
+    // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
     for plan in &plans {
         match open(host, plan).await {
@@ -48,66 +77,29 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
             }
         }
     }
-    match write_all(
-        host,
-        request,
-        &plans,
-        &opened,
-        rootfs.as_bytes(),
-        &platform,
-        env_epoch,
-        &mut response,
-    )
-    .await
-    {
-        Ok(()) => {
-            for o in &opened {
-                if let Opened::Tar(h) = o {
-                    host.output_commit(*h).await?;
-                }
-            }
-            host.progress(ProgressEvent {
-                phase: "done".into(),
-                id: String::new(),
-                current: 1,
-                total: 1,
-            });
-            Ok(response)
-        }
-        Err(e) => {
+    for (plan, out) in plans.iter().zip(&opened) {
+        if let Err(e) = export_one(host, &mut run, plan, out, &mut response).await {
             abort_all(host, &opened).await;
-            Err(e)
+            return Err(e);
         }
     }
-}
-
-fn plan_outputs(outputs: &[String], warnings: &mut Vec<String>) -> Result<Vec<OciOptions>> {
-    if outputs.is_empty() {
-        return Err(Error::option(
-            "no --output given: the default (type=image, the local image store) is not implemented yet in this version; use --output type=oci,dest=FILE",
-        ));
+    for o in &opened {
+        if let Opened::Tar(h) = o {
+            host.output_commit(*h).await?;
+        }
     }
-    outputs
-        .iter()
-        .map(|raw| {
-            let spec = OutputSpec::parse(raw)?;
-            match spec.kind {
-                ExporterType::Oci => OciOptions::from_spec(&spec, warnings),
-                other => Err(Error::option(format!(
-                    "--output type={} is not implemented yet in this version of outport (type=oci is)",
-                    other.name()
-                ))),
-            }
-        })
-        .collect()
+    host.progress(ProgressEvent { phase: "done".into(), id: String::new(), current: 1, total: 1 });
+    Ok(response)
 }
 
-async fn open<H: Host>(host: &H, plan: &OciOptions) -> Result<Opened> {
-    if plan.tar {
-        Ok(Opened::Tar(host.output_open(&plan.dest).await?))
-    } else {
-        host.output_mkdir(&plan.dest).await?;
-        Ok(Opened::Dir)
+async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
+    match &plan.target {
+        Target::Layout { dest, tar: true, .. } => Ok(Opened::Tar(host.output_open(dest).await?)),
+        Target::Layout { dest, tar: false, .. } => {
+            host.output_mkdir(dest).await?;
+            Ok(Opened::Dir)
+        }
+        Target::CacheOnly => Ok(Opened::Nothing),
     }
 }
 
@@ -119,116 +111,129 @@ async fn abort_all<H: Host>(host: &H, opened: &[Opened]) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn write_all<H: Host>(
+async fn export_one<H: Host>(
     host: &H,
-    request: &ExportRequest,
-    plans: &[OciOptions],
-    opened: &[Opened],
-    rootfs: &[u8],
-    platform: &Platform,
-    env_epoch: Option<i64>,
+    run: &mut Run<'_>,
+    plan: &Plan,
+    out: &Opened,
     response: &mut ExportResponse,
 ) -> Result<()> {
-    // Each layer is built once per distinct compression, shared by every output that wants it.
-    let mut layers: BTreeMap<Compression, WrittenBlob> = BTreeMap::new();
-    let mut images: BTreeMap<(Compression, bool, Option<i64>), BuiltImage> = BTreeMap::new();
-    for (plan, out) in plans.iter().zip(opened) {
-        let layer = match layers.entry(plan.compression) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(build_layer(host, rootfs, plan.compression).await?),
-        };
-        let epoch = plan.epoch.unwrap_or(env_epoch);
-        let created = epoch.unwrap_or(request.now);
-        let key = (plan.compression, plan.media_types == MediaTypes::Oci, epoch);
-        let image = match images.entry(key) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let media_type = plan.media_types.layer(plan.compression);
-                e.insert(
-                    assemble(
-                        host,
-                        platform,
-                        &[(layer.clone(), media_type)],
-                        plan.media_types,
-                        created,
-                    )
-                    .await?,
-                )
-            }
-        };
+    let epoch = plan.epoch.unwrap_or(run.env_epoch);
+    let created = epoch.unwrap_or(run.now);
+    let clamp = if plan.rewrite_timestamp { epoch } else { None };
+    if plan.rewrite_timestamp && epoch.is_none() {
+        response
+            .warnings
+            .push(format!("type={}: rewrite-timestamp=true has no effect without SOURCE_DATE_EPOCH", plan.kind.name()));
+    }
+    let layer = match run.layers.entry((plan.compression, clamp)) {
+        Entry::Occupied(e) => e.into_mut(),
+        Entry::Vacant(e) => e.insert(build_layer(host, run.rootfs, plan.compression, clamp).await?),
+    };
+    let mut layer_descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &layer.digest, layer.size);
+    if let (Some(epoch), MediaTypes::Oci) = (clamp, plan.media_types) {
+        layer_descriptor.annotations.insert(REWRITTEN_TIMESTAMP.into(), epoch.to_string());
+    }
+    let image = assemble(
+        host,
+        ImageSpec {
+            platform: &run.platform,
+            layers: vec![(layer_descriptor, layer.diff_id.clone())],
+            media_types: plan.media_types,
+            created,
+            annotations: annotations_for(plan, Level::Manifest),
+        },
+    )
+    .await?;
 
-        // The root descriptor carries the creation time (oci exporter post-processing).
-        let mut root = image.manifest.clone();
-        root.annotations
-            .insert("org.opencontainers.image.created".into(), rfc3339(created));
-        let mut entry = root.clone();
-        let blobs = &image.blobs;
-        host.progress(ProgressEvent {
-            phase: "write".into(),
-            id: plan.dest.clone(),
-            current: 0,
-            total: 1,
-        });
+    let mut root = image.manifest.clone();
+    root.annotations.extend(annotations_for(plan, Level::ManifestDescriptor));
+    if let Target::Layout { dest, tar, docker } = &plan.target {
+        // The oci and docker exporters stamp the root descriptor with the creation time unless given.
+        root.annotations.entry(CREATED.into()).or_insert_with(|| rfc3339(created));
+        host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 0, total: 1 });
+        let entries = index_entries(&root, plan, *tar);
         match out {
             Opened::Tar(h) => {
-                layout::write_tar(
-                    host,
-                    *h,
-                    Layout {
-                        index_entries: vec![entry],
-                        blobs,
-                    },
-                )
-                .await?
+                let manifest_json = docker.then(|| docker_manifest_json(&image, plan));
+                layout::write_tar(host, *h, Layout { index_entries: entries, blobs: &image.blobs, manifest_json })
+                    .await?
             }
-            Opened::Dir => {
-                entry.annotations.insert(REF_NAME.into(), "latest".into());
+            _ => {
                 layout::write_dir(
                     host,
-                    &plan.dest,
-                    Layout {
-                        index_entries: vec![entry],
-                        blobs,
-                    },
+                    dest,
+                    Layout { index_entries: entries, blobs: &image.blobs, manifest_json: None },
                 )
                 .await?
             }
         }
-        host.progress(ProgressEvent {
-            phase: "write".into(),
-            id: plan.dest.clone(),
-            current: 1,
-            total: 1,
-        });
+        host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 1, total: 1 });
+    }
 
-        let m = &mut response.metadata;
-        m.insert("containerimage.digest".into(), Value::String(root.digest.clone()));
-        m.insert(
-            "containerimage.config.digest".into(),
-            Value::String(image.config_digest.clone()),
-        );
-        m.insert(
-            "containerimage.descriptor".into(),
-            serde_json::to_value(&root).expect("descriptor is plain data"),
-        );
+    let m = &mut response.metadata;
+    m.insert("containerimage.digest".into(), Value::String(root.digest.clone()));
+    m.insert("containerimage.config.digest".into(), Value::String(image.config_digest.clone()));
+    m.insert("containerimage.descriptor".into(), serde_json::to_value(&root).expect("descriptor is plain data"));
+    if !plan.names.is_empty() {
+        let names: Vec<String> = plan.names.iter().map(|n| n.full()).collect();
+        m.insert("image.name".into(), Value::String(names.join(",")));
     }
     Ok(())
 }
 
-async fn build_layer<H: Host>(host: &H, rootfs: &[u8], compression: Compression) -> Result<WrittenBlob> {
-    host.progress(ProgressEvent {
-        phase: "layer".into(),
-        id: "rootfs".into(),
-        current: 0,
-        total: 1,
-    });
-    let blob = layer::from_directory(host, rootfs, compression).await?;
-    host.progress(ProgressEvent {
-        phase: "layer".into(),
-        id: blob.digest.clone(),
-        current: 1,
-        total: 1,
-    });
+async fn build_layer<H: Host>(
+    host: &H,
+    rootfs: &[u8],
+    compression: Compression,
+    clamp: Option<i64>,
+) -> Result<WrittenBlob> {
+    host.progress(ProgressEvent { phase: "layer".into(), id: "rootfs".into(), current: 0, total: 1 });
+    let blob = layer::from_directory(host, rootfs, compression, clamp).await?;
+    host.progress(ProgressEvent { phase: "layer".into(), id: blob.digest.clone(), current: 1, total: 1 });
     Ok(blob)
+}
+
+/// Unqualified annotations of one level: a single-platform result ignores platform-qualified ones,
+/// as BuildKit does.
+fn annotations_for(plan: &Plan, level: Level) -> Annotations {
+    plan.annotations
+        .iter()
+        .filter(|a| a.level == level && a.platform.is_none())
+        .map(|a| (a.key.clone(), a.value.clone()))
+        .collect()
+}
+
+/// `index.json` entries: one per name (with its full name and tag); without names, the bare root
+/// descriptor in a tarball, or the "latest" ref name in a directory (BuildKit's client does that).
+fn index_entries(root: &Descriptor, plan: &Plan, tar: bool) -> Vec<Descriptor> {
+    if plan.names.is_empty() {
+        let mut entry = root.clone();
+        if !tar {
+            entry.annotations.insert(REF_NAME.into(), "latest".into());
+        }
+        return vec![entry];
+    }
+    plan.names
+        .iter()
+        .map(|name| {
+            let mut entry = root.clone();
+            entry.annotations.insert(IMAGE_NAME.into(), name.full());
+            entry.annotations.insert(REF_NAME.into(), name.layout_ref_name());
+            entry
+        })
+        .collect()
+}
+
+/// The docker tarball's `manifest.json`, so `docker load` and `podman load` accept it.
+fn docker_manifest_json(image: &BuiltImage, plan: &Plan) -> Vec<u8> {
+    let blob_path = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let repo_tags: Option<Vec<String>> =
+        (!plan.names.is_empty()).then(|| plan.names.iter().map(|n| n.familiar()).collect());
+    let entry = serde_json::json!([{
+        "Config": blob_path(&image.config_digest),
+        "RepoTags": repo_tags,
+        "Layers": image.layer_digests.iter().map(|d| blob_path(d)).collect::<Vec<_>>(),
+    }]);
+    crate::gojson::compact(&entry)
 }

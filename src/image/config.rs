@@ -2,7 +2,6 @@
 //! sorted (a BTreeMap) while nested objects keep their own order.
 
 use super::spec::History;
-use crate::layer::WrittenBlob;
 use crate::platform::Platform;
 use crate::timefmt::rfc3339;
 use serde_json::{json, Value};
@@ -14,7 +13,7 @@ pub const EXPORTER_COMMENT: &str = "buildkit.exporter.image.v0";
 
 /// The config for a from-scratch image of one platform: BuildKit's default (Env PATH, WorkingDir /),
 /// one history entry per layer, `created` = the build time (or SOURCE_DATE_EPOCH).
-pub fn scratch_config(platform: &Platform, layers: &[WrittenBlob], created: i64) -> BTreeMap<String, Value> {
+pub fn scratch_config(platform: &Platform, diff_ids: &[String], created: i64) -> BTreeMap<String, Value> {
     let created = rfc3339(created);
     let mut config = BTreeMap::new();
     config.insert("architecture".into(), json!(platform.architecture));
@@ -28,7 +27,7 @@ pub fn scratch_config(platform: &Platform, layers: &[WrittenBlob], created: i64)
     }
     inner.insert("WorkingDir".into(), json!("/"));
     config.insert("config".into(), Value::Object(inner));
-    let history: Vec<History> = layers
+    let history: Vec<History> = diff_ids
         .iter()
         .map(|_| History {
             created: created.clone(),
@@ -36,11 +35,7 @@ pub fn scratch_config(platform: &Platform, layers: &[WrittenBlob], created: i64)
             comment: EXPORTER_COMMENT.into(),
         })
         .collect();
-    config.insert(
-        "history".into(),
-        serde_json::to_value(history).expect("history is plain data"),
-    );
-    let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
+    config.insert("history".into(), serde_json::to_value(history).expect("history is plain data"));
     config.insert("rootfs".into(), json!({"type": "layers", "diff_ids": diff_ids}));
     config.insert("created".into(), json!(created));
     config
@@ -53,14 +48,8 @@ mod tests {
 
     #[test]
     fn matches_buildkit_shape() {
-        let layer = WrittenBlob {
-            digest: "sha256:d".into(),
-            size: 1,
-            diff_id: "sha256:u".into(),
-            uncompressed_size: 1,
-        };
         let platform = Platform::parse("linux/arm64").unwrap();
-        let bytes = gojson::compact(&scratch_config(&platform, &[layer], 1_445_412_480));
+        let bytes = gojson::compact(&scratch_config(&platform, &["sha256:u".to_string()], 1_445_412_480));
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             concat!(

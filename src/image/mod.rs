@@ -7,7 +7,7 @@ pub mod spec;
 use crate::error::Result;
 use crate::gojson;
 use crate::host::Host;
-use crate::layer::{put_blob, WrittenBlob};
+use crate::layer::put_blob;
 use crate::platform::Platform;
 use mediatypes::MediaTypes;
 use spec::{Annotations, Descriptor, Manifest};
@@ -17,41 +17,47 @@ use spec::{Annotations, Descriptor, Manifest};
 pub struct BuiltImage {
     pub manifest: Descriptor,
     pub config_digest: String,
+    pub layer_digests: Vec<String>,
     /// Every blob the manifest reaches, with its size: config, layers, then the manifest itself.
     pub blobs: Vec<(String, u64)>,
 }
 
-/// Store the config and manifest for `layers` and return the manifest descriptor (with platform).
-pub async fn assemble<H: Host>(
-    host: &H,
-    platform: &Platform,
-    layers: &[(WrittenBlob, &'static str)],
-    types: MediaTypes,
-    created: i64,
-) -> Result<BuiltImage> {
-    let written: Vec<WrittenBlob> = layers.iter().map(|(l, _)| l.clone()).collect();
-    let config_bytes = gojson::compact(&config::scratch_config(platform, &written, created));
+/// What goes into one platform's image.
+pub struct ImageSpec<'a> {
+    pub platform: &'a Platform,
+    /// Layer descriptors (media type and annotations already chosen) with their diffIDs, bottom first.
+    pub layers: Vec<(Descriptor, String)>,
+    pub media_types: MediaTypes,
+    /// Unix seconds for `created` in the config and history.
+    pub created: i64,
+    /// `annotations` of the manifest.
+    pub annotations: Annotations,
+}
+
+/// Store the config and manifest and return the manifest descriptor (with platform).
+pub async fn assemble<H: Host>(host: &H, spec: ImageSpec<'_>) -> Result<BuiltImage> {
+    let types = spec.media_types;
+    let diff_ids: Vec<String> = spec.layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
+    let config_bytes = gojson::compact(&config::scratch_config(spec.platform, &diff_ids, spec.created));
     let config_digest = put_blob(host, &config_bytes).await?;
     let manifest = Manifest {
         schema_version: 2,
         media_type: types.manifest().to_string(),
         config: Descriptor::new(types.config(), &config_digest, config_bytes.len() as u64),
-        layers: layers
-            .iter()
-            .map(|(l, media_type)| Descriptor::new(media_type, &l.digest, l.size))
-            .collect(),
-        annotations: Annotations::new(),
+        layers: spec.layers.into_iter().map(|(d, _)| d).collect(),
+        annotations: spec.annotations,
     };
     let manifest_bytes = gojson::pretty(&manifest);
     let manifest_digest = put_blob(host, &manifest_bytes).await?;
     let mut blobs = vec![(config_digest.clone(), config_bytes.len() as u64)];
-    blobs.extend(layers.iter().map(|(l, _)| (l.digest.clone(), l.size)));
+    blobs.extend(manifest.layers.iter().map(|l| (l.digest.clone(), l.size)));
     blobs.push((manifest_digest.clone(), manifest_bytes.len() as u64));
     let mut descriptor = Descriptor::new(types.manifest(), &manifest_digest, manifest_bytes.len() as u64);
-    descriptor.platform = Some(platform.clone());
+    descriptor.platform = Some(spec.platform.clone());
     Ok(BuiltImage {
         manifest: descriptor,
         config_digest,
+        layer_digests: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
         blobs,
     })
 }

@@ -9,10 +9,16 @@ use crate::error::Result;
 use crate::host::Host;
 pub use blob_writer::{put_blob, WrittenBlob};
 
-/// Build one layer from the directory at `root` (a host path) and store it.
-pub async fn from_directory<H: Host>(host: &H, root: &[u8], compression: Compression) -> Result<WrittenBlob> {
+/// Build one layer from the directory at `root` (a host path) and store it. `clamp_mtime`: see
+/// [`walk::write_tree`].
+pub async fn from_directory<H: Host>(
+    host: &H,
+    root: &[u8],
+    compression: Compression,
+    clamp_mtime: Option<i64>,
+) -> Result<WrittenBlob> {
     let mut writer = blob_writer::BlobWriter::create(host, compression).await?;
-    match walk::write_tree(host, root, &mut writer).await {
+    match walk::write_tree(host, root, clamp_mtime, &mut writer).await {
         Ok(()) => writer.commit().await,
         Err(e) => {
             writer.abort().await;

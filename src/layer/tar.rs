@@ -151,12 +151,7 @@ pub fn encode(h: &Header) -> Vec<u8> {
         ustar_ok = false;
         pax.insert("linkpath".into(), h.linkname.clone());
     }
-    for (key, width, value) in [
-        ("uid", 8, h.uid),
-        ("gid", 8, h.gid),
-        ("size", 12, h.size),
-        ("mtime", 12, h.mtime),
-    ] {
+    for (key, width, value) in [("uid", 8, h.uid), ("gid", 8, h.gid), ("size", 12, h.size), ("mtime", 12, h.mtime)] {
         if !fits_in_octal(width, value) {
             ustar_ok = false;
             pax.insert(key.into(), value.to_string().into_bytes());
@@ -184,11 +179,8 @@ pub fn encode(h: &Header) -> Vec<u8> {
 fn pax_header_block(real_name: &[u8], size: i64) -> [u8; BLOCK] {
     let trimmed = real_name.strip_suffix(b"/").unwrap_or(real_name);
     let split = trimmed.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    let (dir, file) = if real_name.ends_with(b"/") {
-        (real_name, &b""[..])
-    } else {
-        (&real_name[..split], &real_name[split..])
-    };
+    let (dir, file) =
+        if real_name.ends_with(b"/") { (real_name, &b""[..]) } else { (&real_name[..split], &real_name[split..]) };
     let mut name = dir.to_vec();
     name.extend_from_slice(b"PaxHeaders.0");
     if !file.is_empty() {
@@ -236,11 +228,7 @@ mod tests {
         assert_eq!(&b[136..148], b"12611637200\0");
         assert_eq!(&b[257..265], b"ustar\x0000");
         assert_eq!(&b[329..337], b"0000000\0");
-        let sum: u32 = b
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { c as u32 })
-            .sum();
+        let sum: u32 = b.iter().enumerate().map(|(i, &c)| if (148..156).contains(&i) { 32 } else { c as u32 }).sum();
         assert_eq!(std::str::from_utf8(&b[148..154]).unwrap(), format!("{sum:06o}"));
         assert_eq!(&b[154..156], b"\0 ");
     }

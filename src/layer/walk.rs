@@ -12,7 +12,13 @@ use std::collections::HashMap;
 /// How much of a file is requested from the host at a time.
 const READ_CHUNK: u32 = 1 << 20;
 
-pub async fn write_tree<H: Host>(host: &H, root: &[u8], out: &mut BlobWriter<'_, H>) -> Result<()> {
+/// `clamp_mtime`: rewrite-timestamp's epoch; entries newer than it get it, older ones keep theirs.
+pub async fn write_tree<H: Host>(
+    host: &H,
+    root: &[u8],
+    clamp_mtime: Option<i64>,
+    out: &mut BlobWriter<'_, H>,
+) -> Result<()> {
     let root_entry = host.source_stat(root).await?;
     if root_entry.kind != EntryKind::Directory {
         return Err(Error::source(format!("rootfs {} is not a directory", show(root))));
@@ -22,18 +28,20 @@ pub async fn write_tree<H: Host>(host: &H, root: &[u8], out: &mut BlobWriter<'_,
     // remaining children, reversed so `pop` yields them in sorted order.
     let mut stack: Vec<(Vec<u8>, Vec<SourceEntry>)> = vec![(Vec::new(), sorted_children(host, root, b"").await?)];
     while let Some((dir, children)) = stack.last_mut() {
-        let Some(entry) = children.pop() else {
+        let Some(mut entry) = children.pop() else {
             stack.pop();
             continue;
         };
+        if let Some(epoch) = clamp_mtime {
+            entry.mtime = entry.mtime.min(epoch);
+        }
         let mut rel = dir.clone();
         rel.extend_from_slice(&entry.name);
         match entry.kind {
             EntryKind::Socket => continue,
             EntryKind::Directory => {
                 rel.push(b'/');
-                out.write(&tar::encode(&header(&entry, rel.clone(), typeflag::DIRECTORY)))
-                    .await?;
+                out.write(&tar::encode(&header(&entry, rel.clone(), typeflag::DIRECTORY))).await?;
                 let children = sorted_children(host, root, &rel).await?;
                 stack.push((rel, children));
             }
@@ -56,11 +64,7 @@ pub async fn write_tree<H: Host>(host: &H, root: &[u8], out: &mut BlobWriter<'_,
                 out.write(&tar::encode(&h)).await?;
             }
             EntryKind::CharDevice | EntryKind::BlockDevice => {
-                let flag = if entry.kind == EntryKind::CharDevice {
-                    typeflag::CHAR
-                } else {
-                    typeflag::BLOCK
-                };
+                let flag = if entry.kind == EntryKind::CharDevice { typeflag::CHAR } else { typeflag::BLOCK };
                 let mut h = header(&entry, rel, flag);
                 h.devmajor = entry.dev_major as i64;
                 h.devminor = entry.dev_minor as i64;
@@ -120,12 +124,7 @@ async fn write_file<H: Host>(
 }
 
 async fn copy_file<H: Host>(host: &H, handle: u32, size: u64, path: &[u8], out: &mut BlobWriter<'_, H>) -> Result<()> {
-    let changed = || {
-        Error::source(format!(
-            "{} changed size while being read (expected {size} bytes)",
-            show(path)
-        ))
-    };
+    let changed = || Error::source(format!("{} changed size while being read (expected {size} bytes)", show(path)));
     let mut done = 0u64;
     loop {
         let want = (size - done).min(READ_CHUNK as u64) as u32;

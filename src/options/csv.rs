@@ -5,9 +5,7 @@ use crate::error::{Error, Result};
 
 pub fn fields(record: &str) -> Result<Vec<String>> {
     let err = |col: usize, what: &str| {
-        Error::option(format!(
-            "invalid --output {record:?}: parse error on line 1, column {col}: {what}"
-        ))
+        Error::option(format!("invalid --output {record:?}: parse error on line 1, column {col}: {what}"))
     };
     let chars: Vec<char> = record.chars().collect();
     let mut out = Vec::new();
@@ -73,14 +71,8 @@ mod tests {
 
     #[test]
     fn rejects_stray_quotes() {
-        assert!(fields(r#"name="a,b""#)
-            .unwrap_err()
-            .message
-            .contains("bare \" in non-quoted-field"));
-        assert!(fields(r#""name=a"x"#)
-            .unwrap_err()
-            .message
-            .contains("extraneous or missing \""));
+        assert!(fields(r#"name="a,b""#).unwrap_err().message.contains("bare \" in non-quoted-field"));
+        assert!(fields(r#""name=a"x"#).unwrap_err().message.contains("extraneous or missing \""));
         assert!(fields(r#""open"#).is_err());
     }
 }

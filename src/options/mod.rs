@@ -31,25 +31,14 @@ impl ExporterType {
     ];
 
     fn parse(name: &str) -> Result<ExporterType> {
-        Self::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
-                Error::option(format!(
-                    "unknown output type {name:?} (expected one of {})",
-                    names.join(", ")
-                ))
-            })
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+            Error::option(format!("unknown output type {name:?} (expected one of {})", names.join(", ")))
+        })
     }
 
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        Self::ALL.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("?")
     }
 }
 
@@ -68,21 +57,14 @@ impl OutputSpec {
         // Shorthand: a single field that is not `type=…` is a destination.
         if let [only] = fields.as_slice() {
             if !only.starts_with("type=") {
-                let (kind, dest) = if only == "-" {
-                    (ExporterType::Tar, "-")
-                } else {
-                    (ExporterType::Local, only.as_str())
-                };
+                let (kind, dest) =
+                    if only == "-" { (ExporterType::Tar, "-") } else { (ExporterType::Local, only.as_str()) };
                 if dest.is_empty() {
                     return Err(Error::option(
                         "invalid --output \"\": expected type=TYPE[,KEY=VALUE…] or a destination",
                     ));
                 }
-                return Ok(OutputSpec {
-                    kind,
-                    dest: Some(dest.to_string()),
-                    attrs: BTreeMap::new(),
-                });
+                return Ok(OutputSpec { kind, dest: Some(dest.to_string()), attrs: BTreeMap::new() });
             }
         }
         let mut kind = None;
@@ -90,9 +72,7 @@ impl OutputSpec {
         let mut attrs = BTreeMap::new();
         for field in &fields {
             let (key, value) = field.split_once('=').ok_or_else(|| {
-                Error::option(format!(
-                    "invalid value {field:?} in --output {raw:?}: expected KEY=VALUE"
-                ))
+                Error::option(format!("invalid value {field:?} in --output {raw:?}: expected KEY=VALUE"))
             })?;
             let key = key.trim().to_ascii_lowercase();
             match key.as_str() {
@@ -138,16 +118,10 @@ pub const KNOWN_KEYS: &[&str] = &[
 
 /// The warning for a key no exporter knows, naming the closest known key when one is near.
 pub fn unknown_key_warning(kind: ExporterType, key: &str) -> String {
-    let nearest = KNOWN_KEYS
-        .iter()
-        .map(|k| (values::edit_distance(key, k), *k))
-        .min()
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3));
+    let nearest =
+        KNOWN_KEYS.iter().map(|k| (values::edit_distance(key, k), *k)).min().filter(|(d, k)| *d <= 2.max(k.len() / 3));
     match nearest {
-        Some((_, k)) => format!(
-            "unknown option {key:?} for type={} ignored; did you mean {k:?}?",
-            kind.name()
-        ),
+        Some((_, k)) => format!("unknown option {key:?} for type={} ignored; did you mean {k:?}?", kind.name()),
         None => format!("unknown option {key:?} for type={} ignored", kind.name()),
     }
 }
@@ -176,18 +150,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(OutputSpec::parse("type=bogus")
-            .unwrap_err()
-            .message
-            .contains("\"bogus\""));
-        assert!(OutputSpec::parse("dest=a,tar=1")
-            .unwrap_err()
-            .message
-            .contains("type is required"));
-        assert!(OutputSpec::parse("type=oci,novalue")
-            .unwrap_err()
-            .message
-            .contains("\"novalue\""));
+        assert!(OutputSpec::parse("type=bogus").unwrap_err().message.contains("\"bogus\""));
+        assert!(OutputSpec::parse("dest=a,tar=1").unwrap_err().message.contains("type is required"));
+        assert!(OutputSpec::parse("type=oci,novalue").unwrap_err().message.contains("\"novalue\""));
     }
 
     #[test]

@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn example_rootfs() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("examples")
-        .join("rootfs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples").join("rootfs")
 }
 
 /// Run `outport` with a private store under `work`.
@@ -36,15 +33,8 @@ pub fn ok(out: Output) -> Output {
 
 /// Run a peer tool and insist on success.
 pub fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -81,11 +71,7 @@ pub fn list_files(dir: &Path) -> Vec<String> {
 }
 
 pub fn sha256_file(path: &Path) -> String {
-    run("sha256sum", &[path.to_str().unwrap()])
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
+    run("sha256sum", &[path.to_str().unwrap()]).split_whitespace().next().unwrap().to_string()
 }
 
 pub fn is_root() -> bool {
