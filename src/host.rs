@@ -77,3 +77,24 @@ pub trait Host {
 
     fn progress(&self, event: ProgressEvent);
 }
+
+/// Read a whole small file through the host (e.g. `--config FILE`), refusing anything over `limit`
+/// bytes so a wrong path cannot exhaust memory.
+pub async fn read_small_file<H: Host>(host: &H, path: &str, limit: u64) -> Result<Vec<u8>> {
+    let too_big = || crate::error::Error::source(format!("{path}: larger than {limit} bytes"));
+    if host.source_stat(path.as_bytes()).await?.size > limit {
+        return Err(too_big());
+    }
+    let handle = host.source_open(path.as_bytes()).await?;
+    let mut data = Vec::new();
+    let result = loop {
+        match host.source_read(handle, 1 << 20).await {
+            Ok(chunk) if chunk.is_empty() => break Ok(data),
+            Ok(chunk) if data.len() as u64 + chunk.len() as u64 > limit => break Err(too_big()),
+            Ok(chunk) => data.extend_from_slice(&chunk),
+            Err(e) => break Err(e),
+        }
+    };
+    host.source_close(handle).await;
+    result
+}

@@ -24,6 +24,9 @@ pub struct ExportRequest {
     pub source_date_epoch: Option<String>,
     /// The current time, Unix seconds (the core has no clock).
     pub now: i64,
+    /// Image config settings (`--config`, `--label`, `--env`, …).
+    #[serde(default)]
+    pub config: crate::image::settings::ConfigSettings,
 }
 
 impl ExportRequest {

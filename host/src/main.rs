@@ -45,6 +45,30 @@ struct ExportArgs {
     /// Also write the result metadata (buildx keys) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     metadata_file: Option<PathBuf>,
+    /// Image config JSON to start from (OCI image config; its os/architecture set the platform).
+    #[arg(long = "config", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// Add a label KEY=VALUE. Repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Set an environment variable KEY=VALUE. Repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Entrypoint: a JSON array (exec form) or a string run by /bin/sh -c.
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    entrypoint: Option<String>,
+    /// Default command: a JSON array (exec form) or a string run by /bin/sh -c.
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    cmd: Option<String>,
+    /// Working directory (absolute).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// User (and group) the container runs as, e.g. 1000:1000.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Expose PORT[/tcp|udp|sctp]. Repeatable.
+    #[arg(long, value_name = "PORT")]
+    expose: Vec<String>,
     /// Progress output on stderr: auto, plain or quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
     progress: String,
@@ -77,6 +101,16 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
         "now": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        "config": {
+            "configFile": args.config_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            "labels": args.labels,
+            "env": args.env,
+            "entrypoint": args.entrypoint,
+            "cmd": args.cmd,
+            "workdir": args.workdir,
+            "user": args.user,
+            "expose": args.expose,
+        },
     });
     let host = HostState {
         source: Default::default(),

@@ -182,3 +182,63 @@ fn unknown_keys_warn_with_the_nearest_known_key() {
         stderr(&out)
     );
 }
+
+#[test]
+fn config_file_and_flags_shape_the_image_config() {
+    let work = tempdir().unwrap();
+    let config_file = work.path().join("config.json");
+    fs::write(&config_file, br#"{"architecture":"arm64","os":"linux","config":{"Env":["PATH=/bin","KEEP=1"],"Cmd":["sh"]},"custom":"kept"}"#).unwrap();
+    let dest = work.path().join("c.tar");
+    let out = ok(outport(
+        work.path(),
+        &[
+            "export",
+            example_rootfs().to_str().unwrap(),
+            "-o",
+            &format!("type=oci,dest={}", dest.display()),
+            "--config",
+            config_file.to_str().unwrap(),
+            "--label",
+            "org.opencontainers.image.source=https://example.com/repo",
+            "--env",
+            "PATH=/usr/bin",
+            "--entrypoint",
+            r#"["/usr/local/bin/hello"]"#,
+            "--workdir",
+            "/app",
+            "--user",
+            "1000",
+            "--expose",
+            "8080",
+        ],
+    ));
+    assert!(out.status.success());
+    let inspect: Value =
+        serde_json::from_str(&run("skopeo", &["inspect", "--config", "--raw", &format!("oci-archive:{}", dest.display())]))
+            .unwrap();
+    assert_eq!(inspect["architecture"], "arm64");
+    assert_eq!(inspect["custom"], "kept");
+    let c = &inspect["config"];
+    assert_eq!(c["Env"], serde_json::json!(["KEEP=1", "PATH=/usr/bin"]));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/usr/local/bin/hello"]));
+    assert_eq!(c["Cmd"], Value::Null, "a new entrypoint drops the inherited Cmd");
+    assert_eq!((c["WorkingDir"].as_str(), c["User"].as_str()), (Some("/app"), Some("1000")));
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(c["Labels"]["org.opencontainers.image.source"], "https://example.com/repo");
+
+    let conflict = outport(
+        work.path(),
+        &[
+            "export",
+            example_rootfs().to_str().unwrap(),
+            "-o",
+            &format!("type=oci,dest={}", dest.display()),
+            "--config",
+            config_file.to_str().unwrap(),
+            "--platform",
+            "linux/amd64",
+        ],
+    );
+    assert_eq!(conflict.status.code(), Some(1));
+    assert!(stderr(&conflict).contains("is for linux/arm64 but --platform is linux/amd64"), "{}", stderr(&conflict));
+}

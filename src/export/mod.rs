@@ -7,7 +7,9 @@ pub mod plan;
 use crate::annotate::Level;
 use crate::compress::Compression;
 use crate::error::{Error, Result};
+use crate::host::read_small_file;
 use crate::host::{Handle, Host, ProgressEvent};
+use crate::image::config::{self, ImageConfig};
 use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::{Annotations, Descriptor};
 use crate::image::{assemble, BuiltImage, ImageSpec};
@@ -35,6 +37,8 @@ enum Opened {
 struct Run<'a> {
     rootfs: &'a [u8],
     platform: Platform,
+    /// The image config before per-output completion (default or --config, flags applied).
+    config: ImageConfig,
     env_epoch: Option<i64>,
     now: i64,
     /// Layers by (compression, mtime clamp): built once, shared by every output that wants them.
@@ -58,13 +62,9 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
         _ => None,
     };
-    let mut run = Run {
-        rootfs: rootfs.as_bytes(),
-        platform: Platform::parse(request.platform.as_deref().unwrap_or(&request.host_platform))?,
-        env_epoch,
-        now: request.now,
-        layers: BTreeMap::new(),
-    };
+    let (platform, config) = base_config(host, request, &mut response.warnings).await?;
+    let mut run =
+        Run { rootfs: rootfs.as_bytes(), platform, config, env_epoch, now: request.now, layers: BTreeMap::new() };
 
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
@@ -91,6 +91,40 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     host.progress(ProgressEvent { phase: "done".into(), id: String::new(), current: 1, total: 1 });
     Ok(response)
 }
+
+/// The target platform and the config every output starts from: `--config FILE` (whose platform is
+/// used when `--platform` is absent) or BuildKit's default, with the flags applied.
+async fn base_config<H: Host>(
+    host: &H,
+    request: &ExportRequest,
+    warnings: &mut Vec<String>,
+) -> Result<(Platform, ImageConfig)> {
+    let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
+    let (platform, mut config) = match &request.config.config_file {
+        Some(path) => {
+            let what = format!("--config {path}");
+            let config = config::parse_config(&what, &read_small_file(host, path, MAX_CONFIG_BYTES).await?)?;
+            let platform = match (requested, config::config_platform(&what, &config)?) {
+                (Some(asked), Some(file)) if asked != file => {
+                    return Err(Error::option(format!("{what} is for {} but --platform is {}", file.id(), asked.id())));
+                }
+                (Some(p), _) | (None, Some(p)) => p,
+                (None, None) => Platform::parse(&request.host_platform)?,
+            };
+            (platform, config)
+        }
+        None => {
+            let platform = requested.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
+            let config = config::default_config(&platform);
+            (platform, config)
+        }
+    };
+    request.config.apply(&mut config, warnings)?;
+    Ok((platform, config))
+}
+
+/// Image configs are small; anything bigger is a wrong file.
+const MAX_CONFIG_BYTES: u64 = 8 << 20;
 
 async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
     match &plan.target {
@@ -138,6 +172,8 @@ async fn export_one<H: Host>(
         host,
         ImageSpec {
             platform: &run.platform,
+            config: run.config.clone(),
+            epoch,
             layers: vec![(layer_descriptor, layer.diff_id.clone())],
             media_types: plan.media_types,
             created,

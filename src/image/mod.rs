@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod mediatypes;
+pub mod settings;
 pub mod spec;
 
 use crate::error::Result;
@@ -25,6 +26,10 @@ pub struct BuiltImage {
 /// What goes into one platform's image.
 pub struct ImageSpec<'a> {
     pub platform: &'a Platform,
+    /// The config to complete: default, `--config` file and flags already applied.
+    pub config: config::ImageConfig,
+    /// SOURCE_DATE_EPOCH, for clamping history times.
+    pub epoch: Option<i64>,
     /// Layer descriptors (media type and annotations already chosen) with their diffIDs, bottom first.
     pub layers: Vec<(Descriptor, String)>,
     pub media_types: MediaTypes,
@@ -38,7 +43,8 @@ pub struct ImageSpec<'a> {
 pub async fn assemble<H: Host>(host: &H, spec: ImageSpec<'_>) -> Result<BuiltImage> {
     let types = spec.media_types;
     let diff_ids: Vec<String> = spec.layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
-    let config_bytes = gojson::compact(&config::scratch_config(spec.platform, &diff_ids, spec.created));
+    let config_bytes =
+        gojson::compact(&config::finish(spec.config, spec.platform, &diff_ids, spec.created, spec.epoch));
     let config_digest = put_blob(host, &config_bytes).await?;
     let manifest = Manifest {
         schema_version: 2,
