@@ -44,8 +44,12 @@ pub struct ExportResponse {
 }
 
 impl ExportResponse {
+    /// Metadata keys sorted at every level, as buildx's metadata file has them (Go marshals maps
+    /// sorted), so every host prints the same bytes.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("response is plain data")
+        let mut metadata = Value::Object(self.metadata.clone());
+        metadata.sort_all_objects();
+        serde_json::json!({ "metadata": metadata, "warnings": self.warnings }).to_string()
     }
 }
 

@@ -213,9 +213,11 @@ fn config_file_and_flags_shape_the_image_config() {
         ],
     ));
     assert!(out.status.success());
-    let inspect: Value =
-        serde_json::from_str(&run("skopeo", &["inspect", "--config", "--raw", &format!("oci-archive:{}", dest.display())]))
-            .unwrap();
+    let inspect: Value = serde_json::from_str(&run(
+        "skopeo",
+        &["inspect", "--config", "--raw", &format!("oci-archive:{}", dest.display())],
+    ))
+    .unwrap();
     assert_eq!(inspect["architecture"], "arm64");
     assert_eq!(inspect["custom"], "kept");
     let c = &inspect["config"];

@@ -1,1 +1,199 @@
+//! wasm-bindgen glue: the core as a JS function `run(host, requestJson)`. `host` is a JS object whose
+//! methods mirror `crate::host::Host` in camelCase; each may return a value or a Promise. Bytes
+//! cross as Uint8Array; a host failure is thrown as `{ kind, message }`.
 
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::{EntryKind, Handle, Host, ProgressEvent, SourceEntry};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// Run one export request (JSON) against a JS host; resolves to the response JSON.
+#[wasm_bindgen]
+pub async fn run(host: JsValue, request: String) -> std::result::Result<String, JsValue> {
+    crate::run_json(&JsHost(host), &request).await.map_err(|e| {
+        let error = js_sys::Error::new(&e.message);
+        let _ = Reflect::set(&error, &"kind".into(), &e.kind.as_str().into());
+        error.into()
+    })
+}
+
+struct JsHost(JsValue);
+
+impl JsHost {
+    /// Call `host[method](...args)`, awaiting the result if it is a Promise.
+    async fn call(&self, method: &str, args: &[JsValue]) -> Result<JsValue> {
+        let function = Reflect::get(&self.0, &method.into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or_else(|| Error::internal(format!("the JS host has no method {method}")))?;
+        let value = function.apply(&self.0, &args.iter().collect::<Array>()).map_err(|e| thrown(method, e))?;
+        match value.dyn_into::<Promise>() {
+            Ok(promise) => JsFuture::from(promise).await.map_err(|e| thrown(method, e)),
+            Err(value) => Ok(value),
+        }
+    }
+
+    /// Calls whose failure the core cannot act on (close, abort) report nothing.
+    async fn call_quietly(&self, method: &str, args: &[JsValue]) {
+        let _ = self.call(method, args).await;
+    }
+}
+
+/// A thrown JS value as a core error: `{ kind, message }` objects keep their kind.
+fn thrown(method: &str, e: JsValue) -> Error {
+    let field = |k: &str| Reflect::get(&e, &k.into()).ok().and_then(|v| v.as_string());
+    match (field("kind"), field("message")) {
+        (kind, Some(message)) => Error::new(kind.map_or(ErrorKind::Internal, |k| ErrorKind::parse(&k)), message),
+        _ => Error::internal(format!("host {method} failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))),
+    }
+}
+
+fn bytes(data: &[u8]) -> JsValue {
+    Uint8Array::from(data).into()
+}
+
+fn to_bytes(method: &str, v: &JsValue) -> Result<Vec<u8>> {
+    v.dyn_ref::<Uint8Array>()
+        .map(Uint8Array::to_vec)
+        .ok_or_else(|| Error::internal(format!("host {method} did not return bytes")))
+}
+
+/// A whole number from a JS number or BigInt.
+fn integer(method: &str, field: &str, v: &JsValue) -> Result<i64> {
+    let bad = || Error::internal(format!("host {method}: {field} is not a whole number"));
+    if let Some(f) = v.as_f64() {
+        return if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 { Ok(f as i64) } else { Err(bad()) };
+    }
+    if v.is_bigint() {
+        return i64::try_from(v.clone()).or_else(|_| u64::try_from(v.clone()).map(|u| u as i64)).map_err(|_| bad());
+    }
+    Err(bad())
+}
+
+fn get(method: &str, obj: &JsValue, field: &str) -> Result<JsValue> {
+    Reflect::get(obj, &field.into()).map_err(|_| Error::internal(format!("host {method}: missing {field}")))
+}
+
+fn entry(method: &str, obj: &JsValue) -> Result<SourceEntry> {
+    let num = |field: &str| integer(method, field, &get(method, obj, field)?);
+    let kind = match get(method, obj, "kind")?.as_string().as_deref() {
+        Some("regular") => EntryKind::Regular,
+        Some("directory") => EntryKind::Directory,
+        Some("symlink") => EntryKind::Symlink,
+        Some("char-device") => EntryKind::CharDevice,
+        Some("block-device") => EntryKind::BlockDevice,
+        Some("fifo") => EntryKind::Fifo,
+        Some("socket") => EntryKind::Socket,
+        other => return Err(Error::internal(format!("host {method}: unknown entry kind {other:?}"))),
+    };
+    Ok(SourceEntry {
+        name: to_bytes(method, &get(method, obj, "name")?)?,
+        kind,
+        mode: num("mode")? as u32,
+        uid: num("uid")? as u32,
+        gid: num("gid")? as u32,
+        size: num("size")? as u64,
+        mtime: num("mtime")?,
+        link_target: to_bytes(method, &get(method, obj, "linkTarget")?)?,
+        dev_major: num("devMajor")? as u32,
+        dev_minor: num("devMinor")? as u32,
+        device: num("device")? as u64,
+        inode: num("inode")? as u64,
+        nlink: num("nlink")? as u64,
+    })
+}
+
+fn handle(method: &str, v: &JsValue) -> Result<Handle> {
+    Ok(integer(method, "handle", v)? as Handle)
+}
+
+fn optional_size(method: &str, v: &JsValue) -> Result<Option<u64>> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(None);
+    }
+    Ok(Some(integer(method, "size", v)? as u64))
+}
+
+impl Host for JsHost {
+    async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry> {
+        entry("sourceStat", &self.call("sourceStat", &[bytes(path)]).await?)
+    }
+    async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>> {
+        let list = self.call("sourceReadDir", &[bytes(path)]).await?;
+        let list =
+            list.dyn_ref::<Array>().ok_or_else(|| Error::internal("host sourceReadDir did not return an array"))?;
+        list.iter().map(|e| entry("sourceReadDir", &e)).collect()
+    }
+    async fn source_open(&self, path: &[u8]) -> Result<Handle> {
+        handle("sourceOpen", &self.call("sourceOpen", &[bytes(path)]).await?)
+    }
+    async fn source_read(&self, h: Handle, max: u32) -> Result<Vec<u8>> {
+        to_bytes("sourceRead", &self.call("sourceRead", &[h.into(), max.into()]).await?)
+    }
+    async fn source_close(&self, h: Handle) {
+        self.call_quietly("sourceClose", &[h.into()]).await
+    }
+
+    async fn blob_size(&self, digest: &str) -> Result<Option<u64>> {
+        optional_size("blobSize", &self.call("blobSize", &[digest.into()]).await?)
+    }
+    async fn blob_create(&self) -> Result<Handle> {
+        handle("blobCreate", &self.call("blobCreate", &[]).await?)
+    }
+    async fn blob_write(&self, h: Handle, data: &[u8]) -> Result<()> {
+        self.call("blobWrite", &[h.into(), bytes(data)]).await.map(drop)
+    }
+    async fn blob_commit(&self, h: Handle, digest: &str) -> Result<()> {
+        self.call("blobCommit", &[h.into(), digest.into()]).await.map(drop)
+    }
+    async fn blob_abort(&self, h: Handle) {
+        self.call_quietly("blobAbort", &[h.into()]).await
+    }
+    async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
+        to_bytes("blobRead", &self.call("blobRead", &[digest.into(), (offset as f64).into(), max.into()]).await?)
+    }
+
+    async fn output_open(&self, path: &str) -> Result<Handle> {
+        handle("outputOpen", &self.call("outputOpen", &[path.into()]).await?)
+    }
+    async fn output_write(&self, h: Handle, data: &[u8]) -> Result<()> {
+        self.call("outputWrite", &[h.into(), bytes(data)]).await.map(drop)
+    }
+    async fn output_write_blob(&self, h: Handle, digest: &str) -> Result<u64> {
+        let n = self.call("outputWriteBlob", &[h.into(), digest.into()]).await?;
+        Ok(integer("outputWriteBlob", "size", &n)? as u64)
+    }
+    async fn output_commit(&self, h: Handle) -> Result<()> {
+        self.call("outputCommit", &[h.into()]).await.map(drop)
+    }
+    async fn output_abort(&self, h: Handle) {
+        self.call_quietly("outputAbort", &[h.into()]).await
+    }
+    async fn output_mkdir(&self, path: &str) -> Result<()> {
+        self.call("outputMkdir", &[path.into()]).await.map(drop)
+    }
+    async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let v = self.call("outputRead", &[path.into()]).await?;
+        if v.is_null() || v.is_undefined() {
+            return Ok(None);
+        }
+        to_bytes("outputRead", &v).map(Some)
+    }
+
+    fn progress(&self, event: ProgressEvent) {
+        let obj = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&obj, &k.into(), &v);
+        };
+        set("phase", event.phase.into());
+        set("id", event.id.into());
+        set("current", (event.current as f64).into());
+        set("total", (event.total as f64).into());
+        // Progress is fire-and-forget: a failing callback must not fail the export.
+        if let Some(f) = Reflect::get(&self.0, &"progress".into()).ok().and_then(|f| f.dyn_into::<Function>().ok()) {
+            let _ = f.call1(&self.0, &obj);
+        }
+    }
+}

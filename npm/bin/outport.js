@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+'use strict';
+// `npx outport export …`: the same command line as the native CLI, on the npm package.
+const fs = require('node:fs');
+const { parseArgs } = require('node:util');
+const { exportImage } = require('../lib/index.js');
+const { version } = require('../package.json');
+
+const USAGE = `Usage: outport export [ROOTFS] -o|--output SPEC [options]
+
+Export container images exactly as docker buildx --output would.
+
+Options:
+  -o, --output SPEC        output, as docker buildx build --output takes it (repeatable)
+      --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
+      --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
+      --metadata-file F    also write the result metadata (buildx keys) as JSON to F
+      --config FILE        image config JSON to start from
+      --label K=V          add a label (repeatable)
+      --env K=V            set an environment variable (repeatable)
+      --entrypoint CMD     JSON array (exec form) or a string run by /bin/sh -c
+      --cmd CMD            default command, same forms as --entrypoint
+      --workdir DIR        working directory
+      --user USER          user the container runs as
+      --expose PORT        expose PORT[/tcp|udp|sctp] (repeatable)
+      --progress MODE      auto, plain or quiet
+  -h, --help               show this help
+  -V, --version            show the version
+`;
+
+const OPTIONS = {
+  output: { type: 'string', short: 'o', multiple: true },
+  platform: { type: 'string' },
+  store: { type: 'string' },
+  'metadata-file': { type: 'string' },
+  config: { type: 'string' },
+  label: { type: 'string', multiple: true },
+  env: { type: 'string', multiple: true },
+  entrypoint: { type: 'string' },
+  cmd: { type: 'string' },
+  workdir: { type: 'string' },
+  user: { type: 'string' },
+  expose: { type: 'string', multiple: true },
+  progress: { type: 'string', default: 'auto' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+};
+
+function usageError(message) {
+  process.stderr.write(`error: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parse(argv) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (err) {
+    return usageError(err.message);
+  }
+}
+
+async function main() {
+  const { values, positionals } = parse(process.argv.slice(2));
+  if (values.version) return process.stdout.write(`outport ${version}\n`);
+  if (values.help || positionals.length === 0) return process.stdout.write(USAGE);
+  const [command, ...rest] = positionals;
+  if (command !== 'export') usageError(`unknown command ${JSON.stringify(command)}`);
+  if (rest.length > 1) usageError(`unexpected argument ${JSON.stringify(rest[1])}`);
+  if (!['auto', 'plain', 'quiet'].includes(values.progress)) usageError(`--progress must be auto, plain or quiet`);
+
+  const outputs = values.output ?? [];
+  const onProgress =
+    values.progress === 'plain' ? (e) => process.stderr.write(`#progress ${e.phase} ${e.id} ${e.current}/${e.total}\n`) : undefined;
+  const metadata = await exportImage({
+    rootfs: rest[0],
+    outputs,
+    platform: values.platform,
+    store: values.store,
+    onProgress,
+    config: {
+      configFile: values.config,
+      labels: values.label ?? [],
+      env: values.env ?? [],
+      entrypoint: values.entrypoint,
+      cmd: values.cmd,
+      workdir: values.workdir,
+      user: values.user,
+      expose: values.expose ?? [],
+    },
+  });
+  const text = `${JSON.stringify(metadata, null, 2)}\n`;
+  if (values['metadata-file']) {
+    try {
+      fs.writeFileSync(values['metadata-file'], text);
+    } catch (err) {
+      throw new Error(`--metadata-file ${values['metadata-file']}: ${err.message}`);
+    }
+  }
+  // stdout carries the tarball when an output writes there.
+  const writesStdout = outputs.some((o) => o === '-' || o.split(',').includes('dest=-'));
+  if (!writesStdout) process.stdout.write(text);
+}
+
+main().catch((err) => {
+  process.stderr.write(`error: ${err.message}\n`);
+  process.exitCode = 1;
+});

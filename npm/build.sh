@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds the exporter core for JS: wasm32-unknown-unknown + wasm-bindgen (Node target) into npm/wasm/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+cargo build --quiet -p outport --target wasm32-unknown-unknown --profile wasm
+wasm-bindgen --target nodejs --out-dir npm/wasm target/wasm32-unknown-unknown/wasm/outport.wasm

@@ -1,0 +1,59 @@
+/** buildx's result metadata keys, as `docker buildx build --metadata-file` writes them. */
+export interface ExportMetadata {
+  'containerimage.digest': string;
+  'containerimage.config.digest'?: string;
+  'containerimage.descriptor': {
+    mediaType: string;
+    digest: string;
+    size: number;
+    annotations?: Record<string, string>;
+    platform?: { architecture: string; os: string; variant?: string };
+  };
+  'image.name'?: string;
+  [key: string]: unknown;
+}
+
+export interface ProgressEvent {
+  phase: string;
+  id: string;
+  current: number;
+  total: number;
+}
+
+/** Image config settings, the CLI's --config/--label/--env/… flags. */
+export interface ConfigSettings {
+  /** Path of an image config JSON to start from. */
+  configFile?: string;
+  /** KEY=VALUE */
+  labels?: string[];
+  /** KEY=VALUE */
+  env?: string[];
+  /** JSON array (exec form) or a string run by /bin/sh -c. */
+  entrypoint?: string;
+  cmd?: string;
+  workdir?: string;
+  user?: string;
+  /** PORT[/tcp|udp|sctp] */
+  expose?: string[];
+}
+
+export interface ExportOptions {
+  /** Root filesystem directory that becomes the image's layer. */
+  rootfs: string;
+  /** `--output` values, exactly as docker buildx takes them, e.g. `type=oci,dest=out.tar`. */
+  outputs: string[];
+  /** OS/ARCH[/VARIANT]; default: this machine's. */
+  platform?: string;
+  /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */
+  store?: string;
+  config?: ConfigSettings;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Default: print "warning: …" on stderr. */
+  onWarning?: (message: string) => void;
+}
+
+/** Export a root filesystem to every output; rejects with an Error carrying `kind` on failure. */
+export function exportImage(options: ExportOptions): Promise<ExportMetadata>;
+
+/** This machine's platform in OCI terms, e.g. `linux/amd64`. */
+export function hostPlatform(): string;

@@ -1,0 +1,40 @@
+'use strict';
+// outport for Node: the same exporter core as the native CLI (compiled to wasm), with a Node host.
+const { run } = require('../wasm/outport.js');
+const { createNodeHost } = require('./node-host');
+
+const ARCH = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
+const OS = { linux: 'linux', darwin: 'darwin', win32: 'windows', freebsd: 'freebsd' };
+
+/** This machine's platform in OCI terms, e.g. linux/amd64. */
+function hostPlatform() {
+  return `${OS[process.platform] ?? process.platform}/${ARCH[process.arch] ?? process.arch}`;
+}
+
+/**
+ * Export a root filesystem to every output. Resolves to buildx's result metadata
+ * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
+ */
+async function exportImage(options) {
+  const { rootfs, outputs = [], platform, store, config, onProgress } = options ?? {};
+  const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
+  const request = {
+    rootfs,
+    outputs,
+    platform,
+    hostPlatform: hostPlatform(),
+    sourceDateEpoch: process.env.SOURCE_DATE_EPOCH,
+    now: Math.floor(Date.now() / 1000),
+    config: config ?? {},
+  };
+  const host = createNodeHost({ store, onProgress });
+  try {
+    const response = JSON.parse(await run(host, JSON.stringify(request)));
+    response.warnings.forEach((w) => onWarning(w));
+    return response.metadata;
+  } finally {
+    host.dispose();
+  }
+}
+
+module.exports = { exportImage, createNodeHost, hostPlatform };

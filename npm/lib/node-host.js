@@ -1,0 +1,39 @@
+'use strict';
+// The Node implementation of the core's host interface (see wit/outport.wit): node:fs for the source
+// tree, the content store and outputs; progress goes to a callback. Synchronous fs calls: the core
+// awaits each answer anyway, and sync calls avoid a Promise per 1 MiB chunk.
+const { Source } = require('./source');
+const { Store, defaultStoreDir } = require('./store');
+const { Outputs, mkdir, readWhole } = require('./output');
+
+function createNodeHost({ store, onProgress } = {}) {
+  const source = new Source();
+  const blobs = new Store(store ?? defaultStoreDir());
+  const outputs = new Outputs();
+  const host = {
+    sourceStat: (p) => source.stat(p),
+    sourceReadDir: (p) => source.readDir(p),
+    sourceOpen: (p) => source.open(p),
+    sourceRead: (h, max) => source.read(h, max),
+    sourceClose: (h) => source.close(h),
+    blobSize: (d) => blobs.size(d),
+    blobCreate: () => blobs.create(),
+    blobWrite: (h, data) => blobs.write(h, data),
+    blobCommit: (h, d) => blobs.commit(h, d),
+    blobAbort: (h) => blobs.abort(h),
+    blobRead: (d, offset, max) => blobs.read(d, offset, max),
+    outputOpen: (p) => outputs.openFile(p),
+    outputWrite: (h, data) => outputs.write(h, data),
+    outputWriteBlob: (h, d) => outputs.writeBlob(h, blobs, d),
+    outputCommit: (h) => outputs.commit(h),
+    outputAbort: (h) => outputs.abort(h),
+    outputMkdir: (p) => mkdir(p),
+    outputRead: (p) => readWhole(p),
+    progress: (event) => onProgress?.(event),
+  };
+  // Not part of the interface: lets the caller clean up after a failed run.
+  Object.defineProperty(host, 'dispose', { value: () => outputs.removeTemporaries() });
+  return host;
+}
+
+module.exports = { createNodeHost };

@@ -1,0 +1,155 @@
+'use strict';
+// Output files: written under a hidden temporary name beside the destination and renamed on
+// commit, so an interrupted export never leaves a half-written file at dest.
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { ioError, hostError } = require('./errors');
+
+const COPY_CHUNK = 1 << 20;
+
+/** Write all of `data` to fd, retrying when a non-blocking stdout pipe is full. */
+function writeAll(fd, data) {
+  let done = 0;
+  while (done < data.length) {
+    try {
+      done += fs.writeSync(fd, data, done, data.length - done);
+    } catch (err) {
+      if (err.code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}
+
+class Outputs {
+  constructor() {
+    this.open = new Map();
+    this.next = 0;
+    process.once('exit', () => this.removeTemporaries());
+  }
+
+  openFile(dest) {
+    let target;
+    if (dest === '-') {
+      if (process.stdout.isTTY) {
+        throw hostError('output', 'dest file is required for the output: refusing to write to a terminal');
+      }
+      target = { fd: 1, stdout: true, name: '<stdout>' };
+    } else {
+      if (isDirectory(dest)) throw hostError('output', `destination file ${dest} is a directory`);
+      const parent = path.dirname(dest);
+      if (!isDirectory(parent)) throw hostError('output', `${dest}: parent directory ${parent} does not exist`);
+      const temp = path.join(parent, `.${path.basename(dest)}.outport-${process.pid}-${++this.next}.tmp`);
+      try {
+        target = { fd: fs.openSync(temp, 'w'), temp, dest, name: temp };
+      } catch (err) {
+        throw ioError('output', temp, err);
+      }
+    }
+    this.open.set(++this.next, target);
+    return this.next;
+  }
+
+  write(handle, data) {
+    const t = this.target(handle);
+    try {
+      writeAll(t.fd, data);
+    } catch (err) {
+      throw ioError('output', t.name, err);
+    }
+  }
+
+  /** Stream a stored blob into the output, verifying its digest on the way. */
+  writeBlob(handle, store, digest) {
+    const blobPath = store.blobPath(digest);
+    const hash = crypto.createHash('sha256');
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    let total = 0;
+    let fd;
+    try {
+      fd = fs.openSync(blobPath, 'r');
+    } catch (err) {
+      throw ioError('store', blobPath, err);
+    }
+    try {
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, COPY_CHUNK, null);
+        if (n === 0) break;
+        const piece = buf.subarray(0, n);
+        hash.update(piece);
+        this.write(handle, piece);
+        total += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest) {
+      throw hostError('store', `blob ${digest} in the store is corrupt (${blobPath} has content ${actual})`);
+    }
+    return total;
+  }
+
+  commit(handle) {
+    const t = this.target(handle);
+    this.open.delete(handle);
+    if (t.stdout) return;
+    try {
+      fs.fsyncSync(t.fd);
+      fs.closeSync(t.fd);
+      fs.renameSync(t.temp, t.dest);
+    } catch (err) {
+      fs.rmSync(t.temp, { force: true });
+      throw ioError('output', t.dest, err);
+    }
+  }
+
+  abort(handle) {
+    const t = this.open.get(handle);
+    this.open.delete(handle);
+    if (t && !t.stdout) {
+      fs.closeSync(t.fd);
+      fs.rmSync(t.temp, { force: true });
+    }
+  }
+
+  /** Whatever was not committed (e.g. the process is exiting on an error) is removed. */
+  removeTemporaries() {
+    for (const handle of [...this.open.keys()]) this.abort(handle);
+  }
+
+  target(handle) {
+    const t = this.open.get(handle);
+    if (!t) throw hostError('internal', `output handle ${handle} is not open`);
+    return t;
+  }
+}
+
+function isDirectory(p) {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Create one directory (its parent must exist); an existing directory is fine. */
+function mkdir(dir) {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw ioError('output', dir, err);
+    if (!isDirectory(dir)) throw hostError('output', `destination directory ${dir} is a file`);
+  }
+}
+
+function readWhole(file) {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if (err.code === 'ENOENT') return null;
+    throw ioError('output', file, err);
+  }
+}
+
+module.exports = { Outputs, mkdir, readWhole };

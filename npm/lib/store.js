@@ -1,0 +1,110 @@
+'use strict';
+// The local content store: an OCI-layout-shaped directory, blobs at blobs/sha256/<hex>. New blobs are
+// written under ingest/ and renamed into place, so a blob never sits under its name half-written.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { ioError, hostError } = require('./errors');
+
+function defaultStoreDir() {
+  if (process.env.OUTPORT_STORE) return process.env.OUTPORT_STORE;
+  const data = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(data, 'outport', 'store');
+}
+
+/** The hex of a well-formed sha256 digest: digests become file names, so nothing else passes. */
+function hexOf(digest) {
+  const match = /^sha256:([0-9a-f]{64})$/.exec(digest);
+  if (!match) throw hostError('internal', `invalid digest ${JSON.stringify(digest)}`);
+  return match[1];
+}
+
+class Store {
+  constructor(root) {
+    this.root = root;
+    this.writers = new Map();
+    this.next = 0;
+  }
+
+  blobPath(digest) {
+    return path.join(this.root, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  size(digest) {
+    const p = this.blobPath(digest);
+    try {
+      return fs.statSync(p).size;
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw ioError('store', p, err);
+    }
+  }
+
+  create() {
+    const ingest = path.join(this.root, 'ingest');
+    const temp = path.join(ingest, `${process.pid}-${++this.next}.tmp`);
+    try {
+      fs.mkdirSync(ingest, { recursive: true });
+      this.writers.set(this.next, { fd: fs.openSync(temp, 'w'), temp });
+    } catch (err) {
+      throw ioError('store', temp, err);
+    }
+    return this.next;
+  }
+
+  write(handle, data) {
+    const w = this.writer(handle);
+    try {
+      fs.writeSync(w.fd, data);
+    } catch (err) {
+      throw ioError('store', w.temp, err);
+    }
+  }
+
+  commit(handle, digest) {
+    const w = this.writer(handle);
+    this.writers.delete(handle);
+    const final = this.blobPath(digest);
+    try {
+      fs.fsyncSync(w.fd);
+      fs.closeSync(w.fd);
+      fs.mkdirSync(path.dirname(final), { recursive: true });
+      fs.renameSync(w.temp, final);
+    } catch (err) {
+      fs.rmSync(w.temp, { force: true });
+      throw ioError('store', final, err);
+    }
+  }
+
+  abort(handle) {
+    const w = this.writers.get(handle);
+    if (!w) return;
+    this.writers.delete(handle);
+    fs.closeSync(w.fd);
+    fs.rmSync(w.temp, { force: true });
+  }
+
+  read(digest, offset, max) {
+    const p = this.blobPath(digest);
+    try {
+      const fd = fs.openSync(p, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(max);
+        const n = fs.readSync(fd, buf, 0, max, offset);
+        return buf.subarray(0, n);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      throw ioError('store', p, err);
+    }
+  }
+
+  writer(handle) {
+    const w = this.writers.get(handle);
+    if (!w) throw hostError('internal', `blob handle ${handle} is not open`);
+    return w;
+  }
+}
+
+module.exports = { Store, defaultStoreDir };

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints (native and both wasm targets), the Rust tests (core
+# unit tests, CLI integration tests against skopeo/umoci), then the npm package's and the
+# cross-host tests with Node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --quiet -p outport --target wasm32-wasip2 -- -D warnings
+cargo clippy --quiet -p outport --target wasm32-unknown-unknown -- -D warnings
+cargo test --workspace
+cargo build --quiet -p outport-cli
+bash npm/build.sh
+OUTPORT_BIN="$PWD/target/debug/outport" node --test npm/test/ tests/

@@ -1,0 +1,110 @@
+// Cross-host determinism: the native CLI (wasmtime + component) and the npm package (Node +
+// wasm-bindgen) must write byte-identical images from the same input and options.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const repo = path.resolve(import.meta.dirname, '..');
+const nativeBin = process.env.OUTPORT_BIN ?? path.join(repo, 'target', 'debug', 'outport');
+const npmBin = path.join(repo, 'npm', 'bin', 'outport.js');
+const { exportImage } = createRequire(import.meta.url)(path.join(repo, 'npm'));
+const EPOCH = '1445412480';
+
+function tempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'outport-cross-'));
+}
+
+function run(argv, work) {
+  const [cmd, ...args] = argv;
+  const result = spawnSync(cmd, args, {
+    env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, 'store') },
+    encoding: 'utf8',
+  });
+  assert.equal(result.status, 0, `${argv.join(' ')} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+/** Export `rootfs` with both CLIs to `<work>/<host>.<ext>` and return their metadata. */
+function exportWithBoth(rootfs, work, spec) {
+  const out = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const dest = path.join(work, host);
+    out[host] = run([...argv, 'export', rootfs, '-o', `${spec},dest=${dest}`], path.join(work, `${host}-work`));
+  }
+  return out;
+}
+
+test('bundled example: native CLI and npm give byte-identical OCI tarballs', () => {
+  const work = tempDir();
+  const meta = exportWithBoth(path.join(repo, 'examples', 'rootfs'), work, 'type=oci');
+  assert.deepEqual(meta.native, meta.npm);
+  assert.match(meta.native['containerimage.digest'], /^sha256:[0-9a-f]{64}$/);
+  assert.ok(fs.readFileSync(path.join(work, 'native')).equals(fs.readFileSync(path.join(work, 'npm'))));
+  execFileSync('skopeo', ['inspect', `oci-archive:${path.join(work, 'npm')}`]);
+});
+
+test('npm API returns the same metadata as the CLIs', async () => {
+  const work = tempDir();
+  const rootfs = path.join(repo, 'examples', 'rootfs');
+  const cli = run([nativeBin, 'export', rootfs, '-o', `type=oci,dest=${path.join(work, 'cli.tar')}`], work);
+  process.env.SOURCE_DATE_EPOCH = EPOCH;
+  try {
+    const api = await exportImage({ rootfs, outputs: [`type=oci,dest=${path.join(work, 'api.tar')}`], store: path.join(work, 'api-store') });
+    assert.deepEqual(api, cli);
+  } finally {
+    delete process.env.SOURCE_DATE_EPOCH;
+  }
+  assert.ok(fs.readFileSync(path.join(work, 'cli.tar')).equals(fs.readFileSync(path.join(work, 'api.tar'))));
+});
+
+/** A tree with the awkward cases: hardlinks, long and unicode names, symlinks, fifo, setuid, old and far-future mtimes. */
+function awkwardTree(root) {
+  fs.mkdirSync(path.join(root, 'deep/a/b/c/d/e/f/g'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'deep/a/b/c/d/e/f/g/leaf'), 'leaf');
+  const longDir = 'd'.repeat(120);
+  fs.mkdirSync(path.join(root, longDir));
+  fs.writeFileSync(path.join(root, longDir, 'f'.repeat(130)), 'long');
+  fs.writeFileSync(path.join(root, 'ünïcødé ☃.txt'), 'snow');
+  fs.writeFileSync(path.join(root, 'original'), 'linked');
+  fs.linkSync(path.join(root, 'original'), path.join(root, 'zz-hardlink'));
+  fs.symlinkSync('original', path.join(root, 'relative-link'));
+  fs.symlinkSync('/does/not/exist', path.join(root, 'dangling-link'));
+  execFileSync('mkfifo', [path.join(root, 'fifo')]);
+  fs.writeFileSync(path.join(root, 'setuid'), '#!/bin/sh\n');
+  fs.chmodSync(path.join(root, 'setuid'), 0o4755);
+  fs.writeFileSync(path.join(root, 'empty'), '');
+  fs.writeFileSync(path.join(root, 'block-boundary'), Buffer.alloc(512, 1));
+  fs.writeFileSync(path.join(root, 'big'), Buffer.alloc(3 * 1024 * 1024 + 7, 'x'));
+  execFileSync('touch', ['-h', '-d', '1960-06-01T00:00:00Z', path.join(root, 'original')]);
+  execFileSync('touch', ['-h', '-d', '2100-01-01T00:00:00Z', path.join(root, 'empty')]);
+}
+
+for (const compression of ['gzip', 'uncompressed']) {
+  test(`awkward tree, compression=${compression}: identical digests on both hosts`, () => {
+    const work = tempDir();
+    const rootfs = path.join(work, 'rootfs');
+    fs.mkdirSync(rootfs);
+    awkwardTree(rootfs);
+    const meta = exportWithBoth(rootfs, work, `type=oci,compression=${compression}`);
+    assert.deepEqual(meta.native, meta.npm);
+    assert.ok(fs.readFileSync(path.join(work, 'native')).equals(fs.readFileSync(path.join(work, 'npm'))));
+  });
+}
+
+test('directory layouts (tar=false) are identical too', () => {
+  const work = tempDir();
+  exportWithBoth(path.join(repo, 'examples', 'rootfs'), work, 'type=oci,tar=false');
+  const list = (dir) => fs.readdirSync(dir, { recursive: true }).sort();
+  const native = path.join(work, 'native');
+  const npm = path.join(work, 'npm');
+  assert.deepEqual(list(native), list(npm));
+  for (const f of list(native)) {
+    if (fs.statSync(path.join(native, f)).isFile()) {
+      assert.ok(fs.readFileSync(path.join(native, f)).equals(fs.readFileSync(path.join(npm, f))), f);
+    }
+  }
+});
