@@ -9,7 +9,8 @@ cargo fmt --all -- --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 cargo clippy --quiet -p outport --target wasm32-wasip2 -- -D warnings
 cargo clippy --quiet -p outport --target wasm32-unknown-unknown -- -D warnings
-cargo test --workspace
-cargo build --quiet -p outport-cli
+# Release mode: setup.sh already built wasmtime that way, and it is the binary users run.
+cargo test --release --workspace
+cargo build --quiet --release -p outport-cli
 bash npm/build.sh
-OUTPORT_BIN="$PWD/target/debug/outport" node --test npm/test/ tests/
+OUTPORT_BIN="$PWD/target/release/outport" node --test npm/test/ tests/
