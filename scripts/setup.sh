@@ -20,7 +20,7 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_versio
   cargo install --quiet wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-cargo build --quiet --release -p outport-cli
+cargo build --quiet --release --workspace
 bash npm/build.sh
 
 # The main job: the bundled example, exported by both hosts, must be byte-identical.

@@ -9,8 +9,8 @@ cargo fmt --all -- --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 cargo clippy --quiet -p outport --target wasm32-wasip2 -- -D warnings
 cargo clippy --quiet -p outport --target wasm32-unknown-unknown -- -D warnings
-# Release mode: setup.sh already built wasmtime that way, and it is the binary users run.
+# Release mode and --workspace, exactly as setup.sh builds: the same features, so wasmtime is built once.
 cargo test --release --workspace
-cargo build --quiet --release -p outport-cli
+cargo build --quiet --release --workspace
 bash npm/build.sh
 OUTPORT_BIN="$PWD/target/release/outport" node --test npm/test/ tests/

@@ -65,6 +65,10 @@ pub trait Host {
     async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()>;
     async fn blob_abort(&self, handle: Handle);
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>>;
+    /// The store's index.json, None if it has none yet.
+    async fn store_index_read(&self) -> Result<Option<Vec<u8>>>;
+    /// Replace the store's index.json atomically.
+    async fn store_index_write(&self, data: &[u8]) -> Result<()>;
 
     // Outputs: temp name while writing, renamed on commit.
     async fn output_open(&self, path: &str) -> Result<Handle>;

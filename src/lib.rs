@@ -27,3 +27,9 @@ pub async fn run_json<H: host::Host>(host: &H, request_json: &str) -> Result<Str
     let response = export::run(host, &request).await?;
     Ok(response.to_json())
 }
+
+/// The images in the local store, as a JSON array of {name, digest, mediaType, size}.
+pub async fn images_json<H: host::Host>(host: &H) -> Result<String> {
+    let rows = export::store::list(host).await?;
+    Ok(serde_json::to_string(&rows).expect("rows are plain data"))
+}

@@ -14,6 +14,15 @@ pub struct ExportRequest {
     /// `--output` values, each one CSV record as buildx takes it.
     #[serde(default)]
     pub outputs: Vec<String>,
+    /// `-t/--tag` names, replacing `name` of image, oci and docker outputs.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `--push`: push=true on the image outputs (or a new one).
+    #[serde(default)]
+    pub push: bool,
+    /// `--load`: also store the image in the local store.
+    #[serde(default)]
+    pub load: bool,
     /// `--platform`; the host's own platform when absent.
     #[serde(default)]
     pub platform: Option<String>,

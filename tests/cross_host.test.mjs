@@ -108,3 +108,22 @@ test('directory layouts (tar=false) are identical too', () => {
     }
   }
 });
+
+test('the local store (type=image, -t) ends up identical from both hosts', () => {
+  const work = tempDir();
+  const rootfs = path.join(repo, 'examples', 'rootfs');
+  const stores = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const hostWork = path.join(work, host);
+    fs.mkdirSync(hostWork);
+    run([...argv, 'export', rootfs, '-t', 'foo', '-t', 'ghcr.io/o/r:v1'], hostWork);
+    stores[host] = path.join(hostWork, 'store');
+  }
+  const files = (dir) => fs.readdirSync(dir, { recursive: true }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+  assert.deepEqual(files(stores.native), files(stores.npm));
+  for (const f of files(stores.native)) {
+    assert.ok(fs.readFileSync(path.join(stores.native, f)).equals(fs.readFileSync(path.join(stores.npm, f))), f);
+  }
+  const listed = spawnSync(process.execPath, [npmBin, 'images', '--json', '--store', stores.npm], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(listed.stdout).map((r) => r.name), ['docker.io/library/foo:latest', 'ghcr.io/o/r:v1']);
+});

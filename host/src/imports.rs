@@ -52,6 +52,13 @@ impl Host for State {
         self.host.store.read(&digest, offset, max)
     }
 
+    fn store_index_read(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        self.host.store.read_index()
+    }
+    fn store_index_write(&mut self, data: Vec<u8>) -> Result<(), Error> {
+        self.host.store.write_index(&data)
+    }
+
     fn output_open(&mut self, path: String) -> Result<u32, Error> {
         self.host.outputs.open(&path)
     }

@@ -26,16 +26,38 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Turn a root filesystem directory into an image and write it to every --output.
-    Export(ExportArgs),
+    Export(Box<ExportArgs>),
+    /// List the images in the local store.
+    Images(StoreArgs),
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Content store directory (default: $OUTPORT_STORE, else $XDG_DATA_HOME/outport/store).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
 struct ExportArgs {
     /// Root filesystem directory that becomes the image's layer.
     rootfs: Option<PathBuf>,
-    /// Output, written as `docker buildx build --output` takes it (e.g. type=oci,dest=out.tar). Repeatable.
+    /// Output, written as `docker buildx build --output` takes it (e.g. type=oci,dest=out.tar).
+    /// Repeatable. Default: type=image (the local store).
     #[arg(short = 'o', long = "output", value_name = "SPEC")]
     outputs: Vec<String>,
+    /// Name the image (replaces name= of image, oci and docker outputs). Repeatable.
+    #[arg(short = 't', long = "tag", value_name = "NAME")]
+    tags: Vec<String>,
+    /// Shorthand for --output type=registry.
+    #[arg(long)]
+    push: bool,
+    /// Also store the image in the local store (type=image).
+    #[arg(long)]
+    load: bool,
     /// Target platform OS/ARCH[/VARIANT] (default: this machine's).
     #[arg(long)]
     platform: Option<String>,
@@ -77,26 +99,62 @@ struct ExportArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Export(args) => match export(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Export(args) => report(export(*args)),
+        Command::Images(args) => report(images(args)),
     }
 }
 
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn host_state(store: Option<PathBuf>, progress: Progress) -> Result<HostState, String> {
+    let store =
+        store.or_else(default_store).ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
+    Ok(HostState {
+        source: Default::default(),
+        store: store::BlobStore::new(store),
+        outputs: Default::default(),
+        progress,
+    })
+}
+
+fn images(args: StoreArgs) -> Result<(), String> {
+    let rows = runtime::images(host_state(args.store, Progress::Quiet)?).map_err(|e| e.message)?;
+    if args.json {
+        println!("{rows}");
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&rows).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
+    println!("{:<60} {:<19} {:>8}", "NAME", "DIGEST", "SIZE");
+    for row in rows {
+        let digest = row["digest"].as_str().unwrap_or_default();
+        let short = digest.get(..19).unwrap_or(digest);
+        println!(
+            "{:<60} {:<19} {:>8}",
+            row["name"].as_str().unwrap_or_default(),
+            short,
+            row["size"].as_u64().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 fn export(args: ExportArgs) -> Result<(), String> {
-    let store = args
-        .store
-        .clone()
-        .or_else(default_store)
-        .ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
     let writes_stdout = args.outputs.iter().any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
     let request = serde_json::json!({
         "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "outputs": args.outputs,
+        "tags": args.tags,
+        "push": args.push,
+        "load": args.load,
         "platform": args.platform,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
@@ -112,12 +170,7 @@ fn export(args: ExportArgs) -> Result<(), String> {
             "expose": args.expose,
         },
     });
-    let host = HostState {
-        source: Default::default(),
-        store: store::BlobStore::new(store),
-        outputs: Default::default(),
-        progress: Progress::parse(&args.progress).unwrap_or(Progress::Quiet),
-    };
+    let host = host_state(args.store.clone(), Progress::parse(&args.progress).unwrap_or(Progress::Quiet))?;
     let response = runtime::run(host, &request.to_string()).map_err(|e| e.message)?;
     let response: serde_json::Value =
         serde_json::from_str(&response).map_err(|e| format!("the core returned invalid JSON: {e}"))?;

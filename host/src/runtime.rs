@@ -31,8 +31,22 @@ impl outport::core::types::Host for State {}
 
 /// Run one export request (JSON) to completion; the response is JSON too.
 pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
-    let internal =
-        |what: &str, e: wasmtime::Error| CoreError { kind: ErrorKind::Internal, message: format!("{what}: {e:#}") };
+    let (mut store, exporter) = instantiate(host)?;
+    exporter.call_run(&mut store, request).map_err(|e| internal("the core stopped", e))?
+}
+
+/// The local store's images as JSON.
+pub fn images(host: HostState) -> Result<String, CoreError> {
+    let (mut store, exporter) = instantiate(host)?;
+    exporter.call_images(&mut store).map_err(|e| internal("the core stopped", e))?
+}
+
+fn internal(what: &str, e: wasmtime::Error) -> CoreError {
+    CoreError { kind: ErrorKind::Internal, message: format!("{what}: {e:#}") }
+}
+
+/// A fresh instance of the core with our imports and a sandboxed WASI (nothing preopened).
+fn instantiate(host: HostState) -> Result<(Store<State>, Exporter), CoreError> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     let engine = Engine::new(&config).map_err(|e| internal("starting wasmtime", e))?;
@@ -45,7 +59,7 @@ pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
     let mut store = Store::new(&engine, state);
     let exporter =
         Exporter::instantiate(&mut store, &component, &linker).map_err(|e| internal("instantiating the core", e))?;
-    exporter.call_run(&mut store, request).map_err(|e| internal("the core stopped", e))?
+    Ok((store, exporter))
 }
 
 /// Compiling the component takes about a second; the machine code is cached per (component bytes,

@@ -89,6 +89,30 @@ impl BlobStore {
         Ok(buf)
     }
 
+    pub fn read_index(&self) -> Result<Option<Vec<u8>>, CoreError> {
+        let path = self.root.join("index.json");
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(&path, e)),
+        }
+    }
+
+    /// Replace index.json atomically; `oci-layout` is written alongside so the store is an OCI layout.
+    pub fn write_index(&self, data: &[u8]) -> Result<(), CoreError> {
+        fs::create_dir_all(&self.root).map_err(|e| self.io(&self.root, e))?;
+        for (name, bytes) in [("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]), ("index.json", data)] {
+            let path = self.root.join(name);
+            let temp = self.root.join(format!(".{name}.{}.tmp", std::process::id()));
+            let written = fs::write(&temp, bytes).and_then(|()| fs::rename(&temp, &path));
+            if let Err(e) = written {
+                let _ = fs::remove_file(&temp);
+                return Err(self.io(&path, e));
+            }
+        }
+        Ok(())
+    }
+
     fn writer(&mut self, handle: u32) -> Result<&mut (File, PathBuf), CoreError> {
         self.writers.get_mut(&handle).ok_or_else(|| bad_handle(handle))
     }

@@ -7,7 +7,6 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use tempfile::tempdir;
 
 /// Run an export that must fail; return its stderr after checking exit code, one line, no dest.
 fn fails(work: &Path, dest: &Path, args: &[&str], needle: &str) -> String {

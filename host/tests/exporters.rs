@@ -7,7 +7,6 @@ use common::*;
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
-use tempfile::tempdir;
 
 fn json(path: &Path) -> Value {
     serde_json::from_slice(&fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -24,8 +23,7 @@ fn unpack_layout(tarball: &Path, into: &Path) -> (Value, Value) {
 }
 
 fn export(work: &Path, rootfs: &Path, spec: &str) -> Value {
-    let out = ok(outport(work, &["export", rootfs.to_str().unwrap(), "-o", spec]));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&ok(export_tree(work, rootfs, spec, &[])).stdout).unwrap()
 }
 
 #[test]
@@ -146,17 +144,8 @@ fn metadata_file_matches_stdout() {
     let work = tempdir().unwrap();
     let file = work.path().join("meta.json");
     let dest = work.path().join("o.tar");
-    let out = ok(outport(
-        work.path(),
-        &[
-            "export",
-            example_rootfs().to_str().unwrap(),
-            "-o",
-            &format!("type=oci,dest={}", dest.display()),
-            "--metadata-file",
-            file.to_str().unwrap(),
-        ],
-    ));
+    let spec = format!("type=oci,dest={}", dest.display());
+    let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--metadata-file", file.to_str().unwrap()]));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json(&file), printed);
     assert_eq!(printed["containerimage.descriptor"]["digest"], printed["containerimage.digest"]);
@@ -166,14 +155,11 @@ fn metadata_file_matches_stdout() {
 fn unknown_keys_warn_with_the_nearest_known_key() {
     let work = tempdir().unwrap();
     let dest = work.path().join("o.tar");
-    let out = ok(outport(
+    let out = ok(export_tree(
         work.path(),
-        &[
-            "export",
-            example_rootfs().to_str().unwrap(),
-            "-o",
-            &format!("type=oci,dest={},compresion=zstd", dest.display()),
-        ],
+        &example_rootfs(),
+        &format!("type=oci,dest={},compresion=zstd", dest.display()),
+        &[],
     ));
     assert!(
         stderr(&out)
@@ -189,13 +175,12 @@ fn config_file_and_flags_shape_the_image_config() {
     let config_file = work.path().join("config.json");
     fs::write(&config_file, br#"{"architecture":"arm64","os":"linux","config":{"Env":["PATH=/bin","KEEP=1"],"Cmd":["sh"]},"custom":"kept"}"#).unwrap();
     let dest = work.path().join("c.tar");
-    let out = ok(outport(
+    let spec = format!("type=oci,dest={}", dest.display());
+    let out = ok(export_tree(
         work.path(),
+        &example_rootfs(),
+        &spec,
         &[
-            "export",
-            example_rootfs().to_str().unwrap(),
-            "-o",
-            &format!("type=oci,dest={}", dest.display()),
             "--config",
             config_file.to_str().unwrap(),
             "--label",
@@ -228,18 +213,11 @@ fn config_file_and_flags_shape_the_image_config() {
     assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
     assert_eq!(c["Labels"]["org.opencontainers.image.source"], "https://example.com/repo");
 
-    let conflict = outport(
+    let conflict = export_tree(
         work.path(),
-        &[
-            "export",
-            example_rootfs().to_str().unwrap(),
-            "-o",
-            &format!("type=oci,dest={}", dest.display()),
-            "--config",
-            config_file.to_str().unwrap(),
-            "--platform",
-            "linux/amd64",
-        ],
+        &example_rootfs(),
+        &spec,
+        &["--config", config_file.to_str().unwrap(), "--platform", "linux/amd64"],
     );
     assert_eq!(conflict.status.code(), Some(1));
     assert!(stderr(&conflict).contains("is for linux/arm64 but --platform is linux/amd64"), "{}", stderr(&conflict));

@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::symlink;
-use tempfile::tempdir;
 
 #[test]
 fn tarball_is_read_by_skopeo_and_unpacks_to_the_same_tree() {

@@ -3,15 +3,19 @@
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
-const { exportImage } = require('../lib/index.js');
+const { exportImage, images } = require('../lib/index.js');
 const { version } = require('../package.json');
 
-const USAGE = `Usage: outport export [ROOTFS] -o|--output SPEC [options]
+const USAGE = `Usage: outport export [ROOTFS] [-o|--output SPEC]... [options]
+       outport images [--store DIR] [--json]
 
 Export container images exactly as docker buildx --output would.
 
 Options:
-  -o, --output SPEC        output, as docker buildx build --output takes it (repeatable)
+  -o, --output SPEC        output, as docker buildx build --output takes it (repeatable; default: type=image)
+  -t, --tag NAME           name the image (replaces name= of image, oci and docker outputs; repeatable)
+      --push               shorthand for --output type=registry
+      --load               also store the image in the local store
       --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
       --metadata-file F    also write the result metadata (buildx keys) as JSON to F
@@ -24,12 +28,17 @@ Options:
       --user USER          user the container runs as
       --expose PORT        expose PORT[/tcp|udp|sctp] (repeatable)
       --progress MODE      auto, plain or quiet
+      --json               (images) print JSON instead of a table
   -h, --help               show this help
   -V, --version            show the version
 `;
 
 const OPTIONS = {
   output: { type: 'string', short: 'o', multiple: true },
+  tag: { type: 'string', short: 't', multiple: true },
+  push: { type: 'boolean' },
+  load: { type: 'boolean' },
+  json: { type: 'boolean' },
   platform: { type: 'string' },
   store: { type: 'string' },
   'metadata-file': { type: 'string' },
@@ -64,6 +73,7 @@ async function main() {
   if (values.version) return process.stdout.write(`outport ${version}\n`);
   if (values.help || positionals.length === 0) return process.stdout.write(USAGE);
   const [command, ...rest] = positionals;
+  if (command === 'images') return listImages(values);
   if (command !== 'export') usageError(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 1) usageError(`unexpected argument ${JSON.stringify(rest[1])}`);
   if (!['auto', 'plain', 'quiet'].includes(values.progress)) usageError(`--progress must be auto, plain or quiet`);
@@ -74,6 +84,9 @@ async function main() {
   const metadata = await exportImage({
     rootfs: rest[0],
     outputs,
+    tags: values.tag ?? [],
+    push: values.push ?? false,
+    load: values.load ?? false,
     platform: values.platform,
     store: values.store,
     onProgress,
@@ -99,6 +112,14 @@ async function main() {
   // stdout carries the tarball when an output writes there.
   const writesStdout = outputs.some((o) => o === '-' || o.split(',').includes('dest=-'));
   if (!writesStdout) process.stdout.write(text);
+}
+
+async function listImages(values) {
+  const rows = await images({ store: values.store });
+  if (values.json) return process.stdout.write(`${JSON.stringify(rows)}\n`);
+  const line = (name, digest, size) => `${name.padEnd(60)} ${digest.padEnd(19)} ${String(size).padStart(8)}\n`;
+  process.stdout.write(line('NAME', 'DIGEST', 'SIZE'));
+  for (const row of rows) process.stdout.write(line(row.name, row.digest.slice(0, 19), row.size));
 }
 
 main().catch((err) => {

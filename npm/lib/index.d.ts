@@ -40,8 +40,14 @@ export interface ConfigSettings {
 export interface ExportOptions {
   /** Root filesystem directory that becomes the image's layer. */
   rootfs: string;
-  /** `--output` values, exactly as docker buildx takes them, e.g. `type=oci,dest=out.tar`. */
-  outputs: string[];
+  /** `--output` values, exactly as docker buildx takes them, e.g. `type=oci,dest=out.tar`. Default: the local store. */
+  outputs?: string[];
+  /** `-t/--tag`: names replacing `name` of image, oci and docker outputs. */
+  tags?: string[];
+  /** `--push` (not implemented yet: rejected). */
+  push?: boolean;
+  /** `--load`: also store the image in the local store. */
+  load?: boolean;
   /** OS/ARCH[/VARIANT]; default: this machine's. */
   platform?: string;
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */
@@ -54,6 +60,16 @@ export interface ExportOptions {
 
 /** Export a root filesystem to every output; rejects with an Error carrying `kind` on failure. */
 export function exportImage(options: ExportOptions): Promise<ExportMetadata>;
+
+export interface StoredImage {
+  name: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+/** The images in the local store, sorted by name. */
+export function images(options?: { store?: string }): Promise<StoredImage[]>;
 
 /** This machine's platform in OCI terms, e.g. `linux/amd64`. */
 export function hostPlatform(): string;

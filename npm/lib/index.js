@@ -1,6 +1,6 @@
 'use strict';
 // outport for Node: the same exporter core as the native CLI (compiled to wasm), with a Node host.
-const { run } = require('../wasm/outport.js');
+const core = require('../wasm/outport.js');
 const { createNodeHost } = require('./node-host');
 
 const ARCH = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
@@ -16,11 +16,14 @@ function hostPlatform() {
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
-  const { rootfs, outputs = [], platform, store, config, onProgress } = options ?? {};
+  const { rootfs, outputs = [], tags = [], push = false, load = false, platform, store, config, onProgress } = options ?? {};
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   const request = {
     rootfs,
     outputs,
+    tags,
+    push,
+    load,
     platform,
     hostPlatform: hostPlatform(),
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH,
@@ -29,7 +32,7 @@ async function exportImage(options) {
   };
   const host = createNodeHost({ store, onProgress });
   try {
-    const response = JSON.parse(await run(host, JSON.stringify(request)));
+    const response = JSON.parse(await core.run(host, JSON.stringify(request)));
     response.warnings.forEach((w) => onWarning(w));
     return response.metadata;
   } finally {
@@ -37,4 +40,9 @@ async function exportImage(options) {
   }
 }
 
-module.exports = { exportImage, createNodeHost, hostPlatform };
+/** The images in the local store: [{ name, digest, mediaType, size }], sorted by name. */
+async function images(options) {
+  return JSON.parse(await core.images(createNodeHost({ store: options?.store })));
+}
+
+module.exports = { exportImage, images, createNodeHost, hostPlatform };

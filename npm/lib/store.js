@@ -100,6 +100,36 @@ class Store {
     }
   }
 
+  readIndex() {
+    const p = path.join(this.root, 'index.json');
+    try {
+      return fs.readFileSync(p);
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw ioError('store', p, err);
+    }
+  }
+
+  /** Replace index.json atomically; oci-layout is written alongside so the store is an OCI layout. */
+  writeIndex(data) {
+    const files = [
+      ['oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')],
+      ['index.json', data],
+    ];
+    for (const [name, bytes] of files) {
+      const p = path.join(this.root, name);
+      const temp = path.join(this.root, `.${name}.${process.pid}.tmp`);
+      try {
+        fs.mkdirSync(this.root, { recursive: true });
+        fs.writeFileSync(temp, bytes);
+        fs.renameSync(temp, p);
+      } catch (err) {
+        fs.rmSync(temp, { force: true });
+        throw ioError('store', p, err);
+      }
+    }
+  }
+
   writer(handle) {
     const w = this.writers.get(handle);
     if (!w) throw hostError('internal', `blob handle ${handle} is not open`);

@@ -85,3 +85,13 @@ test('the bin: metadata on stdout, one-line errors, exit codes', () => {
   const usage = spawnSync(process.execPath, [bin, 'export', '--no-such-flag'], { env, encoding: 'utf8' });
   assert.equal(usage.status, 2);
 });
+
+test('images() lists what exportImage stored under its tags', async () => {
+  const work = tempDir();
+  const store = path.join(work, 'store');
+  const { images } = require('..');
+  const meta = await exportImage({ rootfs: example, tags: ['app:1'], store });
+  assert.equal(meta['image.name'], 'app:1');
+  const rows = await images({ store });
+  assert.deepEqual(rows.map((r) => [r.name, r.digest]), [['docker.io/library/app:1', meta['containerimage.digest']]]);
+});

@@ -16,8 +16,11 @@ struct Component;
 
 impl Guest for Component {
     fn run(request: String) -> std::result::Result<String, wit::Error> {
-        block_on(crate::run_json(&ComponentHost, &request))
-            .map_err(|e| wit::Error { kind: kind_to_wit(e.kind), message: e.message })
+        block_on(crate::run_json(&ComponentHost, &request)).map_err(to_wit)
+    }
+
+    fn images() -> std::result::Result<String, wit::Error> {
+        block_on(crate::images_json(&ComponentHost)).map_err(to_wit)
     }
 }
 
@@ -32,6 +35,10 @@ fn block_on<F: Future>(future: F) -> F::Output {
             return v;
         }
     }
+}
+
+fn to_wit(e: CoreError) -> wit::Error {
+    wit::Error { kind: kind_to_wit(e.kind), message: e.message }
 }
 
 fn kind_to_wit(kind: ErrorKind) -> wit::ErrorKind {
@@ -121,6 +128,12 @@ impl Host for ComponentHost {
     }
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
         imports::blob_read(digest, offset, max).map_err(from_wit)
+    }
+    async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
+        imports::store_index_read().map_err(from_wit)
+    }
+    async fn store_index_write(&self, data: &[u8]) -> Result<()> {
+        imports::store_index_write(data).map_err(from_wit)
     }
     async fn output_open(&self, path: &str) -> Result<Handle> {
         imports::output_open(path).map_err(from_wit)

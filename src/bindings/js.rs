@@ -12,11 +12,19 @@ use wasm_bindgen_futures::JsFuture;
 /// Run one export request (JSON) against a JS host; resolves to the response JSON.
 #[wasm_bindgen]
 pub async fn run(host: JsValue, request: String) -> std::result::Result<String, JsValue> {
-    crate::run_json(&JsHost(host), &request).await.map_err(|e| {
-        let error = js_sys::Error::new(&e.message);
-        let _ = Reflect::set(&error, &"kind".into(), &e.kind.as_str().into());
-        error.into()
-    })
+    crate::run_json(&JsHost(host), &request).await.map_err(to_js_error)
+}
+
+/// The images in the local store as JSON: [{name, digest, mediaType, size}].
+#[wasm_bindgen]
+pub async fn images(host: JsValue) -> std::result::Result<String, JsValue> {
+    crate::images_json(&JsHost(host)).await.map_err(to_js_error)
+}
+
+fn to_js_error(e: Error) -> JsValue {
+    let error = js_sys::Error::new(&e.message);
+    let _ = Reflect::set(&error, &"kind".into(), &e.kind.as_str().into());
+    error.into()
 }
 
 struct JsHost(JsValue);
@@ -105,6 +113,13 @@ fn entry(method: &str, obj: &JsValue) -> Result<SourceEntry> {
     })
 }
 
+fn optional_bytes(method: &str, v: &JsValue) -> Result<Option<Vec<u8>>> {
+    if v.is_null() || v.is_undefined() {
+        return Ok(None);
+    }
+    to_bytes(method, v).map(Some)
+}
+
 fn handle(method: &str, v: &JsValue) -> Result<Handle> {
     Ok(integer(method, "handle", v)? as Handle)
 }
@@ -155,6 +170,14 @@ impl Host for JsHost {
         to_bytes("blobRead", &self.call("blobRead", &[digest.into(), (offset as f64).into(), max.into()]).await?)
     }
 
+    async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
+        let v = self.call("storeIndexRead", &[]).await?;
+        optional_bytes("storeIndexRead", &v)
+    }
+    async fn store_index_write(&self, data: &[u8]) -> Result<()> {
+        self.call("storeIndexWrite", &[bytes(data)]).await.map(drop)
+    }
+
     async fn output_open(&self, path: &str) -> Result<Handle> {
         handle("outputOpen", &self.call("outputOpen", &[path.into()]).await?)
     }
@@ -176,10 +199,7 @@ impl Host for JsHost {
     }
     async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
         let v = self.call("outputRead", &[path.into()]).await?;
-        if v.is_null() || v.is_undefined() {
-            return Ok(None);
-        }
-        to_bytes("outputRead", &v).map(Some)
+        optional_bytes("outputRead", &v)
     }
 
     fn progress(&self, event: ProgressEvent) {

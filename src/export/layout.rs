@@ -123,7 +123,7 @@ async fn write_file<H: Host>(host: &H, path: &str, data: &[u8]) -> Result<()> {
 
 /// BuildKit's client (ociindex): drop existing entries with the same (ref name, image name) as a new
 /// one, keep the rest, append the new ones.
-fn merge_index(existing: Option<&[u8]>, new: Vec<Descriptor>) -> std::result::Result<Vec<u8>, String> {
+pub(crate) fn merge_index(existing: Option<&[u8]>, new: Vec<Descriptor>) -> std::result::Result<Vec<u8>, String> {
     let mut index: serde_json::Map<String, serde_json::Value> = match existing {
         Some(bytes) => {
             serde_json::from_slice(bytes).map_err(|e| format!("existing index.json is not valid JSON: {e}"))?

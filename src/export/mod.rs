@@ -3,6 +3,7 @@
 
 pub mod layout;
 pub mod plan;
+pub mod store;
 
 use crate::annotate::Level;
 use crate::compress::Compression;
@@ -14,11 +15,13 @@ use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::{Annotations, Descriptor};
 use crate::image::{assemble, BuiltImage, ImageSpec};
 use crate::layer::{self, WrittenBlob};
+use crate::options::expand_outputs;
 use crate::platform::Platform;
+use crate::reference::Reference;
 use crate::request::{parse_epoch, ExportRequest, ExportResponse};
 use crate::timefmt::rfc3339;
 use layout::{Layout, IMAGE_NAME, REF_NAME};
-use plan::{Plan, Target};
+use plan::{ImageTarget, Plan, Target};
 use serde_json::Value;
 use std::collections::btree_map::{BTreeMap, Entry};
 
@@ -47,13 +50,9 @@ struct Run<'a> {
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
     let mut response = ExportResponse::default();
-    if request.outputs.is_empty() {
-        return Err(Error::option(
-            "no --output given: the default (type=image, the local image store) is not implemented yet in this version; use --output type=oci,dest=FILE",
-        ));
-    }
+    let specs = expand_outputs(&request.outputs, &request.tags, request.push, request.load)?;
     let plans =
-        request.outputs.iter().map(|raw| Plan::parse(raw, &mut response.warnings)).collect::<Result<Vec<_>>>()?;
+        specs.into_iter().map(|spec| Plan::from_spec(spec, &mut response.warnings)).collect::<Result<Vec<_>>>()?;
     let rootfs = request
         .rootfs
         .as_deref()
@@ -133,7 +132,7 @@ async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
             host.output_mkdir(dest).await?;
             Ok(Opened::Dir)
         }
-        Target::CacheOnly => Ok(Opened::Nothing),
+        Target::CacheOnly | Target::Image(_) => Ok(Opened::Nothing),
     }
 }
 
@@ -207,15 +206,48 @@ async fn export_one<H: Host>(
         host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 1, total: 1 });
     }
 
+    let mut image_name = plan.names.iter().map(|n| n.full()).collect::<Vec<_>>().join(",");
+    if let Target::Image(target) = &plan.target {
+        image_name = name_in_store(host, target, &plan.names, &root).await?;
+    }
+
     let m = &mut response.metadata;
     m.insert("containerimage.digest".into(), Value::String(root.digest.clone()));
     m.insert("containerimage.config.digest".into(), Value::String(image.config_digest.clone()));
     m.insert("containerimage.descriptor".into(), serde_json::to_value(&root).expect("descriptor is plain data"));
-    if !plan.names.is_empty() {
-        let names: Vec<String> = plan.names.iter().map(|n| n.full()).collect();
-        m.insert("image.name".into(), Value::String(names.join(",")));
+    if !image_name.is_empty() {
+        m.insert("image.name".into(), Value::String(image_name));
     }
     Ok(())
+}
+
+/// The image exporter's naming: the given names, `<prefix>@<digest>` for a dangling prefix, and with
+/// name-canonical `<repository>@<digest>` too; recorded in the store unless store=false. Returns
+/// `image.name` as BuildKit reports it: the raw names, plus the dangling name.
+async fn name_in_store<H: Host>(
+    host: &H,
+    target: &ImageTarget,
+    names: &[Reference],
+    root: &Descriptor,
+) -> Result<String> {
+    let mut stored: Vec<Reference> = names.to_vec();
+    let mut reported = target.raw_names.clone();
+    if let Some(prefix) = &target.dangling_prefix {
+        let dangling = format!("{prefix}@{}", root.digest);
+        stored.push(Reference::parse_normalized(&dangling)?);
+        reported.push(dangling);
+    }
+    if target.name_canonical && !names.is_empty() {
+        for name in names.iter().filter(|n| n.digest.is_none()) {
+            stored.push(Reference { tag: None, digest: Some(root.digest.clone()), ..name.clone() });
+        }
+    }
+    if target.store && !stored.is_empty() {
+        host.progress(ProgressEvent { phase: "store".into(), id: root.digest.clone(), current: 0, total: 1 });
+        store::name_image(host, root, &stored).await?;
+        host.progress(ProgressEvent { phase: "store".into(), id: root.digest.clone(), current: 1, total: 1 });
+    }
+    Ok(reported.join(","))
 }
 
 async fn build_layer<H: Host>(

@@ -14,14 +14,27 @@ pub enum Target {
     /// An OCI image layout (oci and docker exporters): a tarball at `dest` ("-" = stdout), or a
     /// directory when `tar` is false. `docker` adds manifest.json to the tarball.
     Layout { dest: String, tar: bool, docker: bool },
+    /// The local image store (image exporter): blobs are always stored; `store` records the names.
+    Image(ImageTarget),
     /// Build and report digests, write nothing.
     CacheOnly,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageTarget {
+    pub store: bool,
+    /// `name` exactly as given: the image exporter reports it unnormalized in `image.name`.
+    pub raw_names: Vec<String>,
+    /// `<prefix>@<digest>` is added as a name (always, or only when there are no names).
+    pub dangling_prefix: Option<String>,
+    pub name_canonical: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub kind: ExporterType,
     pub target: Target,
+    /// Normalized names (`foo` → `docker.io/library/foo:latest`).
     pub names: Vec<Reference>,
     pub compression: Compression,
     pub media_types: MediaTypes,
@@ -32,10 +45,9 @@ pub struct Plan {
     pub annotations: Vec<Annotation>,
 }
 
-/// Keys each exporter reads; anything else is warned about.
-const LAYOUT_KEYS: &[&str] = &[
+/// Keys every image-producing exporter reads (BuildKit's commit options).
+const IMAGE_KEYS: &[&str] = &[
     "name",
-    "tar",
     "compression",
     "compression-level",
     "force-compression",
@@ -46,12 +58,27 @@ const LAYOUT_KEYS: &[&str] = &[
     "prefer-nondist-layers",
     "attestation-inline",
 ];
+/// Keys only the image exporter reads.
+const STORE_KEYS: &[&str] = &[
+    "push",
+    "push-by-digest",
+    "registry.insecure",
+    "dangling-name-prefix",
+    "danging-name-empty-only",
+    "name-canonical",
+    "unpack",
+    "store",
+];
 
 impl Plan {
     pub fn parse(raw: &str, warnings: &mut Vec<String>) -> Result<Plan> {
-        let spec = OutputSpec::parse(raw)?;
+        Plan::from_spec(OutputSpec::parse(raw)?, warnings)
+    }
+
+    pub fn from_spec(spec: OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
         match spec.kind {
             ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, warnings),
+            ExporterType::Image | ExporterType::Registry => image_plan(&spec, warnings),
             ExporterType::CacheOnly => {
                 warn_unused(&spec, &[], warnings);
                 Ok(Plan {
@@ -66,19 +93,29 @@ impl Plan {
                 })
             }
             other => Err(Error::option(format!(
-                "--output type={} is not implemented yet in this version of outport (oci, docker and cacheonly are)",
+                "--output type={} is not implemented yet in this version of outport (image, oci, docker and cacheonly are)",
                 other.name()
             ))),
         }
     }
 }
 
+fn get<'a>(spec: &'a OutputSpec, key: &str) -> Option<&'a str> {
+    spec.attrs.get(key).map(String::as_str)
+}
+
+fn bool_strict(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
+    get(spec, key).map(|v| parse_bool(key, v)).transpose()
+}
+
+fn bool_empty_true(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
+    get(spec, key).map(|v| parse_bool_empty_true(key, v)).transpose()
+}
+
 fn layout_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
-    let attrs = &spec.attrs;
-    let get = |k: &str| attrs.get(k).map(String::as_str);
     let docker = spec.kind == ExporterType::Docker;
     let type_name = spec.kind.name();
-    let tar = get("tar").map(|v| parse_bool_empty_true("tar", v)).transpose()?.unwrap_or(true);
+    let tar = bool_empty_true(spec, "tar")?.unwrap_or(true);
     let dest = match spec.dest.as_deref() {
         Some("") => return Err(Error::option(format!("dest must not be empty for type={type_name}"))),
         Some(d) => d.to_string(),
@@ -93,27 +130,86 @@ fn layout_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
     if !tar && dest == "-" {
         return Err(Error::option(format!("dest cannot be stdout for type={type_name},tar=false")));
     }
-
-    let names = match get("name") {
+    let names = match get(spec, "name") {
         None | Some("") => Vec::new(),
         Some(list) => list.split(',').map(Reference::parse_normalized).collect::<Result<Vec<_>>>()?,
     };
-    let compression = Compression::from_options(get("compression"), get("compression-level"))?;
-    let bool_opt = |k: &str| get(k).map(|v| parse_bool(k, v)).transpose();
-    let explicit_oci = bool_opt("oci-mediatypes")?;
-    let oci_artifact = bool_opt("oci-artifact")?.unwrap_or(false);
-    let rewrite_timestamp = bool_opt("rewrite-timestamp")?.unwrap_or(false);
-    bool_opt("prefer-nondist-layers")?; // only matters for base layers with URLs
-    bool_opt("attestation-inline")?; // only matters with attestations
-    get("force-compression").map(|v| parse_bool_empty_true("force-compression", v)).transpose()?; // only matters for base layers
-    let epoch = match get("source-date-epoch") {
+    let mut plan = image_options(spec, !docker, warnings)?;
+    plan.target = Target::Layout { dest, tar, docker };
+    plan.names = names;
+    warn_unused(spec, &[IMAGE_KEYS, &["tar"]].concat(), warnings);
+    Ok(plan)
+}
+
+fn image_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
+    if let Some(dest) = &spec.dest {
+        return Err(Error::option(format!(
+            "output {dest} is not supported by type={} (it writes to the local store)",
+            spec.kind.name()
+        )));
+    }
+    let push = spec.kind == ExporterType::Registry || bool_empty_true(spec, "push")?.unwrap_or(false);
+    bool_empty_true(spec, "push-by-digest")?;
+    bool_empty_true(spec, "registry.insecure")?;
+    let unpack = bool_empty_true(spec, "unpack")?.unwrap_or(false);
+    let store = bool_empty_true(spec, "store")?.unwrap_or(true);
+    let name_canonical = bool_empty_true(spec, "name-canonical")?.unwrap_or(false);
+    let empty_only = bool_empty_true(spec, "danging-name-empty-only")?.unwrap_or(false);
+    // BuildKit splits names without trimming or skipping empties; an empty one fails to parse.
+    let raw_names: Vec<String> = match get(spec, "name") {
+        None | Some("") => Vec::new(),
+        Some(list) => list.split(',').map(str::to_string).collect(),
+    };
+    if push && raw_names.is_empty() {
+        return Err(Error::option("tag is needed when pushing to registry: give name=… or --tag"));
+    }
+    let names = raw_names.iter().map(|n| Reference::parse_normalized(n)).collect::<Result<Vec<_>>>()?;
+    let dangling_prefix =
+        get(spec, "dangling-name-prefix").filter(|p| !p.is_empty() && (!empty_only || raw_names.is_empty()));
+    let plan = image_options(spec, false, warnings)?;
+    if unpack && plan.rewrite_timestamp {
+        return Err(Error::option("exporter option \"rewrite-timestamp\" conflicts with \"unpack\""));
+    }
+    if push {
+        return Err(Error::option(
+            "pushing (type=registry, push=true, --push) is not implemented yet in this version of outport; export with type=oci and push with skopeo copy",
+        ));
+    }
+    if unpack {
+        return Err(Error::option("unpack=true is not implemented yet in this version of outport"));
+    }
+    warn_unused(spec, &[IMAGE_KEYS, STORE_KEYS].concat(), warnings);
+    Ok(Plan {
+        target: Target::Image(ImageTarget {
+            store,
+            raw_names,
+            dangling_prefix: dangling_prefix.map(str::to_string),
+            name_canonical,
+        }),
+        names,
+        ..plan
+    })
+}
+
+/// BuildKit's commit options, shared by every image-producing exporter. `default_oci`: the
+/// exporter's media-type default (oci: OCI; image and docker: Docker, decision §0).
+fn image_options(spec: &OutputSpec, default_oci: bool, warnings: &mut Vec<String>) -> Result<Plan> {
+    let type_name = spec.kind.name();
+    let compression = Compression::from_options(get(spec, "compression"), get(spec, "compression-level"))?;
+    let explicit_oci = bool_strict(spec, "oci-mediatypes")?;
+    let oci_artifact = bool_strict(spec, "oci-artifact")?.unwrap_or(false);
+    let rewrite_timestamp = bool_strict(spec, "rewrite-timestamp")?.unwrap_or(false);
+    bool_strict(spec, "prefer-nondist-layers")?; // only matters for base layers with URLs
+    bool_strict(spec, "attestation-inline")?; // only matters with attestations
+    bool_empty_true(spec, "force-compression")?; // only matters for base layers
+    let epoch = match get(spec, "source-date-epoch") {
         None => None,
         Some("") => Some(None),
         Some(v) => Some(Some(parse_epoch("source-date-epoch", v)?)),
     };
 
     let mut annotations = Vec::new();
-    for (key, value) in attrs {
+    for (key, value) in &spec.attrs {
         if let Some(a) = annotate::parse(key, value)? {
             annotations.push(a);
         }
@@ -124,7 +220,6 @@ fn layout_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
     }
 
     // Media types: the exporter's default, switched to OCI when the result needs it (decision §0).
-    let default_oci = !docker;
     let needs_oci: Option<String> = if oci_artifact {
         Some("exporter option \"oci-artifact=true\"".into())
     } else {
@@ -143,12 +238,10 @@ fn layout_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
         }
         (explicit, _) => explicit.unwrap_or(default_oci),
     };
-
-    warn_unused(spec, LAYOUT_KEYS, warnings);
     Ok(Plan {
         kind: spec.kind,
-        target: Target::Layout { dest, tar, docker },
-        names,
+        target: Target::CacheOnly,
+        names: Vec::new(),
         compression,
         media_types: if oci { MediaTypes::Oci } else { MediaTypes::Docker },
         epoch,
@@ -188,6 +281,28 @@ mod tests {
         assert_eq!(d.media_types, MediaTypes::Docker);
         assert_eq!(d.names[0].full(), "docker.io/library/foo:latest");
         assert_eq!(parse("type=cacheonly").unwrap().target, Target::CacheOnly);
+        let i = parse("type=image,name=foo,store=").unwrap();
+        assert_eq!(i.media_types, MediaTypes::Docker);
+        assert_eq!(
+            i.target,
+            Target::Image(ImageTarget {
+                store: true,
+                raw_names: vec!["foo".into()],
+                dangling_prefix: None,
+                name_canonical: false
+            })
+        );
+    }
+
+    #[test]
+    fn dangling_names() {
+        let with = |s: &str| match parse(s).unwrap().target {
+            Target::Image(t) => t.dangling_prefix,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(with("type=image,dangling-name-prefix=dang"), Some("dang".into()));
+        assert_eq!(with("type=image,name=a,dangling-name-prefix=dang,danging-name-empty-only=true"), None);
+        assert_eq!(with("type=image,dangling-name-prefix=dang,danging-name-empty-only=true"), Some("dang".into()));
     }
 
     #[test]
@@ -212,7 +327,14 @@ mod tests {
             ("type=oci,dest=a,annotation[linux/z80].k=v", "annotation[linux/z80].k"),
             ("type=oci,dest=a,oci-mediatypes=false,oci-artifact=true", "conflicts with \"oci-mediatypes=false\""),
             ("type=docker,dest=a,oci-mediatypes=false,annotation-manifest-descriptor.k=v", "cannot export annotations"),
-            ("type=image", "not implemented yet"),
+            ("type=image,push=maybe", "non-bool value specified for push"),
+            ("type=image,store=nope", "non-bool value specified for store"),
+            ("type=image,push=true", "tag is needed when pushing to registry"),
+            ("type=registry,name=r/a", "not implemented yet"),
+            ("type=image,dest=x", "not supported by type=image"),
+            ("type=image,name=a,unpack=true,rewrite-timestamp=true", "conflicts with \"unpack\""),
+            ("type=image,name=UPPER", "failed to parse UPPER"),
+            ("type=local,dest=x", "not implemented yet"),
         ] {
             let err = parse(spec).unwrap_err();
             assert!(err.message.contains(needle), "{spec}: {err}");

@@ -88,6 +88,36 @@ impl OutputSpec {
     }
 }
 
+/// The outputs of one run after buildx's command-line rules: `--push` sets push=true on the image
+/// outputs (or adds one), `--load` adds an image output (the local store) unless there is one, no
+/// output at all means the local store, and `-t/--tag` replaces `name` of image, registry, oci and
+/// docker outputs.
+pub fn expand_outputs(outputs: &[String], tags: &[String], push: bool, load: bool) -> Result<Vec<OutputSpec>> {
+    let mut specs = outputs.iter().map(|o| OutputSpec::parse(o)).collect::<Result<Vec<_>>>()?;
+    let is_image = |s: &OutputSpec| matches!(s.kind, ExporterType::Image | ExporterType::Registry);
+    let image_output = || OutputSpec { kind: ExporterType::Image, dest: None, attrs: BTreeMap::new() };
+    if push {
+        if !specs.iter().any(is_image) {
+            specs.push(image_output());
+        }
+        for spec in specs.iter_mut().filter(|s| is_image(s)) {
+            spec.attrs.insert("push".into(), "true".into());
+        }
+    }
+    if (load && !specs.iter().any(is_image)) || specs.is_empty() {
+        specs.push(image_output());
+    }
+    if !tags.is_empty() {
+        let names = tags.join(",");
+        for spec in
+            specs.iter_mut().filter(|s| is_image(s) || matches!(s.kind, ExporterType::Oci | ExporterType::Docker))
+        {
+            spec.attrs.insert("name".into(), names.clone());
+        }
+    }
+    Ok(specs)
+}
+
 /// Options known anywhere in the exporter family: unknown keys are compared against these to
 /// suggest the nearest one.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -153,6 +183,34 @@ mod tests {
         assert!(OutputSpec::parse("type=bogus").unwrap_err().message.contains("\"bogus\""));
         assert!(OutputSpec::parse("dest=a,tar=1").unwrap_err().message.contains("type is required"));
         assert!(OutputSpec::parse("type=oci,novalue").unwrap_err().message.contains("\"novalue\""));
+    }
+
+    #[test]
+    fn expands_like_buildx() {
+        let kinds = |specs: Vec<OutputSpec>| {
+            specs
+                .iter()
+                .map(|s| (s.kind, s.attrs.get("name").cloned(), s.attrs.get("push").cloned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(expand_outputs(&[], &[], false, false).unwrap()), [(ExporterType::Image, None, None)]);
+        let tagged = expand_outputs(
+            &["type=oci,dest=a".into(), "type=local,dest=d".into()],
+            &["a:1".into(), "b:2".into()],
+            false,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            kinds(tagged),
+            [
+                (ExporterType::Oci, Some("a:1,b:2".into()), None),
+                (ExporterType::Local, None, None),
+                (ExporterType::Image, Some("a:1,b:2".into()), None)
+            ]
+        );
+        let pushed = expand_outputs(&["type=image,name=x".into()], &[], true, true).unwrap();
+        assert_eq!(kinds(pushed), [(ExporterType::Image, Some("x".into()), Some("true".into()))]);
     }
 
     #[test]

@@ -8,6 +8,36 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A fresh directory under the system temp dir, removed when dropped. (Hand-rolled rather than the
+/// tempfile crate: its rustix features would force a second wasmtime build for `cargo test`.)
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn tempdir() -> std::io::Result<TempDir> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "outport-test-{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir(&dir)?;
+    Ok(TempDir(dir))
+}
+
 pub fn example_rootfs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples").join("rootfs")
 }
@@ -20,6 +50,13 @@ pub fn outport(work: &Path, args: &[&str]) -> Output {
         .env("SOURCE_DATE_EPOCH", "1445412480")
         .output()
         .expect("running outport")
+}
+
+/// `outport export <rootfs> -o <spec> <extra…>`.
+pub fn export_tree(work: &Path, rootfs: &Path, spec: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["export", rootfs.to_str().unwrap(), "-o", spec];
+    args.extend_from_slice(extra);
+    outport(work, &args)
 }
 
 pub fn stderr(out: &Output) -> String {

@@ -1,0 +1,89 @@
+//! type=image: the local store (an OCI layout) with names, `outport images`, -t/--load/--push.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn images(work: &Path) -> Vec<Value> {
+    let out = ok(outport(work, &["images", "--json"]));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn names(rows: &[Value]) -> Vec<String> {
+    rows.iter().map(|r| r["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn default_output_stores_tagged_image_and_replaces_older_ones() {
+    let work = tempdir().unwrap();
+    let rootfs = example_rootfs();
+    let first = ok(outport(
+        work.path(),
+        &["export", rootfs.to_str().unwrap(), "-t", "foo", "-t", "ghcr.io/o/r:v1", "--label", "n=1"],
+    ));
+    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(first["image.name"], "foo,ghcr.io/o/r:v1");
+    assert_eq!(first["containerimage.descriptor"]["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    let rows = images(work.path());
+    assert_eq!(names(&rows), ["docker.io/library/foo:latest", "ghcr.io/o/r:v1"]);
+    assert!(rows.iter().all(|r| r["digest"] == first["containerimage.digest"]));
+
+    // A different image under one of the names takes that name over; the other name stays.
+    let second = ok(outport(work.path(), &["export", rootfs.to_str().unwrap(), "-t", "foo", "--label", "n=2"]));
+    let second: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_ne!(second["containerimage.digest"], first["containerimage.digest"]);
+    let rows = images(work.path());
+    assert_eq!(names(&rows), ["docker.io/library/foo:latest", "ghcr.io/o/r:v1"]);
+    assert_eq!(rows[0]["digest"], second["containerimage.digest"]);
+    assert_eq!(rows[1]["digest"], first["containerimage.digest"]);
+
+    // The store is an OCI layout that skopeo reads (skopeo 1.9 only lists OCI-typed manifests there).
+    ok(outport(
+        work.path(),
+        &["export", rootfs.to_str().unwrap(), "-o", "type=image,name=oci/img:v9,oci-mediatypes=true"],
+    ));
+    let store = work.path().join("store");
+    run("skopeo", &["inspect", &format!("oci:{}:v9", store.display())]);
+}
+
+#[test]
+fn dangling_and_canonical_names_and_store_false() {
+    let work = tempdir().unwrap();
+    let rootfs = example_rootfs();
+    let out = ok(outport(
+        work.path(),
+        &[
+            "export",
+            rootfs.to_str().unwrap(),
+            "-o",
+            "type=image,name=bar,dangling-name-prefix=dang,name-canonical=true",
+        ],
+    ));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = meta["containerimage.digest"].as_str().unwrap();
+    assert_eq!(meta["image.name"], format!("bar,dang@{digest}"));
+    assert_eq!(
+        names(&images(work.path())),
+        [
+            "docker.io/library/bar:latest".to_string(),
+            format!("docker.io/library/bar@{digest}"),
+            format!("docker.io/library/dang@{digest}")
+        ]
+    );
+
+    let other = tempdir().unwrap();
+    ok(outport(other.path(), &["export", rootfs.to_str().unwrap(), "-o", "type=image,name=quiet,store=false"]));
+    assert!(images(other.path()).is_empty());
+}
+
+#[test]
+fn push_is_refused_until_registries_exist() {
+    let work = tempdir().unwrap();
+    let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "--push", "-t", "localhost:5000/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not implemented yet"), "{}", stderr(&out));
+    let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,push=true"]);
+    assert!(stderr(&out).contains("tag is needed when pushing to registry"), "{}", stderr(&out));
+}
