@@ -222,3 +222,17 @@ fn config_file_and_flags_shape_the_image_config() {
     assert_eq!(conflict.status.code(), Some(1));
     assert!(stderr(&conflict).contains("is for linux/arm64 but --platform is linux/amd64"), "{}", stderr(&conflict));
 }
+
+#[test]
+fn podman_loads_the_docker_tarball() {
+    let work = tempdir().unwrap();
+    let dest = work.path().join("img.tar");
+    export(work.path(), &example_rootfs(), &format!("type=docker,dest={},name=outport-example:1", dest.display()));
+    let root = work.path().join("podman-root");
+    let runroot = work.path().join("podman-runroot");
+    let storage = ["--storage-driver", "vfs", "--root", root.to_str().unwrap(), "--runroot", runroot.to_str().unwrap()];
+    let loaded = run("podman", &[&storage[..], &["load", "-i", dest.to_str().unwrap()]].concat());
+    assert!(loaded.contains("Loaded image: docker.io/library/outport-example:1"), "{loaded}");
+    let listed = run("podman", &[&storage[..], &["images", "--format", "{{.Repository}}:{{.Tag}}"]].concat());
+    assert_eq!(listed.trim(), "docker.io/library/outport-example:1");
+}
