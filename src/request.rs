@@ -23,6 +23,9 @@ pub struct ExportRequest {
     /// `--load`: also store the image in the local store.
     #[serde(default)]
     pub load: bool,
+    /// `--strict`: every warning (unknown option key, …) is an error instead.
+    #[serde(default)]
+    pub strict: bool,
     /// `--platform`; the host's own platform when absent.
     #[serde(default)]
     pub platform: Option<String>,

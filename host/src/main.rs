@@ -58,6 +58,9 @@ struct ExportArgs {
     /// Also store the image in the local store (type=image).
     #[arg(long)]
     load: bool,
+    /// Treat warnings (unknown option keys, …) as errors.
+    #[arg(long)]
+    strict: bool,
     /// Target platform OS/ARCH[/VARIANT] (default: this machine's).
     #[arg(long)]
     platform: Option<String>,
@@ -155,6 +158,7 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "tags": args.tags,
         "push": args.push,
         "load": args.load,
+        "strict": args.strict,
         "platform": args.platform,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),

@@ -118,3 +118,16 @@ fn usage_errors_exit_2() {
     let out = outport(work.path(), &["export", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+#[test]
+fn strict_turns_warnings_into_errors() {
+    let work = tempdir().unwrap();
+    let dest = work.path().join("out.tar");
+    let spec = format!("type=oci,dest={},compresion=gzip", dest.display());
+    fails(
+        work.path(),
+        &dest,
+        &["export", example_rootfs().to_str().unwrap(), "-o", &spec, "--strict"],
+        "--strict: unknown option \"compresion\"",
+    );
+}

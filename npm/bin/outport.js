@@ -16,6 +16,7 @@ Options:
   -t, --tag NAME           name the image (replaces name= of image, oci and docker outputs; repeatable)
       --push               shorthand for --output type=registry
       --load               also store the image in the local store
+      --strict             treat warnings (unknown option keys, …) as errors
       --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
       --metadata-file F    also write the result metadata (buildx keys) as JSON to F
@@ -38,6 +39,7 @@ const OPTIONS = {
   tag: { type: 'string', short: 't', multiple: true },
   push: { type: 'boolean' },
   load: { type: 'boolean' },
+  strict: { type: 'boolean' },
   json: { type: 'boolean' },
   platform: { type: 'string' },
   store: { type: 'string' },
@@ -87,6 +89,7 @@ async function main() {
     tags: values.tag ?? [],
     push: values.push ?? false,
     load: values.load ?? false,
+    strict: values.strict ?? false,
     platform: values.platform,
     store: values.store,
     onProgress,

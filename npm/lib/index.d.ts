@@ -48,6 +48,8 @@ export interface ExportOptions {
   push?: boolean;
   /** `--load`: also store the image in the local store. */
   load?: boolean;
+  /** `--strict`: warnings (unknown option keys, …) are errors. */
+  strict?: boolean;
   /** OS/ARCH[/VARIANT]; default: this machine's. */
   platform?: string;
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */

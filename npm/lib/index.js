@@ -16,7 +16,7 @@ function hostPlatform() {
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
-  const { rootfs, outputs = [], tags = [], push = false, load = false, platform, store, config, onProgress } = options ?? {};
+  const { rootfs, outputs = [], tags = [], push = false, load = false, strict = false, platform, store, config, onProgress } = options ?? {};
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   const request = {
     rootfs,
@@ -24,6 +24,7 @@ async function exportImage(options) {
     tags,
     push,
     load,
+    strict,
     platform,
     hostPlatform: hostPlatform(),
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH,

@@ -65,6 +65,16 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     let mut run =
         Run { rootfs: rootfs.as_bytes(), platform, config, env_epoch, now: request.now, layers: BTreeMap::new() };
 
+    for plan in plans.iter().filter(|p| p.rewrite_timestamp && p.epoch.unwrap_or(run.env_epoch).is_none()) {
+        response.warnings.push(format!(
+            "type={}: rewrite-timestamp is specified, but no source-date-epoch was found",
+            plan.kind.name()
+        ));
+    }
+    if request.strict && !response.warnings.is_empty() {
+        return Err(Error::option(format!("--strict: {}", response.warnings.join("; "))));
+    }
+
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
     for plan in &plans {
@@ -154,11 +164,6 @@ async fn export_one<H: Host>(
     let epoch = plan.epoch.unwrap_or(run.env_epoch);
     let created = epoch.unwrap_or(run.now);
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
-    if plan.rewrite_timestamp && epoch.is_none() {
-        response
-            .warnings
-            .push(format!("type={}: rewrite-timestamp=true has no effect without SOURCE_DATE_EPOCH", plan.kind.name()));
-    }
     let layer = match run.layers.entry((plan.compression, clamp)) {
         Entry::Occupied(e) => e.into_mut(),
         Entry::Vacant(e) => e.insert(build_layer(host, run.rootfs, plan.compression, clamp).await?),
