@@ -36,6 +36,11 @@ impl Platform {
         Ok(Platform { architecture, os, variant })
     }
 
+    /// A platform no annotation qualifier can name: selects only unqualified annotations.
+    pub fn none() -> Platform {
+        Platform { architecture: String::new(), os: String::new(), variant: None }
+    }
+
     /// `linux/arm/v7`: the platform ID used for directory names and annotation qualifiers.
     pub fn id(&self) -> String {
         match &self.variant {

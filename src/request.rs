@@ -11,6 +11,9 @@ pub struct ExportRequest {
     /// Root filesystem directory (a host path).
     #[serde(default)]
     pub rootfs: Option<String>,
+    /// `--result FILE`: a multi-platform build result (see src/build_result.rs), instead of rootfs.
+    #[serde(default)]
+    pub result: Option<String>,
     /// `--output` values, each one CSV record as buildx takes it.
     #[serde(default)]
     pub outputs: Vec<String>,

@@ -127,3 +127,21 @@ test('the local store (type=image, -t) ends up identical from both hosts', () =>
   const listed = spawnSync(process.execPath, [npmBin, 'images', '--json', '--store', stores.npm], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(listed.stdout).map((r) => r.name), ['docker.io/library/foo:latest', 'ghcr.io/o/r:v1']);
 });
+
+test('a multi-platform result gives the same index from both hosts', () => {
+  const work = tempDir();
+  for (const arch of ['amd64', 'arm64']) {
+    fs.mkdirSync(path.join(work, arch));
+    fs.writeFileSync(path.join(work, arch, 'arch'), arch);
+  }
+  const result = path.join(work, 'result.json');
+  fs.writeFileSync(result, JSON.stringify({ platforms: ['amd64', 'arm64'].map((a) => ({ platform: `linux/${a}`, layers: [a] })) }));
+  const meta = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const dest = path.join(work, `${host}.tar`);
+    meta[host] = run([...argv, 'export', '--result', result, '-o', `type=oci,dest=${dest},annotation-index.a=b`], path.join(work, host));
+  }
+  assert.deepEqual(meta.native, meta.npm);
+  assert.equal(meta.npm['containerimage.descriptor'].mediaType, 'application/vnd.oci.image.index.v1+json');
+  assert.ok(fs.readFileSync(path.join(work, 'native.tar')).equals(fs.readFileSync(path.join(work, 'npm.tar'))));
+});

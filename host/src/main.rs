@@ -45,6 +45,9 @@ struct StoreArgs {
 struct ExportArgs {
     /// Root filesystem directory that becomes the image's layer.
     rootfs: Option<PathBuf>,
+    /// A multi-platform build result (JSON: platforms, their layer directories and configs) instead of ROOTFS.
+    #[arg(long, value_name = "FILE")]
+    result: Option<PathBuf>,
     /// Output, written as `docker buildx build --output` takes it (e.g. type=oci,dest=out.tar).
     /// Repeatable. Default: type=image (the local store).
     #[arg(short = 'o', long = "output", value_name = "SPEC")]
@@ -154,6 +157,7 @@ fn export(args: ExportArgs) -> Result<(), String> {
     let writes_stdout = args.outputs.iter().any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
     let request = serde_json::json!({
         "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        "result": args.result.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "outputs": args.outputs,
         "tags": args.tags,
         "push": args.push,

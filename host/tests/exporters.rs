@@ -220,7 +220,7 @@ fn config_file_and_flags_shape_the_image_config() {
         &["--config", config_file.to_str().unwrap(), "--platform", "linux/amd64"],
     );
     assert_eq!(conflict.status.code(), Some(1));
-    assert!(stderr(&conflict).contains("is for linux/arm64 but --platform is linux/amd64"), "{}", stderr(&conflict));
+    assert!(stderr(&conflict).contains("is for linux/arm64 but the platform is linux/amd64"), "{}", stderr(&conflict));
 }
 
 #[test]

@@ -18,6 +18,7 @@ Options:
       --load               also store the image in the local store
       --strict             treat warnings (unknown option keys, …) as errors
       --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
+      --result FILE        multi-platform build result (JSON) instead of ROOTFS
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
       --metadata-file F    also write the result metadata (buildx keys) as JSON to F
       --config FILE        image config JSON to start from
@@ -42,6 +43,7 @@ const OPTIONS = {
   strict: { type: 'boolean' },
   json: { type: 'boolean' },
   platform: { type: 'string' },
+  result: { type: 'string' },
   store: { type: 'string' },
   'metadata-file': { type: 'string' },
   config: { type: 'string' },
@@ -85,6 +87,7 @@ async function main() {
     values.progress === 'plain' ? (e) => process.stderr.write(`#progress ${e.phase} ${e.id} ${e.current}/${e.total}\n`) : undefined;
   const metadata = await exportImage({
     rootfs: rest[0],
+    result: values.result,
     outputs,
     tags: values.tag ?? [],
     push: values.push ?? false,

@@ -38,8 +38,10 @@ export interface ConfigSettings {
 }
 
 export interface ExportOptions {
-  /** Root filesystem directory that becomes the image's layer. */
-  rootfs: string;
+  /** Root filesystem directory that becomes the image's layer (or give `result`). */
+  rootfs?: string;
+  /** Path of a multi-platform build result JSON: { platforms: [{ platform, layers: [dir…], config? }] }. */
+  result?: string;
   /** `--output` values, exactly as docker buildx takes them, e.g. `type=oci,dest=out.tar`. Default: the local store. */
   outputs?: string[];
   /** `-t/--tag`: names replacing `name` of image, oci and docker outputs. */

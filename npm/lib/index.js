@@ -16,10 +16,11 @@ function hostPlatform() {
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
-  const { rootfs, outputs = [], tags = [], push = false, load = false, strict = false, platform, store, config, onProgress } = options ?? {};
+  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, platform, store, config, onProgress } = options ?? {};
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   const request = {
     rootfs,
+    result,
     outputs,
     tags,
     push,

@@ -6,15 +6,15 @@ pub mod plan;
 pub mod store;
 
 use crate::annotate::Level;
+use crate::build_result::{self, PlatformInput};
 use crate::compress::Compression;
 use crate::error::{Error, Result};
-use crate::host::read_small_file;
+use crate::gojson;
 use crate::host::{Handle, Host, ProgressEvent};
-use crate::image::config::{self, ImageConfig};
 use crate::image::mediatypes::MediaTypes;
-use crate::image::spec::{Annotations, Descriptor};
+use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
-use crate::layer::{self, WrittenBlob};
+use crate::layer::{self, put_blob, WrittenBlob};
 use crate::options::expand_outputs;
 use crate::platform::Platform;
 use crate::reference::Reference;
@@ -37,43 +37,40 @@ enum Opened {
 }
 
 /// Inputs shared by every output of one run.
-struct Run<'a> {
-    rootfs: &'a [u8],
-    platform: Platform,
-    /// The image config before per-output completion (default or --config, flags applied).
-    config: ImageConfig,
+struct Run {
+    inputs: Vec<PlatformInput>,
     env_epoch: Option<i64>,
     now: i64,
-    /// Layers by (compression, mtime clamp): built once, shared by every output that wants them.
-    layers: BTreeMap<(Compression, Option<i64>), WrittenBlob>,
+    /// Layers by (directory, compression, mtime clamp): built once, shared by every output.
+    layers: BTreeMap<(String, Compression, Option<i64>), WrittenBlob>,
 }
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
     let mut response = ExportResponse::default();
     let specs = expand_outputs(&request.outputs, &request.tags, request.push, request.load)?;
-    let plans =
-        specs.into_iter().map(|spec| Plan::from_spec(spec, &mut response.warnings)).collect::<Result<Vec<_>>>()?;
-    let rootfs = request
-        .rootfs
-        .as_deref()
-        .ok_or_else(|| Error::option("no rootfs given: pass the root filesystem directory"))?;
+    let inputs = inputs(host, request, &mut response.warnings).await?;
+    let multi_platform = inputs.len() > 1;
+    let plans = specs
+        .into_iter()
+        .map(|spec| Plan::from_spec(spec, multi_platform, &mut response.warnings))
+        .collect::<Result<Vec<_>>>()?;
     let env_epoch = match request.source_date_epoch.as_deref() {
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
         _ => None,
     };
-    let (platform, config) = base_config(host, request, &mut response.warnings).await?;
-    let mut run =
-        Run { rootfs: rootfs.as_bytes(), platform, config, env_epoch, now: request.now, layers: BTreeMap::new() };
-
-    for plan in plans.iter().filter(|p| p.rewrite_timestamp && p.epoch.unwrap_or(run.env_epoch).is_none()) {
-        response.warnings.push(format!(
-            "type={}: rewrite-timestamp is specified, but no source-date-epoch was found",
-            plan.kind.name()
-        ));
+    for plan in &plans {
+        check_platform_qualifiers(plan, &inputs)?;
+        if plan.rewrite_timestamp && plan.epoch.unwrap_or(env_epoch).is_none() {
+            response.warnings.push(format!(
+                "type={}: rewrite-timestamp is specified, but no source-date-epoch was found",
+                plan.kind.name()
+            ));
+        }
     }
     if request.strict && !response.warnings.is_empty() {
         return Err(Error::option(format!("--strict: {}", response.warnings.join("; "))));
     }
+    let mut run = Run { inputs, env_epoch, now: request.now, layers: BTreeMap::new() };
 
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
@@ -101,39 +98,45 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     Ok(response)
 }
 
-/// The target platform and the config every output starts from: `--config FILE` (whose platform is
-/// used when `--platform` is absent) or BuildKit's default, with the flags applied.
-async fn base_config<H: Host>(
-    host: &H,
-    request: &ExportRequest,
-    warnings: &mut Vec<String>,
-) -> Result<(Platform, ImageConfig)> {
-    let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
-    let (platform, mut config) = match &request.config.config_file {
-        Some(path) => {
-            let what = format!("--config {path}");
-            let config = config::parse_config(&what, &read_small_file(host, path, MAX_CONFIG_BYTES).await?)?;
-            let platform = match (requested, config::config_platform(&what, &config)?) {
-                (Some(asked), Some(file)) if asked != file => {
-                    return Err(Error::option(format!("{what} is for {} but --platform is {}", file.id(), asked.id())));
-                }
-                (Some(p), _) | (None, Some(p)) => p,
-                (None, None) => Platform::parse(&request.host_platform)?,
-            };
-            (platform, config)
+/// What to export: a `--result FILE`, or one ROOTFS directory for `--platform` (or this machine's).
+async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<String>) -> Result<Vec<PlatformInput>> {
+    match (&request.result, &request.rootfs) {
+        (Some(_), Some(_)) => Err(Error::option("give either a rootfs directory or --result FILE, not both")),
+        (Some(result), None) => {
+            if request.platform.is_some() {
+                return Err(Error::option("--platform does not go with --result: the result file names its platforms"));
+            }
+            build_result::from_result_file(host, result, &request.config, warnings).await
         }
-        None => {
-            let platform = requested.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-            let config = config::default_config(&platform);
-            (platform, config)
+        (None, Some(rootfs)) => {
+            let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
+            let config_file = request.config.config_file.as_deref();
+            let (platform, config) =
+                build_result::load_config(host, config_file, requested.as_ref(), &request.config, warnings).await?;
+            let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
+            Ok(vec![PlatformInput { platform, layers: vec![rootfs.clone()], config }])
         }
-    };
-    request.config.apply(&mut config, warnings)?;
-    Ok((platform, config))
+        (None, None) => Err(Error::option("no rootfs given: pass the root filesystem directory (or --result FILE)")),
+    }
 }
 
-/// Image configs are small; anything bigger is a wrong file.
-const MAX_CONFIG_BYTES: u64 = 8 << 20;
+/// Every platform named in an annotation option must be one the result has (BuildKit's rule; a
+/// single-platform result matches any).
+fn check_platform_qualifiers(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
+    if inputs.len() < 2 {
+        return Ok(());
+    }
+    for a in &plan.annotations {
+        if let Some(p) = a.platform.as_ref().filter(|p| !inputs.iter().any(|i| &i.platform == *p)) {
+            return Err(Error::option(format!(
+                "{}: invalid annotation: no platform {} found in source",
+                a.option,
+                p.id()
+            )));
+        }
+    }
+    Ok(())
+}
 
 async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
     match &plan.target {
@@ -156,74 +159,129 @@ async fn abort_all<H: Host>(host: &H, opened: &[Opened]) {
 
 async fn export_one<H: Host>(
     host: &H,
-    run: &mut Run<'_>,
+    run: &mut Run,
     plan: &Plan,
     out: &Opened,
     response: &mut ExportResponse,
 ) -> Result<()> {
     let epoch = plan.epoch.unwrap_or(run.env_epoch);
     let created = epoch.unwrap_or(run.now);
-    let clamp = if plan.rewrite_timestamp { epoch } else { None };
-    let layer = match run.layers.entry((plan.compression, clamp)) {
-        Entry::Occupied(e) => e.into_mut(),
-        Entry::Vacant(e) => e.insert(build_layer(host, run.rootfs, plan.compression, clamp).await?),
-    };
-    let mut layer_descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &layer.digest, layer.size);
-    if let (Some(epoch), MediaTypes::Oci) = (clamp, plan.media_types) {
-        layer_descriptor.annotations.insert(REWRITTEN_TIMESTAMP.into(), epoch.to_string());
+    let mut images = Vec::new();
+    for i in 0..run.inputs.len() {
+        images.push(platform_image(host, run, i, plan, epoch, created).await?);
     }
-    let image = assemble(
-        host,
-        ImageSpec {
-            platform: &run.platform,
-            config: run.config.clone(),
-            epoch,
-            layers: vec![(layer_descriptor, layer.diff_id.clone())],
-            media_types: plan.media_types,
-            created,
-            annotations: annotations_for(plan, Level::Manifest),
-        },
-    )
-    .await?;
-
-    let mut root = image.manifest.clone();
-    root.annotations.extend(annotations_for(plan, Level::ManifestDescriptor));
+    let root = match images.as_slice() {
+        [single] => Root::single(single, plan),
+        _ => Root::index(host, &images, plan).await?,
+    };
+    let mut descriptor = root.descriptor.clone();
     if let Target::Layout { dest, tar, docker } = &plan.target {
         // The oci and docker exporters stamp the root descriptor with the creation time unless given.
-        root.annotations.entry(CREATED.into()).or_insert_with(|| rfc3339(created));
+        descriptor.annotations.entry(CREATED.into()).or_insert_with(|| rfc3339(created));
         host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 0, total: 1 });
-        let entries = index_entries(&root, plan, *tar);
+        let index_entries = index_entries(&descriptor, plan, *tar);
+        let blobs = &root.blobs;
         match out {
             Opened::Tar(h) => {
-                let manifest_json = docker.then(|| docker_manifest_json(&image, plan));
-                layout::write_tar(host, *h, Layout { index_entries: entries, blobs: &image.blobs, manifest_json })
-                    .await?
+                let manifest_json = docker.then(|| docker_manifest_json(&images[0], plan));
+                layout::write_tar(host, *h, Layout { index_entries, blobs, manifest_json }).await?
             }
-            _ => {
-                layout::write_dir(
-                    host,
-                    dest,
-                    Layout { index_entries: entries, blobs: &image.blobs, manifest_json: None },
-                )
-                .await?
-            }
+            _ => layout::write_dir(host, dest, Layout { index_entries, blobs, manifest_json: None }).await?,
         }
         host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 1, total: 1 });
     }
 
     let mut image_name = plan.names.iter().map(|n| n.full()).collect::<Vec<_>>().join(",");
     if let Target::Image(target) = &plan.target {
-        image_name = name_in_store(host, target, &plan.names, &root).await?;
+        image_name = name_in_store(host, target, &plan.names, &descriptor).await?;
     }
 
     let m = &mut response.metadata;
-    m.insert("containerimage.digest".into(), Value::String(root.digest.clone()));
-    m.insert("containerimage.config.digest".into(), Value::String(image.config_digest.clone()));
-    m.insert("containerimage.descriptor".into(), serde_json::to_value(&root).expect("descriptor is plain data"));
+    m.insert("containerimage.digest".into(), Value::String(descriptor.digest.clone()));
+    match &root.config_digest {
+        Some(config) => m.insert("containerimage.config.digest".into(), Value::String(config.clone())),
+        // An index has no single config; a previous output's value must not linger.
+        None => m.remove("containerimage.config.digest"),
+    };
+    m.insert("containerimage.descriptor".into(), serde_json::to_value(&descriptor).expect("descriptor is plain data"));
     if !image_name.is_empty() {
         m.insert("image.name".into(), Value::String(image_name));
     }
     Ok(())
+}
+
+/// Build (or reuse) one platform's layers and assemble its config and manifest for `plan`.
+async fn platform_image<H: Host>(
+    host: &H,
+    run: &mut Run,
+    index: usize,
+    plan: &Plan,
+    epoch: Option<i64>,
+    created: i64,
+) -> Result<BuiltImage> {
+    let clamp = if plan.rewrite_timestamp { epoch } else { None };
+    let input = &run.inputs[index];
+    let mut layers = Vec::new();
+    for dir in &input.layers {
+        let layer = match run.layers.entry((dir.clone(), plan.compression, clamp)) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(build_layer(host, dir, plan.compression, clamp).await?),
+        };
+        let mut descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &layer.digest, layer.size);
+        if let (Some(epoch), MediaTypes::Oci) = (clamp, plan.media_types) {
+            descriptor.annotations.insert(REWRITTEN_TIMESTAMP.into(), epoch.to_string());
+        }
+        layers.push((descriptor, layer.diff_id.clone()));
+    }
+    let mut image = assemble(
+        host,
+        ImageSpec {
+            platform: &input.platform,
+            config: input.config.clone(),
+            epoch,
+            layers,
+            media_types: plan.media_types,
+            created,
+            annotations: annotations_for(plan, Level::Manifest, &input.platform),
+        },
+    )
+    .await?;
+    image.manifest.annotations.extend(annotations_for(plan, Level::ManifestDescriptor, &input.platform));
+    Ok(image)
+}
+
+/// The root of what an output exports: one manifest, or an index of the platforms' manifests.
+struct Root {
+    descriptor: Descriptor,
+    /// Every blob the root reaches, with its size.
+    blobs: Vec<(String, u64)>,
+    /// Only a single-manifest root has one config.
+    config_digest: Option<String>,
+}
+
+impl Root {
+    fn single(image: &BuiltImage, plan: &Plan) -> Root {
+        let mut descriptor = image.manifest.clone();
+        // Platform-qualified annotations are ignored for a single-platform result (BuildKit).
+        descriptor.annotations = annotations_for(plan, Level::ManifestDescriptor, &Platform::none());
+        Root { descriptor, blobs: image.blobs.clone(), config_digest: Some(image.config_digest.clone()) }
+    }
+
+    async fn index<H: Host>(host: &H, images: &[BuiltImage], plan: &Plan) -> Result<Root> {
+        let index = Index {
+            schema_version: 2,
+            media_type: plan.media_types.index().to_string(),
+            manifests: images.iter().map(|i| i.manifest.clone()).collect(),
+            annotations: level_annotations(plan, Level::Index),
+        };
+        let bytes = gojson::pretty(&index);
+        let digest = put_blob(host, &bytes).await?;
+        let mut descriptor = Descriptor::new(plan.media_types.index(), &digest, bytes.len() as u64);
+        descriptor.annotations = level_annotations(plan, Level::IndexDescriptor);
+        let mut blobs: Vec<(String, u64)> = images.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
+        blobs.push((digest, bytes.len() as u64));
+        Ok(Root { descriptor, blobs, config_digest: None })
+    }
 }
 
 /// The image exporter's naming: the given names, `<prefix>@<digest>` for a dangling prefix, and with
@@ -257,24 +315,28 @@ async fn name_in_store<H: Host>(
 
 async fn build_layer<H: Host>(
     host: &H,
-    rootfs: &[u8],
+    dir: &str,
     compression: Compression,
     clamp: Option<i64>,
 ) -> Result<WrittenBlob> {
-    host.progress(ProgressEvent { phase: "layer".into(), id: "rootfs".into(), current: 0, total: 1 });
-    let blob = layer::from_directory(host, rootfs, compression, clamp).await?;
+    host.progress(ProgressEvent { phase: "layer".into(), id: dir.to_string(), current: 0, total: 1 });
+    let blob = layer::from_directory(host, dir.as_bytes(), compression, clamp).await?;
     host.progress(ProgressEvent { phase: "layer".into(), id: blob.digest.clone(), current: 1, total: 1 });
     Ok(blob)
 }
 
-/// Unqualified annotations of one level: a single-platform result ignores platform-qualified ones,
-/// as BuildKit does.
-fn annotations_for(plan: &Plan, level: Level) -> Annotations {
-    plan.annotations
-        .iter()
-        .filter(|a| a.level == level && a.platform.is_none())
-        .map(|a| (a.key.clone(), a.value.clone()))
-        .collect()
+/// Annotations of a manifest-level `level` for one platform: the unqualified ones, overridden by
+/// those qualified with this platform.
+fn annotations_for(plan: &Plan, level: Level, platform: &Platform) -> Annotations {
+    let of_level = plan.annotations.iter().filter(|a| a.level == level);
+    let generic = of_level.clone().filter(|a| a.platform.is_none());
+    let specific = of_level.filter(|a| a.platform.as_ref() == Some(platform));
+    generic.chain(specific).map(|a| (a.key.clone(), a.value.clone())).collect()
+}
+
+/// Index-level annotations: the platform qualifier plays no part (BuildKit collects them all).
+fn level_annotations(plan: &Plan, level: Level) -> Annotations {
+    plan.annotations.iter().filter(|a| a.level == level).map(|a| (a.key.clone(), a.value.clone())).collect()
 }
 
 /// `index.json` entries: one per name (with its full name and tag); without names, the bare root

@@ -71,14 +71,16 @@ const STORE_KEYS: &[&str] = &[
 ];
 
 impl Plan {
+    /// Plan one output for a single-platform result.
     pub fn parse(raw: &str, warnings: &mut Vec<String>) -> Result<Plan> {
-        Plan::from_spec(OutputSpec::parse(raw)?, warnings)
+        Plan::from_spec(OutputSpec::parse(raw)?, false, warnings)
     }
 
-    pub fn from_spec(spec: OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
+    /// `multi_platform`: the result has several platforms, so the root is an index.
+    pub fn from_spec(spec: OutputSpec, multi_platform: bool, warnings: &mut Vec<String>) -> Result<Plan> {
         match spec.kind {
-            ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, warnings),
-            ExporterType::Image | ExporterType::Registry => image_plan(&spec, warnings),
+            ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, multi_platform, warnings),
+            ExporterType::Image | ExporterType::Registry => image_plan(&spec, multi_platform, warnings),
             ExporterType::CacheOnly => {
                 warn_unused(&spec, &[], warnings);
                 Ok(Plan {
@@ -112,8 +114,13 @@ fn bool_empty_true(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
     get(spec, key).map(|v| parse_bool_empty_true(key, v)).transpose()
 }
 
-fn layout_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
+fn layout_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<String>) -> Result<Plan> {
     let docker = spec.kind == ExporterType::Docker;
+    if docker && multi_platform {
+        return Err(Error::option(
+            "docker exporter does not currently support exporting manifest lists: `docker load` of older engines cannot take several platforms; use type=oci",
+        ));
+    }
     let type_name = spec.kind.name();
     let tar = bool_empty_true(spec, "tar")?.unwrap_or(true);
     let dest = match spec.dest.as_deref() {
@@ -134,14 +141,14 @@ fn layout_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
         None | Some("") => Vec::new(),
         Some(list) => list.split(',').map(Reference::parse_normalized).collect::<Result<Vec<_>>>()?,
     };
-    let mut plan = image_options(spec, !docker, warnings)?;
+    let mut plan = image_options(spec, !docker, multi_platform, warnings)?;
     plan.target = Target::Layout { dest, tar, docker };
     plan.names = names;
     warn_unused(spec, &[IMAGE_KEYS, &["tar"]].concat(), warnings);
     Ok(plan)
 }
 
-fn image_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
+fn image_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<String>) -> Result<Plan> {
     if let Some(dest) = &spec.dest {
         return Err(Error::option(format!(
             "output {dest} is not supported by type={} (it writes to the local store)",
@@ -166,7 +173,7 @@ fn image_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
     let names = raw_names.iter().map(|n| Reference::parse_normalized(n)).collect::<Result<Vec<_>>>()?;
     let dangling_prefix =
         get(spec, "dangling-name-prefix").filter(|p| !p.is_empty() && (!empty_only || raw_names.is_empty()));
-    let plan = image_options(spec, false, warnings)?;
+    let plan = image_options(spec, false, multi_platform, warnings)?;
     if unpack && plan.rewrite_timestamp {
         return Err(Error::option("exporter option \"rewrite-timestamp\" conflicts with \"unpack\""));
     }
@@ -193,7 +200,12 @@ fn image_plan(spec: &OutputSpec, warnings: &mut Vec<String>) -> Result<Plan> {
 
 /// BuildKit's commit options, shared by every image-producing exporter. `default_oci`: the
 /// exporter's media-type default (oci: OCI; image and docker: Docker, decision §0).
-fn image_options(spec: &OutputSpec, default_oci: bool, warnings: &mut Vec<String>) -> Result<Plan> {
+fn image_options(
+    spec: &OutputSpec,
+    default_oci: bool,
+    multi_platform: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Plan> {
     let type_name = spec.kind.name();
     let compression = Compression::from_options(get(spec, "compression"), get(spec, "compression-level"))?;
     let explicit_oci = bool_strict(spec, "oci-mediatypes")?;
@@ -215,7 +227,8 @@ fn image_options(spec: &OutputSpec, default_oci: bool, warnings: &mut Vec<String
         }
     }
     // One platform and no attestations: the result is a single manifest, so there is no index to annotate.
-    if let Some(a) = annotations.iter().find(|a| matches!(a.level, Level::Index | Level::IndexDescriptor)) {
+    let index_level = |a: &&Annotation| matches!(a.level, Level::Index | Level::IndexDescriptor);
+    if let Some(a) = annotations.iter().find(index_level).filter(|_| !multi_platform) {
         return Err(Error::option(format!("{}: index annotations not supported for single platform export", a.option)));
     }
 

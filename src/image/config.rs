@@ -15,9 +15,9 @@ pub const EXPORTER_COMMENT: &str = "buildkit.exporter.image.v0";
 pub type ImageConfig = BTreeMap<String, Value>;
 
 /// BuildKit's default config for an image without one: Env PATH (not on Windows), WorkingDir /.
-pub fn default_config(platform: &Platform) -> ImageConfig {
+pub fn default_config(os: &str) -> ImageConfig {
     let mut inner = Map::new();
-    if platform.os != "windows" {
+    if os != "windows" {
         inner.insert("Env".into(), json!([DEFAULT_PATH]));
     }
     inner.insert("WorkingDir".into(), json!("/"));
@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn matches_buildkit_shape() {
         let platform = Platform::parse("linux/arm64").unwrap();
-        let config = finish(default_config(&platform), &platform, &["sha256:u".to_string()], 1_445_412_480, None);
+        let config = finish(default_config(&platform.os), &platform, &["sha256:u".to_string()], 1_445_412_480, None);
         assert_eq!(
             String::from_utf8(gojson::compact(&config)).unwrap(),
             concat!(

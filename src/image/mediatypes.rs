@@ -3,6 +3,7 @@
 use crate::compress::Compression;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -15,6 +16,13 @@ pub enum MediaTypes {
 }
 
 impl MediaTypes {
+    pub fn index(self) -> &'static str {
+        match self {
+            MediaTypes::Oci => OCI_INDEX,
+            MediaTypes::Docker => DOCKER_MANIFEST_LIST,
+        }
+    }
+
     pub fn manifest(self) -> &'static str {
         match self {
             MediaTypes::Oci => OCI_MANIFEST,

@@ -133,10 +133,9 @@ fn command(flag: &str, text: &str) -> Result<Value> {
 mod tests {
     use super::*;
     use crate::image::config::default_config;
-    use crate::platform::Platform;
 
     fn apply(settings: ConfigSettings) -> Result<(Value, Vec<String>)> {
-        let mut config = default_config(&Platform::parse("linux/amd64").unwrap());
+        let mut config = default_config("linux");
         let mut warnings = Vec::new();
         settings.apply(&mut config, &mut warnings)?;
         Ok((config["config"].clone(), warnings))

@@ -1,0 +1,119 @@
+//! A build result: what to export, per platform. Either one root filesystem directory (the CLI's
+//! ROOTFS argument) or a `--result FILE`:
+//!
+//! ```json
+//! { "platforms": [
+//!     { "platform": "linux/amd64", "layers": ["amd64/rootfs"], "config": "amd64/config.json" },
+//!     { "platform": "linux/arm64", "layers": ["arm64/base", "arm64/app"] } ] }
+//! ```
+//!
+//! Each layer is a directory (bottom first); relative paths are relative to the result file.
+
+use crate::error::{Error, Result};
+use crate::host::{read_small_file, Host};
+use crate::image::config::{self, ImageConfig};
+use crate::image::settings::ConfigSettings;
+use crate::platform::Platform;
+use serde::Deserialize;
+
+/// One platform's image inputs, ready to export.
+#[derive(Debug, Clone)]
+pub struct PlatformInput {
+    pub platform: Platform,
+    /// Host paths of the layer directories, bottom first.
+    pub layers: Vec<String>,
+    /// Default or file config with the flags applied; completed per output.
+    pub config: ImageConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultFile {
+    platforms: Vec<PlatformEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformEntry {
+    platform: String,
+    layers: Vec<String>,
+    #[serde(default)]
+    config: Option<String>,
+}
+
+/// Image configs and result files are small; anything bigger is a wrong file.
+const MAX_JSON_BYTES: u64 = 8 << 20;
+
+/// The inputs for a `--result FILE`.
+pub async fn from_result_file<H: Host>(
+    host: &H,
+    path: &str,
+    settings: &ConfigSettings,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PlatformInput>> {
+    let what = format!("--result {path}");
+    let bytes = read_small_file(host, path, MAX_JSON_BYTES).await?;
+    let file: ResultFile = serde_json::from_slice(&bytes).map_err(|e| Error::option(format!("{what}: {e}")))?;
+    if file.platforms.is_empty() {
+        return Err(Error::option(format!("{what}: no platforms")));
+    }
+    let base_dir = path.rfind('/').map_or(".", |i| if i == 0 { "/" } else { &path[..i] });
+    let mut inputs: Vec<PlatformInput> = Vec::new();
+    for entry in file.platforms {
+        let platform = Platform::parse(&entry.platform).map_err(|e| Error::option(format!("{what}: {}", e.message)))?;
+        if inputs.iter().any(|i| i.platform == platform) {
+            return Err(Error::option(format!("{what}: platform {} appears twice", platform.id())));
+        }
+        if entry.layers.is_empty() {
+            return Err(Error::option(format!("{what}: platform {} has no layers", platform.id())));
+        }
+        let config_file = entry.config.map(|c| resolve(base_dir, &c));
+        let config = load_config(host, config_file.as_deref(), Some(&platform), settings, warnings).await?.1;
+        inputs.push(PlatformInput {
+            platform,
+            layers: entry.layers.iter().map(|l| resolve(base_dir, l)).collect(),
+            config,
+        });
+    }
+    Ok(inputs)
+}
+
+/// The config every output starts from: `config_file` (whose platform is used when none is asked
+/// for) or BuildKit's default, with the flags applied. Returns the platform it is for.
+pub async fn load_config<H: Host>(
+    host: &H,
+    config_file: Option<&str>,
+    requested: Option<&Platform>,
+    settings: &ConfigSettings,
+    warnings: &mut Vec<String>,
+) -> Result<(Option<Platform>, ImageConfig)> {
+    let (platform, mut image_config) = match config_file {
+        Some(path) => {
+            let what = format!("--config {path}");
+            let image_config = config::parse_config(&what, &read_small_file(host, path, MAX_JSON_BYTES).await?)?;
+            let platform = match (requested, config::config_platform(&what, &image_config)?) {
+                (Some(asked), Some(file)) if *asked != file => {
+                    return Err(Error::option(format!(
+                        "{what} is for {} but the platform is {}",
+                        file.id(),
+                        asked.id()
+                    )));
+                }
+                (Some(p), _) => Some(p.clone()),
+                (None, file) => file,
+            };
+            (platform, image_config)
+        }
+        None => (requested.cloned(), config::default_config(requested.map_or("linux", |p| p.os.as_str()))),
+    };
+    settings.apply(&mut image_config, warnings)?;
+    Ok((platform, image_config))
+}
+
+fn resolve(base_dir: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{base_dir}/{path}")
+    }
+}
