@@ -2,6 +2,7 @@
 //! exporters would. Pure computation; all I/O goes through [`host::Host`].
 
 pub mod annotate;
+pub mod attest;
 pub mod build_result;
 pub mod compress;
 pub mod digest;

@@ -26,6 +26,9 @@ pub struct ExportRequest {
     /// `--load`: also store the image in the local store.
     #[serde(default)]
     pub load: bool,
+    /// `--attest type=sbom|provenance,path=FILE` values.
+    #[serde(default)]
+    pub attestations: Vec<String>,
     /// `--strict`: every warning (unknown option key, …) is an error instead.
     #[serde(default)]
     pub strict: bool,

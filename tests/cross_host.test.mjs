@@ -145,3 +145,17 @@ test('a multi-platform result gives the same index from both hosts', () => {
   assert.equal(meta.npm['containerimage.descriptor'].mediaType, 'application/vnd.oci.image.index.v1+json');
   assert.ok(fs.readFileSync(path.join(work, 'native.tar')).equals(fs.readFileSync(path.join(work, 'npm.tar'))));
 });
+
+test('attestations give the same index from both hosts', () => {
+  const work = tempDir();
+  const sbom = path.join(work, 'sbom.json');
+  fs.writeFileSync(sbom, '{"spdxVersion":"SPDX-2.3","packages":[{"name":"a<b>"}]}');
+  const meta = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const dest = path.join(work, `${host}.tar`);
+    const args = ['export', path.join(repo, 'examples', 'rootfs'), '--attest', `type=sbom,path=${sbom}`, '--platform', 'linux/arm64'];
+    meta[host] = run([...argv, ...args, '-o', `type=oci,dest=${dest},name=app:1,oci-artifact=true`], path.join(work, host));
+  }
+  assert.deepEqual(meta.native, meta.npm);
+  assert.ok(fs.readFileSync(path.join(work, 'native.tar')).equals(fs.readFileSync(path.join(work, 'npm.tar'))));
+});

@@ -61,6 +61,9 @@ struct ExportArgs {
     /// Also store the image in the local store (type=image).
     #[arg(long)]
     load: bool,
+    /// Attach an attestation: type=sbom|provenance,path=FILE (a predicate or an in-toto statement). Repeatable.
+    #[arg(long = "attest", value_name = "SPEC")]
+    attestations: Vec<String>,
     /// Treat warnings (unknown option keys, …) as errors.
     #[arg(long)]
     strict: bool,
@@ -163,6 +166,7 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "push": args.push,
         "load": args.load,
         "strict": args.strict,
+        "attestations": args.attestations,
         "platform": args.platform,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),

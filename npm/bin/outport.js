@@ -17,6 +17,7 @@ Options:
       --push               shorthand for --output type=registry
       --load               also store the image in the local store
       --strict             treat warnings (unknown option keys, …) as errors
+      --attest SPEC        attach type=sbom|provenance,path=FILE (repeatable)
       --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
       --result FILE        multi-platform build result (JSON) instead of ROOTFS
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
@@ -41,6 +42,7 @@ const OPTIONS = {
   push: { type: 'boolean' },
   load: { type: 'boolean' },
   strict: { type: 'boolean' },
+  attest: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   platform: { type: 'string' },
   result: { type: 'string' },
@@ -93,6 +95,7 @@ async function main() {
     push: values.push ?? false,
     load: values.load ?? false,
     strict: values.strict ?? false,
+    attestations: values.attest ?? [],
     platform: values.platform,
     store: values.store,
     onProgress,

@@ -52,6 +52,8 @@ export interface ExportOptions {
   load?: boolean;
   /** `--strict`: warnings (unknown option keys, …) are errors. */
   strict?: boolean;
+  /** `--attest` values: `type=sbom|provenance,path=FILE` (a predicate or an in-toto statement). */
+  attestations?: string[];
   /** OS/ARCH[/VARIANT]; default: this machine's. */
   platform?: string;
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */

@@ -6,11 +6,13 @@ pub mod plan;
 pub mod store;
 
 use crate::annotate::Level;
+use crate::attest::{self, Attestation};
 use crate::build_result::{self, PlatformInput};
 use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::gojson;
 use crate::host::{Handle, Host, ProgressEvent};
+use crate::image::attestation::attestation_manifest;
 use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
@@ -21,7 +23,7 @@ use crate::reference::Reference;
 use crate::request::{parse_epoch, ExportRequest, ExportResponse};
 use crate::timefmt::rfc3339;
 use layout::{Layout, IMAGE_NAME, REF_NAME};
-use plan::{ImageTarget, Plan, Target};
+use plan::{ImageTarget, Plan, Shape, Target};
 use serde_json::Value;
 use std::collections::btree_map::{BTreeMap, Entry};
 
@@ -39,6 +41,8 @@ enum Opened {
 /// Inputs shared by every output of one run.
 struct Run {
     inputs: Vec<PlatformInput>,
+    /// `--attest` statements, attached to every platform's image.
+    attestations: Vec<Attestation>,
     env_epoch: Option<i64>,
     now: i64,
     /// Layers by (directory, compression, mtime clamp): built once, shared by every output.
@@ -49,10 +53,14 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     let mut response = ExportResponse::default();
     let specs = expand_outputs(&request.outputs, &request.tags, request.push, request.load)?;
     let inputs = inputs(host, request, &mut response.warnings).await?;
-    let multi_platform = inputs.len() > 1;
+    let mut attestations = Vec::new();
+    for spec in &request.attestations {
+        attestations.push(attest::load(host, spec).await?);
+    }
+    let shape = Shape { platforms: inputs.len(), attestations: !attestations.is_empty() };
     let plans = specs
         .into_iter()
-        .map(|spec| Plan::from_spec(spec, multi_platform, &mut response.warnings))
+        .map(|spec| Plan::from_spec(spec, shape, &mut response.warnings))
         .collect::<Result<Vec<_>>>()?;
     let env_epoch = match request.source_date_epoch.as_deref() {
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
@@ -70,7 +78,7 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     if request.strict && !response.warnings.is_empty() {
         return Err(Error::option(format!("--strict: {}", response.warnings.join("; "))));
     }
-    let mut run = Run { inputs, env_epoch, now: request.now, layers: BTreeMap::new() };
+    let mut run = Run { inputs, attestations, env_epoch, now: request.now, layers: BTreeMap::new() };
 
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
@@ -171,8 +179,8 @@ async fn export_one<H: Host>(
         images.push(platform_image(host, run, i, plan, epoch, created).await?);
     }
     let root = match images.as_slice() {
-        [single] => Root::single(single, plan),
-        _ => Root::index(host, &images, plan).await?,
+        [single] if run.attestations.is_empty() => Root::single(single, plan),
+        _ => Root::index(host, run, &images, plan).await?,
     };
     let mut descriptor = root.descriptor.clone();
     if let Target::Layout { dest, tar, docker } = &plan.target {
@@ -267,18 +275,35 @@ impl Root {
         Root { descriptor, blobs: image.blobs.clone(), config_digest: Some(image.config_digest.clone()) }
     }
 
-    async fn index<H: Host>(host: &H, images: &[BuiltImage], plan: &Plan) -> Result<Root> {
+    /// The platform manifests, then (in the same order) their attestation manifests.
+    async fn index<H: Host>(host: &H, run: &Run, images: &[BuiltImage], plan: &Plan) -> Result<Root> {
+        let mut manifests: Vec<Descriptor> = images.iter().map(|i| i.manifest.clone()).collect();
+        let mut blobs: Vec<(String, u64)> = images.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
+        if !run.attestations.is_empty() {
+            for (image, input) in images.iter().zip(&run.inputs) {
+                let (descriptor, added) = attestation_manifest(
+                    host,
+                    &run.attestations,
+                    &plan.names,
+                    image,
+                    &input.platform,
+                    plan.oci_artifact,
+                )
+                .await?;
+                manifests.push(descriptor);
+                blobs.extend(added);
+            }
+        }
         let index = Index {
             schema_version: 2,
             media_type: plan.media_types.index().to_string(),
-            manifests: images.iter().map(|i| i.manifest.clone()).collect(),
+            manifests,
             annotations: level_annotations(plan, Level::Index),
         };
         let bytes = gojson::pretty(&index);
         let digest = put_blob(host, &bytes).await?;
         let mut descriptor = Descriptor::new(plan.media_types.index(), &digest, bytes.len() as u64);
         descriptor.annotations = level_annotations(plan, Level::IndexDescriptor);
-        let mut blobs: Vec<(String, u64)> = images.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
         blobs.push((digest, bytes.len() as u64));
         Ok(Root { descriptor, blobs, config_digest: None })
     }

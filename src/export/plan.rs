@@ -42,7 +42,23 @@ pub struct Plan {
     pub epoch: Option<Option<i64>>,
     /// Clamp layer mtimes to the epoch (needs one).
     pub rewrite_timestamp: bool,
+    /// Attestation manifests as OCI artifacts (artifactType, subject, empty config).
+    pub oci_artifact: bool,
     pub annotations: Vec<Annotation>,
+}
+
+/// What the exported root will be, known before planning: it decides which options make sense.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    pub platforms: usize,
+    pub attestations: bool,
+}
+
+impl Shape {
+    /// Several platforms or any attestation make the root an index (reference §1.5).
+    pub fn is_index(self) -> bool {
+        self.platforms > 1 || self.attestations
+    }
 }
 
 /// Keys every image-producing exporter reads (BuildKit's commit options).
@@ -73,14 +89,13 @@ const STORE_KEYS: &[&str] = &[
 impl Plan {
     /// Plan one output for a single-platform result.
     pub fn parse(raw: &str, warnings: &mut Vec<String>) -> Result<Plan> {
-        Plan::from_spec(OutputSpec::parse(raw)?, false, warnings)
+        Plan::from_spec(OutputSpec::parse(raw)?, Shape { platforms: 1, attestations: false }, warnings)
     }
 
-    /// `multi_platform`: the result has several platforms, so the root is an index.
-    pub fn from_spec(spec: OutputSpec, multi_platform: bool, warnings: &mut Vec<String>) -> Result<Plan> {
+    pub fn from_spec(spec: OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
         match spec.kind {
-            ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, multi_platform, warnings),
-            ExporterType::Image | ExporterType::Registry => image_plan(&spec, multi_platform, warnings),
+            ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, shape, warnings),
+            ExporterType::Image | ExporterType::Registry => image_plan(&spec, shape, warnings),
             ExporterType::CacheOnly => {
                 warn_unused(&spec, &[], warnings);
                 Ok(Plan {
@@ -91,6 +106,7 @@ impl Plan {
                     media_types: MediaTypes::Docker,
                     epoch: None,
                     rewrite_timestamp: false,
+                    oci_artifact: false,
                     annotations: Vec::new(),
                 })
             }
@@ -114,9 +130,9 @@ fn bool_empty_true(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
     get(spec, key).map(|v| parse_bool_empty_true(key, v)).transpose()
 }
 
-fn layout_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<String>) -> Result<Plan> {
+fn layout_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
     let docker = spec.kind == ExporterType::Docker;
-    if docker && multi_platform {
+    if docker && shape.is_index() {
         return Err(Error::option(
             "docker exporter does not currently support exporting manifest lists: `docker load` of older engines cannot take several platforms; use type=oci",
         ));
@@ -141,14 +157,14 @@ fn layout_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<Strin
         None | Some("") => Vec::new(),
         Some(list) => list.split(',').map(Reference::parse_normalized).collect::<Result<Vec<_>>>()?,
     };
-    let mut plan = image_options(spec, !docker, multi_platform, warnings)?;
+    let mut plan = image_options(spec, !docker, shape, warnings)?;
     plan.target = Target::Layout { dest, tar, docker };
     plan.names = names;
     warn_unused(spec, &[IMAGE_KEYS, &["tar"]].concat(), warnings);
     Ok(plan)
 }
 
-fn image_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<String>) -> Result<Plan> {
+fn image_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
     if let Some(dest) = &spec.dest {
         return Err(Error::option(format!(
             "output {dest} is not supported by type={} (it writes to the local store)",
@@ -173,7 +189,7 @@ fn image_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<String
     let names = raw_names.iter().map(|n| Reference::parse_normalized(n)).collect::<Result<Vec<_>>>()?;
     let dangling_prefix =
         get(spec, "dangling-name-prefix").filter(|p| !p.is_empty() && (!empty_only || raw_names.is_empty()));
-    let plan = image_options(spec, false, multi_platform, warnings)?;
+    let plan = image_options(spec, false, shape, warnings)?;
     if unpack && plan.rewrite_timestamp {
         return Err(Error::option("exporter option \"rewrite-timestamp\" conflicts with \"unpack\""));
     }
@@ -200,12 +216,7 @@ fn image_plan(spec: &OutputSpec, multi_platform: bool, warnings: &mut Vec<String
 
 /// BuildKit's commit options, shared by every image-producing exporter. `default_oci`: the
 /// exporter's media-type default (oci: OCI; image and docker: Docker, decision §0).
-fn image_options(
-    spec: &OutputSpec,
-    default_oci: bool,
-    multi_platform: bool,
-    warnings: &mut Vec<String>,
-) -> Result<Plan> {
+fn image_options(spec: &OutputSpec, default_oci: bool, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
     let type_name = spec.kind.name();
     let compression = Compression::from_options(get(spec, "compression"), get(spec, "compression-level"))?;
     let explicit_oci = bool_strict(spec, "oci-mediatypes")?;
@@ -228,17 +239,22 @@ fn image_options(
     }
     // One platform and no attestations: the result is a single manifest, so there is no index to annotate.
     let index_level = |a: &&Annotation| matches!(a.level, Level::Index | Level::IndexDescriptor);
-    if let Some(a) = annotations.iter().find(index_level).filter(|_| !multi_platform) {
+    if let Some(a) = annotations.iter().find(index_level).filter(|_| !shape.is_index()) {
         return Err(Error::option(format!("{}: index annotations not supported for single platform export", a.option)));
     }
 
     // Media types: the exporter's default, switched to OCI when the result needs it (decision §0).
-    let needs_oci: Option<String> = if oci_artifact {
+    let needs_oci: Option<String> = if shape.attestations {
+        Some("attestations".into())
+    } else if oci_artifact {
         Some("exporter option \"oci-artifact=true\"".into())
     } else {
         annotations.iter().find(|a| a.level.needs_oci()).map(|a| format!("annotation option {}", a.option))
     };
     let oci = match (explicit_oci, &needs_oci) {
+        (Some(false), Some(_)) if shape.attestations => {
+            return Err(Error::option("cannot export attestations with \"oci-mediatypes=false\""));
+        }
         (Some(false), Some(reason)) if oci_artifact => {
             return Err(Error::option(format!("{reason} conflicts with \"oci-mediatypes=false\"")));
         }
@@ -259,6 +275,7 @@ fn image_options(
         media_types: if oci { MediaTypes::Oci } else { MediaTypes::Docker },
         epoch,
         rewrite_timestamp,
+        oci_artifact,
         annotations,
     })
 }

@@ -1,5 +1,6 @@
 //! Image objects: config, manifest, index and their media types, serialized as BuildKit does.
 
+pub mod attestation;
 pub mod config;
 pub mod mediatypes;
 pub mod settings;
@@ -50,7 +51,9 @@ pub async fn assemble<H: Host>(host: &H, spec: ImageSpec<'_>) -> Result<BuiltIma
         schema_version: 2,
         media_type: types.manifest().to_string(),
         config: Descriptor::new(types.config(), &config_digest, config_bytes.len() as u64),
+        artifact_type: None,
         layers: spec.layers.into_iter().map(|(d, _)| d).collect(),
+        subject: None,
         annotations: spec.annotations,
     };
     let manifest_bytes = gojson::pretty(&manifest);

@@ -14,6 +14,9 @@ pub struct Descriptor {
     pub size: u64,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: Annotations,
+    /// Embedded content, base64 (the OCI empty descriptor carries `e30=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
 }
@@ -25,6 +28,7 @@ impl Descriptor {
             digest: digest.to_string(),
             size,
             annotations: Annotations::new(),
+            data: None,
             platform: None,
         }
     }
@@ -36,8 +40,12 @@ pub struct Manifest {
     pub schema_version: u32,
     #[serde(rename = "mediaType")]
     pub media_type: String,
+    #[serde(rename = "artifactType", skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: Annotations,
 }

@@ -51,6 +51,18 @@ pub struct OutputSpec {
 }
 
 impl OutputSpec {
+    /// A CSV record of `key=value` fields (keys lower-cased and trimmed), as `--attest` takes it.
+    pub fn parse_attrs(raw: &str) -> Result<BTreeMap<String, String>> {
+        let mut attrs = BTreeMap::new();
+        for field in csv::fields(raw)? {
+            let (key, value) = field
+                .split_once('=')
+                .ok_or_else(|| Error::option(format!("invalid value {field:?}: expected KEY=VALUE")))?;
+            attrs.insert(key.trim().to_ascii_lowercase(), value.to_string());
+        }
+        Ok(attrs)
+    }
+
     /// Parse one `--output` value exactly as buildx does (util/buildflags/export.go).
     pub fn parse(raw: &str) -> Result<OutputSpec> {
         let fields = csv::fields(raw)?;
