@@ -159,3 +159,17 @@ test('attestations give the same index from both hosts', () => {
   assert.deepEqual(meta.native, meta.npm);
   assert.ok(fs.readFileSync(path.join(work, 'native.tar')).equals(fs.readFileSync(path.join(work, 'npm.tar'))));
 });
+
+test('type=tar streams the same filesystem from both hosts', () => {
+  const work = tempDir();
+  const out = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const result = spawnSync(argv[0], [...argv.slice(1), 'export', path.join(repo, 'examples', 'rootfs'), '-o', '-'], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, host) },
+    });
+    assert.equal(result.status, 0, String(result.stderr));
+    out[host] = result.stdout;
+  }
+  assert.ok(out.native.length > 1024);
+  assert.ok(out.native.equals(out.npm));
+});

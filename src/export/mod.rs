@@ -1,6 +1,7 @@
 //! One export run: plan every output, build each distinct layer once, assemble the image per output,
 //! write every output under temporary names and commit them only when all succeeded.
 
+pub mod filesystem;
 pub mod layout;
 pub mod plan;
 pub mod store;
@@ -153,6 +154,7 @@ async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
             host.output_mkdir(dest).await?;
             Ok(Opened::Dir)
         }
+        Target::Filesystem { dest } => Ok(Opened::Tar(host.output_open(dest).await?)),
         Target::CacheOnly | Target::Image(_) => Ok(Opened::Nothing),
     }
 }
@@ -173,6 +175,9 @@ async fn export_one<H: Host>(
     response: &mut ExportResponse,
 ) -> Result<()> {
     let epoch = plan.epoch.unwrap_or(run.env_epoch);
+    if let (Target::Filesystem { .. }, Opened::Tar(handle)) = (&plan.target, out) {
+        return filesystem::write_tar(host, &run.inputs, epoch, *handle).await;
+    }
     let created = epoch.unwrap_or(run.now);
     let mut images = Vec::new();
     for i in 0..run.inputs.len() {

@@ -16,6 +16,8 @@ pub enum Target {
     Layout { dest: String, tar: bool, docker: bool },
     /// The local image store (image exporter): blobs are always stored; `store` records the names.
     Image(ImageTarget),
+    /// The final root filesystem as a tar stream (tar exporter) at `dest` ("-" = stdout).
+    Filesystem { dest: String },
     /// Build and report digests, write nothing.
     CacheOnly,
 }
@@ -96,6 +98,7 @@ impl Plan {
         match spec.kind {
             ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, shape, warnings),
             ExporterType::Image | ExporterType::Registry => image_plan(&spec, shape, warnings),
+            ExporterType::Tar => filesystem_plan(&spec, shape, warnings),
             ExporterType::CacheOnly => {
                 warn_unused(&spec, &[], warnings);
                 Ok(Plan {
@@ -111,7 +114,7 @@ impl Plan {
                 })
             }
             other => Err(Error::option(format!(
-                "--output type={} is not implemented yet in this version of outport (image, oci, docker and cacheonly are)",
+                "--output type={} is not implemented yet in this version of outport (image, oci, docker, tar and cacheonly are)",
                 other.name()
             ))),
         }
@@ -128,6 +131,46 @@ fn bool_strict(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
 
 fn bool_empty_true(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
     get(spec, key).map(|v| parse_bool_empty_true(key, v)).transpose()
+}
+
+/// The tar exporter (BuildKit exporter/tar): `dest`, `platform-split`, `mode`, `source-date-epoch`.
+fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
+    let type_name = spec.kind.name();
+    let dest = match spec.dest.as_deref() {
+        Some("") => return Err(Error::option(format!("dest must not be empty for type={type_name}"))),
+        Some(d) => d.to_string(),
+        None => "-".to_string(),
+    };
+    if shape.attestations {
+        return Err(Error::option(format!(
+            "--attest: type={type_name} does not write attestation files yet in this version of outport"
+        )));
+    }
+    // Validated like BuildKit; for a tar stream neither changes the bytes of a single-platform result.
+    bool_strict(spec, "platform-split")
+        .map_err(|e| Error::option(e.message.replace("non-bool value specified for", "non-bool value for")))?;
+    if let Some(mode) = get(spec, "mode") {
+        if !["copy", "delete"].contains(&mode.trim().to_ascii_lowercase().as_str()) {
+            return Err(Error::option(format!("invalid local exporter mode {mode:?}")));
+        }
+    }
+    let epoch = match get(spec, "source-date-epoch") {
+        None => None,
+        Some("") => Some(None),
+        Some(v) => Some(Some(parse_epoch("source-date-epoch", v)?)),
+    };
+    warn_unused(spec, &["platform-split", "mode", "attestation-prefix", "source-date-epoch"], warnings);
+    Ok(Plan {
+        kind: spec.kind,
+        target: Target::Filesystem { dest },
+        names: Vec::new(),
+        compression: Compression::Uncompressed,
+        media_types: MediaTypes::Oci,
+        epoch,
+        rewrite_timestamp: false,
+        oci_artifact: false,
+        annotations: Vec::new(),
+    })
 }
 
 fn layout_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
@@ -311,6 +354,7 @@ mod tests {
         assert_eq!(d.media_types, MediaTypes::Docker);
         assert_eq!(d.names[0].full(), "docker.io/library/foo:latest");
         assert_eq!(parse("type=cacheonly").unwrap().target, Target::CacheOnly);
+        assert_eq!(parse("-").unwrap().target, Target::Filesystem { dest: "-".into() });
         let i = parse("type=image,name=foo,store=").unwrap();
         assert_eq!(i.media_types, MediaTypes::Docker);
         assert_eq!(
@@ -365,6 +409,9 @@ mod tests {
             ("type=image,name=a,unpack=true,rewrite-timestamp=true", "conflicts with \"unpack\""),
             ("type=image,name=UPPER", "failed to parse UPPER"),
             ("type=local,dest=x", "not implemented yet"),
+            ("type=tar,dest=", "dest must not be empty"),
+            ("type=tar,mode=move", "invalid local exporter mode \"move\""),
+            ("type=tar,platform-split=maybe", "non-bool value for platform-split"),
         ] {
             let err = parse(spec).unwrap_err();
             assert!(err.message.contains(needle), "{spec}: {err}");

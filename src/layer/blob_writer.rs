@@ -29,6 +29,12 @@ pub struct WrittenBlob {
     pub uncompressed_size: u64,
 }
 
+impl<H: Host> super::walk::TarSink for BlobWriter<'_, H> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        BlobWriter::write(self, data).await
+    }
+}
+
 impl<'h, H: Host> BlobWriter<'h, H> {
     pub async fn create(host: &'h H, compression: Compression) -> Result<BlobWriter<'h, H>> {
         let handle = host.blob_create().await?;

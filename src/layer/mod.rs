@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::host::Host;
 pub use blob_writer::{put_blob, WrittenBlob};
 
-/// Build one layer from the directory at `root` (a host path) and store it. `clamp_mtime`: see
-/// [`walk::write_tree`].
+/// Build one layer from the directory at `root` (a host path) and store it. `clamp_mtime`:
+/// rewrite-timestamp's epoch.
 pub async fn from_directory<H: Host>(
     host: &H,
     root: &[u8],
@@ -18,7 +18,14 @@ pub async fn from_directory<H: Host>(
     clamp_mtime: Option<i64>,
 ) -> Result<WrittenBlob> {
     let mut writer = blob_writer::BlobWriter::create(host, compression).await?;
-    match walk::write_tree(host, root, clamp_mtime, &mut writer).await {
+    let roots = [root.to_vec()];
+    let mtime = clamp_mtime.map_or(walk::Mtime::Keep, walk::Mtime::Clamp);
+    let tree = walk::Tree { roots: &roots, mtime, prefix: b"" };
+    let written = match walk::write_tree(host, &tree, &mut writer).await {
+        Ok(()) => writer.write(&tar::TRAILER).await,
+        Err(e) => Err(e),
+    };
+    match written {
         Ok(()) => writer.commit().await,
         Err(e) => {
             writer.abort().await;

@@ -1,9 +1,12 @@
-//! Walk a source tree through the host and emit a deterministic tar stream, the way BuildKit's
+//! Walk source trees through the host and emit a deterministic tar stream, the way BuildKit's
 //! differ does: depth first, names byte-sorted within each directory, parents before children,
 //! no root entry, directories with a trailing '/', hardlinks as typeflag 1 pointing at the first
 //! path seen, sockets skipped, symlinks recorded and never followed.
+//!
+//! Several roots are merged as stacked layers (the tar exporter's final filesystem): for each name
+//! the topmost layer that has it wins, and a directory's contents come from every layer, top down,
+//! until one where that name is not a directory.
 
-use super::blob_writer::BlobWriter;
 use super::tar::{self, typeflag, Header};
 use crate::error::{Error, Result};
 use crate::host::{EntryKind, Host, SourceEntry};
@@ -12,68 +15,106 @@ use std::collections::HashMap;
 /// How much of a file is requested from the host at a time.
 const READ_CHUNK: u32 = 1 << 20;
 
-/// `clamp_mtime`: rewrite-timestamp's epoch; entries newer than it get it, older ones keep theirs.
-pub async fn write_tree<H: Host>(
-    host: &H,
-    root: &[u8],
-    clamp_mtime: Option<i64>,
-    out: &mut BlobWriter<'_, H>,
-) -> Result<()> {
-    let root_entry = host.source_stat(root).await?;
-    if root_entry.kind != EntryKind::Directory {
-        return Err(Error::source(format!("rootfs {} is not a directory", show(root))));
+/// Where tar bytes go: a layer blob being compressed, or an output file.
+#[allow(async_fn_in_trait)]
+pub trait TarSink {
+    async fn write(&mut self, data: &[u8]) -> Result<()>;
+}
+
+/// What happens to entry mtimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mtime {
+    Keep,
+    /// rewrite-timestamp: entries newer than the epoch get it, older ones keep theirs.
+    Clamp(i64),
+    /// local/tar exporters with an epoch: every entry gets it.
+    Set(i64),
+}
+
+impl Mtime {
+    fn apply(self, mtime: i64) -> i64 {
+        match self {
+            Mtime::Keep => mtime,
+            Mtime::Clamp(epoch) => mtime.min(epoch),
+            Mtime::Set(epoch) => epoch,
+        }
     }
+}
+
+pub struct Tree<'a> {
+    /// Host paths of the layer roots, bottom first.
+    pub roots: &'a [Vec<u8>],
+    pub mtime: Mtime,
+    /// Prepended to every entry name (e.g. `linux_amd64/`), or empty.
+    pub prefix: &'a [u8],
+}
+
+/// One child in the merged view: the winning entry, the root its data comes from, and for a
+/// directory the roots (top first) whose same-named directories it merges.
+struct Child {
+    entry: SourceEntry,
+    root: usize,
+    dir_roots: Vec<usize>,
+}
+
+/// Write the tree's entries (not the end-of-archive trailer) to `out`.
+pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
+    for root in tree.roots {
+        if host.source_stat(root).await?.kind != EntryKind::Directory {
+            return Err(Error::source(format!("rootfs {} is not a directory", show(root))));
+        }
+    }
+    let top_first: Vec<usize> = (0..tree.roots.len()).rev().collect();
     let mut first_path_of_inode: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    // Each stack frame: the directory's relative path (with trailing '/', empty for the root) and its
-    // remaining children, reversed so `pop` yields them in sorted order.
-    let mut stack: Vec<(Vec<u8>, Vec<SourceEntry>)> = vec![(Vec::new(), sorted_children(host, root, b"").await?)];
+    // Each frame: the directory's relative path (trailing '/', empty for the root) and its remaining
+    // children, reversed so `pop` yields them in sorted order.
+    let mut stack: Vec<(Vec<u8>, Vec<Child>)> =
+        vec![(Vec::new(), merged_children(host, tree.roots, &top_first, b"").await?)];
     while let Some((dir, children)) = stack.last_mut() {
-        let Some(mut entry) = children.pop() else {
+        let Some(Child { mut entry, root, dir_roots }) = children.pop() else {
             stack.pop();
             continue;
         };
-        if let Some(epoch) = clamp_mtime {
-            entry.mtime = entry.mtime.min(epoch);
-        }
+        entry.mtime = tree.mtime.apply(entry.mtime);
         let mut rel = dir.clone();
         rel.extend_from_slice(&entry.name);
+        let name = [tree.prefix, &rel].concat();
         match entry.kind {
             EntryKind::Socket => continue,
             EntryKind::Directory => {
+                out.write(&tar::encode(&header(&entry, [&name[..], b"/"].concat(), typeflag::DIRECTORY))).await?;
                 rel.push(b'/');
-                out.write(&tar::encode(&header(&entry, rel.clone(), typeflag::DIRECTORY))).await?;
-                let children = sorted_children(host, root, &rel).await?;
+                let children = merged_children(host, tree.roots, &dir_roots, &rel).await?;
                 stack.push((rel, children));
             }
             EntryKind::Regular if entry.nlink > 1 => {
                 let key = (entry.device, entry.inode);
                 if let Some(target) = first_path_of_inode.get(&key) {
-                    let mut h = header(&entry, rel, typeflag::HARDLINK);
+                    let mut h = header(&entry, name, typeflag::HARDLINK);
                     h.linkname = target.clone();
-                    h.size = 0;
                     out.write(&tar::encode(&h)).await?;
                 } else {
-                    first_path_of_inode.insert(key, rel.clone());
-                    write_file(host, root, &entry, rel, out).await?;
+                    first_path_of_inode.insert(key, name.clone());
+                    write_file(host, &join(&tree.roots[root], &rel), &entry, name, out).await?;
                 }
             }
-            EntryKind::Regular => write_file(host, root, &entry, rel, out).await?,
+            EntryKind::Regular => write_file(host, &join(&tree.roots[root], &rel), &entry, name, out).await?,
             EntryKind::Symlink => {
-                let mut h = header(&entry, rel, typeflag::SYMLINK);
+                let mut h = header(&entry, name, typeflag::SYMLINK);
                 h.linkname = entry.link_target.clone();
                 out.write(&tar::encode(&h)).await?;
             }
             EntryKind::CharDevice | EntryKind::BlockDevice => {
                 let flag = if entry.kind == EntryKind::CharDevice { typeflag::CHAR } else { typeflag::BLOCK };
-                let mut h = header(&entry, rel, flag);
+                let mut h = header(&entry, name, flag);
                 h.devmajor = entry.dev_major as i64;
                 h.devminor = entry.dev_minor as i64;
                 out.write(&tar::encode(&h)).await?;
             }
-            EntryKind::Fifo => out.write(&tar::encode(&header(&entry, rel, typeflag::FIFO))).await?,
+            EntryKind::Fifo => out.write(&tar::encode(&header(&entry, name, typeflag::FIFO))).await?,
         }
     }
-    out.write(&tar::TRAILER).await
+    Ok(())
 }
 
 fn header(entry: &SourceEntry, name: Vec<u8>, flag: u8) -> Header {
@@ -89,41 +130,63 @@ fn header(entry: &SourceEntry, name: Vec<u8>, flag: u8) -> Header {
     }
 }
 
-async fn sorted_children<H: Host>(host: &H, root: &[u8], rel: &[u8]) -> Result<Vec<SourceEntry>> {
-    let mut children = host.source_read_dir(&join(root, rel)).await?;
-    for child in &children {
-        if child.name.is_empty() || child.name.contains(&b'/') || child.name == b"." || child.name == b".." {
-            return Err(Error::source(format!(
-                "host returned an invalid entry name {:?} in {}",
-                show(&child.name),
-                show(&join(root, rel))
-            )));
+/// The merged children of directory `rel` over `dir_roots` (top first), sorted for popping.
+async fn merged_children<H: Host>(host: &H, roots: &[Vec<u8>], dir_roots: &[usize], rel: &[u8]) -> Result<Vec<Child>> {
+    let mut merged: Vec<Child> = Vec::new();
+    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    // Names whose directory chain ended at a non-directory: lower layers no longer contribute.
+    let mut closed: Vec<bool> = Vec::new();
+    for &root in dir_roots {
+        let dir = join(&roots[root], rel);
+        for entry in host.source_read_dir(&dir).await? {
+            if entry.name.is_empty() || entry.name.contains(&b'/') || entry.name == b"." || entry.name == b".." {
+                return Err(Error::source(format!(
+                    "host returned an invalid entry name {:?} in {}",
+                    show(&entry.name),
+                    show(&dir)
+                )));
+            }
+            match index.get(&entry.name) {
+                None => {
+                    index.insert(entry.name.clone(), merged.len());
+                    let is_dir = entry.kind == EntryKind::Directory;
+                    closed.push(!is_dir);
+                    merged.push(Child { entry, root, dir_roots: if is_dir { vec![root] } else { Vec::new() } });
+                }
+                Some(&i) if !closed[i] => {
+                    if entry.kind == EntryKind::Directory {
+                        merged[i].dir_roots.push(root);
+                    } else {
+                        closed[i] = true;
+                    }
+                }
+                Some(_) => {}
+            }
         }
     }
     // Reverse byte order: the walk pops from the end.
-    children.sort_by(|a, b| b.name.cmp(&a.name));
-    Ok(children)
+    merged.sort_by(|a, b| b.entry.name.cmp(&a.entry.name));
+    Ok(merged)
 }
 
-async fn write_file<H: Host>(
+async fn write_file<H: Host, S: TarSink>(
     host: &H,
-    root: &[u8],
+    path: &[u8],
     entry: &SourceEntry,
-    rel: Vec<u8>,
-    out: &mut BlobWriter<'_, H>,
+    name: Vec<u8>,
+    out: &mut S,
 ) -> Result<()> {
-    let path = join(root, &rel);
-    let mut h = header(entry, rel, typeflag::REGULAR);
+    let mut h = header(entry, name, typeflag::REGULAR);
     h.size = entry.size as i64;
     out.write(&tar::encode(&h)).await?;
-    let handle = host.source_open(&path).await?;
-    let copied = copy_file(host, handle, entry.size, &path, out).await;
+    let handle = host.source_open(path).await?;
+    let copied = copy_file(host, handle, entry.size, path, out).await;
     host.source_close(handle).await;
     copied?;
     out.write(&[0u8; tar::BLOCK][..tar::padding(entry.size)]).await
 }
 
-async fn copy_file<H: Host>(host: &H, handle: u32, size: u64, path: &[u8], out: &mut BlobWriter<'_, H>) -> Result<()> {
+async fn copy_file<H: Host, S: TarSink>(host: &H, handle: u32, size: u64, path: &[u8], out: &mut S) -> Result<()> {
     let changed = || Error::source(format!("{} changed size while being read (expected {size} bytes)", show(path)));
     let mut done = 0u64;
     loop {
