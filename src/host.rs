@@ -78,6 +78,12 @@ pub trait Host {
     async fn output_abort(&self, handle: Handle);
     async fn output_mkdir(&self, path: &str) -> Result<()>;
     async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>>;
+    /// Create a directory, replacing a non-directory (never following a symlink).
+    async fn output_create_dir(&self, path: &str) -> Result<()>;
+    async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()>;
+    async fn output_hardlink(&self, path: &str, target: &str) -> Result<()>;
+    /// Permission bits, owner (where allowed) and mtime; symlinks get only the mtime.
+    async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()>;
 
     fn progress(&self, event: ProgressEvent);
 }

@@ -173,3 +173,29 @@ test('type=tar streams the same filesystem from both hosts', () => {
   assert.ok(out.native.length > 1024);
   assert.ok(out.native.equals(out.npm));
 });
+
+test('type=local writes the same tree (modes, links, mtimes) from both hosts', () => {
+  const work = tempDir();
+  const rootfs = path.join(work, 'rootfs');
+  fs.mkdirSync(rootfs);
+  awkwardTree(rootfs);
+  const describe = (dir) =>
+    fs
+      .readdirSync(dir, { recursive: true })
+      .sort()
+      .map((f) => {
+        const p = path.join(dir, f);
+        const st = fs.lstatSync(p);
+        const what = st.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : st.isFile() ? fs.readFileSync(p).toString('base64') : 'dir';
+        return `${f} ${(st.mode & 0o7777).toString(8)} ${Math.floor(st.mtimeMs / 1000)} ${what}`;
+      });
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const result = spawnSync(argv[0], [...argv.slice(1), 'export', rootfs, '-o', path.join(work, host)], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, `${host}-store`) },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /skipped fifo/);
+  }
+  assert.deepEqual(describe(path.join(work, 'npm')), describe(path.join(work, 'native')));
+});

@@ -82,6 +82,19 @@ impl Host for State {
         crate::output::read(&path)
     }
 
+    fn output_create_dir(&mut self, path: String) -> Result<(), Error> {
+        crate::local::create_dir(&path)
+    }
+    fn output_symlink(&mut self, path: String, target: Vec<u8>) -> Result<(), Error> {
+        crate::local::symlink(&path, &target)
+    }
+    fn output_hardlink(&mut self, path: String, target: String) -> Result<(), Error> {
+        crate::local::hardlink(&path, &target)
+    }
+    fn output_set_attributes(&mut self, path: String, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<(), Error> {
+        crate::local::set_attributes(&path, mode, uid, gid, mtime)
+    }
+
     fn progress(&mut self, event: ProgressEvent) {
         self.host.progress.report(&event)
     }

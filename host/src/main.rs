@@ -3,6 +3,7 @@
 
 mod errors;
 mod imports;
+mod local;
 mod output;
 mod progress;
 mod runtime;

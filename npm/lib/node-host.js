@@ -5,6 +5,7 @@
 const { Source } = require('./source');
 const { Store, defaultStoreDir } = require('./store');
 const { Outputs, mkdir, readWhole } = require('./output');
+const local = require('./local');
 
 function createNodeHost({ store, onProgress } = {}) {
   const source = new Source();
@@ -31,6 +32,10 @@ function createNodeHost({ store, onProgress } = {}) {
     outputAbort: (h) => outputs.abort(h),
     outputMkdir: (p) => mkdir(p),
     outputRead: (p) => readWhole(p),
+    outputCreateDir: (p) => local.createDir(p),
+    outputSymlink: (p, target) => local.symlink(p, target),
+    outputHardlink: (p, target) => local.hardlink(p, target),
+    outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
     progress: (event) => onProgress?.(event),
   };
   // Not part of the interface: lets the caller clean up after a failed run.

@@ -156,6 +156,18 @@ impl Host for ComponentHost {
     async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
         imports::output_read(path).map_err(from_wit)
     }
+    async fn output_create_dir(&self, path: &str) -> Result<()> {
+        imports::output_create_dir(path).map_err(from_wit)
+    }
+    async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()> {
+        imports::output_symlink(path, target).map_err(from_wit)
+    }
+    async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
+        imports::output_hardlink(path, target).map_err(from_wit)
+    }
+    async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
+        imports::output_set_attributes(path, mode, uid, gid, mtime).map_err(from_wit)
+    }
     fn progress(&self, event: ProgressEvent) {
         imports::progress(&wit::ProgressEvent {
             phase: event.phase,

@@ -202,6 +202,19 @@ impl Host for JsHost {
         optional_bytes("outputRead", &v)
     }
 
+    async fn output_create_dir(&self, path: &str) -> Result<()> {
+        self.call("outputCreateDir", &[path.into()]).await.map(drop)
+    }
+    async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()> {
+        self.call("outputSymlink", &[path.into(), bytes(target)]).await.map(drop)
+    }
+    async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
+        self.call("outputHardlink", &[path.into(), target.into()]).await.map(drop)
+    }
+    async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
+        let args = [path.into(), mode.into(), uid.into(), gid.into(), (mtime as f64).into()];
+        self.call("outputSetAttributes", &args).await.map(drop)
+    }
     fn progress(&self, event: ProgressEvent) {
         let obj = Object::new();
         let set = |k: &str, v: JsValue| {

@@ -1,12 +1,14 @@
-//! The tar exporter: the final root filesystem of each platform (its layers stacked, upper layers
-//! winning) as one uncompressed tar stream, like BuildKit's fsutil tar writer. Several platforms
-//! go to `<os>_<arch>[_<variant>]/` directories; with an epoch every entry's mtime is the epoch.
+//! The tar and local exporters: the final root filesystem of each platform (its layers stacked,
+//! upper layers winning), as one uncompressed tar stream like BuildKit's fsutil tar writer, or
+//! written into a directory. Several platforms go to `<os>_<arch>[_<variant>]/` directories; with an
+//! epoch every entry's mtime is the epoch.
 
 use crate::build_result::PlatformInput;
-use crate::error::Result;
-use crate::host::{Handle, Host, ProgressEvent};
+use crate::error::{Error, Result};
+use crate::host::{Handle, Host, ProgressEvent, SourceEntry};
 use crate::layer::tar::{self, typeflag, Header};
-use crate::layer::walk::{self, Mtime, TarSink, Tree};
+use crate::layer::walk::{self, Item, Mtime, TarSink, Tree, Visitor};
+use std::collections::HashMap;
 
 const FLUSH_AT: usize = 1 << 20;
 
@@ -59,4 +61,108 @@ pub async fn write_tar<H: Host>(host: &H, inputs: &[PlatformInput], epoch: Optio
     }
     out.write(&tar::TRAILER).await?;
     out.flush().await
+}
+
+/// The local exporter: write each platform's filesystem under `dest` (in `<os>_<arch>/` when
+/// `split`). Without split, a path two platforms both produce is an error, as in BuildKit. Fifos
+/// and devices cannot be created portably: they are skipped with a warning.
+pub async fn write_local<H: Host>(
+    host: &H,
+    inputs: &[PlatformInput],
+    epoch: Option<i64>,
+    dest: &str,
+    split: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let dest = dest.trim_end_matches('/');
+    let mtime = epoch.map_or(Mtime::Keep, Mtime::Set);
+    let mut local = LocalVisitor {
+        host,
+        base: String::new(),
+        platform: String::new(),
+        written: HashMap::new(),
+        dirs: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for input in inputs {
+        local.platform = input.platform.id();
+        local.base = if split { format!("{dest}/{}", local.platform.replace('/', "_")) } else { dest.to_string() };
+        host.output_create_dir(&local.base).await?;
+        host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
+        let roots: Vec<Vec<u8>> = input.layers.iter().map(|l| l.as_bytes().to_vec()).collect();
+        walk::walk(host, &Tree { roots: &roots, mtime, prefix: b"" }, &mut local).await?;
+        host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 1, total: 1 });
+    }
+    // Directory times last, deepest first: writing their children changed them.
+    local.dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    for (path, entry) in &local.dirs {
+        host.output_set_attributes(path, entry.mode, entry.uid, entry.gid, entry.mtime).await?;
+    }
+    warnings.extend(local.skipped);
+    Ok(())
+}
+
+struct LocalVisitor<'h, H: Host> {
+    host: &'h H,
+    /// Where this platform's tree goes.
+    base: String,
+    platform: String,
+    /// Output path → the platform that wrote it (for the no-split overwrite check).
+    written: HashMap<String, String>,
+    dirs: Vec<(String, SourceEntry)>,
+    skipped: Vec<String>,
+}
+
+impl<H: Host> LocalVisitor<'_, H> {
+    fn path(&mut self, name: &[u8], is_dir: bool) -> Result<String> {
+        let name = std::str::from_utf8(name).map_err(|_| {
+            Error::output(format!("{}: the local exporter cannot write names that are not UTF-8 yet", walk::show(name)))
+        })?;
+        let path = format!("{}/{name}", self.base);
+        match self.written.insert(path.clone(), self.platform.clone()) {
+            Some(previous) if previous != self.platform && !is_dir => Err(Error::output(format!(
+                "cannot overwrite {name} from {previous} with {} when split option is disabled",
+                self.platform
+            ))),
+            _ => Ok(path),
+        }
+    }
+}
+
+impl<H: Host> Visitor for LocalVisitor<'_, H> {
+    async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
+        let host = self.host;
+        let path = self.path(name, matches!(item, Item::Directory))?;
+        match item {
+            Item::Directory => {
+                host.output_create_dir(&path).await?;
+                self.dirs.push((path, entry.clone()));
+                return Ok(());
+            }
+            Item::File { source } => {
+                let handle = host.output_open(&path).await?;
+                let mut out = OutputTar { host, handle, pending: Vec::new() };
+                let copied = match walk::copy_source(host, source, entry.size, &mut out).await {
+                    Ok(()) => out.flush().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = copied {
+                    host.output_abort(handle).await;
+                    return Err(e);
+                }
+                host.output_commit(handle).await?;
+            }
+            Item::Hardlink { target } => {
+                let target = format!("{}/{}", self.base, String::from_utf8_lossy(target));
+                return host.output_hardlink(&path, &target).await;
+            }
+            Item::Symlink => host.output_symlink(&path, &entry.link_target).await?,
+            Item::Special => {
+                self.skipped
+                    .push(format!("type=local: skipped {}: fifos and devices are not created", walk::show(name)));
+                return Ok(());
+            }
+        }
+        host.output_set_attributes(&path, entry.mode, entry.uid, entry.gid, entry.mtime).await
+    }
 }

@@ -155,6 +155,10 @@ async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
             Ok(Opened::Dir)
         }
         Target::Filesystem { dest } => Ok(Opened::Tar(host.output_open(dest).await?)),
+        Target::Local { dest, .. } => {
+            host.output_create_dir(dest).await?;
+            Ok(Opened::Dir)
+        }
         Target::CacheOnly | Target::Image(_) => Ok(Opened::Nothing),
     }
 }
@@ -175,8 +179,14 @@ async fn export_one<H: Host>(
     response: &mut ExportResponse,
 ) -> Result<()> {
     let epoch = plan.epoch.unwrap_or(run.env_epoch);
-    if let (Target::Filesystem { .. }, Opened::Tar(handle)) = (&plan.target, out) {
-        return filesystem::write_tar(host, &run.inputs, epoch, *handle).await;
+    match (&plan.target, out) {
+        (Target::Filesystem { .. }, Opened::Tar(handle)) => {
+            return filesystem::write_tar(host, &run.inputs, epoch, *handle).await;
+        }
+        (Target::Local { dest, split }, _) => {
+            return filesystem::write_local(host, &run.inputs, epoch, dest, *split, &mut response.warnings).await;
+        }
+        _ => {}
     }
     let created = epoch.unwrap_or(run.now);
     let mut images = Vec::new();

@@ -18,6 +18,9 @@ pub enum Target {
     Image(ImageTarget),
     /// The final root filesystem as a tar stream (tar exporter) at `dest` ("-" = stdout).
     Filesystem { dest: String },
+    /// The final root filesystem written into the directory `dest` (local exporter); `split`: one
+    /// `<os>_<arch>` subdirectory per platform.
+    Local { dest: String, split: bool },
     /// Build and report digests, write nothing.
     CacheOnly,
 }
@@ -98,7 +101,7 @@ impl Plan {
         match spec.kind {
             ExporterType::Oci | ExporterType::Docker => layout_plan(&spec, shape, warnings),
             ExporterType::Image | ExporterType::Registry => image_plan(&spec, shape, warnings),
-            ExporterType::Tar => filesystem_plan(&spec, shape, warnings),
+            ExporterType::Tar | ExporterType::Local => filesystem_plan(&spec, shape, warnings),
             ExporterType::CacheOnly => {
                 warn_unused(&spec, &[], warnings);
                 Ok(Plan {
@@ -113,10 +116,6 @@ impl Plan {
                     annotations: Vec::new(),
                 })
             }
-            other => Err(Error::option(format!(
-                "--output type={} is not implemented yet in this version of outport (image, oci, docker, tar and cacheonly are)",
-                other.name()
-            ))),
         }
     }
 }
@@ -133,12 +132,16 @@ fn bool_empty_true(spec: &OutputSpec, key: &str) -> Result<Option<bool>> {
     get(spec, key).map(|v| parse_bool_empty_true(key, v)).transpose()
 }
 
-/// The tar exporter (BuildKit exporter/tar): `dest`, `platform-split`, `mode`, `source-date-epoch`.
+/// The tar and local exporters (BuildKit exporter/tar, exporter/local): `dest`, `platform-split`,
+/// `mode`, `source-date-epoch`.
 fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Result<Plan> {
     let type_name = spec.kind.name();
+    let local = spec.kind == ExporterType::Local;
     let dest = match spec.dest.as_deref() {
         Some("") => return Err(Error::option(format!("dest must not be empty for type={type_name}"))),
+        Some("-") if local => return Err(Error::option("dest cannot be stdout for local exporter")),
         Some(d) => d.to_string(),
+        None if local => return Err(Error::option("dest is required for local exporter")),
         None => "-".to_string(),
     };
     if shape.attestations {
@@ -146,12 +149,20 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
             "--attest: type={type_name} does not write attestation files yet in this version of outport"
         )));
     }
-    // Validated like BuildKit; for a tar stream neither changes the bytes of a single-platform result.
-    bool_strict(spec, "platform-split")
-        .map_err(|e| Error::option(e.message.replace("non-bool value specified for", "non-bool value for")))?;
+    let split = bool_strict(spec, "platform-split")
+        .map_err(|e| Error::option(e.message.replace("non-bool value specified for", "non-bool value for")))?
+        .unwrap_or(shape.platforms > 1);
     if let Some(mode) = get(spec, "mode") {
-        if !["copy", "delete"].contains(&mode.trim().to_ascii_lowercase().as_str()) {
-            return Err(Error::option(format!("invalid local exporter mode {mode:?}")));
+        match mode.trim().to_ascii_lowercase().as_str() {
+            "copy" => {}
+            // The tar stream has nothing to delete; a directory would need it.
+            "delete" if !local => {}
+            "delete" => {
+                return Err(Error::option(
+                    "mode=delete of type=local is not implemented yet in this version of outport",
+                ))
+            }
+            _ => return Err(Error::option(format!("invalid local exporter mode {mode:?}"))),
         }
     }
     let epoch = match get(spec, "source-date-epoch") {
@@ -162,7 +173,7 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
     warn_unused(spec, &["platform-split", "mode", "attestation-prefix", "source-date-epoch"], warnings);
     Ok(Plan {
         kind: spec.kind,
-        target: Target::Filesystem { dest },
+        target: if local { Target::Local { dest, split } } else { Target::Filesystem { dest } },
         names: Vec::new(),
         compression: Compression::Uncompressed,
         media_types: MediaTypes::Oci,
@@ -355,6 +366,7 @@ mod tests {
         assert_eq!(d.names[0].full(), "docker.io/library/foo:latest");
         assert_eq!(parse("type=cacheonly").unwrap().target, Target::CacheOnly);
         assert_eq!(parse("-").unwrap().target, Target::Filesystem { dest: "-".into() });
+        assert_eq!(parse("./out").unwrap().target, Target::Local { dest: "./out".into(), split: false });
         let i = parse("type=image,name=foo,store=").unwrap();
         assert_eq!(i.media_types, MediaTypes::Docker);
         assert_eq!(
@@ -408,7 +420,9 @@ mod tests {
             ("type=image,dest=x", "not supported by type=image"),
             ("type=image,name=a,unpack=true,rewrite-timestamp=true", "conflicts with \"unpack\""),
             ("type=image,name=UPPER", "failed to parse UPPER"),
-            ("type=local,dest=x", "not implemented yet"),
+            ("type=local", "dest is required for local exporter"),
+            ("type=local,dest=-", "dest cannot be stdout for local exporter"),
+            ("type=local,dest=x,mode=delete", "not implemented yet"),
             ("type=tar,dest=", "dest must not be empty"),
             ("type=tar,mode=move", "invalid local exporter mode \"move\""),
             ("type=tar,platform-split=maybe", "non-bool value for platform-split"),

@@ -57,8 +57,31 @@ struct Child {
     dir_roots: Vec<usize>,
 }
 
-/// Write the tree's entries (not the end-of-archive trailer) to `out`.
-pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
+/// What the walk found at one name.
+pub enum Item<'a> {
+    Directory,
+    /// A regular file; its content is read from `source` (a host path).
+    File {
+        source: &'a [u8],
+    },
+    /// Another name (already visited) for the same file.
+    Hardlink {
+        target: &'a [u8],
+    },
+    Symlink,
+    /// Character or block device, or fifo.
+    Special,
+}
+
+/// Receives the merged tree in order: parents before children, names byte-sorted.
+#[allow(async_fn_in_trait)]
+pub trait Visitor {
+    /// `name`: relative, with the tree's prefix, no trailing '/'. `entry.mtime` is already adjusted.
+    async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()>;
+}
+
+/// Visit every entry of the merged tree (sockets are skipped).
+pub async fn walk<H: Host, V: Visitor>(host: &H, tree: &Tree<'_>, visitor: &mut V) -> Result<()> {
     for root in tree.roots {
         if host.source_stat(root).await?.kind != EntryKind::Directory {
             return Err(Error::source(format!("rootfs {} is not a directory", show(root))));
@@ -80,41 +103,73 @@ pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mu
         rel.extend_from_slice(&entry.name);
         let name = [tree.prefix, &rel].concat();
         match entry.kind {
-            EntryKind::Socket => continue,
+            EntryKind::Socket => {}
             EntryKind::Directory => {
-                out.write(&tar::encode(&header(&entry, [&name[..], b"/"].concat(), typeflag::DIRECTORY))).await?;
+                visitor.visit(&name, &entry, Item::Directory).await?;
                 rel.push(b'/');
                 let children = merged_children(host, tree.roots, &dir_roots, &rel).await?;
                 stack.push((rel, children));
             }
-            EntryKind::Regular if entry.nlink > 1 => {
+            EntryKind::Regular => {
                 let key = (entry.device, entry.inode);
-                if let Some(target) = first_path_of_inode.get(&key) {
-                    let mut h = header(&entry, name, typeflag::HARDLINK);
-                    h.linkname = target.clone();
-                    out.write(&tar::encode(&h)).await?;
-                } else {
-                    first_path_of_inode.insert(key, name.clone());
-                    write_file(host, &join(&tree.roots[root], &rel), &entry, name, out).await?;
+                match first_path_of_inode.get(&key).filter(|_| entry.nlink > 1) {
+                    Some(target) => visitor.visit(&name, &entry, Item::Hardlink { target }).await?,
+                    None => {
+                        if entry.nlink > 1 {
+                            first_path_of_inode.insert(key, name.clone());
+                        }
+                        let source = join(&tree.roots[root], &rel);
+                        visitor.visit(&name, &entry, Item::File { source: &source }).await?;
+                    }
                 }
             }
-            EntryKind::Regular => write_file(host, &join(&tree.roots[root], &rel), &entry, name, out).await?,
-            EntryKind::Symlink => {
-                let mut h = header(&entry, name, typeflag::SYMLINK);
-                h.linkname = entry.link_target.clone();
-                out.write(&tar::encode(&h)).await?;
+            EntryKind::Symlink => visitor.visit(&name, &entry, Item::Symlink).await?,
+            EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo => {
+                visitor.visit(&name, &entry, Item::Special).await?
             }
-            EntryKind::CharDevice | EntryKind::BlockDevice => {
-                let flag = if entry.kind == EntryKind::CharDevice { typeflag::CHAR } else { typeflag::BLOCK };
-                let mut h = header(&entry, name, flag);
-                h.devmajor = entry.dev_major as i64;
-                h.devminor = entry.dev_minor as i64;
-                out.write(&tar::encode(&h)).await?;
-            }
-            EntryKind::Fifo => out.write(&tar::encode(&header(&entry, name, typeflag::FIFO))).await?,
         }
     }
     Ok(())
+}
+
+/// Write the tree's entries (not the end-of-archive trailer) to `out`.
+pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
+    walk(host, tree, &mut TarVisitor { host, out }).await
+}
+
+/// Turns visited entries into tar headers and file data.
+struct TarVisitor<'a, H: Host, S: TarSink> {
+    host: &'a H,
+    out: &'a mut S,
+}
+
+impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
+    async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
+        let header = match item {
+            Item::Directory => header(entry, [name, b"/"].concat(), typeflag::DIRECTORY),
+            Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
+            Item::Hardlink { target } => {
+                Header { linkname: target.to_vec(), ..header(entry, name.to_vec(), typeflag::HARDLINK) }
+            }
+            Item::Symlink => {
+                Header { linkname: entry.link_target.clone(), ..header(entry, name.to_vec(), typeflag::SYMLINK) }
+            }
+            Item::Special => {
+                let flag = match entry.kind {
+                    EntryKind::CharDevice => typeflag::CHAR,
+                    EntryKind::BlockDevice => typeflag::BLOCK,
+                    _ => typeflag::FIFO,
+                };
+                let mut h = header(entry, name.to_vec(), flag);
+                if flag != typeflag::FIFO {
+                    h.devmajor = entry.dev_major as i64;
+                    h.devminor = entry.dev_minor as i64;
+                }
+                h
+            }
+        };
+        self.out.write(&tar::encode(&header)).await
+    }
 }
 
 fn header(entry: &SourceEntry, name: Vec<u8>, flag: u8) -> Header {
@@ -179,11 +234,16 @@ async fn write_file<H: Host, S: TarSink>(
     let mut h = header(entry, name, typeflag::REGULAR);
     h.size = entry.size as i64;
     out.write(&tar::encode(&h)).await?;
-    let handle = host.source_open(path).await?;
-    let copied = copy_file(host, handle, entry.size, path, out).await;
-    host.source_close(handle).await;
-    copied?;
+    copy_source(host, path, entry.size, out).await?;
     out.write(&[0u8; tar::BLOCK][..tar::padding(entry.size)]).await
+}
+
+/// Stream the source file at `path`, which must hold exactly `size` bytes, into `out`.
+pub async fn copy_source<H: Host, S: TarSink>(host: &H, path: &[u8], size: u64, out: &mut S) -> Result<()> {
+    let handle = host.source_open(path).await?;
+    let copied = copy_file(host, handle, size, path, out).await;
+    host.source_close(handle).await;
+    copied
 }
 
 async fn copy_file<H: Host, S: TarSink>(host: &H, handle: u32, size: u64, path: &[u8], out: &mut S) -> Result<()> {

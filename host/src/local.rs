@@ -1,0 +1,79 @@
+//! The local exporter's file-system operations. Nothing here follows a symlink that is already in
+//! the destination: an existing entry of the wrong kind is removed and replaced.
+
+use crate::errors::io_error;
+use crate::runtime::{CoreError, ErrorKind};
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn err(path: &Path, e: io::Error) -> CoreError {
+    io_error(ErrorKind::Output, path, &e)
+}
+
+/// Remove whatever is at `path` unless it is a real directory (symlinks are removed, not followed).
+fn clear(path: &Path, keep_dir: bool) -> Result<(), CoreError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if keep_dir && m.is_dir() => Ok(()),
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(|e| err(path, e)),
+        Ok(_) => fs::remove_file(path).map_err(|e| err(path, e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(err(path, e)),
+    }
+}
+
+pub fn create_dir(path: &str) -> Result<(), CoreError> {
+    let p = Path::new(path);
+    clear(p, true)?;
+    match fs::create_dir(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(err(p, e)),
+    }
+}
+
+pub fn symlink(path: &str, target: &[u8]) -> Result<(), CoreError> {
+    let p = Path::new(path);
+    clear(p, false)?;
+    std::os::unix::fs::symlink(OsStr::from_bytes(target), p).map_err(|e| err(p, e))
+}
+
+pub fn hardlink(path: &str, target: &str) -> Result<(), CoreError> {
+    let p = Path::new(path);
+    clear(p, false)?;
+    fs::hard_link(target, p).map_err(|e| err(p, e))
+}
+
+/// Mode and mtime always; ownership only where the process may change it (root), as an
+/// unprivileged `docker buildx --output type=local` leaves files owned by the user. A symlink gets
+/// its own owner and time, never its target's.
+pub fn set_attributes(path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<(), CoreError> {
+    let p = Path::new(path);
+    let meta = fs::symlink_metadata(p).map_err(|e| err(p, e))?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::lchown(p, Some(uid), Some(gid)).map_err(|e| err(p, e))?;
+    }
+    // Times before permissions: a mode like 0000 must not stop us from setting them.
+    set_mtime(p, mtime)?;
+    if !meta.file_type().is_symlink() {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| err(p, e))?;
+    }
+    Ok(())
+}
+
+fn set_mtime(p: &Path, mtime: i64) -> Result<(), CoreError> {
+    let c_path =
+        std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|_| err(p, io::ErrorKind::InvalidInput.into()))?;
+    let time = libc::timespec { tv_sec: mtime as libc::time_t, tv_nsec: 0 };
+    let times = [time, time];
+    // SAFETY: c_path is a valid NUL-terminated string and times points at two timespecs.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c_path.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    if rc != 0 {
+        return Err(err(p, io::Error::last_os_error()));
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! type=local (and `-o DIR`): the final root filesystem written into a directory.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt};
+
+#[test]
+fn shorthand_dir_gets_the_tree_with_modes_links_and_epoch_mtimes() {
+    let work = tempdir().unwrap();
+    let dest = work.path().join("out");
+    ok(outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-o", dest.to_str().unwrap()]));
+    assert_eq!(describe_tree(&dest), describe_tree(&example_rootfs()));
+    for entry in ["app", "app/hello.txt", "usr/local/bin/hello"] {
+        assert_eq!(fs::metadata(dest.join(entry)).unwrap().mtime(), 1_445_412_480, "{entry}");
+    }
+    assert_eq!(fs::symlink_metadata(dest.join("etc/motd")).unwrap().mtime(), 1_445_412_480);
+}
+
+#[test]
+fn hardlinks_stay_linked_and_stale_symlinks_are_replaced_not_followed() {
+    let work = tempdir().unwrap();
+    let root = work.path().join("root");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(root.join("a"), "shared").unwrap();
+    fs::hard_link(root.join("a"), root.join("b")).unwrap();
+    fs::write(root.join("etc/conf"), "new").unwrap();
+    // A previous export left etc as a symlink to somewhere outside: it must not be written through.
+    let dest = work.path().join("out");
+    let outside = work.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::create_dir_all(&dest).unwrap();
+    symlink(&outside, dest.join("etc")).unwrap();
+    ok(export_tree(work.path(), &root, &format!("type=local,dest={}", dest.display()), &[]));
+    assert_eq!(fs::metadata(dest.join("a")).unwrap().ino(), fs::metadata(dest.join("b")).unwrap().ino());
+    assert!(fs::symlink_metadata(dest.join("etc")).unwrap().is_dir());
+    assert_eq!(fs::read_to_string(dest.join("etc/conf")).unwrap(), "new");
+    assert!(fs::read_dir(&outside).unwrap().next().is_none(), "nothing may be written outside dest");
+}
+
+#[test]
+fn platforms_split_and_no_split_overwrite_is_an_error() {
+    let work = tempdir().unwrap();
+    for arch in ["amd64", "arm64"] {
+        fs::create_dir_all(work.path().join(arch)).unwrap();
+        fs::write(work.path().join(arch).join(format!("hello-{arch}")), arch).unwrap();
+        fs::write(work.path().join(arch).join("same"), arch).unwrap();
+    }
+    let result = work.path().join("result.json");
+    fs::write(&result, r#"{"platforms":[{"platform":"linux/amd64","layers":["amd64"]},{"platform":"linux/arm64","layers":["arm64"]}]}"#).unwrap();
+    let dest = work.path().join("split");
+    ok(outport(
+        work.path(),
+        &["export", "--result", result.to_str().unwrap(), "-o", &format!("type=local,dest={}", dest.display())],
+    ));
+    assert_eq!(fs::read_to_string(dest.join("linux_amd64/hello-amd64")).unwrap(), "amd64");
+    assert_eq!(fs::read_to_string(dest.join("linux_arm64/same")).unwrap(), "arm64");
+
+    let merged = work.path().join("merged");
+    let out = outport(
+        work.path(),
+        &[
+            "export",
+            "--result",
+            result.to_str().unwrap(),
+            "-o",
+            &format!("type=local,dest={},platform-split=false", merged.display()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot overwrite same from linux/amd64 with linux/arm64 when split option is disabled"),
+        "{}",
+        stderr(&out)
+    );
+}
