@@ -69,6 +69,8 @@ pub trait Host {
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>>;
     /// Replace the store's index.json atomically.
     async fn store_index_write(&self, data: &[u8]) -> Result<()>;
+    /// Where the store keeps the unpacked root filesystem of image `digest` (its parent exists).
+    async fn store_unpack_dir(&self, digest: &str) -> Result<String>;
 
     // Outputs: temp name while writing, renamed on commit.
     async fn output_open(&self, path: &str) -> Result<Handle>;

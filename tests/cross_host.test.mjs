@@ -199,3 +199,44 @@ test('type=local writes the same tree (modes, links, mtimes) from both hosts', (
   }
   assert.deepEqual(describe(path.join(work, 'npm')), describe(path.join(work, 'native')));
 });
+
+test('both hosts reject every bad option with the same message', () => {
+  const work = tempDir();
+  const rootfs = path.join(repo, 'examples', 'rootfs');
+  const dest = path.join(work, 'never.tar');
+  const cases = [
+    `type=bogus,dest=${dest}`,
+    `type=oci,dest=${dest},compression=lz4`,
+    `type=oci,dest=${dest},compression-level=10`,
+    `type=oci,dest=${dest},compression=zstd,compression-level=23`,
+    `type=oci,dest=${dest},tar=maybe`,
+    `type=oci,dest=${dest},oci-mediatypes=`,
+    `type=oci,dest=${dest},rewrite-timestamp=x`,
+    `type=oci,dest=${dest},name=UPPER`,
+    `type=oci,dest=${dest},annotation-index.k=v`,
+    `type=oci,dest=${dest},annotation-bogus.k=v`,
+    `type=oci,dest=${dest},annotation[linux/z80].k=v`,
+    `type=oci,dest=${dest},oci-mediatypes=false,oci-artifact=true`,
+    `type=docker`,
+    `type=image,push=maybe`,
+    `type=image,push=true`,
+    `type=local`,
+    `type=local,dest=${work}/l,mode=move`,
+    `type=oci,"dest=${dest}`,
+    `type=oci,dest=${path.join(work, 'missing', 'x.tar')}`,
+  ];
+  for (const spec of cases) {
+    const stderr = {};
+    for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+      const result = spawnSync(argv[0], [...argv.slice(1), 'export', rootfs, '-o', spec], {
+        env: { ...process.env, OUTPORT_STORE: path.join(work, `${host}-store`) },
+        encoding: 'utf8',
+      });
+      assert.equal(result.status, 1, `${host} ${spec}: ${result.stderr}`);
+      stderr[host] = result.stderr;
+    }
+    assert.equal(stderr.npm, stderr.native, spec);
+    assert.match(stderr.native, /^error: .+\n$/, spec);
+  }
+  assert.deepEqual(fs.readdirSync(work).filter((n) => !n.endsWith('-store')), []);
+});

@@ -59,6 +59,10 @@ impl Host for State {
         self.host.store.write_index(&data)
     }
 
+    fn store_unpack_dir(&mut self, digest: String) -> Result<String, Error> {
+        self.host.store.unpack_dir(&digest)
+    }
+
     fn output_open(&mut self, path: String) -> Result<u32, Error> {
         self.host.outputs.open(&path)
     }

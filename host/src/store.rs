@@ -89,6 +89,13 @@ impl BlobStore {
         Ok(buf)
     }
 
+    /// `<store>/unpacked/<hex>`: where unpack=true extracts image `digest`.
+    pub fn unpack_dir(&self, digest: &str) -> Result<String, CoreError> {
+        let parent = self.root.join("unpacked");
+        fs::create_dir_all(&parent).map_err(|e| self.io(&parent, e))?;
+        Ok(parent.join(hex_of(digest)?).to_string_lossy().into_owned())
+    }
+
     pub fn read_index(&self) -> Result<Option<Vec<u8>>, CoreError> {
         let path = self.root.join("index.json");
         match fs::read(&path) {

@@ -87,3 +87,25 @@ fn push_is_refused_until_registries_exist() {
     let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,push=true"]);
     assert!(stderr(&out).contains("tag is needed when pushing to registry"), "{}", stderr(&out));
 }
+
+#[test]
+fn unpack_extracts_the_root_filesystem_into_the_store() {
+    let work = tempdir().unwrap();
+    let out = ok(outport(
+        work.path(),
+        &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,name=unpacked:1,unpack=true"],
+    ));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = meta["containerimage.digest"].as_str().unwrap();
+    let dir = work.path().join("store/unpacked").join(&digest[7..]);
+    assert_eq!(describe_tree(&dir), describe_tree(&example_rootfs()));
+    let conflict = outport(
+        work.path(),
+        &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,name=x,unpack=true,rewrite-timestamp=true"],
+    );
+    assert!(
+        stderr(&conflict).contains("exporter option \"rewrite-timestamp\" conflicts with \"unpack\""),
+        "{}",
+        stderr(&conflict)
+    );
+}

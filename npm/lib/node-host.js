@@ -25,6 +25,7 @@ function createNodeHost({ store, onProgress } = {}) {
     blobRead: (d, offset, max) => blobs.read(d, offset, max),
     storeIndexRead: () => blobs.readIndex(),
     storeIndexWrite: (data) => blobs.writeIndex(data),
+    storeUnpackDir: (d) => blobs.unpackDir(d),
     outputOpen: (p) => outputs.openFile(p),
     outputWrite: (h, data) => outputs.write(h, data),
     outputWriteBlob: (h, d) => outputs.writeBlob(h, blobs, d),

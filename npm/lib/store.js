@@ -100,6 +100,17 @@ class Store {
     }
   }
 
+  /** <store>/unpacked/<hex>: where unpack=true extracts image `digest`. */
+  unpackDir(digest) {
+    const parent = path.join(this.root, 'unpacked');
+    try {
+      fs.mkdirSync(parent, { recursive: true });
+    } catch (err) {
+      throw ioError('store', parent, err);
+    }
+    return path.join(parent, hexOf(digest));
+  }
+
   readIndex() {
     const p = path.join(this.root, 'index.json');
     try {

@@ -135,6 +135,9 @@ impl Host for ComponentHost {
     async fn store_index_write(&self, data: &[u8]) -> Result<()> {
         imports::store_index_write(data).map_err(from_wit)
     }
+    async fn store_unpack_dir(&self, digest: &str) -> Result<String> {
+        imports::store_unpack_dir(digest).map_err(from_wit)
+    }
     async fn output_open(&self, path: &str) -> Result<Handle> {
         imports::output_open(path).map_err(from_wit)
     }

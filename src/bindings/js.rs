@@ -178,6 +178,10 @@ impl Host for JsHost {
         self.call("storeIndexWrite", &[bytes(data)]).await.map(drop)
     }
 
+    async fn store_unpack_dir(&self, digest: &str) -> Result<String> {
+        let v = self.call("storeUnpackDir", &[digest.into()]).await?;
+        v.as_string().ok_or_else(|| Error::internal("host storeUnpackDir did not return a string"))
+    }
     async fn output_open(&self, path: &str) -> Result<Handle> {
         handle("outputOpen", &self.call("outputOpen", &[path.into()]).await?)
     }

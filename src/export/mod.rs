@@ -217,6 +217,11 @@ async fn export_one<H: Host>(
     let mut image_name = plan.names.iter().map(|n| n.full()).collect::<Vec<_>>().join(",");
     if let Target::Image(target) = &plan.target {
         image_name = name_in_store(host, target, &plan.names, &descriptor).await?;
+        if target.unpack && target.store && !image_name.is_empty() {
+            // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
+            let dir = host.store_unpack_dir(&descriptor.digest).await?;
+            filesystem::write_local(host, &run.inputs[..1], epoch, &dir, false, &mut response.warnings).await?;
+        }
     }
 
     let m = &mut response.metadata;

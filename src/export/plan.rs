@@ -33,6 +33,8 @@ pub struct ImageTarget {
     /// `<prefix>@<digest>` is added as a name (always, or only when there are no names).
     pub dangling_prefix: Option<String>,
     pub name_canonical: bool,
+    /// Also extract the root filesystem into the store (for the platform being built).
+    pub unpack: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,9 +254,6 @@ fn image_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Re
             "pushing (type=registry, push=true, --push) is not implemented yet in this version of outport; export with type=oci and push with skopeo copy",
         ));
     }
-    if unpack {
-        return Err(Error::option("unpack=true is not implemented yet in this version of outport"));
-    }
     warn_unused(spec, &[IMAGE_KEYS, STORE_KEYS].concat(), warnings);
     Ok(Plan {
         target: Target::Image(ImageTarget {
@@ -262,6 +261,7 @@ fn image_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Re
             raw_names,
             dangling_prefix: dangling_prefix.map(str::to_string),
             name_canonical,
+            unpack,
         }),
         names,
         ..plan
@@ -375,7 +375,8 @@ mod tests {
                 store: true,
                 raw_names: vec!["foo".into()],
                 dangling_prefix: None,
-                name_canonical: false
+                name_canonical: false,
+                unpack: false
             })
         );
     }
