@@ -42,13 +42,7 @@ fn hardlinks_stay_linked_and_stale_symlinks_are_replaced_not_followed() {
 #[test]
 fn platforms_split_and_no_split_overwrite_is_an_error() {
     let work = tempdir().unwrap();
-    for arch in ["amd64", "arm64"] {
-        fs::create_dir_all(work.path().join(arch)).unwrap();
-        fs::write(work.path().join(arch).join(format!("hello-{arch}")), arch).unwrap();
-        fs::write(work.path().join(arch).join("same"), arch).unwrap();
-    }
-    let result = work.path().join("result.json");
-    fs::write(&result, r#"{"platforms":[{"platform":"linux/amd64","layers":["amd64"]},{"platform":"linux/arm64","layers":["arm64"]}]}"#).unwrap();
+    let result = two_platform_result(work.path(), &[("hello-{arch}", "{arch}"), ("same", "{arch}")]);
     let dest = work.path().join("split");
     ok(outport(
         work.path(),

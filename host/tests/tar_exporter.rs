@@ -71,12 +71,7 @@ fn layers_stack_with_upper_layers_winning() {
 #[test]
 fn several_platforms_go_to_their_own_directories() {
     let work = tempdir().unwrap();
-    for arch in ["amd64", "arm64"] {
-        fs::create_dir_all(work.path().join(arch)).unwrap();
-        fs::write(work.path().join(arch).join("hello"), arch).unwrap();
-    }
-    let result = work.path().join("result.json");
-    fs::write(&result, r#"{"platforms":[{"platform":"linux/amd64","layers":["amd64"]},{"platform":"linux/arm64","layers":["arm64"]}]}"#).unwrap();
+    let result = two_platform_result(work.path(), &[("hello", "{arch}")]);
     let dest = work.path().join("fs.tar");
     ok(outport(
         work.path(),

@@ -22,6 +22,20 @@ pub struct Layout<'a> {
     pub manifest_json: Option<Vec<u8>>,
 }
 
+/// One copy of `root` per name, carrying the full name and its ref name (tag), as containerd's
+/// archive exporter and image store record names.
+pub fn named_entries(root: &Descriptor, names: &[crate::reference::Reference]) -> Vec<Descriptor> {
+    names
+        .iter()
+        .map(|name| {
+            let mut entry = root.clone();
+            entry.annotations.insert(IMAGE_NAME.into(), name.full());
+            entry.annotations.insert(REF_NAME.into(), name.layout_ref_name());
+            entry
+        })
+        .collect()
+}
+
 fn index_json(entries: Vec<Descriptor>) -> Vec<u8> {
     gojson::compact(&Index {
         schema_version: 2,

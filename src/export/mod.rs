@@ -23,7 +23,7 @@ use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::request::{parse_epoch, ExportRequest, ExportResponse};
 use crate::timefmt::rfc3339;
-use layout::{Layout, IMAGE_NAME, REF_NAME};
+use layout::{Layout, REF_NAME};
 use plan::{ImageTarget, Plan, Shape, Target};
 use serde_json::Value;
 use std::collections::btree_map::{BTreeMap, Entry};
@@ -394,15 +394,7 @@ fn index_entries(root: &Descriptor, plan: &Plan, tar: bool) -> Vec<Descriptor> {
         }
         return vec![entry];
     }
-    plan.names
-        .iter()
-        .map(|name| {
-            let mut entry = root.clone();
-            entry.annotations.insert(IMAGE_NAME.into(), name.full());
-            entry.annotations.insert(REF_NAME.into(), name.layout_ref_name());
-            entry
-        })
-        .collect()
+    layout::named_entries(root, &plan.names)
 }
 
 /// The docker tarball's `manifest.json`, so `docker load` and `podman load` accept it.

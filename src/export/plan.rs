@@ -5,7 +5,10 @@ use crate::annotate::{self, Annotation, Level};
 use crate::compress::Compression;
 use crate::error::{Error, Result};
 use crate::image::mediatypes::MediaTypes;
-use crate::options::{parse_bool, parse_bool_empty_true, unknown_key_warning, ExporterType, OutputSpec, KNOWN_KEYS};
+use crate::options::{
+    is_known_key, parse_bool, parse_bool_empty_true, unknown_key_warning, ExporterType, OutputSpec, FILESYSTEM_KEYS,
+    IMAGE_KEYS, LAYOUT_KEYS, STORE_KEYS,
+};
 use crate::reference::Reference;
 use crate::request::parse_epoch;
 
@@ -67,31 +70,6 @@ impl Shape {
         self.platforms > 1 || self.attestations
     }
 }
-
-/// Keys every image-producing exporter reads (BuildKit's commit options).
-const IMAGE_KEYS: &[&str] = &[
-    "name",
-    "compression",
-    "compression-level",
-    "force-compression",
-    "oci-mediatypes",
-    "oci-artifact",
-    "source-date-epoch",
-    "rewrite-timestamp",
-    "prefer-nondist-layers",
-    "attestation-inline",
-];
-/// Keys only the image exporter reads.
-const STORE_KEYS: &[&str] = &[
-    "push",
-    "push-by-digest",
-    "registry.insecure",
-    "dangling-name-prefix",
-    "danging-name-empty-only",
-    "name-canonical",
-    "unpack",
-    "store",
-];
 
 impl Plan {
     /// Plan one output for a single-platform result.
@@ -172,7 +150,7 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
         Some("") => Some(None),
         Some(v) => Some(Some(parse_epoch("source-date-epoch", v)?)),
     };
-    warn_unused(spec, &["platform-split", "mode", "attestation-prefix", "source-date-epoch"], warnings);
+    warn_unused(spec, FILESYSTEM_KEYS, warnings);
     Ok(Plan {
         kind: spec.kind,
         target: if local { Target::Local { dest, split } } else { Target::Filesystem { dest } },
@@ -216,7 +194,7 @@ fn layout_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> R
     let mut plan = image_options(spec, !docker, shape, warnings)?;
     plan.target = Target::Layout { dest, tar, docker };
     plan.names = names;
-    warn_unused(spec, &[IMAGE_KEYS, &["tar"]].concat(), warnings);
+    warn_unused(spec, &[IMAGE_KEYS, LAYOUT_KEYS].concat(), warnings);
     Ok(plan)
 }
 
@@ -339,7 +317,7 @@ fn warn_unused(spec: &OutputSpec, used: &[&str], warnings: &mut Vec<String>) {
         if used.contains(&key.as_str()) || annotate::parse(key, "").ok().flatten().is_some() {
             continue;
         }
-        warnings.push(if KNOWN_KEYS.contains(&key.as_str()) {
+        warnings.push(if is_known_key(key) {
             format!("option {key:?} does not apply to type={}; ignored", spec.kind.name())
         } else {
             unknown_key_warning(spec.kind, key)

@@ -1,7 +1,7 @@
 //! The local image store's names: its index.json holds one entry per name (as containerd's image
 //! store would), each the root descriptor plus `io.containerd.image.name` and the ref name.
 
-use super::layout::{merge_index, IMAGE_NAME, REF_NAME};
+use super::layout::{merge_index, named_entries, IMAGE_NAME};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::image::spec::Descriptor;
@@ -11,15 +11,7 @@ use serde_json::Value;
 
 /// Record `names` (normalized references) for `root` in the store, replacing older images of the same names.
 pub async fn name_image<H: Host>(host: &H, root: &Descriptor, names: &[Reference]) -> Result<()> {
-    let entries = names
-        .iter()
-        .map(|name| {
-            let mut entry = root.clone();
-            entry.annotations.insert(IMAGE_NAME.into(), name.full());
-            entry.annotations.insert(REF_NAME.into(), name.layout_ref_name());
-            entry
-        })
-        .collect();
+    let entries = named_entries(root, names);
     let existing = host.store_index_read().await?;
     let merged =
         merge_index(existing.as_deref(), entries).map_err(|e| Error::store(format!("store index.json: {e}")))?;

@@ -130,38 +130,48 @@ pub fn expand_outputs(outputs: &[String], tags: &[String], push: bool, load: boo
     Ok(specs)
 }
 
-/// Options known anywhere in the exporter family: unknown keys are compared against these to
-/// suggest the nearest one.
-pub const KNOWN_KEYS: &[&str] = &[
+/// Keys every image-producing exporter reads (BuildKit's commit options).
+pub const IMAGE_KEYS: &[&str] = &[
     "name",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "oci-mediatypes",
+    "oci-artifact",
+    "source-date-epoch",
+    "rewrite-timestamp",
+    "prefer-nondist-layers",
+    "attestation-inline",
+];
+/// Keys only the image exporter reads.
+pub const STORE_KEYS: &[&str] = &[
     "push",
     "push-by-digest",
     "registry.insecure",
     "dangling-name-prefix",
     "danging-name-empty-only",
     "name-canonical",
-    "compression",
-    "compression-level",
-    "force-compression",
-    "rewrite-timestamp",
-    "oci-mediatypes",
-    "oci-artifact",
     "unpack",
     "store",
-    "source-date-epoch",
-    "prefer-nondist-layers",
-    "attestation-inline",
-    "tar",
-    "dest",
-    "platform-split",
-    "mode",
-    "attestation-prefix",
 ];
+/// Keys of the oci and docker exporters beyond the image keys.
+pub const LAYOUT_KEYS: &[&str] = &["tar"];
+/// Keys of the local and tar exporters.
+pub const FILESYSTEM_KEYS: &[&str] = &["platform-split", "mode", "attestation-prefix", "source-date-epoch"];
+
+fn known_keys() -> impl Iterator<Item = &'static str> {
+    [IMAGE_KEYS, STORE_KEYS, LAYOUT_KEYS, FILESYSTEM_KEYS].into_iter().flatten().copied()
+}
+
+/// Whether any exporter knows `key` (`dest` and `type` are taken apart before).
+pub fn is_known_key(key: &str) -> bool {
+    known_keys().any(|k| k == key)
+}
 
 /// The warning for a key no exporter knows, naming the closest known key when one is near.
 pub fn unknown_key_warning(kind: ExporterType, key: &str) -> String {
     let nearest =
-        KNOWN_KEYS.iter().map(|k| (values::edit_distance(key, k), *k)).min().filter(|(d, k)| *d <= 2.max(k.len() / 3));
+        known_keys().map(|k| (values::edit_distance(key, k), k)).min().filter(|(d, k)| *d <= 2.max(k.len() / 3));
     match nearest {
         Some((_, k)) => format!("unknown option {key:?} for type={} ignored; did you mean {k:?}?", kind.name()),
         None => format!("unknown option {key:?} for type={} ignored", kind.name()),

@@ -59,6 +59,20 @@ pub fn export_tree(work: &Path, rootfs: &Path, spec: &str, extra: &[&str]) -> Ou
     outport(work, &args)
 }
 
+/// A `--result` file for linux/amd64 and linux/arm64, each one layer directory named after its
+/// architecture holding `files` (name, content; `{arch}` in a name or content is replaced).
+pub fn two_platform_result(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    for arch in ["amd64", "arm64"] {
+        fs::create_dir_all(dir.join(arch)).unwrap();
+        for (name, content) in files {
+            fs::write(dir.join(arch).join(name.replace("{arch}", arch)), content.replace("{arch}", arch)).unwrap();
+        }
+    }
+    let result = dir.join("result.json");
+    fs::write(&result, r#"{"platforms":[{"platform":"linux/amd64","layers":["amd64"]},{"platform":"linux/arm64","layers":["arm64"]}]}"#).unwrap();
+    result
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
