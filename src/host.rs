@@ -84,6 +84,10 @@ pub trait Host {
     async fn output_create_dir(&self, path: &str) -> Result<()>;
     async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()>;
     async fn output_hardlink(&self, path: &str, target: &str) -> Result<()>;
+    /// Names in an output directory with whether each is a real directory; None if not a directory.
+    async fn output_list_dir(&self, path: &str) -> Result<Option<Vec<(String, bool)>>>;
+    /// Remove a file, symlink or whole directory (never following links).
+    async fn output_remove(&self, path: &str) -> Result<()>;
     /// Permission bits, owner (where allowed) and mtime; symlinks get only the mtime.
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()>;
 

@@ -29,6 +29,12 @@ pub struct ExportRequest {
     /// `--attest type=sbom|provenance,path=FILE` values.
     #[serde(default)]
     pub attestations: Vec<String>,
+    /// The host's working directory (mode=delete is allowed only strictly inside it).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// `--allow` entitlements, e.g. `buildx.local.delete`.
+    #[serde(default)]
+    pub allow: Vec<String>,
     /// `--strict`: every warning (unknown option key, …) is an error instead.
     #[serde(default)]
     pub strict: bool,

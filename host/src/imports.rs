@@ -95,6 +95,12 @@ impl Host for State {
     fn output_hardlink(&mut self, path: String, target: String) -> Result<(), Error> {
         crate::local::hardlink(&path, &target)
     }
+    fn output_list_dir(&mut self, path: String) -> Result<Option<Vec<(String, bool)>>, Error> {
+        crate::local::list_dir(&path)
+    }
+    fn output_remove(&mut self, path: String) -> Result<(), Error> {
+        crate::local::remove(&path)
+    }
     fn output_set_attributes(&mut self, path: String, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<(), Error> {
         crate::local::set_attributes(&path, mode, uid, gid, mtime)
     }

@@ -47,6 +47,28 @@ pub fn hardlink(path: &str, target: &str) -> Result<(), CoreError> {
     fs::hard_link(target, p).map_err(|e| err(p, e))
 }
 
+/// Names in `path` with whether each is a real directory; None when `path` is not a directory.
+pub fn list_dir(path: &str) -> Result<Option<Vec<(String, bool)>>, CoreError> {
+    let p = Path::new(path);
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(p, e)),
+    }
+    let mut names = Vec::new();
+    for entry in fs::read_dir(p).map_err(|e| err(p, e))? {
+        let entry = entry.map_err(|e| err(p, e))?;
+        let is_dir = entry.file_type().map_err(|e| err(&entry.path(), e))?.is_dir();
+        names.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
+    }
+    Ok(Some(names))
+}
+
+pub fn remove(path: &str) -> Result<(), CoreError> {
+    clear(Path::new(path), false)
+}
+
 /// Mode and mtime always; ownership only where the process may change it (root), as an
 /// unprivileged `docker buildx --output type=local` leaves files owned by the user. A symlink gets
 /// its own owner and time, never its target's.

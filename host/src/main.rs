@@ -65,6 +65,10 @@ struct ExportArgs {
     /// Attach an attestation: type=sbom|provenance,path=FILE (a predicate or an in-toto statement). Repeatable.
     #[arg(long = "attest", value_name = "SPEC")]
     attestations: Vec<String>,
+    /// Allow an entitlement: buildx.local.delete lets type=local,mode=delete clean a destination
+    /// outside the working directory.
+    #[arg(long, value_name = "ENTITLEMENT")]
+    allow: Vec<String>,
     /// Treat warnings (unknown option keys, …) as errors.
     #[arg(long)]
     strict: bool,
@@ -167,6 +171,8 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "push": args.push,
         "load": args.load,
         "strict": args.strict,
+        "allow": args.allow,
+        "cwd": std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned()),
         "attestations": args.attestations,
         "platform": args.platform,
         "hostPlatform": host_platform(),

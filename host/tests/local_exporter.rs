@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
+use std::process::Command;
 
 #[test]
 fn shorthand_dir_gets_the_tree_with_modes_links_and_epoch_mtimes() {
@@ -68,4 +69,46 @@ fn platforms_split_and_no_split_overwrite_is_an_error() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn mode_delete_removes_stale_entries_only_where_allowed() {
+    let work = tempdir().unwrap();
+    let run_in = |dir: &std::path::Path, spec: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_outport"))
+            .current_dir(dir)
+            .args([&["export", example_rootfs().to_str().unwrap(), "-o", spec][..], extra].concat())
+            .env("OUTPORT_STORE", work.path().join("store"))
+            .output()
+            .unwrap()
+    };
+    let dest = work.path().join("out");
+    fs::create_dir_all(dest.join("stale-dir/deep")).unwrap();
+    fs::write(dest.join("stale-dir/deep/file"), "old").unwrap();
+    fs::write(dest.join("stale"), "old").unwrap();
+    fs::create_dir_all(dest.join("app")).unwrap();
+    fs::write(dest.join("app/old.txt"), "old").unwrap();
+
+    // mode=copy keeps what was there.
+    let out = run_in(work.path(), "type=local,dest=out", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dest.join("stale").exists() && dest.join("app/old.txt").exists());
+
+    // Outside the working directory, delete needs the entitlement.
+    let elsewhere = work.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let refused = run_in(&elsewhere, &format!("type=local,dest={},mode=delete", dest.display()), &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("requires --allow=buildx.local.delete"), "{}", stderr(&refused));
+    assert!(dest.join("stale").exists());
+
+    let out = run_in(work.path(), "type=local,dest=out,mode=delete", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(describe_tree(&dest), describe_tree(&example_rootfs()));
+    let allowed = run_in(
+        &elsewhere,
+        &format!("type=local,dest={},mode=delete", dest.display()),
+        &["--allow", "buildx.local.delete"],
+    );
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
 }

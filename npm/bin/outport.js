@@ -18,6 +18,7 @@ Options:
       --load               also store the image in the local store
       --strict             treat warnings (unknown option keys, …) as errors
       --attest SPEC        attach type=sbom|provenance,path=FILE (repeatable)
+      --allow ENT          entitlement: buildx.local.delete (mode=delete outside the working dir)
       --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
       --result FILE        multi-platform build result (JSON) instead of ROOTFS
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
@@ -43,6 +44,7 @@ const OPTIONS = {
   load: { type: 'boolean' },
   strict: { type: 'boolean' },
   attest: { type: 'string', multiple: true },
+  allow: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   platform: { type: 'string' },
   result: { type: 'string' },
@@ -96,6 +98,7 @@ async function main() {
     load: values.load ?? false,
     strict: values.strict ?? false,
     attestations: values.attest ?? [],
+    allow: values.allow ?? [],
     platform: values.platform,
     store: values.store,
     onProgress,

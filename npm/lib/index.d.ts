@@ -54,6 +54,8 @@ export interface ExportOptions {
   strict?: boolean;
   /** `--attest` values: `type=sbom|provenance,path=FILE` (a predicate or an in-toto statement). */
   attestations?: string[];
+  /** Entitlements, e.g. `buildx.local.delete` (mode=delete outside the working directory). */
+  allow?: string[];
   /** OS/ARCH[/VARIANT]; default: this machine's. */
   platform?: string;
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */

@@ -16,7 +16,7 @@ function hostPlatform() {
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
-  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], platform, store, config, onProgress } = options ?? {};
+  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, store, config, onProgress } = options ?? {};
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   const request = {
     rootfs,
@@ -27,6 +27,8 @@ async function exportImage(options) {
     load,
     strict,
     attestations,
+    allow,
+    cwd: process.cwd(),
     platform,
     hostPlatform: hostPlatform(),
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH,

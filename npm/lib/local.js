@@ -59,4 +59,15 @@ function setAttributes(p, mode, uid, gid, mtime) {
   });
 }
 
-module.exports = { createDir, symlink, hardlink, setAttributes };
+/** [[name, isDir], …] of a directory (symlinks are not directories), or null when `p` is not one. */
+function listDir(p) {
+  try {
+    if (!fs.lstatSync(p).isDirectory()) return null;
+    return fs.readdirSync(p, { withFileTypes: true }).map((d) => [d.name, d.isDirectory()]);
+  } catch (err) {
+    if (err.code === 'ENOENT') return null;
+    throw ioError('output', p, err);
+  }
+}
+
+module.exports = { createDir, symlink, hardlink, setAttributes, listDir, remove: (p) => clear(p, false) };

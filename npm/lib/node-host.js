@@ -36,6 +36,8 @@ function createNodeHost({ store, onProgress } = {}) {
     outputCreateDir: (p) => local.createDir(p),
     outputSymlink: (p, target) => local.symlink(p, target),
     outputHardlink: (p, target) => local.hardlink(p, target),
+    outputListDir: (p) => local.listDir(p),
+    outputRemove: (p) => local.remove(p),
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
     progress: (event) => onProgress?.(event),
   };

@@ -168,6 +168,12 @@ impl Host for ComponentHost {
     async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
         imports::output_hardlink(path, target).map_err(from_wit)
     }
+    async fn output_list_dir(&self, path: &str) -> Result<Option<Vec<(String, bool)>>> {
+        imports::output_list_dir(path).map_err(from_wit)
+    }
+    async fn output_remove(&self, path: &str) -> Result<()> {
+        imports::output_remove(path).map_err(from_wit)
+    }
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
         imports::output_set_attributes(path, mode, uid, gid, mtime).map_err(from_wit)
     }

@@ -215,6 +215,22 @@ impl Host for JsHost {
     async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
         self.call("outputHardlink", &[path.into(), target.into()]).await.map(drop)
     }
+    async fn output_list_dir(&self, path: &str) -> Result<Option<Vec<(String, bool)>>> {
+        let v = self.call("outputListDir", &[path.into()]).await?;
+        if v.is_null() || v.is_undefined() {
+            return Ok(None);
+        }
+        let bad = || Error::internal("host outputListDir did not return [[name, isDir], …]");
+        let list = v.dyn_ref::<Array>().ok_or_else(bad)?;
+        let pair = |item: JsValue| -> Option<(String, bool)> {
+            let item = item.dyn_into::<Array>().ok()?;
+            Some((item.get(0).as_string()?, item.get(1).as_bool()?))
+        };
+        list.iter().map(|item| pair(item).ok_or_else(bad)).collect::<Result<Vec<_>>>().map(Some)
+    }
+    async fn output_remove(&self, path: &str) -> Result<()> {
+        self.call("outputRemove", &[path.into()]).await.map(drop)
+    }
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
         let args = [path.into(), mode.into(), uid.into(), gid.into(), (mtime as f64).into()];
         self.call("outputSetAttributes", &args).await.map(drop)

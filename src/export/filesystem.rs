@@ -70,11 +70,11 @@ pub async fn write_local<H: Host>(
     host: &H,
     inputs: &[PlatformInput],
     epoch: Option<i64>,
-    dest: &str,
-    split: bool,
+    target: &Local<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let dest = dest.trim_end_matches('/');
+    let dest = target.dest.trim_end_matches('/');
+    let split = target.split;
     let mtime = epoch.map_or(Mtime::Keep, Mtime::Set);
     let mut local = LocalVisitor {
         host,
@@ -88,6 +88,7 @@ pub async fn write_local<H: Host>(
         local.platform = input.platform.id();
         local.base = if split { format!("{dest}/{}", local.platform.replace('/', "_")) } else { dest.to_string() };
         host.output_create_dir(&local.base).await?;
+        local.written.insert(local.base.clone(), local.platform.clone());
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
         let roots: Vec<Vec<u8>> = input.layers.iter().map(|l| l.as_bytes().to_vec()).collect();
         walk::walk(host, &Tree { roots: &roots, mtime, prefix: b"" }, &mut local).await?;
@@ -99,6 +100,34 @@ pub async fn write_local<H: Host>(
         host.output_set_attributes(path, entry.mode, entry.uid, entry.gid, entry.mtime).await?;
     }
     warnings.extend(local.skipped);
+    if target.delete {
+        delete_stale(host, dest, &local.written).await?;
+    }
+    Ok(())
+}
+
+/// Where and how the local exporter writes.
+pub struct Local<'a> {
+    pub dest: &'a str,
+    /// One `<os>_<arch>` directory per platform.
+    pub split: bool,
+    /// mode=delete: remove what the destination holds beyond the result.
+    pub delete: bool,
+}
+
+/// Remove every entry under `dest` that this export did not write (links are not followed).
+async fn delete_stale<H: Host>(host: &H, dest: &str, written: &HashMap<String, String>) -> Result<()> {
+    let mut pending = vec![dest.to_string()];
+    while let Some(dir) = pending.pop() {
+        for (name, is_dir) in host.output_list_dir(&dir).await?.unwrap_or_default() {
+            let path = format!("{dir}/{name}");
+            if !written.contains_key(&path) {
+                host.output_remove(&path).await?;
+            } else if is_dir {
+                pending.push(path);
+            }
+        }
+    }
     Ok(())
 }
 

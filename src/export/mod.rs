@@ -69,6 +69,9 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     };
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
+        if let Target::Local { dest, delete: true, .. } = &plan.target {
+            check_delete_allowed(dest, request)?;
+        }
         if plan.rewrite_timestamp && plan.epoch.unwrap_or(env_epoch).is_none() {
             response.warnings.push(format!(
                 "type={}: rewrite-timestamp is specified, but no source-date-epoch was found",
@@ -129,6 +132,33 @@ async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<S
     }
 }
 
+/// buildx's guard: mode=delete only for a destination strictly inside the working directory,
+/// unless `--allow buildx.local.delete`.
+fn check_delete_allowed(dest: &str, request: &ExportRequest) -> Result<()> {
+    if request.allow.iter().any(|a| a == "buildx.local.delete") {
+        return Ok(());
+    }
+    let cwd = request.cwd.as_deref().unwrap_or("").trim_end_matches('/');
+    let absolute = if dest.starts_with('/') { dest.to_string() } else { format!("{cwd}/{dest}") };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in absolute.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let cleaned = format!("/{}", parts.join("/"));
+    if cwd.starts_with('/') && cleaned.starts_with(&format!("{cwd}/")) {
+        return Ok(());
+    }
+    Err(Error::option(format!(
+        "local output mode=delete for destination {dest:?} requires --allow=buildx.local.delete"
+    )))
+}
+
 /// Every platform named in an annotation option must be one the result has (BuildKit's rule; a
 /// single-platform result matches any).
 fn check_platform_qualifiers(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
@@ -183,8 +213,9 @@ async fn export_one<H: Host>(
         (Target::Filesystem { .. }, Opened::Tar(handle)) => {
             return filesystem::write_tar(host, &run.inputs, epoch, *handle).await;
         }
-        (Target::Local { dest, split }, _) => {
-            return filesystem::write_local(host, &run.inputs, epoch, dest, *split, &mut response.warnings).await;
+        (Target::Local { dest, split, delete }, _) => {
+            let local = filesystem::Local { dest, split: *split, delete: *delete };
+            return filesystem::write_local(host, &run.inputs, epoch, &local, &mut response.warnings).await;
         }
         _ => {}
     }
@@ -220,7 +251,8 @@ async fn export_one<H: Host>(
         if target.unpack && target.store && !image_name.is_empty() {
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
-            filesystem::write_local(host, &run.inputs[..1], epoch, &dir, false, &mut response.warnings).await?;
+            let local = filesystem::Local { dest: &dir, split: false, delete: false };
+            filesystem::write_local(host, &run.inputs[..1], epoch, &local, &mut response.warnings).await?;
         }
     }
 

@@ -23,7 +23,7 @@ pub enum Target {
     Filesystem { dest: String },
     /// The final root filesystem written into the directory `dest` (local exporter); `split`: one
     /// `<os>_<arch>` subdirectory per platform.
-    Local { dest: String, split: bool },
+    Local { dest: String, split: bool, delete: bool },
     /// Build and report digests, write nothing.
     CacheOnly,
 }
@@ -132,19 +132,14 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
     let split = bool_strict(spec, "platform-split")
         .map_err(|e| Error::option(e.message.replace("non-bool value specified for", "non-bool value for")))?
         .unwrap_or(shape.platforms > 1);
-    if let Some(mode) = get(spec, "mode") {
-        match mode.trim().to_ascii_lowercase().as_str() {
-            "copy" => {}
-            // The tar stream has nothing to delete; a directory would need it.
-            "delete" if !local => {}
-            "delete" => {
-                return Err(Error::option(
-                    "mode=delete of type=local is not implemented yet in this version of outport",
-                ))
-            }
-            _ => return Err(Error::option(format!("invalid local exporter mode {mode:?}"))),
+    let delete = match get(spec, "mode").map(|m| m.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("copy") => false,
+        // The tar exporter validates mode but has nothing to delete.
+        Some("delete") => local,
+        Some(_) => {
+            return Err(Error::option(format!("invalid local exporter mode {:?}", get(spec, "mode").unwrap_or(""))))
         }
-    }
+    };
     let epoch = match get(spec, "source-date-epoch") {
         None => None,
         Some("") => Some(None),
@@ -153,7 +148,7 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
     warn_unused(spec, FILESYSTEM_KEYS, warnings);
     Ok(Plan {
         kind: spec.kind,
-        target: if local { Target::Local { dest, split } } else { Target::Filesystem { dest } },
+        target: if local { Target::Local { dest, split, delete } } else { Target::Filesystem { dest } },
         names: Vec::new(),
         compression: Compression::Uncompressed,
         media_types: MediaTypes::Oci,
@@ -344,7 +339,11 @@ mod tests {
         assert_eq!(d.names[0].full(), "docker.io/library/foo:latest");
         assert_eq!(parse("type=cacheonly").unwrap().target, Target::CacheOnly);
         assert_eq!(parse("-").unwrap().target, Target::Filesystem { dest: "-".into() });
-        assert_eq!(parse("./out").unwrap().target, Target::Local { dest: "./out".into(), split: false });
+        assert_eq!(parse("./out").unwrap().target, Target::Local { dest: "./out".into(), split: false, delete: false });
+        assert_eq!(
+            parse("type=local,dest=d,mode=DELETE").unwrap().target,
+            Target::Local { dest: "d".into(), split: false, delete: true }
+        );
         let i = parse("type=image,name=foo,store=").unwrap();
         assert_eq!(i.media_types, MediaTypes::Docker);
         assert_eq!(
@@ -401,7 +400,6 @@ mod tests {
             ("type=image,name=UPPER", "failed to parse UPPER"),
             ("type=local", "dest is required for local exporter"),
             ("type=local,dest=-", "dest cannot be stdout for local exporter"),
-            ("type=local,dest=x,mode=delete", "not implemented yet"),
             ("type=tar,dest=", "dest must not be empty"),
             ("type=tar,mode=move", "invalid local exporter mode \"move\""),
             ("type=tar,platform-split=maybe", "non-bool value for platform-split"),
