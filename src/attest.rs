@@ -22,6 +22,8 @@ pub struct Attestation {
     pub predicate: Value,
     /// Subjects given in the file's own statement; None = "this image" (one per name).
     pub subjects: Option<Vec<Value>>,
+    /// The file's base name: the local and tar exporters write the statement under it.
+    pub file_name: String,
 }
 
 /// An in-toto v1 Statement, fields in the Go struct's order.
@@ -58,43 +60,51 @@ pub async fn load<H: Host>(host: &H, spec: &str) -> Result<Attestation> {
     }
     let bytes = read_small_file(host, path, MAX_ATTESTATION_BYTES).await?;
     let predicate_type = parsed.get("predicate-type").map_or(default_type, String::as_str).to_string();
+    let file_name = path.rsplit('/').next().unwrap_or(path).to_string();
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Attestation { predicate_type, predicate: Value::Null, subjects: None });
+        return Ok(Attestation { predicate_type, predicate: Value::Null, subjects: None, file_name });
     }
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::option(format!("{path}: not JSON: {e}")))?;
     let is_statement =
         value.get("_type").and_then(Value::as_str).is_some_and(|t| t.starts_with("https://in-toto.io/Statement"));
     if !is_statement {
-        return Ok(Attestation { predicate_type, predicate: value, subjects: None });
+        return Ok(Attestation { predicate_type, predicate: value, subjects: None, file_name });
     }
     let subjects = value.get("subject").and_then(Value::as_array).filter(|s| !s.is_empty()).cloned();
     Ok(Attestation {
         predicate_type: value.get("predicateType").and_then(Value::as_str).map_or(predicate_type, str::to_string),
         predicate: value.get("predicate").cloned().unwrap_or(Value::Null),
         subjects,
+        file_name,
     })
 }
 
-/// The statement bytes for one platform's image (compact JSON, Go escaping).
+/// The statement bytes for one platform's image (compact JSON, Go escaping): subjects are the
+/// output's names as purls with the platform manifest digest, unless the file gave its own.
 pub fn statement(
     attestation: &Attestation,
     names: &[Reference],
     platform: &Platform,
     manifest_digest: &str,
 ) -> Vec<u8> {
-    let subject = match &attestation.subjects {
-        Some(given) => given.clone(),
-        None => {
-            let hex = manifest_digest.trim_start_matches("sha256:");
-            names.iter().map(|n| json!({"name": purl(n, platform), "digest": {"sha256": hex}})).collect()
-        }
-    };
-    crate::gojson::compact(&Statement {
+    let hex = manifest_digest.trim_start_matches("sha256:");
+    let own = names.iter().map(|n| json!({"name": purl(n, platform), "digest": {"sha256": hex}})).collect();
+    crate::gojson::compact(&with_subjects(attestation, own))
+}
+
+/// The statement as the local and tar exporters write it (2-space indent): subjects are the
+/// exported files (relative path, sha256 hex), unless the file gave its own.
+pub fn file_statement(attestation: &Attestation, files: Vec<Value>) -> Vec<u8> {
+    crate::gojson::pretty(&with_subjects(attestation, files))
+}
+
+fn with_subjects(attestation: &Attestation, own: Vec<Value>) -> Statement<'_> {
+    Statement {
         statement_type: STATEMENT_TYPE,
-        subject,
+        subject: attestation.subjects.clone().unwrap_or(own),
         predicate_type: &attestation.predicate_type,
         predicate: &attestation.predicate,
-    })
+    }
 }
 
 /// `pkg:docker/<namespace>/<name>@<tag>?digest=…&platform=linux%2Famd64` from the familiar name.
@@ -156,6 +166,7 @@ mod tests {
             predicate_type: SPDX_PREDICATE.into(),
             predicate: json!({"b": 1, "a": "<x>"}),
             subjects: None,
+            file_name: "sbom.json".into(),
         };
         let digest = format!("sha256:{}", "b".repeat(64));
         let bytes = statement(&a, &[reference("app:1")], &Platform::parse("linux/amd64").unwrap(), &digest);

@@ -112,3 +112,36 @@ fn mode_delete_removes_stale_entries_only_where_allowed() {
     );
     assert!(allowed.status.success(), "{}", stderr(&allowed));
 }
+
+#[test]
+fn attestation_files_list_every_exported_file() {
+    let work = tempdir().unwrap();
+    let att = work.path().join("attestation.json");
+    fs::write(&att, r#"{"note":"built by a test"}"#).unwrap();
+    let attest = format!("type=provenance,path={}", att.display());
+    let dest = work.path().join("out");
+    let spec = format!("type=local,dest={},attestation-prefix=test.", dest.display());
+    ok(export_tree(work.path(), &example_rootfs(), &spec, &["--attest", &attest]));
+    let file = dest.join("test.attestation.json");
+    assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+    let statement: serde_json::Value = serde_json::from_slice(&fs::read(&file).unwrap()).unwrap();
+    assert!(String::from_utf8(fs::read(&file).unwrap()).unwrap().contains("\n  \"subject\": ["), "pretty-printed");
+    assert_eq!(statement["predicateType"], "https://slsa.dev/provenance/v0.2");
+    assert_eq!(statement["predicate"]["note"], "built by a test");
+    let names: Vec<&str> =
+        statement["subject"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["app/hello.txt", "etc/os-release", "usr/local/bin/hello"]);
+    let hello = &statement["subject"][0]["digest"]["sha256"];
+    assert_eq!(hello.as_str().unwrap(), sha256_file(&example_rootfs().join("app/hello.txt")));
+
+    // The tar exporter writes the same file into the stream.
+    let tarball = work.path().join("fs.tar");
+    ok(export_tree(
+        work.path(),
+        &example_rootfs(),
+        &format!("type=tar,dest={}", tarball.display()),
+        &["--attest", &attest],
+    ));
+    let listing = run("tar", &["-tvf", tarball.to_str().unwrap()]);
+    assert!(listing.lines().any(|l| l.starts_with("-rw-------") && l.ends_with(" attestation.json")), "{listing}");
+}

@@ -3,11 +3,14 @@
 //! written into a directory. Several platforms go to `<os>_<arch>[_<variant>]/` directories; with an
 //! epoch every entry's mtime is the epoch.
 
+use crate::attest::{self, Attestation};
 use crate::build_result::PlatformInput;
+use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host, ProgressEvent, SourceEntry};
 use crate::layer::tar::{self, typeflag, Header};
 use crate::layer::walk::{self, Item, Mtime, TarSink, Tree, Visitor};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 
 const FLUSH_AT: usize = 1 << 20;
@@ -37,7 +40,13 @@ impl<H: Host> OutputTar<'_, H> {
     }
 }
 
-pub async fn write_tar<H: Host>(host: &H, inputs: &[PlatformInput], epoch: Option<i64>, handle: Handle) -> Result<()> {
+pub async fn write_tar<H: Host>(
+    host: &H,
+    inputs: &[PlatformInput],
+    epoch: Option<i64>,
+    handle: Handle,
+    attestations: &Attestations<'_>,
+) -> Result<()> {
     let mut out = OutputTar { host, handle, pending: Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4) };
     let mtime = epoch.map_or(Mtime::Keep, Mtime::Set);
     for input in inputs {
@@ -57,6 +66,19 @@ pub async fn write_tar<H: Host>(host: &H, inputs: &[PlatformInput], epoch: Optio
         }
         let roots: Vec<Vec<u8>> = input.layers.iter().map(|l| l.as_bytes().to_vec()).collect();
         walk::write_tree(host, &Tree { roots: &roots, mtime, prefix: prefix.as_bytes() }, &mut out).await?;
+        for (name, bytes) in attestations.files(host, &roots, input, inputs.len() > 1).await? {
+            let header = Header {
+                name: format!("{prefix}{name}").into_bytes(),
+                typeflag: typeflag::REGULAR,
+                mode: 0o600,
+                size: bytes.len() as i64,
+                mtime: attestations.time,
+                ..Default::default()
+            };
+            out.write(&tar::encode(&header)).await?;
+            out.write(&bytes).await?;
+            out.write(&[0u8; tar::BLOCK][..tar::padding(bytes.len() as u64)]).await?;
+        }
         host.progress(ProgressEvent { phase: "tar".into(), id: input.platform.id(), current: 1, total: 1 });
     }
     out.write(&tar::TRAILER).await?;
@@ -71,6 +93,7 @@ pub async fn write_local<H: Host>(
     inputs: &[PlatformInput],
     epoch: Option<i64>,
     target: &Local<'_>,
+    attestations: &Attestations<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let dest = target.dest.trim_end_matches('/');
@@ -92,6 +115,16 @@ pub async fn write_local<H: Host>(
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
         let roots: Vec<Vec<u8>> = input.layers.iter().map(|l| l.as_bytes().to_vec()).collect();
         walk::walk(host, &Tree { roots: &roots, mtime, prefix: b"" }, &mut local).await?;
+        for (name, bytes) in attestations.files(host, &roots, input, !split && inputs.len() > 1).await? {
+            let path = local.path(name.as_bytes(), false)?;
+            let handle = host.output_open(&path).await?;
+            if let Err(e) = host.output_write(handle, &bytes).await {
+                host.output_abort(handle).await;
+                return Err(e);
+            }
+            host.output_commit(handle).await?;
+            host.output_set_attributes(&path, 0o600, 0, 0, attestations.time).await?;
+        }
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 1, total: 1 });
     }
     // Directory times last, deepest first: writing their children changed them.
@@ -193,5 +226,82 @@ impl<H: Host> Visitor for LocalVisitor<'_, H> {
             }
         }
         host.output_set_attributes(&path, entry.mode, entry.uid, entry.gid, entry.mtime).await
+    }
+}
+
+/// Attestation files (BuildKit's local and tar exporters): one pretty-printed statement per
+/// attestation, named `<prefix><file name>`, mode 0600, its subjects every regular file exported.
+pub struct Attestations<'a> {
+    pub attestations: &'a [Attestation],
+    pub prefix: &'a str,
+    pub split: bool,
+    /// Their mtime: the epoch, or the export time.
+    pub time: i64,
+}
+
+impl Attestations<'_> {
+    /// (file name, bytes) for one platform. `platform_suffix`: several platforms share a
+    /// directory, so the platform goes before the extension (`provenance.linux_amd64.json`).
+    async fn files<H: Host>(
+        &self,
+        host: &H,
+        roots: &[Vec<u8>],
+        input: &PlatformInput,
+        several: bool,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        if self.attestations.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut subjects = Subjects { host, list: Vec::new(), digests: HashMap::new() };
+        walk::walk(host, &Tree { roots, mtime: Mtime::Keep, prefix: b"" }, &mut subjects).await?;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for a in self.attestations {
+            let mut name = format!("{}{}", self.prefix, a.file_name);
+            if several && !self.split {
+                let platform = input.platform.id().replace('/', "_");
+                name = match name.rsplit_once('.') {
+                    Some((stem, ext)) => format!("{stem}.{platform}.{ext}"),
+                    None => format!("{name}.{platform}"),
+                };
+            }
+            if files.iter().any(|(n, _)| *n == name) {
+                return Err(Error::option(format!("duplicate attestation path name {name}")));
+            }
+            files.push((name, attest::file_statement(a, subjects.list.clone())));
+        }
+        Ok(files)
+    }
+}
+
+/// Every regular file of a tree with its sha256, as in-toto subjects (hardlinks share the digest).
+struct Subjects<'h, H: Host> {
+    host: &'h H,
+    list: Vec<Value>,
+    digests: HashMap<Vec<u8>, String>,
+}
+
+struct HashSink(Hasher);
+
+impl TarSink for HashSink {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.0.update(data);
+        Ok(())
+    }
+}
+
+impl<H: Host> Visitor for Subjects<'_, H> {
+    async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
+        let hex = match item {
+            Item::File { source } => {
+                let mut sink = HashSink(Hasher::new());
+                walk::copy_source(self.host, source, entry.size, &mut sink).await?;
+                sink.0.finish().trim_start_matches("sha256:").to_string()
+            }
+            Item::Hardlink { target } => self.digests.get(target).cloned().unwrap_or_default(),
+            _ => return Ok(()),
+        };
+        self.digests.insert(name.to_vec(), hex.clone());
+        self.list.push(json!({"name": walk::show(name), "digest": {"sha256": hex}}));
+        Ok(())
     }
 }

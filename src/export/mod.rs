@@ -184,7 +184,7 @@ async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
             host.output_mkdir(dest).await?;
             Ok(Opened::Dir)
         }
-        Target::Filesystem { dest } => Ok(Opened::Tar(host.output_open(dest).await?)),
+        Target::Filesystem { dest, .. } => Ok(Opened::Tar(host.output_open(dest).await?)),
         Target::Local { dest, .. } => {
             host.output_create_dir(dest).await?;
             Ok(Opened::Dir)
@@ -209,13 +209,23 @@ async fn export_one<H: Host>(
     response: &mut ExportResponse,
 ) -> Result<()> {
     let epoch = plan.epoch.unwrap_or(run.env_epoch);
+    let time = epoch.unwrap_or(run.now);
     match (&plan.target, out) {
-        (Target::Filesystem { .. }, Opened::Tar(handle)) => {
-            return filesystem::write_tar(host, &run.inputs, epoch, *handle).await;
+        (Target::Filesystem { files: options, .. }, Opened::Tar(handle)) => {
+            return filesystem::write_tar(host, &run.inputs, epoch, *handle, &attestation_files(run, options, time))
+                .await;
         }
-        (Target::Local { dest, split, delete }, _) => {
-            let local = filesystem::Local { dest, split: *split, delete: *delete };
-            return filesystem::write_local(host, &run.inputs, epoch, &local, &mut response.warnings).await;
+        (Target::Local { dest, files: options, delete }, _) => {
+            let local = filesystem::Local { dest, split: options.split, delete: *delete };
+            return filesystem::write_local(
+                host,
+                &run.inputs,
+                epoch,
+                &local,
+                &attestation_files(run, options, time),
+                &mut response.warnings,
+            )
+            .await;
         }
         _ => {}
     }
@@ -252,7 +262,8 @@ async fn export_one<H: Host>(
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
             let local = filesystem::Local { dest: &dir, split: false, delete: false };
-            filesystem::write_local(host, &run.inputs[..1], epoch, &local, &mut response.warnings).await?;
+            let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
+            filesystem::write_local(host, &run.inputs[..1], epoch, &local, &no_files, &mut response.warnings).await?;
         }
     }
 
@@ -268,6 +279,19 @@ async fn export_one<H: Host>(
         m.insert("image.name".into(), Value::String(image_name));
     }
     Ok(())
+}
+
+fn attestation_files<'a>(
+    run: &'a Run,
+    options: &'a plan::FilesystemOptions,
+    time: i64,
+) -> filesystem::Attestations<'a> {
+    filesystem::Attestations {
+        attestations: &run.attestations,
+        prefix: &options.attestation_prefix,
+        split: options.split,
+        time,
+    }
 }
 
 /// Build (or reuse) one platform's layers and assemble its config and manifest for `plan`.

@@ -20,12 +20,21 @@ pub enum Target {
     /// The local image store (image exporter): blobs are always stored; `store` records the names.
     Image(ImageTarget),
     /// The final root filesystem as a tar stream (tar exporter) at `dest` ("-" = stdout).
-    Filesystem { dest: String },
+    Filesystem { dest: String, files: FilesystemOptions },
     /// The final root filesystem written into the directory `dest` (local exporter); `split`: one
     /// `<os>_<arch>` subdirectory per platform.
-    Local { dest: String, split: bool, delete: bool },
+    Local { dest: String, files: FilesystemOptions, delete: bool },
     /// Build and report digests, write nothing.
     CacheOnly,
+}
+
+/// Options the local and tar exporters share.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FilesystemOptions {
+    /// One `<os>_<arch>` directory per platform (tar: always; there split only names attestation files).
+    pub split: bool,
+    /// Prepended to attestation file names.
+    pub attestation_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,11 +133,6 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
         None if local => return Err(Error::option("dest is required for local exporter")),
         None => "-".to_string(),
     };
-    if shape.attestations {
-        return Err(Error::option(format!(
-            "--attest: type={type_name} does not write attestation files yet in this version of outport"
-        )));
-    }
     let split = bool_strict(spec, "platform-split")
         .map_err(|e| Error::option(e.message.replace("non-bool value specified for", "non-bool value for")))?
         .unwrap_or(shape.platforms > 1);
@@ -148,7 +152,17 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
     warn_unused(spec, FILESYSTEM_KEYS, warnings);
     Ok(Plan {
         kind: spec.kind,
-        target: if local { Target::Local { dest, split, delete } } else { Target::Filesystem { dest } },
+        target: {
+            let files = FilesystemOptions {
+                split,
+                attestation_prefix: get(spec, "attestation-prefix").unwrap_or("").to_string(),
+            };
+            if local {
+                Target::Local { dest, files, delete }
+            } else {
+                Target::Filesystem { dest, files }
+            }
+        },
         names: Vec::new(),
         compression: Compression::Uncompressed,
         media_types: MediaTypes::Oci,
@@ -338,11 +352,14 @@ mod tests {
         assert_eq!(d.media_types, MediaTypes::Docker);
         assert_eq!(d.names[0].full(), "docker.io/library/foo:latest");
         assert_eq!(parse("type=cacheonly").unwrap().target, Target::CacheOnly);
-        assert_eq!(parse("-").unwrap().target, Target::Filesystem { dest: "-".into() });
-        assert_eq!(parse("./out").unwrap().target, Target::Local { dest: "./out".into(), split: false, delete: false });
+        assert_eq!(parse("-").unwrap().target, Target::Filesystem { dest: "-".into(), files: Default::default() });
+        assert_eq!(
+            parse("./out").unwrap().target,
+            Target::Local { dest: "./out".into(), files: Default::default(), delete: false }
+        );
         assert_eq!(
             parse("type=local,dest=d,mode=DELETE").unwrap().target,
-            Target::Local { dest: "d".into(), split: false, delete: true }
+            Target::Local { dest: "d".into(), files: Default::default(), delete: true }
         );
         let i = parse("type=image,name=foo,store=").unwrap();
         assert_eq!(i.media_types, MediaTypes::Docker);
