@@ -120,3 +120,44 @@ fn attestation_errors() {
         assert!(!dest.exists());
     }
 }
+
+#[test]
+fn multi_platform_with_attestations_lists_attestation_manifests_last() {
+    let work = tempdir().unwrap();
+    let result = two_platform_result(work.path(), &[("arch", "{arch}")]);
+    fs::write(work.path().join("sbom.json"), "{}").unwrap();
+    let dest = work.path().join("all.tar");
+    let sbom = format!("type=sbom,path={}", work.path().join("sbom.json").display());
+    let out = outport(
+        work.path(),
+        &[
+            "export",
+            "--result",
+            result.to_str().unwrap(),
+            "--attest",
+            &sbom,
+            "-o",
+            &format!("type=oci,dest={},name=app:1", dest.display()),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let raw: Value =
+        serde_json::from_str(&run("skopeo", &["inspect", "--raw", &format!("oci-archive:{}", dest.display())]))
+            .unwrap();
+    let manifests = raw["manifests"].as_array().unwrap();
+    let platforms: Vec<String> = manifests
+        .iter()
+        .map(|m| {
+            format!("{}/{}", m["platform"]["os"].as_str().unwrap(), m["platform"]["architecture"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "unknown/unknown", "unknown/unknown"]);
+    assert_eq!(manifests[2]["annotations"]["vnd.docker.reference.digest"], manifests[0]["digest"]);
+    assert_eq!(manifests[3]["annotations"]["vnd.docker.reference.digest"], manifests[1]["digest"]);
+    // Copying every manifest re-verifies every digest.
+    let copy = work.path().join("copy");
+    run(
+        "skopeo",
+        &["copy", "--all", &format!("oci-archive:{}", dest.display()), &format!("oci:{}:all", copy.display())],
+    );
+}

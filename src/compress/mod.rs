@@ -33,10 +33,13 @@ impl Compression {
         match kind.unwrap_or("gzip") {
             "gzip" => Ok(Compression::Gzip { level: check(9, "gzip")?.unwrap_or(gzip::DEFAULT_LEVEL) }),
             "uncompressed" => Ok(Compression::Uncompressed),
-            "zstd" | "estargz" => Err(Error::option(format!(
-                "compression={} is not implemented yet in this version of outport (use gzip or uncompressed)",
-                kind.unwrap_or_default()
-            ))),
+            name @ ("zstd" | "estargz") => {
+                // The level is validated even before the compressor exists, so errors come in order.
+                check(if name == "zstd" { 22 } else { 9 }, name)?;
+                Err(Error::option(format!(
+                    "compression={name} is not implemented yet in this version of outport (use gzip or uncompressed)"
+                )))
+            }
             other => Err(Error::option(format!("unsupported compression type {other}"))),
         }
     }
@@ -89,5 +92,7 @@ mod tests {
             .message
             .contains("compression-level=10"));
         assert!(Compression::from_options(None, Some("abc")).unwrap_err().message.contains("non-integer value abc"));
+        assert!(Compression::from_options(Some("zstd"), Some("23")).unwrap_err().message.contains("(0-22)"));
+        assert!(Compression::from_options(Some("estargz"), Some("10")).unwrap_err().message.contains("(0-9)"));
     }
 }
