@@ -49,6 +49,36 @@ pub struct ProgressEvent {
     pub total: u64,
 }
 
+/// A request body: nothing, bytes from the core, or a stored blob the host streams itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpBody {
+    Empty,
+    Bytes(Vec<u8>),
+    Blob(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: HttpBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
 pub trait Host {
     // Source tree. Paths are raw bytes: the root path joined with entry names by '/'.
     async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry>;
@@ -90,6 +120,9 @@ pub trait Host {
     async fn output_remove(&self, path: &str) -> Result<()>;
     /// Permission bits, owner (where allowed) and mtime; symlinks get only the mtime.
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()>;
+
+    /// One HTTP exchange; redirects are returned, not followed; at most `max_body` bytes of body.
+    async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse>;
 
     fn progress(&self, event: ProgressEvent);
 }

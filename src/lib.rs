@@ -15,6 +15,7 @@ pub mod layer;
 pub mod options;
 pub mod platform;
 pub mod reference;
+pub mod registry;
 pub mod request;
 pub mod timefmt;
 

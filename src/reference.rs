@@ -21,6 +21,15 @@ pub struct Reference {
 impl Reference {
     /// Parse and normalize; a reference with neither tag nor digest gets `:latest`.
     pub fn parse_normalized(raw: &str) -> Result<Reference> {
+        let mut reference = Reference::parse_name(raw)?;
+        if reference.tag.is_none() && reference.digest.is_none() {
+            reference.tag = Some("latest".to_string());
+        }
+        Ok(reference)
+    }
+
+    /// Parse and normalize without adding a tag (`foo` → `docker.io/library/foo`).
+    pub fn parse_name(raw: &str) -> Result<Reference> {
         let fail = |why: &str| Error::option(format!("failed to parse {raw}: invalid reference format{why}"));
         if raw.is_empty() {
             return Err(fail(""));
@@ -54,7 +63,6 @@ impl Reference {
         if domain.len() + 1 + path.len() > NAME_TOTAL_LENGTH_MAX {
             return Err(fail(&format!(": repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")));
         }
-        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_string()) } else { tag };
         Ok(Reference { domain, path, tag, digest })
     }
 

@@ -240,3 +240,36 @@ test('both hosts reject every bad option with the same message', () => {
   }
   assert.deepEqual(fs.readdirSync(work).filter((n) => !n.endsWith('-store')), []);
 });
+
+test('both hosts push the same image to a real registry', async () => {
+  const work = tempDir();
+  const net = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+  const addr = `127.0.0.1:${port}`;
+  const config = path.join(work, 'config.yml');
+  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${work}/data\nhttp:\n  addr: ${addr}\n`);
+  const { spawn } = await import('node:child_process');
+  const registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise((resolve) => net.connect(port, '127.0.0.1').on('connect', function () { this.destroy(); resolve(true); }).on('error', () => resolve(false)));
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const digests = {};
+    for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+      const spec = `type=registry,name=${addr}/cross:${host},registry.insecure=true`;
+      digests[host] = run([...argv, 'export', path.join(repo, 'examples', 'rootfs'), '-o', spec], path.join(work, host))['containerimage.digest'];
+      const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${addr}/cross:${host}`], { encoding: 'utf8' }));
+      assert.equal(inspect.Digest, digests[host]);
+    }
+    assert.equal(digests.native, digests.npm);
+  } finally {
+    registry.kill();
+  }
+});

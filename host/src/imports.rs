@@ -4,7 +4,7 @@
 use crate::output::Outputs;
 use crate::progress::Progress;
 use crate::runtime::outport::core::host::Host;
-use crate::runtime::outport::core::types::{Error, ProgressEvent, SourceEntry};
+use crate::runtime::outport::core::types::{Error, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
 use crate::runtime::State;
 use crate::source::SourceFiles;
 use crate::store::BlobStore;
@@ -14,6 +14,7 @@ pub struct HostState {
     pub store: BlobStore,
     pub outputs: Outputs,
     pub progress: Progress,
+    pub http: crate::http::Http,
 }
 
 impl Host for State {
@@ -103,6 +104,11 @@ impl Host for State {
     }
     fn output_set_attributes(&mut self, path: String, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<(), Error> {
         crate::local::set_attributes(&path, mode, uid, gid, mtime)
+    }
+
+    fn http_send(&mut self, request: HttpRequest, max_body: u32) -> Result<HttpResponse, Error> {
+        let HostState { http, store, .. } = &mut self.host;
+        http.send(store, request, max_body)
     }
 
     fn progress(&mut self, event: ProgressEvent) {

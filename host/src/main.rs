@@ -2,6 +2,7 @@
 //! progress) and runs the embedded core component.
 
 mod errors;
+mod http;
 mod imports;
 mod local;
 mod output;
@@ -136,6 +137,7 @@ fn host_state(store: Option<PathBuf>, progress: Progress) -> Result<HostState, S
         store: store::BlobStore::new(store),
         outputs: Default::default(),
         progress,
+        http: Default::default(),
     })
 }
 

@@ -79,13 +79,18 @@ fn dangling_and_canonical_names_and_store_false() {
 }
 
 #[test]
-fn push_is_refused_until_registries_exist() {
+fn push_needs_a_name_and_a_reachable_registry() {
     let work = tempdir().unwrap();
-    let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "--push", "-t", "localhost:5000/x"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("not implemented yet"), "{}", stderr(&out));
     let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,push=true"]);
     assert!(stderr(&out).contains("tag is needed when pushing to registry"), "{}", stderr(&out));
+    // Nothing listens on port 9 of 127.0.0.1: the error names the registry and the URL.
+    let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "--push", "-t", "127.0.0.1:9/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("push to 127.0.0.1:9/x") && stderr(&out).contains("https://127.0.0.1:9/v2/x/blobs/"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

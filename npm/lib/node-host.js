@@ -6,6 +6,7 @@ const { Source } = require('./source');
 const { Store, defaultStoreDir } = require('./store');
 const { Outputs, mkdir, readWhole } = require('./output');
 const local = require('./local');
+const http = require('./http');
 
 function createNodeHost({ store, onProgress } = {}) {
   const source = new Source();
@@ -39,6 +40,7 @@ function createNodeHost({ store, onProgress } = {}) {
     outputListDir: (p) => local.listDir(p),
     outputRemove: (p) => local.remove(p),
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
+    httpSend: (request, maxBody) => http.send(request, maxBody, blobs),
     progress: (event) => onProgress?.(event),
   };
   // Not part of the interface: lets the caller clean up after a failed run.

@@ -2,7 +2,7 @@
 //! every future of the core resolves on its first poll.
 
 use crate::error::{Error as CoreError, ErrorKind, Result};
-use crate::host::{EntryKind, Handle, Host, ProgressEvent, SourceEntry};
+use crate::host::{EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -176,6 +176,16 @@ impl Host for ComponentHost {
     }
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
         imports::output_set_attributes(path, mode, uid, gid, mtime).map_err(from_wit)
+    }
+    async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse> {
+        let body = match request.body {
+            HttpBody::Empty => wit::HttpBody::Empty,
+            HttpBody::Bytes(b) => wit::HttpBody::Bytes(b),
+            HttpBody::Blob(d) => wit::HttpBody::Blob(d),
+        };
+        let request = wit::HttpRequest { method: request.method, url: request.url, headers: request.headers, body };
+        let response = imports::http_send(&request, max_body).map_err(from_wit)?;
+        Ok(HttpResponse { status: response.status, headers: response.headers, body: response.body })
     }
     fn progress(&self, event: ProgressEvent) {
         imports::progress(&wit::ProgressEvent {

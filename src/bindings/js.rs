@@ -3,7 +3,7 @@
 //! cross as Uint8Array; a host failure is thrown as `{ kind, message }`.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{EntryKind, Handle, Host, ProgressEvent, SourceEntry};
+use crate::host::{EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -235,6 +235,50 @@ impl Host for JsHost {
         let args = [path.into(), mode.into(), uid.into(), gid.into(), (mtime as f64).into()];
         self.call("outputSetAttributes", &args).await.map(drop)
     }
+    /// `httpSend({method, url, headers: [[k, v]…], body: null | Uint8Array | {blob: digest}}, maxBody)`
+    /// resolves to `{status, headers: [[k, v]…], body: Uint8Array}`.
+    async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse> {
+        let pairs = |list: &[(String, String)]| -> Array {
+            list.iter()
+                .map(|(k, v)| -> JsValue { [JsValue::from(k), JsValue::from(v)].iter().collect::<Array>().into() })
+                .collect()
+        };
+        let obj = Object::new();
+        let set = |k: &str, v: JsValue| {
+            let _ = Reflect::set(&obj, &k.into(), &v);
+        };
+        set("method", request.method.into());
+        set("url", request.url.into());
+        set("headers", pairs(&request.headers).into());
+        set(
+            "body",
+            match &request.body {
+                HttpBody::Empty => JsValue::NULL,
+                HttpBody::Bytes(b) => bytes(b),
+                HttpBody::Blob(digest) => {
+                    let blob = Object::new();
+                    let _ = Reflect::set(&blob, &"blob".into(), &digest.into());
+                    blob.into()
+                }
+            },
+        );
+        let response = self.call("httpSend", &[obj.into(), max_body.into()]).await?;
+        let status = integer("httpSend", "status", &get("httpSend", &response, "status")?)? as u16;
+        let headers = get("httpSend", &response, "headers")?;
+        let headers =
+            headers.dyn_ref::<Array>().ok_or_else(|| Error::internal("host httpSend: headers is not an array"))?;
+        let headers = headers
+            .iter()
+            .map(|pair| {
+                let pair = pair.dyn_into::<Array>().ok()?;
+                Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::internal("host httpSend: headers must be [name, value] pairs"))?;
+        let body = to_bytes("httpSend", &get("httpSend", &response, "body")?)?;
+        Ok(HttpResponse { status, headers, body })
+    }
+
     fn progress(&self, event: ProgressEvent) {
         let obj = Object::new();
         let set = |k: &str, v: JsValue| {

@@ -21,6 +21,7 @@ use crate::layer::{self, put_blob, WrittenBlob};
 use crate::options::expand_outputs;
 use crate::platform::Platform;
 use crate::reference::Reference;
+use crate::registry::{self, push::PushJob};
 use crate::request::{parse_epoch, ExportRequest, ExportResponse};
 use crate::timefmt::rfc3339;
 use layout::{Layout, REF_NAME};
@@ -258,6 +259,20 @@ async fn export_one<H: Host>(
     let mut image_name = plan.names.iter().map(|n| n.full()).collect::<Vec<_>>().join(",");
     if let Target::Image(target) = &plan.target {
         image_name = name_in_store(host, target, &plan.names, &descriptor).await?;
+        if target.push {
+            let job = PushJob {
+                root: &root.descriptor,
+                manifests: &root.manifests,
+                blobs: &root.blobs,
+                insecure: target.insecure,
+                by_digest: target.push_by_digest,
+            };
+            for name in &plan.names {
+                host.progress(ProgressEvent { phase: "push".into(), id: name.full(), current: 0, total: 1 });
+                registry::push::push(host, name, &job).await?;
+                host.progress(ProgressEvent { phase: "push".into(), id: name.full(), current: 1, total: 1 });
+            }
+        }
         if target.unpack && target.store && !image_name.is_empty() {
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
@@ -341,6 +356,8 @@ struct Root {
     blobs: Vec<(String, u64)>,
     /// Only a single-manifest root has one config.
     config_digest: Option<String>,
+    /// The manifests an index root lists (platform, then attestation manifests).
+    manifests: Vec<Descriptor>,
 }
 
 impl Root {
@@ -348,7 +365,12 @@ impl Root {
         let mut descriptor = image.manifest.clone();
         // Platform-qualified annotations are ignored for a single-platform result (BuildKit).
         descriptor.annotations = annotations_for(plan, Level::ManifestDescriptor, &Platform::none());
-        Root { descriptor, blobs: image.blobs.clone(), config_digest: Some(image.config_digest.clone()) }
+        Root {
+            descriptor,
+            blobs: image.blobs.clone(),
+            config_digest: Some(image.config_digest.clone()),
+            manifests: Vec::new(),
+        }
     }
 
     /// The platform manifests, then (in the same order) their attestation manifests.
@@ -373,7 +395,7 @@ impl Root {
         let index = Index {
             schema_version: 2,
             media_type: plan.media_types.index().to_string(),
-            manifests,
+            manifests: manifests.clone(),
             annotations: level_annotations(plan, Level::Index),
         };
         let bytes = gojson::pretty(&index);
@@ -381,7 +403,7 @@ impl Root {
         let mut descriptor = Descriptor::new(plan.media_types.index(), &digest, bytes.len() as u64);
         descriptor.annotations = level_annotations(plan, Level::IndexDescriptor);
         blobs.push((digest, bytes.len() as u64));
-        Ok(Root { descriptor, blobs, config_digest: None })
+        Ok(Root { descriptor, blobs, config_digest: None, manifests })
     }
 }
 

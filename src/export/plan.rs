@@ -47,6 +47,12 @@ pub struct ImageTarget {
     pub name_canonical: bool,
     /// Also extract the root filesystem into the store (for the platform being built).
     pub unpack: bool,
+    /// Push every name to its registry after storing.
+    pub push: bool,
+    /// Push the root by digest only, no tag.
+    pub push_by_digest: bool,
+    /// Plain HTTP for the registries of the names (registry.insecure).
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,8 +221,8 @@ fn image_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Re
         )));
     }
     let push = spec.kind == ExporterType::Registry || bool_empty_true(spec, "push")?.unwrap_or(false);
-    bool_empty_true(spec, "push-by-digest")?;
-    bool_empty_true(spec, "registry.insecure")?;
+    let push_by_digest = bool_empty_true(spec, "push-by-digest")?.unwrap_or(false);
+    let insecure = bool_empty_true(spec, "registry.insecure")?.unwrap_or(false);
     let unpack = bool_empty_true(spec, "unpack")?.unwrap_or(false);
     let store = bool_empty_true(spec, "store")?.unwrap_or(true);
     let name_canonical = bool_empty_true(spec, "name-canonical")?.unwrap_or(false);
@@ -236,10 +242,14 @@ fn image_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Re
     if unpack && plan.rewrite_timestamp {
         return Err(Error::option("exporter option \"rewrite-timestamp\" conflicts with \"unpack\""));
     }
-    if push {
-        return Err(Error::option(
-            "pushing (type=registry, push=true, --push) is not implemented yet in this version of outport; export with type=oci and push with skopeo copy",
-        ));
+    if push_by_digest {
+        // BuildKit: a name pushed by digest must be a bare repository.
+        for raw in &raw_names {
+            let name = Reference::parse_name(raw)?;
+            if name.tag.is_some() || name.digest.is_some() {
+                return Err(Error::option(format!("can't push tagged ref {} by digest", name.full())));
+            }
+        }
     }
     warn_unused(spec, &[IMAGE_KEYS, STORE_KEYS].concat(), warnings);
     Ok(Plan {
@@ -249,6 +259,9 @@ fn image_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> Re
             dangling_prefix: dangling_prefix.map(str::to_string),
             name_canonical,
             unpack,
+            push,
+            push_by_digest,
+            insecure,
         }),
         names,
         ..plan
@@ -370,7 +383,10 @@ mod tests {
                 raw_names: vec!["foo".into()],
                 dangling_prefix: None,
                 name_canonical: false,
-                unpack: false
+                unpack: false,
+                push: false,
+                push_by_digest: false,
+                insecure: false
             })
         );
     }
@@ -411,7 +427,7 @@ mod tests {
             ("type=image,push=maybe", "non-bool value specified for push"),
             ("type=image,store=nope", "non-bool value specified for store"),
             ("type=image,push=true", "tag is needed when pushing to registry"),
-            ("type=registry,name=r/a", "not implemented yet"),
+            ("type=registry,name=r/a:1,push-by-digest=true", "can't push tagged ref docker.io/r/a:1 by digest"),
             ("type=image,dest=x", "not supported by type=image"),
             ("type=image,name=a,unpack=true,rewrite-timestamp=true", "conflicts with \"unpack\""),
             ("type=image,name=UPPER", "failed to parse UPPER"),

@@ -73,6 +73,46 @@ pub fn two_platform_result(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
     result
 }
 
+/// A real CNCF Distribution registry (Debian's docker-registry) on 127.0.0.1, plain HTTP, stopped
+/// when dropped.
+pub struct Registry {
+    child: std::process::Child,
+    pub addr: String,
+    _dir: TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        let data = dir.path().join("data");
+        fs::write(&config, format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n", data.display())).unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting docker-registry (apt-get install docker-registry)");
+        let registry = Registry { child, addr, _dir: dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&registry.addr).is_ok() {
+                return registry;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("docker-registry did not listen on {}", registry.addr);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -1,0 +1,104 @@
+//! Pushing to a real registry (Debian's docker-registry on 127.0.0.1, plain HTTP), checked with skopeo.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn skopeo_inspect(registry: &Registry, reference: &str, raw: bool) -> Value {
+    let target = format!("docker://{}/{reference}", registry.addr);
+    let mut args = vec!["inspect", "--tls-verify=false"];
+    if raw {
+        args.push("--raw");
+    }
+    args.push(&target);
+    serde_json::from_str(&run("skopeo", &args)).unwrap()
+}
+
+/// `#progress push <digest> 0/<size>` lines: one per blob actually uploaded.
+fn uploads(out: &std::process::Output) -> usize {
+    stderr(out).lines().filter(|l| l.starts_with("#progress push sha256:") && l.contains(" 0/")).count()
+}
+
+#[test]
+fn push_then_repush_skips_existing_blobs() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/app:1,registry.insecure=true", registry.addr);
+    let first = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
+    let meta: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(uploads(&first), 2, "config and layer: {}", stderr(&first));
+    let inspect = skopeo_inspect(&registry, "app:1", false);
+    assert_eq!(inspect["Digest"], meta["containerimage.digest"]);
+    // skopeo copy re-verifies every digest it pulls.
+    let copy = work.path().join("pulled");
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{}/app:1", registry.addr),
+            &format!("oci:{}:x", copy.display()),
+        ],
+    );
+
+    let second = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
+    assert_eq!(uploads(&second), 0, "nothing new to upload: {}", stderr(&second));
+}
+
+#[test]
+fn multi_platform_index_with_attestations_is_pushed_whole() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let result = two_platform_result(work.path(), &[("arch", "{arch}")]);
+    std::fs::write(work.path().join("sbom.json"), "{}").unwrap();
+    let sbom = format!("type=sbom,path={}", work.path().join("sbom.json").display());
+    let spec = format!("type=image,push=true,name={}/multi:2,registry.insecure=true", registry.addr);
+    let out =
+        ok(outport(work.path(), &["export", "--result", result.to_str().unwrap(), "--attest", &sbom, "-o", &spec]));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let raw = skopeo_inspect(&registry, "multi:2", true);
+    assert_eq!(raw["manifests"].as_array().unwrap().len(), 4);
+    let digest = meta["containerimage.digest"].as_str().unwrap();
+    let copy = work.path().join("all");
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{}/multi@{digest}", registry.addr),
+            &format!("oci:{}:x", copy.display()),
+        ],
+    );
+}
+
+#[test]
+fn push_by_digest_creates_no_tag() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/bydigest,push-by-digest=true,registry.insecure=true", registry.addr);
+    let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &[]));
+    let digest =
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["containerimage.digest"].as_str().unwrap().to_string();
+    skopeo_inspect(&registry, &format!("bydigest@{digest}"), true);
+    let tagged = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", &format!("docker://{}/bydigest:latest", registry.addr)])
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "no tag may exist after push-by-digest");
+}
+
+#[test]
+fn https_is_required_unless_registry_insecure() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/app:1", registry.addr);
+    let out = export_tree(work.path(), &example_rootfs(), &spec, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: push to ") && err.contains(&format!("https://{}/v2/app/blobs/", registry.addr)),
+        "{err}"
+    );
+}

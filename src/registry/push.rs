@@ -1,0 +1,83 @@
+//! Push an exported image: every blob the root reaches (skipping those the registry has), then
+//! child manifests by digest, then the root by tag (or by digest only).
+
+use super::{request, Repository};
+use crate::error::{Error, Result};
+use crate::host::{Host, HttpBody, ProgressEvent};
+use crate::image::spec::Descriptor;
+use crate::reference::Reference;
+
+pub struct PushJob<'a> {
+    pub root: &'a Descriptor,
+    /// Child manifests (platform and attestation manifests), pushed before the root.
+    pub manifests: &'a [Descriptor],
+    /// Every blob the root reaches, with its size (manifests included; they are skipped here).
+    pub blobs: &'a [(String, u64)],
+    pub insecure: bool,
+    /// No tag: the root is pushed by digest only.
+    pub by_digest: bool,
+}
+
+pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>) -> Result<()> {
+    let repo = Repository::new(name, job.insecure);
+    let is_manifest = |d: &str| d == job.root.digest || job.manifests.iter().any(|m| m.digest == d);
+    for (digest, size) in job.blobs.iter().filter(|(d, _)| !is_manifest(d)) {
+        push_blob(host, &repo, digest, *size).await?;
+    }
+    for manifest in job.manifests {
+        put_manifest(host, &repo, manifest, &manifest.digest).await?;
+    }
+    let reference = match (&name.tag, job.by_digest) {
+        (Some(tag), false) => tag.clone(),
+        _ => job.root.digest.clone(),
+    };
+    put_manifest(host, &repo, job.root, &reference).await
+}
+
+async fn push_blob<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64) -> Result<()> {
+    let url = repo.url(&format!("blobs/{digest}"));
+    let head = repo
+        .send(host, &format!("check blob {digest}"), request("HEAD", url, vec![], HttpBody::Empty), &[200, 404])
+        .await?;
+    if head.status == 200 {
+        host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: size, total: size });
+        return Ok(());
+    }
+    host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: 0, total: size });
+    let start =
+        request("POST", repo.url("blobs/uploads/"), vec![("Content-Length".into(), "0".into())], HttpBody::Empty);
+    let started = repo.send(host, &format!("start upload of {digest}"), start, &[202]).await?;
+    let location = started.header("Location").ok_or_else(|| {
+        Error::new(
+            crate::error::ErrorKind::Registry,
+            format!("push to {}: upload of {digest} got no Location", repo.display),
+        )
+    })?;
+    let mut url = repo.resolve(location)?;
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(&format!("digest={}", digest.replace(':', "%3A")));
+    let headers =
+        vec![("Content-Type".into(), "application/octet-stream".into()), ("Content-Length".into(), size.to_string())];
+    repo.send(host, &format!("upload {digest}"), request("PUT", url, headers, HttpBody::Blob(digest.into())), &[201])
+        .await?;
+    host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: size, total: size });
+    Ok(())
+}
+
+async fn put_manifest<H: Host>(host: &H, repo: &Repository, manifest: &Descriptor, reference: &str) -> Result<()> {
+    let bytes = host.blob_read(&manifest.digest, 0, manifest.size as u32).await?;
+    if bytes.len() as u64 != manifest.size {
+        return Err(Error::store(format!(
+            "stored manifest {} is {} bytes, expected {}",
+            manifest.digest,
+            bytes.len(),
+            manifest.size
+        )));
+    }
+    let headers =
+        vec![("Content-Type".into(), manifest.media_type.clone()), ("Content-Length".into(), bytes.len().to_string())];
+    let url = repo.url(&format!("manifests/{reference}"));
+    repo.send(host, &format!("put manifest {reference}"), request("PUT", url, headers, HttpBody::Bytes(bytes)), &[201])
+        .await?;
+    Ok(())
+}
