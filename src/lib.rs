@@ -31,6 +31,13 @@ pub async fn run_json<H: host::Host>(host: &H, request_json: &str) -> Result<Str
     Ok(response.to_json())
 }
 
+/// Push an image from the local store (JSON request {name, insecure, byDigest}; JSON metadata back).
+pub async fn push_json<H: host::Host>(host: &H, request_json: &str) -> Result<String> {
+    let request: registry::stored::PushRequest =
+        serde_json::from_str(request_json).map_err(|e| Error::option(format!("invalid push request: {e}")))?;
+    Ok(registry::stored::push_stored(host, &request).await?.to_string())
+}
+
 /// The images in the local store, as a JSON array of {name, digest, mediaType, size}.
 pub async fn images_json<H: host::Host>(host: &H) -> Result<String> {
     let rows = export::store::list(host).await?;

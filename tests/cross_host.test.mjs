@@ -269,7 +269,32 @@ test('both hosts push the same image to a real registry', async () => {
       assert.equal(inspect.Digest, digests[host]);
     }
     assert.equal(digests.native, digests.npm);
+
+    // The npm API's push() sends an image from its store.
+    const { push, exportImage } = createRequire(import.meta.url)(path.join(repo, 'npm'));
+    const store = path.join(work, 'api-store');
+    const name = `${addr}/stored:npm`;
+    const meta = await exportImage({ rootfs: path.join(repo, 'examples', 'rootfs'), tags: [name], store });
+    const pushed = await push({ name, store, insecure: true });
+    assert.equal(pushed['containerimage.digest'], meta['containerimage.digest']);
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${name}`], { encoding: 'utf8' }));
+    assert.equal(inspect.Digest, meta['containerimage.digest']);
   } finally {
     registry.kill();
   }
+});
+
+test('npm push sends a stored image like the native CLI does', async () => {
+  const { push, exportImage } = createRequire(import.meta.url)(path.join(repo, 'npm'));
+  const work = tempDir();
+  const store = path.join(work, 'store');
+  await assert.rejects(push({ name: 'localhost:9/never:1', store, insecure: true }), /no image named/);
+  const meta = await exportImage({ rootfs: path.join(repo, 'examples', 'rootfs'), tags: ['127.0.0.1:9/app:1'], store });
+  // Nothing listens on port 9: the attempt itself must fail with a registry error naming the URL.
+  await assert.rejects(push({ name: '127.0.0.1:9/app:1', store, insecure: true }), (err) => {
+    assert.equal(err.kind, 'registry');
+    assert.match(err.message, /push to 127\.0\.0\.1:9\/app: .*http:\/\/127\.0\.0\.1:9\/v2\/app\/blobs\//);
+    return true;
+  });
+  assert.match(meta['containerimage.digest'], /^sha256:/);
 });

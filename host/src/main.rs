@@ -31,6 +31,26 @@ enum Command {
     Export(Box<ExportArgs>),
     /// List the images in the local store.
     Images(StoreArgs),
+    /// Push an image from the local store to its registry.
+    Push(PushArgs),
+}
+
+#[derive(clap::Args)]
+struct PushArgs {
+    /// The image's name in the store (see `outport images`), e.g. ghcr.io/owner/app:1.
+    name: String,
+    /// Content store directory (default: $OUTPORT_STORE, else $XDG_DATA_HOME/outport/store).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Plain HTTP to the registry (like registry.insecure=true).
+    #[arg(long)]
+    insecure: bool,
+    /// Push by digest only, without the tag.
+    #[arg(long)]
+    by_digest: bool,
+    /// Progress output on stderr: auto, plain or quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
+    progress: String,
 }
 
 #[derive(clap::Args)]
@@ -116,6 +136,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Export(args) => report(export(*args)),
         Command::Images(args) => report(images(args)),
+        Command::Push(args) => report(push(args)),
     }
 }
 
@@ -139,6 +160,16 @@ fn host_state(store: Option<PathBuf>, progress: Progress) -> Result<HostState, S
         progress,
         http: Default::default(),
     })
+}
+
+fn push(args: PushArgs) -> Result<(), String> {
+    let request = serde_json::json!({"name": args.name, "insecure": args.insecure, "byDigest": args.by_digest});
+    let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);
+    let metadata = runtime::push(host_state(args.store, progress)?, &request.to_string()).map_err(|e| e.message)?;
+    let metadata: serde_json::Value =
+        serde_json::from_str(&metadata).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
+    println!("{}", serde_json::to_string_pretty(&metadata).expect("JSON value serializes"));
+    Ok(())
 }
 
 fn images(args: StoreArgs) -> Result<(), String> {

@@ -35,6 +35,12 @@ pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
     exporter.call_run(&mut store, request).map_err(|e| internal("the core stopped", e))?
 }
 
+/// Push a stored image (request and result are JSON).
+pub fn push(host: HostState, request: &str) -> Result<String, CoreError> {
+    let (mut store, exporter) = instantiate(host)?;
+    exporter.call_push(&mut store, request).map_err(|e| internal("the core stopped", e))?
+}
+
 /// The local store's images as JSON.
 pub fn images(host: HostState) -> Result<String, CoreError> {
     let (mut store, exporter) = instantiate(host)?;

@@ -102,3 +102,19 @@ fn https_is_required_unless_registry_insecure() {
         "{err}"
     );
 }
+
+#[test]
+fn outport_push_sends_a_stored_image() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let name = format!("{}/stored:3", registry.addr);
+    let exported = ok(outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-t", &name]));
+    let digest = serde_json::from_slice::<Value>(&exported.stdout).unwrap()["containerimage.digest"].clone();
+    let pushed = ok(outport(work.path(), &["push", &name, "--insecure"]));
+    assert_eq!(serde_json::from_slice::<Value>(&pushed.stdout).unwrap()["containerimage.digest"], digest);
+    assert_eq!(skopeo_inspect(&registry, "stored:3", false)["Digest"], digest);
+
+    let missing = outport(work.path(), &["push", &format!("{}/nope:1", registry.addr), "--insecure"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no image named") && stderr(&missing).contains("nope:1"), "{}", stderr(&missing));
+}

@@ -3,11 +3,12 @@
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
-const { exportImage, images } = require('../lib/index.js');
+const { exportImage, images, push } = require('../lib/index.js');
 const { version } = require('../package.json');
 
 const USAGE = `Usage: outport export [ROOTFS] [-o|--output SPEC]... [options]
        outport images [--store DIR] [--json]
+       outport push NAME [--store DIR] [--insecure] [--by-digest]
 
 Export container images exactly as docker buildx --output would.
 
@@ -46,6 +47,8 @@ const OPTIONS = {
   attest: { type: 'string', multiple: true },
   allow: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  insecure: { type: 'boolean' },
+  'by-digest': { type: 'boolean' },
   platform: { type: 'string' },
   result: { type: 'string' },
   store: { type: 'string' },
@@ -82,6 +85,7 @@ async function main() {
   if (values.help || positionals.length === 0) return process.stdout.write(USAGE);
   const [command, ...rest] = positionals;
   if (command === 'images') return listImages(values);
+  if (command === 'push') return pushStored(rest, values);
   if (command !== 'export') usageError(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 1) usageError(`unexpected argument ${JSON.stringify(rest[1])}`);
   if (!['auto', 'plain', 'quiet'].includes(values.progress)) usageError(`--progress must be auto, plain or quiet`);
@@ -124,6 +128,12 @@ async function main() {
   // stdout carries the tarball when an output writes there.
   const writesStdout = outputs.some((o) => o === '-' || o.split(',').includes('dest=-'));
   if (!writesStdout) process.stdout.write(text);
+}
+
+async function pushStored(rest, values) {
+  if (rest.length !== 1) usageError('push takes exactly one NAME');
+  const metadata = await push({ name: rest[0], store: values.store, insecure: values.insecure ?? false, byDigest: values['by-digest'] ?? false });
+  process.stdout.write(`${JSON.stringify(metadata, null, 2)}\n`);
 }
 
 async function listImages(values) {

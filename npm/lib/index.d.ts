@@ -79,5 +79,8 @@ export interface StoredImage {
 /** The images in the local store, sorted by name. */
 export function images(options?: { store?: string }): Promise<StoredImage[]>;
 
+/** Push an image from the local store to its registry (`insecure`: plain HTTP). */
+export function push(options: { name: string; store?: string; insecure?: boolean; byDigest?: boolean; onProgress?: (event: ProgressEvent) => void }): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
+
 /** This machine's platform in OCI terms, e.g. `linux/amd64`. */
 export function hostPlatform(): string;

@@ -45,9 +45,16 @@ async function exportImage(options) {
   }
 }
 
+/** Push an image from the local store: resolves to { 'containerimage.digest', 'image.name' }. */
+async function push(options) {
+  const { name, store, insecure = false, byDigest = false, onProgress } = options ?? {};
+  const request = JSON.stringify({ name, insecure, byDigest });
+  return JSON.parse(await core.push(createNodeHost({ store, onProgress }), request));
+}
+
 /** The images in the local store: [{ name, digest, mediaType, size }], sorted by name. */
 async function images(options) {
   return JSON.parse(await core.images(createNodeHost({ store: options?.store })));
 }
 
-module.exports = { exportImage, images, createNodeHost, hostPlatform };
+module.exports = { exportImage, images, push, createNodeHost, hostPlatform };

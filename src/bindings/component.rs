@@ -19,6 +19,10 @@ impl Guest for Component {
         block_on(crate::run_json(&ComponentHost, &request)).map_err(to_wit)
     }
 
+    fn push(request: String) -> std::result::Result<String, wit::Error> {
+        block_on(crate::push_json(&ComponentHost, &request)).map_err(to_wit)
+    }
+
     fn images() -> std::result::Result<String, wit::Error> {
         block_on(crate::images_json(&ComponentHost)).map_err(to_wit)
     }

@@ -21,6 +21,12 @@ pub async fn images(host: JsValue) -> std::result::Result<String, JsValue> {
     crate::images_json(&JsHost(host)).await.map_err(to_js_error)
 }
 
+/// Push a stored image: `request` is JSON {name, insecure, byDigest}; resolves to metadata JSON.
+#[wasm_bindgen]
+pub async fn push(host: JsValue, request: String) -> std::result::Result<String, JsValue> {
+    crate::push_json(&JsHost(host), &request).await.map_err(to_js_error)
+}
+
 fn to_js_error(e: Error) -> JsValue {
     let error = js_sys::Error::new(&e.message);
     let _ = Reflect::set(&error, &"kind".into(), &e.kind.as_str().into());

@@ -2,6 +2,7 @@
 //! from the store, manifest PUTs. The protocol lives here once; hosts only send HTTP requests.
 
 pub mod push;
+pub mod stored;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, HttpBody, HttpRequest, HttpResponse};
