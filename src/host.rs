@@ -123,6 +123,8 @@ pub trait Host {
 
     /// One HTTP exchange; redirects are returned, not followed; at most `max_body` bytes of body.
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse>;
+    /// Wait before a retry (the core has no clock).
+    async fn sleep(&self, milliseconds: u32);
 
     fn progress(&self, event: ProgressEvent);
 }

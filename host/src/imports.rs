@@ -111,6 +111,10 @@ impl Host for State {
         http.send(store, request, max_body)
     }
 
+    fn sleep(&mut self, milliseconds: u32) {
+        std::thread::sleep(std::time::Duration::from_millis(milliseconds as u64))
+    }
+
     fn progress(&mut self, event: ProgressEvent) {
         self.host.progress.report(&event)
     }

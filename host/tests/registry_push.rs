@@ -118,3 +118,28 @@ fn outport_push_sends_a_stored_image() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("no image named") && stderr(&missing).contains("nope:1"), "{}", stderr(&missing));
 }
+
+#[test]
+fn transient_failures_are_retried() {
+    let registry = Registry::start();
+    let proxy = FlakyProxy::start(&registry.addr, 3, Some(0));
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/flaky:1,registry.insecure=true", proxy.addr);
+    let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
+    assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(stderr(&out).lines().filter(|l| l.starts_with("#progress retry ")).count(), 3, "{}", stderr(&out));
+    let digest = serde_json::from_slice::<Value>(&out.stdout).unwrap()["containerimage.digest"].clone();
+    assert_eq!(skopeo_inspect(&registry, "flaky:1", false)["Digest"], digest);
+}
+
+#[test]
+fn a_registry_that_keeps_failing_gives_up_with_the_status() {
+    let registry = Registry::start();
+    let proxy = FlakyProxy::start(&registry.addr, usize::MAX, None);
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/down:1,registry.insecure=true", proxy.addr);
+    let out = export_tree(work.path(), &example_rootfs(), &spec, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("answered HTTP 503"), "{}", stderr(&out));
+    assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then give up");
+}

@@ -41,6 +41,7 @@ function createNodeHost({ store, onProgress } = {}) {
     outputRemove: (p) => local.remove(p),
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
     httpSend: (request, maxBody) => http.send(request, maxBody, blobs),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     progress: (event) => onProgress?.(event),
   };
   // Not part of the interface: lets the caller clean up after a failed run.

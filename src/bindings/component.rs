@@ -191,6 +191,9 @@ impl Host for ComponentHost {
         let response = imports::http_send(&request, max_body).map_err(from_wit)?;
         Ok(HttpResponse { status: response.status, headers: response.headers, body: response.body })
     }
+    async fn sleep(&self, milliseconds: u32) {
+        imports::sleep(milliseconds)
+    }
     fn progress(&self, event: ProgressEvent) {
         imports::progress(&wit::ProgressEvent {
             phase: event.phase,

@@ -285,6 +285,10 @@ impl Host for JsHost {
         Ok(HttpResponse { status, headers, body })
     }
 
+    async fn sleep(&self, milliseconds: u32) {
+        self.call_quietly("sleep", &[milliseconds.into()]).await
+    }
+
     fn progress(&self, event: ProgressEvent) {
         let obj = Object::new();
         let set = |k: &str, v: JsValue| {

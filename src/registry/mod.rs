@@ -5,7 +5,7 @@ pub mod push;
 pub mod stored;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{Host, HttpBody, HttpRequest, HttpResponse};
+use crate::host::{Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent};
 use crate::reference::Reference;
 
 /// Registry error bodies and manifests are small; bound what the host hands back.
@@ -34,7 +34,9 @@ impl Repository {
         format!("{}/v2/{}/{tail}", self.base, self.path)
     }
 
-    /// Send a request; a status outside `expected` becomes an error naming the operation.
+    /// Send a request, retrying transport failures, 429 and 5xx with bounded exponential backoff
+    /// (or the registry's Retry-After); a final status outside `expected` is an error naming the
+    /// operation.
     async fn send<H: Host>(
         &self,
         host: &H,
@@ -43,10 +45,19 @@ impl Repository {
         expected: &[u16],
     ) -> Result<HttpResponse> {
         let url = request.url.clone();
-        let response = host
-            .http_send(request, MAX_RESPONSE)
-            .await
-            .map_err(|e| Error::new(e.kind, format!("push to {}: {what}: {}", self.display, e.message)))?;
+        let mut attempt = 1;
+        let response = loop {
+            let wait = match host.http_send(request.clone(), MAX_RESPONSE).await {
+                Ok(r) if attempt < ATTEMPTS && retryable(r.status) => retry_after(&r).unwrap_or(backoff(attempt)),
+                Ok(r) => break r,
+                Err(e) if attempt < ATTEMPTS && e.kind == ErrorKind::Registry => backoff(attempt),
+                Err(e) => return Err(Error::new(e.kind, format!("push to {}: {what}: {}", self.display, e.message))),
+            };
+            let id = format!("{what} (attempt {} of {ATTEMPTS})", attempt + 1);
+            host.progress(ProgressEvent { phase: "retry".into(), id, current: attempt as u64, total: ATTEMPTS as u64 });
+            host.sleep(wait).await;
+            attempt += 1;
+        };
         if expected.contains(&response.status) {
             return Ok(response);
         }
@@ -76,6 +87,24 @@ impl Repository {
         }
         Err(Error::new(ErrorKind::Registry, format!("push to {}: unusable upload location {location:?}", self.display)))
     }
+}
+
+/// Tries per request, the first included.
+const ATTEMPTS: u32 = 5;
+
+fn retryable(status: u16) -> bool {
+    status == 429 || (500..600).contains(&status)
+}
+
+/// 250 ms, 500 ms, 1 s, 2 s, … capped at 8 s.
+fn backoff(attempt: u32) -> u32 {
+    (250u32 << (attempt - 1).min(5)).min(8_000)
+}
+
+/// Retry-After in seconds (the HTTP-date form is treated as absent), capped at a minute.
+fn retry_after(response: &HttpResponse) -> Option<u32> {
+    let seconds: u32 = response.header("Retry-After")?.trim().parse().ok()?;
+    Some(seconds.min(60) * 1000)
 }
 
 pub(crate) fn request(method: &str, url: String, headers: Vec<(String, String)>, body: HttpBody) -> HttpRequest {
@@ -123,5 +152,12 @@ mod tests {
             ": MANIFEST_INVALID: bad"
         );
         assert_eq!(registry_errors(b"<html>"), "");
+        assert_eq!((backoff(1), backoff(2), backoff(4), backoff(9)), (250, 500, 2000, 8000));
+        let with =
+            |v: &str| HttpResponse { status: 503, headers: vec![("retry-after".into(), v.into())], body: vec![] };
+        assert_eq!(
+            (retry_after(&with("2")), retry_after(&with("999")), retry_after(&with("soon"))),
+            (Some(2000), Some(60_000), None)
+        );
     }
 }

@@ -113,6 +113,81 @@ impl Drop for Registry {
     }
 }
 
+/// A proxy in front of a registry that answers the first `fail_first` requests with 503 and then
+/// forwards (one request per connection, `Connection: close`), to exercise retries.
+pub struct FlakyProxy {
+    pub addr: String,
+    pub failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyProxy {
+    pub fn start(upstream: &str, fail_first: usize, retry_after: Option<u32>) -> FlakyProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (counter, upstream) = (failed.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let Some(request) = read_request(&mut client) else { continue };
+                if counter.load(Ordering::SeqCst) < fail_first {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
+                    let _ = write!(
+                        client,
+                        "HTTP/1.1 503 Service Unavailable\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    continue;
+                }
+                let mut server = std::net::TcpStream::connect(&upstream).unwrap();
+                server.write_all(&request).unwrap();
+                let mut response = Vec::new();
+                let _ = server.read_to_end(&mut response);
+                let _ = client.write_all(&response);
+            }
+        });
+        FlakyProxy { addr, failed }
+    }
+}
+
+/// One HTTP/1.1 request with a Content-Length body, rewritten to `Connection: close`.
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    let head_end = loop {
+        let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while data.len() < head_end + length {
+        let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
+        data.extend_from_slice(&buf[..n]);
+    }
+    let head: String = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let head = head.trim_end_matches("\r\n").to_string() + "\r\nConnection: close\r\n\r\n";
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&data[head_end..]);
+    Some(out)
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
