@@ -298,3 +298,19 @@ test('npm push sends a stored image like the native CLI does', async () => {
   });
   assert.match(meta['containerimage.digest'], /^sha256:/);
 });
+
+test('--progress json prints the same event lines from both hosts', () => {
+  const work = tempDir();
+  const lines = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const result = spawnSync(argv[0], [...argv.slice(1), 'export', path.join(repo, 'examples', 'rootfs'), '-o', `type=oci,dest=${work}/${host}.tar`, '--progress', 'json'], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, `${host}-store`) },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    lines[host] = result.stderr.trim().split('\n').map((l) => JSON.parse(l)).map((e) => ({ ...e, id: e.id.replace(work, '') }));
+  }
+  assert.deepEqual(lines.npm.map((e) => e.phase), lines.native.map((e) => e.phase));
+  assert.deepEqual(Object.keys(lines.native[0]), ['phase', 'id', 'current', 'total']);
+  assert.equal(lines.native.at(-1).phase, 'done');
+});

@@ -48,8 +48,8 @@ struct PushArgs {
     /// Push by digest only, without the tag.
     #[arg(long)]
     by_digest: bool,
-    /// Progress output on stderr: auto, plain or quiet.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
+    /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
 }
 
@@ -126,8 +126,8 @@ struct ExportArgs {
     /// Expose PORT[/tcp|udp|sctp]. Repeatable.
     #[arg(long, value_name = "PORT")]
     expose: Vec<String>,
-    /// Progress output on stderr: auto, plain or quiet.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "quiet"])]
+    /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
 }
 

@@ -1,4 +1,5 @@
-//! Progress reporting on stderr: `plain` prints one line per event (CI logs), `quiet` nothing.
+//! Progress reporting on stderr: `plain` prints one line per event (CI logs), `json` one JSON
+//! object per line with the npm package's event fields, `quiet` nothing.
 
 use crate::runtime::outport::core::types::ProgressEvent;
 
@@ -6,6 +7,7 @@ use crate::runtime::outport::core::types::ProgressEvent;
 pub enum Progress {
     Quiet,
     Plain,
+    Json,
 }
 
 impl Progress {
@@ -13,13 +15,19 @@ impl Progress {
         match value {
             "auto" | "quiet" => Some(Progress::Quiet),
             "plain" => Some(Progress::Plain),
+            "json" => Some(Progress::Json),
             _ => None,
         }
     }
 
     pub fn report(&self, event: &ProgressEvent) {
-        if *self == Progress::Plain {
-            eprintln!("#progress {} {} {}/{}", event.phase, event.id, event.current, event.total);
+        match self {
+            Progress::Quiet => {}
+            Progress::Plain => eprintln!("#progress {} {} {}/{}", event.phase, event.id, event.current, event.total),
+            Progress::Json => {
+                let line = serde_json::json!({"phase": event.phase, "id": event.id, "current": event.current, "total": event.total});
+                eprintln!("{line}");
+            }
         }
     }
 }

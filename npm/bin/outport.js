@@ -32,7 +32,7 @@ Options:
       --workdir DIR        working directory
       --user USER          user the container runs as
       --expose PORT        expose PORT[/tcp|udp|sctp] (repeatable)
-      --progress MODE      auto, plain or quiet
+      --progress MODE      auto, plain, json (one event per line) or quiet
       --json               (images) print JSON instead of a table
   -h, --help               show this help
   -V, --version            show the version
@@ -66,6 +66,11 @@ const OPTIONS = {
   version: { type: 'boolean', short: 'V' },
 };
 
+const PROGRESS = {
+  plain: (e) => process.stderr.write(`#progress ${e.phase} ${e.id} ${e.current}/${e.total}\n`),
+  json: (e) => process.stderr.write(`${JSON.stringify({ phase: e.phase, id: e.id, current: e.current, total: e.total })}\n`),
+};
+
 function usageError(message) {
   process.stderr.write(`error: ${message}\n\n${USAGE}`);
   process.exit(2);
@@ -88,11 +93,10 @@ async function main() {
   if (command === 'push') return pushStored(rest, values);
   if (command !== 'export') usageError(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 1) usageError(`unexpected argument ${JSON.stringify(rest[1])}`);
-  if (!['auto', 'plain', 'quiet'].includes(values.progress)) usageError(`--progress must be auto, plain or quiet`);
+  if (!['auto', 'plain', 'json', 'quiet'].includes(values.progress)) usageError(`--progress must be auto, plain, json or quiet`);
 
   const outputs = values.output ?? [];
-  const onProgress =
-    values.progress === 'plain' ? (e) => process.stderr.write(`#progress ${e.phase} ${e.id} ${e.current}/${e.total}\n`) : undefined;
+  const onProgress = PROGRESS[values.progress];
   const metadata = await exportImage({
     rootfs: rest[0],
     result: values.result,
