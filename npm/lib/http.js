@@ -3,13 +3,21 @@
 // redirects returned (never followed), blob bodies streamed from the store.
 const fs = require('node:fs');
 const { Readable } = require('node:stream');
-const { hostError } = require('./errors');
+const { hostError, ioError } = require('./errors');
 
 function body(request, store) {
   if (request.body === null || request.body === undefined) return undefined;
   if (request.body instanceof Uint8Array) return request.body;
-  // A stored blob: streamed, never held whole in memory.
-  return Readable.toWeb(fs.createReadStream(store.blobPath(request.body.blob)));
+  // A stored blob: opened now, so a missing blob is a store error (never retried) as in the native
+  // host, then streamed, never held whole in memory.
+  const file = store.blobPath(request.body.blob);
+  let fd;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw ioError('store', file, err);
+  }
+  return Readable.toWeb(fs.createReadStream(null, { fd }));
 }
 
 /** Read at most `max` bytes of a response body, discarding the rest. */
@@ -27,9 +35,11 @@ async function readBounded(response, max) {
 
 async function send(request, maxBody, store) {
   const shown = `${request.method} ${request.url.split('?')[0]}`;
+  // Transport failures, also while reading the body, are registry errors: the core retries those.
+  const failed = (err) => hostError('registry', `${shown}: ${err.cause?.message ?? err.message}`);
+  const payload = body(request, store);
   let response;
   try {
-    const payload = body(request, store);
     response = await fetch(request.url, {
       method: request.method,
       headers: request.headers,
@@ -38,13 +48,13 @@ async function send(request, maxBody, store) {
       ...(payload && !(payload instanceof Uint8Array) ? { duplex: 'half' } : {}),
     });
   } catch (err) {
-    throw hostError('registry', `${shown}: ${err.cause?.message ?? err.message}`);
+    throw failed(err);
   }
-  return {
-    status: response.status,
-    headers: [...response.headers.entries()],
-    body: await readBounded(response, maxBody),
-  };
+  try {
+    return { status: response.status, headers: [...response.headers.entries()], body: await readBounded(response, maxBody) };
+  } catch (err) {
+    throw failed(err);
+  }
 }
 
 module.exports = { send };

@@ -8,6 +8,11 @@ const { ioError, hostError } = require('./errors');
 
 const COPY_CHUNK = 1 << 20;
 
+// Outputs with files still open: one exit listener for all of them removes their temporaries if the
+// process exits mid-export (a listener per host would pile up across exportImage calls).
+const unfinished = new Set();
+process.once('exit', () => unfinished.forEach((outputs) => outputs.removeTemporaries()));
+
 /** Write all of `data` to fd, retrying when a non-blocking stdout pipe is full. */
 function writeAll(fd, data) {
   let done = 0;
@@ -25,7 +30,6 @@ class Outputs {
   constructor() {
     this.open = new Map();
     this.next = 0;
-    process.once('exit', () => this.removeTemporaries());
   }
 
   openFile(dest) {
@@ -47,6 +51,7 @@ class Outputs {
       }
     }
     this.open.set(++this.next, target);
+    unfinished.add(this);
     return this.next;
   }
 
@@ -92,7 +97,7 @@ class Outputs {
 
   commit(handle) {
     const t = this.target(handle);
-    this.open.delete(handle);
+    this.release(handle);
     if (t.stdout) return;
     try {
       fs.fsyncSync(t.fd);
@@ -105,8 +110,7 @@ class Outputs {
   }
 
   abort(handle) {
-    const t = this.open.get(handle);
-    this.open.delete(handle);
+    const t = this.release(handle);
     if (t && !t.stdout) {
       fs.closeSync(t.fd);
       fs.rmSync(t.temp, { force: true });
@@ -116,6 +120,14 @@ class Outputs {
   /** Whatever was not committed (e.g. the process is exiting on an error) is removed. */
   removeTemporaries() {
     for (const handle of [...this.open.keys()]) this.abort(handle);
+  }
+
+  /** Stop tracking `handle`; with nothing left open there is nothing to clean up at exit. */
+  release(handle) {
+    const t = this.open.get(handle);
+    this.open.delete(handle);
+    if (this.open.size === 0) unfinished.delete(this);
+    return t;
   }
 
   target(handle) {

@@ -65,8 +65,12 @@ test('errors carry a kind and leave nothing behind', async () => {
     assert.match(err.message, /missing: no such file or directory/);
     return true;
   });
-  await assert.rejects(exportImage({ rootfs: example, outputs: [`type=oci,dest=${work}/nope/out.tar`] }), /nope/);
-  await assert.rejects(exportImage({ rootfs: example, outputs: ['type=bogus'] }), (err) => err.kind === 'invalid-option');
+  await assert.rejects(exportImage({ rootfs: example, outputs: [`type=oci,dest=${work}/nope/out.tar`], store: path.join(work, 's') }), (err) => {
+    assert.equal(err.kind, 'output');
+    assert.match(err.message, /nope\/out\.tar: parent directory .*nope does not exist/);
+    return true;
+  });
+  await assert.rejects(exportImage({ rootfs: example, outputs: ['type=bogus'], store: path.join(work, 's') }), (err) => err.kind === 'invalid-option');
   assert.deepEqual(fs.readdirSync(work).filter((n) => n !== 's'), []);
 });
 

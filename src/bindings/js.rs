@@ -55,11 +55,13 @@ impl JsHost {
     }
 }
 
-/// A thrown JS value as a core error: `{ kind, message }` objects keep their kind.
+/// A thrown JS value as a core error: `{ kind, message }` objects keep their kind; anything else
+/// (a bug in the host, a thrown string) is internal and names the method.
 fn thrown(method: &str, e: JsValue) -> Error {
     let field = |k: &str| Reflect::get(&e, &k.into()).ok().and_then(|v| v.as_string());
     match (field("kind"), field("message")) {
-        (kind, Some(message)) => Error::new(kind.map_or(ErrorKind::Internal, |k| ErrorKind::parse(&k)), message),
+        (Some(kind), Some(message)) => Error::new(ErrorKind::parse(&kind), message),
+        (None, Some(message)) => Error::internal(format!("host {method}: {message}")),
         _ => Error::internal(format!("host {method} failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))),
     }
 }
@@ -68,30 +70,37 @@ fn bytes(data: &[u8]) -> JsValue {
     Uint8Array::from(data).into()
 }
 
-fn to_bytes(method: &str, v: &JsValue) -> Result<Vec<u8>> {
+fn to_bytes(method: &str, field: &str, v: &JsValue) -> Result<Vec<u8>> {
     v.dyn_ref::<Uint8Array>()
         .map(Uint8Array::to_vec)
-        .ok_or_else(|| Error::internal(format!("host {method} did not return bytes")))
+        .ok_or_else(|| Error::internal(format!("host {method}: {field} is not a Uint8Array")))
 }
 
-/// A whole number from a JS number or BigInt.
-fn integer(method: &str, field: &str, v: &JsValue) -> Result<i64> {
-    let bad = || Error::internal(format!("host {method}: {field} is not a whole number"));
-    if let Some(f) = v.as_f64() {
-        return if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 { Ok(f as i64) } else { Err(bad()) };
-    }
-    if v.is_bigint() {
-        return i64::try_from(v.clone()).or_else(|_| u64::try_from(v.clone()).map(|u| u as i64)).map_err(|_| bad());
-    }
-    Err(bad())
+/// Past 2^53 a JS number is no longer exact, so larger values must come as BigInt.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A whole number from a JS number or BigInt, in range for the Rust type it becomes.
+fn number<T: TryFrom<i128>>(method: &str, field: &str, v: &JsValue) -> Result<T> {
+    let whole = match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER => Some(f as i128),
+        Some(_) => None,
+        None => i128::try_from(v.clone()).ok(),
+    };
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| Error::internal(format!("host {method}: {field} is not a whole number in range")))
 }
 
 fn get(method: &str, obj: &JsValue, field: &str) -> Result<JsValue> {
-    Reflect::get(obj, &field.into()).map_err(|_| Error::internal(format!("host {method}: missing {field}")))
+    Reflect::get(obj, &field.into()).map_err(|_| Error::internal(format!("host {method}: the answer has no {field}")))
+}
+
+/// The numeric `field` of a returned object.
+fn number_field<T: TryFrom<i128>>(method: &str, obj: &JsValue, field: &str) -> Result<T> {
+    number(method, field, &get(method, obj, field)?)
 }
 
 fn entry(method: &str, obj: &JsValue) -> Result<SourceEntry> {
-    let num = |field: &str| integer(method, field, &get(method, obj, field)?);
     let kind = match get(method, obj, "kind")?.as_string().as_deref() {
         Some("regular") => EntryKind::Regular,
         Some("directory") => EntryKind::Directory,
@@ -103,19 +112,19 @@ fn entry(method: &str, obj: &JsValue) -> Result<SourceEntry> {
         other => return Err(Error::internal(format!("host {method}: unknown entry kind {other:?}"))),
     };
     Ok(SourceEntry {
-        name: to_bytes(method, &get(method, obj, "name")?)?,
+        name: to_bytes(method, "name", &get(method, obj, "name")?)?,
         kind,
-        mode: num("mode")? as u32,
-        uid: num("uid")? as u32,
-        gid: num("gid")? as u32,
-        size: num("size")? as u64,
-        mtime: num("mtime")?,
-        link_target: to_bytes(method, &get(method, obj, "linkTarget")?)?,
-        dev_major: num("devMajor")? as u32,
-        dev_minor: num("devMinor")? as u32,
-        device: num("device")? as u64,
-        inode: num("inode")? as u64,
-        nlink: num("nlink")? as u64,
+        mode: number_field(method, obj, "mode")?,
+        uid: number_field(method, obj, "uid")?,
+        gid: number_field(method, obj, "gid")?,
+        size: number_field(method, obj, "size")?,
+        mtime: number_field(method, obj, "mtime")?,
+        link_target: to_bytes(method, "linkTarget", &get(method, obj, "linkTarget")?)?,
+        dev_major: number_field(method, obj, "devMajor")?,
+        dev_minor: number_field(method, obj, "devMinor")?,
+        device: number_field(method, obj, "device")?,
+        inode: number_field(method, obj, "inode")?,
+        nlink: number_field(method, obj, "nlink")?,
     })
 }
 
@@ -123,18 +132,18 @@ fn optional_bytes(method: &str, v: &JsValue) -> Result<Option<Vec<u8>>> {
     if v.is_null() || v.is_undefined() {
         return Ok(None);
     }
-    to_bytes(method, v).map(Some)
+    to_bytes(method, "result", v).map(Some)
 }
 
 fn handle(method: &str, v: &JsValue) -> Result<Handle> {
-    Ok(integer(method, "handle", v)? as Handle)
+    number(method, "handle", v)
 }
 
 fn optional_size(method: &str, v: &JsValue) -> Result<Option<u64>> {
     if v.is_null() || v.is_undefined() {
         return Ok(None);
     }
-    Ok(Some(integer(method, "size", v)? as u64))
+    number(method, "size", v).map(Some)
 }
 
 impl Host for JsHost {
@@ -151,7 +160,7 @@ impl Host for JsHost {
         handle("sourceOpen", &self.call("sourceOpen", &[bytes(path)]).await?)
     }
     async fn source_read(&self, h: Handle, max: u32) -> Result<Vec<u8>> {
-        to_bytes("sourceRead", &self.call("sourceRead", &[h.into(), max.into()]).await?)
+        to_bytes("sourceRead", "result", &self.call("sourceRead", &[h.into(), max.into()]).await?)
     }
     async fn source_close(&self, h: Handle) {
         self.call_quietly("sourceClose", &[h.into()]).await
@@ -173,7 +182,8 @@ impl Host for JsHost {
         self.call_quietly("blobAbort", &[h.into()]).await
     }
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
-        to_bytes("blobRead", &self.call("blobRead", &[digest.into(), (offset as f64).into(), max.into()]).await?)
+        let data = self.call("blobRead", &[digest.into(), (offset as f64).into(), max.into()]).await?;
+        to_bytes("blobRead", "result", &data)
     }
 
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
@@ -195,8 +205,7 @@ impl Host for JsHost {
         self.call("outputWrite", &[h.into(), bytes(data)]).await.map(drop)
     }
     async fn output_write_blob(&self, h: Handle, digest: &str) -> Result<u64> {
-        let n = self.call("outputWriteBlob", &[h.into(), digest.into()]).await?;
-        Ok(integer("outputWriteBlob", "size", &n)? as u64)
+        number("outputWriteBlob", "result", &self.call("outputWriteBlob", &[h.into(), digest.into()]).await?)
     }
     async fn output_commit(&self, h: Handle) -> Result<()> {
         self.call("outputCommit", &[h.into()]).await.map(drop)
@@ -269,7 +278,7 @@ impl Host for JsHost {
             },
         );
         let response = self.call("httpSend", &[obj.into(), max_body.into()]).await?;
-        let status = integer("httpSend", "status", &get("httpSend", &response, "status")?)? as u16;
+        let status = number_field("httpSend", &response, "status")?;
         let headers = get("httpSend", &response, "headers")?;
         let headers =
             headers.dyn_ref::<Array>().ok_or_else(|| Error::internal("host httpSend: headers is not an array"))?;
@@ -281,7 +290,7 @@ impl Host for JsHost {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| Error::internal("host httpSend: headers must be [name, value] pairs"))?;
-        let body = to_bytes("httpSend", &get("httpSend", &response, "body")?)?;
+        let body = to_bytes("httpSend", "body", &get("httpSend", &response, "body")?)?;
         Ok(HttpResponse { status, headers, body })
     }
 
