@@ -63,6 +63,30 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: HttpBody,
+    /// registry.insecure: accept any certificate for this request (plain http needs no flag).
+    pub insecure: bool,
+}
+
+impl HttpRequest {
+    pub fn new(method: &str, url: String, headers: Vec<(String, String)>, body: HttpBody) -> HttpRequest {
+        HttpRequest { method: method.into(), url, headers, body, insecure: false }
+    }
+}
+
+/// A registry credential as docker's config keeps it: user name and password (or token), or an
+/// identity token (an OAuth2 refresh token) in place of the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub username: String,
+    pub password: String,
+    pub identity_token: Option<String>,
+}
+
+/// Never print secrets, not even in a debug dump.
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential").field("username", &self.username).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +147,10 @@ pub trait Host {
 
     /// One HTTP exchange; redirects are returned, not followed; at most `max_body` bytes of body.
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse>;
+    /// The credential for `registry` (as users name it: `docker.io`, `ghcr.io`, `host:port`), if the
+    /// user has one; `for_push` tells whether the image is being pushed there (explicit push
+    /// credentials apply only then) or pulled from it.
+    async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>>;
     /// Wait before a retry (the core has no clock).
     async fn sleep(&self, milliseconds: u32);
 

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startRegistry } from './support/registry.mjs';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const nativeBin = process.env.OUTPORT_BIN ?? path.join(repo, 'target', 'debug', 'outport');
@@ -21,7 +22,8 @@ function tempDir() {
 function run(argv, work) {
   const [cmd, ...args] = argv;
   const result = spawnSync(cmd, args, {
-    env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, 'store') },
+    // Hermetic: no docker config or CI credentials of the machine running the tests.
+    env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, 'store'), DOCKER_CONFIG: path.join(work, 'docker'), OUTPORT_REGISTRY_USER: '', OUTPORT_REGISTRY_TOKEN: '' },
     encoding: 'utf8',
   });
   assert.equal(result.status, 0, `${argv.join(' ')} failed: ${result.stderr}`);
@@ -243,24 +245,9 @@ test('both hosts reject every bad option with the same message', () => {
 
 test('both hosts push the same image to a real registry', async () => {
   const work = tempDir();
-  const net = await import('node:net');
-  const port = await new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-  const addr = `127.0.0.1:${port}`;
-  const config = path.join(work, 'config.yml');
-  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${work}/data\nhttp:\n  addr: ${addr}\n`);
-  const { spawn } = await import('node:child_process');
-  const registry = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+  const registry = await startRegistry();
+  const { addr } = registry;
   try {
-    for (let i = 0; i < 100; i++) {
-      const up = await new Promise((resolve) => net.connect(port, '127.0.0.1').on('connect', function () { this.destroy(); resolve(true); }).on('error', () => resolve(false)));
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
     const digests = {};
     for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
       const spec = `type=registry,name=${addr}/cross:${host},registry.insecure=true`;
@@ -280,7 +267,7 @@ test('both hosts push the same image to a real registry', async () => {
     const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${name}`], { encoding: 'utf8' }));
     assert.equal(inspect.Digest, meta['containerimage.digest']);
   } finally {
-    registry.kill();
+    registry.close();
   }
 });
 

@@ -4,7 +4,7 @@
 use crate::output::Outputs;
 use crate::progress::Progress;
 use crate::runtime::outport::core::host::Host;
-use crate::runtime::outport::core::types::{Error, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::runtime::outport::core::types::{Credential, Error, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
 use crate::runtime::State;
 use crate::source::SourceFiles;
 use crate::store::BlobStore;
@@ -15,6 +15,7 @@ pub struct HostState {
     pub outputs: Outputs,
     pub progress: Progress,
     pub http: crate::http::Http,
+    pub credentials: crate::credentials::Credentials,
 }
 
 impl Host for State {
@@ -109,6 +110,10 @@ impl Host for State {
     fn http_send(&mut self, request: HttpRequest, max_body: u32) -> Result<HttpResponse, Error> {
         let HostState { http, store, .. } = &mut self.host;
         http.send(store, request, max_body)
+    }
+
+    fn credentials(&mut self, registry: String, for_push: bool) -> Result<Option<Credential>, Error> {
+        self.host.credentials.lookup(&registry, for_push)
     }
 
     fn sleep(&mut self, milliseconds: u32) {

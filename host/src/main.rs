@@ -1,6 +1,7 @@
 //! `outport`: the native CLI. Parses flags, prepares the local host (file system, store, outputs,
 //! progress) and runs the embedded core component.
 
+mod credentials;
 mod errors;
 mod http;
 mod imports;
@@ -42,15 +43,30 @@ struct PushArgs {
     /// Content store directory (default: $OUTPORT_STORE, else $XDG_DATA_HOME/outport/store).
     #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
-    /// Plain HTTP to the registry (like registry.insecure=true).
+    /// Allow plain HTTP or an unverified certificate for this registry (like registry.insecure=true).
     #[arg(long)]
     insecure: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
     /// Push by digest only, without the tag.
     #[arg(long)]
     by_digest: bool,
     /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
+}
+
+/// How to reach and log in to registries (push and base-image pulls).
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// Credentials for the registry pushed to, USER:SECRET (a password or token; for GHCR a personal
+    /// access token or GITHUB_TOKEN). Default: $OUTPORT_REGISTRY_USER and $OUTPORT_REGISTRY_TOKEN, then
+    /// docker's config.json ($DOCKER_CONFIG or ~/.docker, credential helpers included).
+    #[arg(long, value_name = "USER:SECRET")]
+    creds: Option<String>,
+    /// Also trust this PEM CA bundle for registries' TLS certificates (besides the system's).
+    #[arg(long, value_name = "FILE")]
+    registry_ca: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +145,8 @@ struct ExportArgs {
     /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 fn main() -> ExitCode {
@@ -150,7 +168,7 @@ fn report(result: Result<(), String>) -> ExitCode {
     }
 }
 
-fn host_state(store: Option<PathBuf>, progress: Progress) -> Result<HostState, String> {
+fn host_state(store: Option<PathBuf>, progress: Progress, registry: &RegistryArgs) -> Result<HostState, String> {
     let store =
         store.or_else(default_store).ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
     Ok(HostState {
@@ -158,14 +176,16 @@ fn host_state(store: Option<PathBuf>, progress: Progress) -> Result<HostState, S
         store: store::BlobStore::new(store),
         outputs: Default::default(),
         progress,
-        http: Default::default(),
+        http: http::Http::new(registry.registry_ca.as_deref())?,
+        credentials: credentials::Credentials::new(registry.creds.as_deref())?,
     })
 }
 
 fn push(args: PushArgs) -> Result<(), String> {
     let request = serde_json::json!({"name": args.name, "insecure": args.insecure, "byDigest": args.by_digest});
     let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);
-    let metadata = runtime::push(host_state(args.store, progress)?, &request.to_string()).map_err(|e| e.message)?;
+    let metadata = runtime::push(host_state(args.store, progress, &args.registry)?, &request.to_string())
+        .map_err(|e| e.message)?;
     let metadata: serde_json::Value =
         serde_json::from_str(&metadata).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
     println!("{}", serde_json::to_string_pretty(&metadata).expect("JSON value serializes"));
@@ -173,7 +193,9 @@ fn push(args: PushArgs) -> Result<(), String> {
 }
 
 fn images(args: StoreArgs) -> Result<(), String> {
-    let rows = runtime::images(host_state(args.store, Progress::Quiet)?).map_err(|e| e.message)?;
+    let rows =
+        runtime::images(host_state(args.store, Progress::Quiet, &RegistryArgs { creds: None, registry_ca: None })?)
+            .map_err(|e| e.message)?;
     if args.json {
         println!("{rows}");
         return Ok(());
@@ -222,7 +244,8 @@ fn export(args: ExportArgs) -> Result<(), String> {
             "expose": args.expose,
         },
     });
-    let host = host_state(args.store.clone(), Progress::parse(&args.progress).unwrap_or(Progress::Quiet))?;
+    let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);
+    let host = host_state(args.store.clone(), progress, &args.registry)?;
     let response = runtime::run(host, &request.to_string()).map_err(|e| e.message)?;
     let response: serde_json::Value =
         serde_json::from_str(&response).map_err(|e| format!("the core returned invalid JSON: {e}"))?;

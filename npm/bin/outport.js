@@ -8,7 +8,7 @@ const { version } = require('../package.json');
 
 const USAGE = `Usage: outport export [ROOTFS] [-o|--output SPEC]... [options]
        outport images [--store DIR] [--json]
-       outport push NAME [--store DIR] [--insecure] [--by-digest]
+       outport push NAME [--store DIR] [--insecure] [--by-digest] [--creds USER:SECRET] [--registry-ca FILE]
 
 Export container images exactly as docker buildx --output would.
 
@@ -33,6 +33,10 @@ Options:
       --user USER          user the container runs as
       --expose PORT        expose PORT[/tcp|udp|sctp] (repeatable)
       --progress MODE      auto, plain, json (one event per line) or quiet
+      --creds USER:SECRET  credentials for the registry pushed to (default: $OUTPORT_REGISTRY_USER and
+                           $OUTPORT_REGISTRY_TOKEN, then docker's config.json and credential helpers)
+      --registry-ca FILE   also trust this PEM CA bundle for registries' TLS certificates
+      --insecure           (push) allow plain HTTP or an unverified certificate for the registry
       --json               (images) print JSON instead of a table
   -h, --help               show this help
   -V, --version            show the version
@@ -48,6 +52,8 @@ const OPTIONS = {
   allow: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   insecure: { type: 'boolean' },
+  creds: { type: 'string' },
+  'registry-ca': { type: 'string' },
   'by-digest': { type: 'boolean' },
   platform: { type: 'string' },
   result: { type: 'string' },
@@ -110,6 +116,8 @@ async function main() {
     platform: values.platform,
     store: values.store,
     onProgress,
+    creds: values.creds,
+    registryCa: values['registry-ca'],
     config: {
       configFile: values.config,
       labels: values.label ?? [],
@@ -136,7 +144,15 @@ async function main() {
 
 async function pushStored(rest, values) {
   if (rest.length !== 1) usageError('push takes exactly one NAME');
-  const metadata = await push({ name: rest[0], store: values.store, insecure: values.insecure ?? false, byDigest: values['by-digest'] ?? false });
+  const metadata = await push({
+    name: rest[0],
+    store: values.store,
+    insecure: values.insecure ?? false,
+    byDigest: values['by-digest'] ?? false,
+    creds: values.creds,
+    registryCa: values['registry-ca'],
+    onProgress: PROGRESS[values.progress],
+  });
   process.stdout.write(`${JSON.stringify(metadata, null, 2)}\n`);
 }
 

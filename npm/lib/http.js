@@ -1,9 +1,99 @@
 'use strict';
-// HTTP for the core's registry protocol, with Node's fetch (undici): one request per call,
-// redirects returned (never followed), blob bodies streamed from the store.
+// HTTP for the core's registry protocol: one request per call, redirects returned (never followed),
+// blob bodies streamed from the store. node:http/https rather than fetch: a registry's own CA
+// (`registryCa`) and `registry.insecure` need per-request TLS settings, which Node's global fetch only
+// offers through the separate `undici` package; node:https has them built in, with keep-alive agents.
 const fs = require('node:fs');
-const { Readable } = require('node:stream');
+const http = require('node:http');
+const https = require('node:https');
+const tls = require('node:tls');
 const { hostError, ioError } = require('./errors');
+
+// As the native host: the system bundle (OpenSSL's SSL_CERT_FILE overrides it), else Node's own roots.
+const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const CONNECT_TIMEOUT_MS = 30_000;
+const RESPONSE_TIMEOUT_MS = 300_000;
+
+function systemRoots() {
+  try {
+    return [fs.readFileSync(process.env.SSL_CERT_FILE || SYSTEM_CA_BUNDLE, 'utf8')];
+  } catch {
+    return [...tls.rootCertificates];
+  }
+}
+
+/** Keep-alive agents for one run: verified (system roots plus `registryCa`), and one for insecure registries. */
+class Transport {
+  constructor({ registryCa } = {}) {
+    const ca = systemRoots();
+    if (registryCa) {
+      let pem;
+      try {
+        pem = fs.readFileSync(registryCa, 'utf8');
+      } catch (err) {
+        throw ioError('invalid-option', `registryCa ${registryCa}`, err);
+      }
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+        throw hostError('invalid-option', `registryCa ${registryCa}: no PEM certificate in the file`);
+      }
+      ca.push(pem);
+    }
+    this.plain = new http.Agent({ keepAlive: true });
+    this.verified = new https.Agent({ keepAlive: true, ca });
+    this.unverified = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+  }
+
+  agentFor(url, insecure) {
+    if (url.protocol === 'http:') return this.plain;
+    return insecure ? this.unverified : this.verified;
+  }
+
+  /** Send one request; resolves to { status, headers: [[name, value]], body } with at most maxBody bytes. */
+  async send(request, maxBody, store) {
+    const shown = `${request.method} ${request.url.split('?')[0]}`;
+    // Transport failures, also while reading the body, are registry errors: the core retries those.
+    const failed = (err) => hostError('registry', `${shown}: ${err.message}`);
+    const payload = body(request, store);
+    let url;
+    try {
+      url = new URL(request.url);
+    } catch (err) {
+      throw failed(err);
+    }
+    const client = url.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const outgoing = client.request(url, {
+        method: request.method,
+        headers: Object.fromEntries(request.headers),
+        agent: this.agentFor(url, request.insecure),
+        timeout: CONNECT_TIMEOUT_MS,
+      });
+      const fail = (err) => {
+        outgoing.destroy();
+        reject(failed(err));
+      };
+      outgoing.on('error', fail);
+      outgoing.on('timeout', () => fail(new Error('timed out')));
+      outgoing.on('response', (incoming) => {
+        outgoing.setTimeout(RESPONSE_TIMEOUT_MS);
+        readBounded(incoming, maxBody).then(
+          (bytes) => resolve({ status: incoming.statusCode, headers: headerPairs(incoming), body: bytes }),
+          fail,
+        );
+      });
+      if (payload === undefined) outgoing.end();
+      else if (payload instanceof Uint8Array) outgoing.end(payload);
+      else {
+        payload.on('error', fail);
+        payload.pipe(outgoing);
+      }
+    });
+  }
+
+  close() {
+    for (const agent of [this.plain, this.verified, this.unverified]) agent.destroy();
+  }
+}
 
 function body(request, store) {
   if (request.body === null || request.body === undefined) return undefined;
@@ -17,44 +107,31 @@ function body(request, store) {
   } catch (err) {
     throw ioError('store', file, err);
   }
-  return Readable.toWeb(fs.createReadStream(null, { fd }));
+  return fs.createReadStream(null, { fd });
 }
 
-/** Read at most `max` bytes of a response body, discarding the rest. */
-async function readBounded(response, max) {
+/** Read at most `max` bytes of a response body; past that the connection is dropped, not drained. */
+async function readBounded(incoming, max) {
   const chunks = [];
   let total = 0;
-  if (response.body) {
-    for await (const chunk of response.body) {
-      if (total < max) chunks.push(Buffer.from(chunk).subarray(0, max - total));
-      total += chunk.length;
+  for await (const chunk of incoming) {
+    chunks.push(chunk.subarray(0, max - total));
+    total += chunk.length;
+    if (total >= max) {
+      incoming.destroy();
+      break;
     }
   }
   return new Uint8Array(Buffer.concat(chunks));
 }
 
-async function send(request, maxBody, store) {
-  const shown = `${request.method} ${request.url.split('?')[0]}`;
-  // Transport failures, also while reading the body, are registry errors: the core retries those.
-  const failed = (err) => hostError('registry', `${shown}: ${err.cause?.message ?? err.message}`);
-  const payload = body(request, store);
-  let response;
-  try {
-    response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: payload,
-      redirect: 'manual',
-      ...(payload && !(payload instanceof Uint8Array) ? { duplex: 'half' } : {}),
-    });
-  } catch (err) {
-    throw failed(err);
+/** Node joins repeated headers with ", " except Set-Cookie; the raw list keeps each one apart. */
+function headerPairs(incoming) {
+  const pairs = [];
+  for (let i = 0; i < incoming.rawHeaders.length; i += 2) {
+    pairs.push([incoming.rawHeaders[i].toLowerCase(), incoming.rawHeaders[i + 1]]);
   }
-  try {
-    return { status: response.status, headers: [...response.headers.entries()], body: await readBounded(response, maxBody) };
-  } catch (err) {
-    throw failed(err);
-  }
+  return pairs;
 }
 
-module.exports = { send };
+module.exports = { Transport };

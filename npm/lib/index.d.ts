@@ -37,7 +37,19 @@ export interface ConfigSettings {
   expose?: string[];
 }
 
-export interface ExportOptions {
+/** How to reach and log in to registries (push and base-image pulls). */
+export interface RegistryOptions {
+  /**
+   * Credentials for the registry pushed to: 'USER:SECRET' or { username, password } (for GHCR a personal
+   * access token or GITHUB_TOKEN). Default: $OUTPORT_REGISTRY_USER and $OUTPORT_REGISTRY_TOKEN, then
+   * docker's config.json ($DOCKER_CONFIG or ~/.docker, credential helpers included).
+   */
+  creds?: string | { username: string; password: string };
+  /** A PEM CA bundle trusted for registries' TLS certificates besides the system roots. */
+  registryCa?: string;
+}
+
+export interface ExportOptions extends RegistryOptions {
   /** Root filesystem directory that becomes the image's layer (or give `result`). */
   rootfs?: string;
   /** Path of a multi-platform build result JSON: { platforms: [{ platform, layers: [dir…], config? }] }. */
@@ -46,7 +58,7 @@ export interface ExportOptions {
   outputs?: string[];
   /** `-t/--tag`: names replacing `name` of image, oci and docker outputs. */
   tags?: string[];
-  /** `--push` (not implemented yet: rejected). */
+  /** `--push`: shorthand for an output `type=registry`. */
   push?: boolean;
   /** `--load`: also store the image in the local store. */
   load?: boolean;
@@ -79,8 +91,19 @@ export interface StoredImage {
 /** The images in the local store, sorted by name. */
 export function images(options?: { store?: string }): Promise<StoredImage[]>;
 
-/** Push an image from the local store to its registry (`insecure`: plain HTTP). */
-export function push(options: { name: string; store?: string; insecure?: boolean; byDigest?: boolean; onProgress?: (event: ProgressEvent) => void }): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
+export interface PushOptions extends RegistryOptions {
+  /** The image's name in the store, e.g. ghcr.io/owner/app:1. */
+  name: string;
+  store?: string;
+  /** Allow plain HTTP or an unverified certificate for this registry (registry.insecure=true). */
+  insecure?: boolean;
+  /** Push by digest only, without the tag. */
+  byDigest?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** Push an image from the local store to its registry. */
+export function push(options: PushOptions): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
 
 /** This machine's platform in OCI terms, e.g. `linux/amd64`. */
 export function hostPlatform(): string;

@@ -16,7 +16,7 @@ function hostPlatform() {
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
-  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, store, config, onProgress } = options ?? {};
+  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, config } = options ?? {};
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   const request = {
     rootfs,
@@ -35,26 +35,31 @@ async function exportImage(options) {
     now: Math.floor(Date.now() / 1000),
     config: config ?? {},
   };
-  const host = createNodeHost({ store, onProgress });
-  try {
-    const response = JSON.parse(await core.run(host, JSON.stringify(request)));
-    response.warnings.forEach((w) => onWarning(w));
-    return response.metadata;
-  } finally {
-    host.dispose();
-  }
+  const response = JSON.parse(await withHost(options, (host) => core.run(host, JSON.stringify(request))));
+  response.warnings.forEach((w) => onWarning(w));
+  return response.metadata;
 }
 
 /** Push an image from the local store: resolves to { 'containerimage.digest', 'image.name' }. */
 async function push(options) {
-  const { name, store, insecure = false, byDigest = false, onProgress } = options ?? {};
+  const { name, insecure = false, byDigest = false } = options ?? {};
   const request = JSON.stringify({ name, insecure, byDigest });
-  return JSON.parse(await core.push(createNodeHost({ store, onProgress }), request));
+  return JSON.parse(await withHost(options, (host) => core.push(host, request)));
 }
 
 /** The images in the local store: [{ name, digest, mediaType, size }], sorted by name. */
 async function images(options) {
-  return JSON.parse(await core.images(createNodeHost({ store: options?.store })));
+  return JSON.parse(await withHost({ store: options?.store }, (host) => core.images(host)));
+}
+
+/** Run `job` with a Node host built from the host options, and clean up after it whatever happens. */
+async function withHost({ store, onProgress, creds, registryCa } = {}, job) {
+  const host = createNodeHost({ store, onProgress, creds, registryCa });
+  try {
+    return await job(host);
+  } finally {
+    host.dispose();
+  }
 }
 
 module.exports = { exportImage, images, push, createNodeHost, hostPlatform };

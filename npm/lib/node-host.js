@@ -6,9 +6,16 @@ const { Source } = require('./source');
 const { Store, defaultStoreDir } = require('./store');
 const { Outputs, mkdir, readWhole } = require('./output');
 const local = require('./local');
-const http = require('./http');
+const { Transport } = require('./http');
+const { createCredentials } = require('./credentials');
 
-function createNodeHost({ store, onProgress } = {}) {
+/**
+ * `creds` ('USER:SECRET' or { username, password }) log in to the registry pushed to; `registryCa` is
+ * a PEM file trusted for registries' TLS besides the system roots.
+ */
+function createNodeHost({ store, onProgress, creds, registryCa } = {}) {
+  const credentials = createCredentials(creds);
+  const transport = new Transport({ registryCa });
   const source = new Source();
   const blobs = new Store(store ?? defaultStoreDir());
   const outputs = new Outputs();
@@ -40,12 +47,18 @@ function createNodeHost({ store, onProgress } = {}) {
     outputListDir: (p) => local.listDir(p),
     outputRemove: (p) => local.remove(p),
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
-    httpSend: (request, maxBody) => http.send(request, maxBody, blobs),
+    httpSend: (request, maxBody) => transport.send(request, maxBody, blobs),
+    credentials: (registry, forPush) => credentials(registry, forPush),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     progress: (event) => onProgress?.(event),
   };
   // Not part of the interface: lets the caller clean up after a failed run.
-  Object.defineProperty(host, 'dispose', { value: () => outputs.removeTemporaries() });
+  Object.defineProperty(host, 'dispose', {
+    value: () => {
+      outputs.removeTemporaries();
+      transport.close();
+    },
+  });
   return host;
 }
 

@@ -2,7 +2,9 @@
 //! every future of the core resolves on its first poll.
 
 use crate::error::{Error as CoreError, ErrorKind, Result};
-use crate::host::{EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::host::{
+    Credential, EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry,
+};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -187,9 +189,23 @@ impl Host for ComponentHost {
             HttpBody::Bytes(b) => wit::HttpBody::Bytes(b),
             HttpBody::Blob(d) => wit::HttpBody::Blob(d),
         };
-        let request = wit::HttpRequest { method: request.method, url: request.url, headers: request.headers, body };
+        let request = wit::HttpRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body,
+            insecure: request.insecure,
+        };
         let response = imports::http_send(&request, max_body).map_err(from_wit)?;
         Ok(HttpResponse { status: response.status, headers: response.headers, body: response.body })
+    }
+    async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>> {
+        let found = imports::credentials(registry, for_push).map_err(from_wit)?;
+        Ok(found.map(|c| Credential {
+            username: c.username,
+            password: c.password,
+            identity_token: Some(c.identity_token).filter(|t| !t.is_empty()),
+        }))
     }
     async fn sleep(&self, milliseconds: u32) {
         imports::sleep(milliseconds)

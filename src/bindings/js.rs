@@ -3,7 +3,9 @@
 //! cross as Uint8Array; a host failure is thrown as `{ kind, message }`.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::host::{
+    Credential, EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry,
+};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -265,6 +267,7 @@ impl Host for JsHost {
         set("method", request.method.into());
         set("url", request.url.into());
         set("headers", pairs(&request.headers).into());
+        set("insecure", request.insecure.into());
         set(
             "body",
             match &request.body {
@@ -292,6 +295,27 @@ impl Host for JsHost {
             .ok_or_else(|| Error::internal("host httpSend: headers must be [name, value] pairs"))?;
         let body = to_bytes("httpSend", "body", &get("httpSend", &response, "body")?)?;
         Ok(HttpResponse { status, headers, body })
+    }
+
+    /// `credentials(registry, forPush)` resolves to null or `{username, password, identityToken?}`.
+    async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>> {
+        let found = self.call("credentials", &[registry.into(), for_push.into()]).await?;
+        if found.is_null() || found.is_undefined() {
+            return Ok(None);
+        }
+        let text = |field: &str| -> Result<Option<String>> {
+            let v = get("credentials", &found, field)?;
+            match v.as_string() {
+                Some(s) => Ok(Some(s)),
+                None if v.is_null() || v.is_undefined() => Ok(None),
+                None => Err(Error::internal(format!("host credentials: {field} is not a string"))),
+            }
+        };
+        Ok(Some(Credential {
+            username: text("username")?.unwrap_or_default(),
+            password: text("password")?.unwrap_or_default(),
+            identity_token: text("identityToken")?.filter(|t| !t.is_empty()),
+        }))
     }
 
     async fn sleep(&self, milliseconds: u32) {

@@ -1,57 +1,135 @@
 //! The OCI distribution protocol, client side: blob existence checks, monolithic uploads streamed
 //! from the store, manifest PUTs. The protocol lives here once; hosts only send HTTP requests.
 
+pub mod auth;
 pub mod push;
 pub mod stored;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent};
 use crate::reference::Reference;
+use auth::{Access, Login, Session};
+use std::cell::{Cell, RefCell};
 
 /// Registry error bodies and manifests are small; bound what the host hands back.
 const MAX_RESPONSE: u32 = 1 << 20;
 
-/// One repository on one registry.
+/// Redirects followed for one GET or HEAD (blob storage usually needs one).
+const MAX_REDIRECTS: u32 = 5;
+
+/// One repository on one registry, with the authorization its registry granted.
 pub struct Repository {
-    /// `https://ghcr.io` or, with registry.insecure, `http://127.0.0.1:5000`.
-    base: String,
+    /// `https://ghcr.io`; with registry.insecure it may become `http://…` (see `send`).
+    base: RefCell<String>,
+    /// The registry as users name it (`docker.io`, `127.0.0.1:5000`): the credential key.
+    registry: String,
     /// `owner/name` within the registry.
     path: String,
     /// `ghcr.io/owner/name`, for messages.
     display: String,
+    access: Access,
+    /// registry.insecure: any certificate accepted, and plain HTTP if TLS does not answer.
+    insecure: bool,
+    /// Set once a response came back, so a later transport error is never taken for "no TLS here".
+    scheme_settled: Cell<bool>,
+    session: RefCell<Session>,
 }
 
 impl Repository {
-    pub fn new(name: &Reference, insecure: bool) -> Repository {
+    pub fn new(name: &Reference, access: Access, insecure: bool) -> Repository {
         // Docker Hub's API lives on another host than its name (distribution's DefaultRegistryHost).
         let host =
             if name.domain == crate::reference::DEFAULT_DOMAIN { "registry-1.docker.io" } else { name.domain.as_str() };
-        let scheme = if insecure { "http" } else { "https" };
-        Repository { base: format!("{scheme}://{host}"), path: name.path.clone(), display: name.repository() }
+        Repository {
+            base: RefCell::new(format!("https://{host}")),
+            registry: name.domain.clone(),
+            path: name.path.clone(),
+            display: name.repository(),
+            access,
+            insecure,
+            scheme_settled: Cell::new(false),
+            session: RefCell::new(Session::default()),
+        }
     }
 
     fn url(&self, tail: &str) -> String {
-        format!("{}/v2/{}/{tail}", self.base, self.path)
+        format!("{}/v2/{}/{tail}", self.base.borrow(), self.path)
     }
 
-    /// Send a request, retrying transport failures, 429 and 5xx with bounded exponential backoff
-    /// (or the registry's Retry-After); a final status outside `expected` is an error naming the
-    /// operation.
+    fn verb(&self) -> &'static str {
+        match self.access {
+            Access::Pull => "pull from",
+            Access::Push => "push to",
+        }
+    }
+
+    /// Send a request: with the session's authorization (only to the registry itself, so a redirect
+    /// to blob storage never carries it), answering one 401 challenge, following redirects of GET and
+    /// HEAD, retrying transport failures, 429 and 5xx with bounded exponential backoff (or the
+    /// registry's Retry-After). A final status outside `expected` is an error naming the operation.
     async fn send<H: Host>(
         &self,
         host: &H,
         what: &str,
-        request: HttpRequest,
+        mut request: HttpRequest,
         expected: &[u16],
     ) -> Result<HttpResponse> {
-        let url = request.url.clone();
         let mut attempt = 1;
+        let mut reauthenticated = false;
+        let mut redirects = 0;
         let response = loop {
-            let wait = match host.http_send(request.clone(), MAX_RESPONSE).await {
-                Ok(r) if attempt < ATTEMPTS && retryable(r.status) => retry_after(&r).unwrap_or(backoff(attempt)),
-                Ok(r) => break r,
+            let mut outgoing = request.clone();
+            outgoing.insecure = self.insecure;
+            let to_registry = same_origin(&outgoing.url, &self.base.borrow());
+            if let (true, Some(authorization)) = (to_registry, self.session.borrow().authorization.clone()) {
+                outgoing.headers.push(("Authorization".into(), authorization));
+            }
+            let wait = match host.http_send(outgoing, MAX_RESPONSE).await {
+                Ok(r) if r.status == 401 && to_registry && !reauthenticated => {
+                    self.scheme_settled.set(true);
+                    reauthenticated = true;
+                    self.authenticate(host, &r).await?;
+                    continue;
+                }
+                Ok(r) if is_redirect(r.status) && matches!(request.method.as_str(), "GET" | "HEAD") => {
+                    redirects += 1;
+                    let location = r.header("Location").filter(|_| redirects <= MAX_REDIRECTS).ok_or_else(|| {
+                        self.error(
+                            ErrorKind::Registry,
+                            what,
+                            &format!("too many or empty redirects from {}", strip_query(&request.url)),
+                        )
+                    })?;
+                    request.url = self.resolve_from(&request.url, location)?;
+                    continue;
+                }
+                Ok(r) if attempt < ATTEMPTS && retryable(r.status) => {
+                    self.scheme_settled.set(true);
+                    retry_after(&r).unwrap_or(backoff(attempt))
+                }
+                Ok(r) => {
+                    self.scheme_settled.set(true);
+                    break r;
+                }
+                Err(_)
+                    if to_registry
+                        && self.insecure
+                        && !self.scheme_settled.get()
+                        && self.base.borrow().starts_with("https://") =>
+                {
+                    // registry.insecure as BuildKit reads it: TLS first, plain HTTP when TLS fails.
+                    let plain = self.base.borrow().replacen("https://", "http://", 1);
+                    request.url = request.url.replacen(&*self.base.borrow(), &plain, 1);
+                    *self.base.borrow_mut() = plain;
+                    continue;
+                }
+                // An untrusted certificate will not become trusted by retrying.
+                Err(e) if e.message.contains("certificate") => {
+                    let hint = "trust its CA with --registry-ca FILE (npm: registryCa), or set registry.insecure=true";
+                    return Err(self.error(e.kind, what, &format!("{} ({hint})", e.message)));
+                }
                 Err(e) if attempt < ATTEMPTS && e.kind == ErrorKind::Registry => backoff(attempt),
-                Err(e) => return Err(Error::new(e.kind, format!("push to {}: {what}: {}", self.display, e.message))),
+                Err(e) => return Err(self.error(e.kind, what, &e.message)),
             };
             let id = format!("{what} (attempt {} of {ATTEMPTS})", attempt + 1);
             host.progress(ProgressEvent { phase: "retry".into(), id, current: attempt as u64, total: ATTEMPTS as u64 });
@@ -62,31 +140,74 @@ impl Repository {
             return Ok(response);
         }
         let detail = registry_errors(&response.body);
-        let (kind, hint) = match response.status {
-            401 | 403 => (ErrorKind::Auth, " (this version of outport does not send credentials yet)"),
-            _ => (ErrorKind::Registry, ""),
-        };
-        Err(Error::new(
-            kind,
-            format!(
-                "push to {}: {what}: {} answered HTTP {}{detail}{hint}",
-                self.display,
-                strip_query(&url),
-                response.status
+        let answered = format!("{} answered HTTP {}{detail}", strip_query(&request.url), response.status);
+        Err(match response.status {
+            401 if self.session.borrow().had_credential() => self.error(
+                ErrorKind::Auth,
+                what,
+                &format!("{answered} (the credentials for {} were rejected)", self.registry),
             ),
-        ))
+            401 => self.error(
+                ErrorKind::Auth,
+                what,
+                &format!(
+                    "{answered} (no credentials for {}: run `docker login {}` or give --creds USER:TOKEN)",
+                    self.registry, self.registry
+                ),
+            ),
+            403 => self.error(ErrorKind::Auth, what, &format!("{answered} (access denied)")),
+            _ => self.error(ErrorKind::Registry, what, &answered),
+        })
+    }
+
+    async fn authenticate<H: Host>(&self, host: &H, denied: &HttpResponse) -> Result<()> {
+        let login =
+            Login { registry: &self.registry, repository: &self.path, access: self.access, insecure: self.insecure };
+        // No borrow may live across an await: work on a copy and put it back.
+        let mut session = self.session.borrow().clone();
+        let result = session.authenticate(host, &login, denied).await;
+        *self.session.borrow_mut() = session;
+        result
+    }
+
+    fn error(&self, kind: ErrorKind, what: &str, detail: &str) -> Error {
+        Error::new(kind, format!("{} {}: {what}: {detail}", self.verb(), self.display))
     }
 
     /// Resolve an upload `Location` (absolute, or relative to the registry).
     fn resolve(&self, location: &str) -> Result<String> {
+        let base = self.base.borrow().clone();
+        self.resolve_from(&base, location)
+    }
+
+    /// Resolve a `Location` against the URL it answered; only http(s) targets are followed.
+    fn resolve_from(&self, current: &str, location: &str) -> Result<String> {
         if location.starts_with("http://") || location.starts_with("https://") {
             return Ok(location.to_string());
         }
-        if location.starts_with('/') {
-            return Ok(format!("{}{location}", self.base));
+        if location.starts_with('/') && !location.starts_with("//") {
+            return Ok(format!("{}{location}", origin(current)));
         }
-        Err(Error::new(ErrorKind::Registry, format!("push to {}: unusable upload location {location:?}", self.display)))
+        Err(Error::new(
+            ErrorKind::Registry,
+            format!("{} {}: unusable location {location:?}", self.verb(), self.display),
+        ))
     }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// `scheme://authority` of a URL.
+fn origin(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..].find(['/', '?', '#']).map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+fn same_origin(url: &str, base: &str) -> bool {
+    origin(url).eq_ignore_ascii_case(origin(base))
 }
 
 /// Tries per request, the first included.
@@ -108,7 +229,7 @@ fn retry_after(response: &HttpResponse) -> Option<u32> {
 }
 
 pub(crate) fn request(method: &str, url: String, headers: Vec<(String, String)>, body: HttpBody) -> HttpRequest {
-    HttpRequest { method: method.into(), url, headers, body }
+    HttpRequest::new(method, url, headers, body)
 }
 
 /// ": CODE: message" from a distribution error body, if it has one.
@@ -138,15 +259,21 @@ mod tests {
 
     #[test]
     fn urls_and_errors() {
-        let r = Repository::new(&Reference::parse_normalized("foo").unwrap(), false);
+        let r = Repository::new(&Reference::parse_normalized("foo").unwrap(), Access::Push, false);
         assert_eq!(r.url("blobs/x"), "https://registry-1.docker.io/v2/library/foo/blobs/x");
-        let r = Repository::new(&Reference::parse_normalized("127.0.0.1:5000/a/b:1").unwrap(), true);
-        assert_eq!(r.url("manifests/1"), "http://127.0.0.1:5000/v2/a/b/manifests/1");
+        let r = Repository::new(&Reference::parse_normalized("127.0.0.1:5000/a/b:1").unwrap(), Access::Pull, true);
+        assert_eq!(r.url("manifests/1"), "https://127.0.0.1:5000/v2/a/b/manifests/1");
         assert_eq!(
             r.resolve("/v2/a/b/blobs/uploads/u?x=1").unwrap(),
-            "http://127.0.0.1:5000/v2/a/b/blobs/uploads/u?x=1"
+            "https://127.0.0.1:5000/v2/a/b/blobs/uploads/u?x=1"
         );
         assert!(r.resolve("ftp://elsewhere/x").is_err());
+        assert!(r.resolve("//elsewhere/x").is_err());
+        assert_eq!(r.resolve_from("http://s3.example/a/b?x", "/c").unwrap(), "http://s3.example/c");
+        assert!(same_origin("https://Reg:5000/v2/x", "https://reg:5000"));
+        assert!(!same_origin("https://reg:5000.evil/v2", "https://reg:5000"));
+        assert!(!same_origin("http://reg:5000/v2", "https://reg:5000"));
+        assert_eq!(origin("https://a.b"), "https://a.b");
         assert_eq!(
             registry_errors(br#"{"errors":[{"code":"MANIFEST_INVALID","message":"bad"}]}"#),
             ": MANIFEST_INVALID: bad"

@@ -19,7 +19,7 @@ pub struct PushJob<'a> {
 }
 
 pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>) -> Result<()> {
-    let repo = Repository::new(name, job.insecure);
+    let repo = Repository::new(name, super::auth::Access::Push, job.insecure);
     let is_manifest = |d: &str| d == job.root.digest || job.manifests.iter().any(|m| m.digest == d);
     for (digest, size) in job.blobs.iter().filter(|(d, _)| !is_manifest(d)) {
         push_blob(host, &repo, digest, *size).await?;
@@ -50,7 +50,7 @@ async fn push_blob<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64
     let location = started.header("Location").ok_or_else(|| {
         Error::new(
             crate::error::ErrorKind::Registry,
-            format!("push to {}: upload of {digest} got no Location", repo.display),
+            format!("push to {}: start upload of {digest}: the registry gave no upload Location", repo.display),
         )
     })?;
     let mut url = repo.resolve(location)?;

@@ -44,12 +44,21 @@ pub fn example_rootfs() -> PathBuf {
 
 /// Run `outport` with a private store under `work`.
 pub fn outport(work: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_outport"))
+    outport_command(work, args).output().expect("running outport")
+}
+
+/// The `outport` command [`outport`] runs, for tests that add environment. Hermetic: a private store,
+/// a docker config under `work/docker` (none unless the test writes one), no CI credentials.
+pub fn outport_command(work: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_outport"));
+    command
         .args(args)
         .env("OUTPORT_STORE", work.join("store"))
         .env("SOURCE_DATE_EPOCH", "1445412480")
-        .output()
-        .expect("running outport")
+        .env("DOCKER_CONFIG", work.join("docker"))
+        .env_remove("OUTPORT_REGISTRY_USER")
+        .env_remove("OUTPORT_REGISTRY_TOKEN");
+    command
 }
 
 /// `outport export <rootfs> -o <spec> <extra…>`.
@@ -109,6 +118,68 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A registry over TLS (a throwaway CA) with htpasswd or token auth, started by the shared Node test
+/// support (tests/support/registry.mjs) so that both hosts' tests run the same setup. Stops when dropped.
+pub struct AuthRegistry {
+    child: std::process::Child,
+    pub addr: String,
+    /// PEM of the CA that signed the registry's (and the token server's) certificate.
+    pub ca: PathBuf,
+    /// A directory with that CA as `ca.crt`, for skopeo's --cert-dir.
+    pub cert_dir: PathBuf,
+    token_log: PathBuf,
+    pub user: String,
+    pub password: String,
+    pub refresh_token: String,
+}
+
+impl AuthRegistry {
+    /// `auth`: "basic" (htpasswd) or "token" (Bearer, with a token server).
+    pub fn start(auth: &str) -> AuthRegistry {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/registry.mjs");
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(["--tls", "--auth", auth])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting node tests/support/registry.mjs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let info: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("registry.mjs printed {line:?}: {e}"));
+        let text = |key: &str| info[key].as_str().unwrap().to_string();
+        AuthRegistry {
+            child,
+            addr: text("addr"),
+            ca: text("ca").into(),
+            cert_dir: text("certDir").into(),
+            token_log: text("tokenLog").into(),
+            user: text("user"),
+            password: text("password"),
+            refresh_token: text("refreshToken"),
+        }
+    }
+
+    pub fn creds(&self) -> String {
+        format!("{}:{}", self.user, self.password)
+    }
+
+    /// The token server's requests so far: {method, grant, user, scopes, service}.
+    pub fn token_requests(&self) -> Vec<serde_json::Value> {
+        let text = fs::read_to_string(&self.token_log).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take()); // the script stops the registry when its stdin closes
         let _ = self.child.wait();
     }
 }
