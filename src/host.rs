@@ -54,7 +54,12 @@ pub struct ProgressEvent {
 pub enum HttpBody {
     Empty,
     Bytes(Vec<u8>),
-    Blob(String),
+    /// `length` bytes of a stored blob from `offset` (a chunk, or the whole blob).
+    Blob {
+        digest: String,
+        offset: u64,
+        length: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

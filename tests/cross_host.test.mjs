@@ -271,6 +271,27 @@ test('both hosts push the same image to a real registry', async () => {
   }
 });
 
+test('both hosts push a big layer in chunks to the same digest', async () => {
+  const work = tempDir();
+  const rootfs = path.join(work, 'rootfs');
+  fs.mkdirSync(rootfs);
+  // 40 MiB of noise: an uncompressed layer above the 32 MiB single-PUT limit, so 3 PATCH chunks.
+  fs.writeFileSync(path.join(rootfs, 'noise.bin'), (await import('node:crypto')).randomBytes(40 << 20));
+  const registry = await startRegistry();
+  try {
+    const digests = {};
+    for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+      const spec = `type=registry,name=${registry.addr}/big:${host},registry.insecure=true,compression=uncompressed`;
+      digests[host] = run([...argv, 'export', rootfs, '-o', spec], path.join(work, host))['containerimage.digest'];
+      // skopeo copy re-verifies every blob it pulls.
+      execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.addr}/big:${host}`, `oci:${path.join(work, `copy-${host}`)}:x`]);
+    }
+    assert.equal(digests.native, digests.npm);
+  } finally {
+    registry.close();
+  }
+});
+
 test('npm push sends a stored image like the native CLI does', async () => {
   const { push, exportImage } = createRequire(import.meta.url)(path.join(repo, 'npm'));
   const work = tempDir();

@@ -3,10 +3,10 @@
 //! (plus `--registry-ca`) unless the core marks the request insecure (`registry.insecure=true`).
 
 use crate::errors::{error, io_error};
-use crate::runtime::outport::core::types::{HttpBody, HttpRequest, HttpResponse};
+use crate::runtime::outport::core::types::{BlobSlice, HttpBody, HttpRequest, HttpResponse};
 use crate::runtime::{CoreError, ErrorKind};
 use crate::store::BlobStore;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 use ureq::http;
@@ -39,10 +39,12 @@ impl Http {
         let response = match request.body {
             HttpBody::Empty => agent.run(builder.body(()).map_err(|e| fail(&e))?),
             HttpBody::Bytes(bytes) => agent.run(builder.body(bytes).map_err(|e| fail(&e))?),
-            HttpBody::Blob(digest) => {
+            HttpBody::Blob(BlobSlice { digest, offset, length }) => {
                 let path = store.blob_path(&digest)?;
                 let mut file = std::fs::File::open(&path).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
-                let body = ureq::SendBody::from_reader(&mut file);
+                file.seek(SeekFrom::Start(offset)).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
+                let mut slice = file.take(length);
+                let body = ureq::SendBody::from_reader(&mut slice);
                 agent.run(builder.body(body).map_err(|e| fail(&e))?)
             }
         }

@@ -143,3 +143,62 @@ fn a_registry_that_keeps_failing_gives_up_with_the_status() {
     assert!(stderr(&out).contains("answered HTTP 503"), "{}", stderr(&out));
     assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then give up");
 }
+
+/// A rootfs holding `mib` MiB of incompressible bytes, so the layer needs a chunked upload.
+fn big_rootfs(work: &std::path::Path, mib: u64) -> std::path::PathBuf {
+    use std::io::Read;
+    let rootfs = work.join("big-rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let mut noise = Vec::new();
+    std::fs::File::open("/dev/urandom").unwrap().take(mib << 20).read_to_end(&mut noise).unwrap();
+    std::fs::write(rootfs.join("noise.bin"), noise).unwrap();
+    rootfs
+}
+
+fn skopeo_copy_verifies(registry: &Registry, reference: &str, work: &std::path::Path) -> Value {
+    let target = work.join(format!("copy-{}", reference.replace([':', '/'], "-")));
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{}/{reference}", registry.addr),
+            &format!("oci:{}:x", target.display()),
+        ],
+    );
+    skopeo_inspect(registry, reference, false)
+}
+
+#[test]
+fn a_chunked_upload_resumes_where_the_registry_says_after_a_dropped_connection() {
+    let registry = Registry::start();
+    // The second chunk never reaches the registry: it reports the first chunk stored, and the upload
+    // goes on from there in the same session.
+    let proxy = FlakyProxy::with_faults(&registry.addr, Faults { cut_patch: Some((2, 0)), ..Faults::default() });
+    let work = tempdir().unwrap();
+    let rootfs = big_rootfs(work.path(), 40);
+    let spec = format!("type=registry,name={}/big:1,registry.insecure=true,compression=uncompressed", proxy.addr);
+    let out = ok(export_tree(work.path(), &rootfs, &spec, &[]));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 40 MiB in 16 MiB chunks: 3 PATCHes, one of them sent twice; one upload session for the layer.
+    assert_eq!(proxy.seen("PATCH "), 4, "{:?}", proxy.requests.lock().unwrap());
+    assert_eq!(proxy.seen("POST "), 2, "layer and config uploads: {:?}", proxy.requests.lock().unwrap());
+    assert_eq!(proxy.seen("GET /v2/big/blobs/uploads/"), 1);
+    assert_eq!(skopeo_copy_verifies(&registry, "big:1", work.path())["Digest"], meta["containerimage.digest"]);
+}
+
+#[test]
+fn a_chunked_upload_the_registry_gave_up_on_starts_over() {
+    let registry = Registry::start();
+    // Half of the second chunk reaches Distribution, which then cancels the session (its size no
+    // longer matches the client's state): the upload must begin again and still end with the right blob.
+    let faults = Faults { cut_patch: Some((2, 8 << 20)), ..Faults::default() };
+    let proxy = FlakyProxy::with_faults(&registry.addr, faults);
+    let work = tempdir().unwrap();
+    let rootfs = big_rootfs(work.path(), 40);
+    let spec = format!("type=registry,name={}/big:2,registry.insecure=true,compression=uncompressed", proxy.addr);
+    let out = ok(export_tree(work.path(), &rootfs, &spec, &[]));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(proxy.seen("POST "), 3, "a second session for the layer: {:?}", proxy.requests.lock().unwrap());
+    assert_eq!(skopeo_copy_verifies(&registry, "big:2", work.path())["Digest"], meta["containerimage.digest"]);
+}

@@ -100,14 +100,19 @@ function body(request, store) {
   if (request.body instanceof Uint8Array) return request.body;
   // A stored blob: opened now, so a missing blob is a store error (never retried) as in the native
   // host, then streamed, never held whole in memory.
-  const file = store.blobPath(request.body.blob);
+  const { blob, offset, length } = request.body;
+  const file = store.blobPath(blob);
   let fd;
   try {
     fd = fs.openSync(file, 'r');
   } catch (err) {
     throw ioError('store', file, err);
   }
-  return fs.createReadStream(null, { fd });
+  if (length === 0) {
+    fs.closeSync(fd);
+    return new Uint8Array(0);
+  }
+  return fs.createReadStream(null, { fd, start: offset, end: offset + length - 1 });
 }
 
 /** Read at most `max` bytes of a response body; past that the connection is dropped, not drained. */

@@ -187,7 +187,7 @@ impl Host for ComponentHost {
         let body = match request.body {
             HttpBody::Empty => wit::HttpBody::Empty,
             HttpBody::Bytes(b) => wit::HttpBody::Bytes(b),
-            HttpBody::Blob(d) => wit::HttpBody::Blob(d),
+            HttpBody::Blob { digest, offset, length } => wit::HttpBody::Blob(wit::BlobSlice { digest, offset, length }),
         };
         let request = wit::HttpRequest {
             method: request.method,

@@ -273,9 +273,12 @@ impl Host for JsHost {
             match &request.body {
                 HttpBody::Empty => JsValue::NULL,
                 HttpBody::Bytes(b) => bytes(b),
-                HttpBody::Blob(digest) => {
+                HttpBody::Blob { digest, offset, length } => {
+                    // JS numbers hold offsets and lengths exactly up to 2^53 bytes.
                     let blob = Object::new();
                     let _ = Reflect::set(&blob, &"blob".into(), &digest.into());
+                    let _ = Reflect::set(&blob, &"offset".into(), &(*offset as f64).into());
+                    let _ = Reflect::set(&blob, &"length".into(), &(*length as f64).into());
                     blob.into()
                 }
             },

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod push;
 pub mod stored;
+mod upload;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent};
@@ -71,8 +72,31 @@ impl Repository {
         &self,
         host: &H,
         what: &str,
+        request: HttpRequest,
+        expected: &[u16],
+    ) -> Result<HttpResponse> {
+        self.send_with_attempts(host, what, request, expected, ATTEMPTS).await
+    }
+
+    /// [`Repository::send`] without retries, for requests whose repetition could do harm (a chunk
+    /// the registry may have half-stored: the caller asks the registry where the upload stands).
+    async fn send_once<H: Host>(
+        &self,
+        host: &H,
+        what: &str,
+        request: HttpRequest,
+        expected: &[u16],
+    ) -> Result<HttpResponse> {
+        self.send_with_attempts(host, what, request, expected, 1).await
+    }
+
+    async fn send_with_attempts<H: Host>(
+        &self,
+        host: &H,
+        what: &str,
         mut request: HttpRequest,
         expected: &[u16],
+        attempts: u32,
     ) -> Result<HttpResponse> {
         let mut attempt = 1;
         let mut reauthenticated = false;
@@ -103,7 +127,7 @@ impl Repository {
                     request.url = self.resolve_from(&request.url, location)?;
                     continue;
                 }
-                Ok(r) if attempt < ATTEMPTS && retryable(r.status) => {
+                Ok(r) if attempt < attempts && retryable(r.status) => {
                     self.scheme_settled.set(true);
                     retry_after(&r).unwrap_or(backoff(attempt))
                 }
@@ -128,11 +152,11 @@ impl Repository {
                     let hint = "trust its CA with --registry-ca FILE (npm: registryCa), or set registry.insecure=true";
                     return Err(self.error(e.kind, what, &format!("{} ({hint})", e.message)));
                 }
-                Err(e) if attempt < ATTEMPTS && e.kind == ErrorKind::Registry => backoff(attempt),
+                Err(e) if attempt < attempts && e.kind == ErrorKind::Registry => backoff(attempt),
                 Err(e) => return Err(self.error(e.kind, what, &e.message)),
             };
-            let id = format!("{what} (attempt {} of {ATTEMPTS})", attempt + 1);
-            host.progress(ProgressEvent { phase: "retry".into(), id, current: attempt as u64, total: ATTEMPTS as u64 });
+            let id = format!("{what} (attempt {} of {attempts})", attempt + 1);
+            host.progress(ProgressEvent { phase: "retry".into(), id, current: attempt as u64, total: attempts as u64 });
             host.sleep(wait).await;
             attempt += 1;
         };

@@ -43,25 +43,7 @@ async fn push_blob<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64
         host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: size, total: size });
         return Ok(());
     }
-    host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: 0, total: size });
-    let start =
-        request("POST", repo.url("blobs/uploads/"), vec![("Content-Length".into(), "0".into())], HttpBody::Empty);
-    let started = repo.send(host, &format!("start upload of {digest}"), start, &[202]).await?;
-    let location = started.header("Location").ok_or_else(|| {
-        Error::new(
-            crate::error::ErrorKind::Registry,
-            format!("push to {}: start upload of {digest}: the registry gave no upload Location", repo.display),
-        )
-    })?;
-    let mut url = repo.resolve(location)?;
-    url.push(if url.contains('?') { '&' } else { '?' });
-    url.push_str(&format!("digest={}", digest.replace(':', "%3A")));
-    let headers =
-        vec![("Content-Type".into(), "application/octet-stream".into()), ("Content-Length".into(), size.to_string())];
-    repo.send(host, &format!("upload {digest}"), request("PUT", url, headers, HttpBody::Blob(digest.into())), &[201])
-        .await?;
-    host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: size, total: size });
-    Ok(())
+    super::upload::upload_blob(host, repo, digest, size).await
 }
 
 async fn put_manifest<H: Host>(host: &H, repo: &Repository, manifest: &Descriptor, reference: &str) -> Result<()> {

@@ -184,28 +184,48 @@ impl Drop for AuthRegistry {
     }
 }
 
-/// A proxy in front of a registry that answers the first `fail_first` requests with 503 and then
-/// forwards (one request per connection, `Connection: close`), to exercise retries.
+/// A proxy in front of a registry that injects faults (see [`Faults`]) and otherwise forwards, one
+/// request per connection (`Connection: close`). It logs every request line it sees.
 pub struct FlakyProxy {
     pub addr: String,
     pub failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Faults {
+    /// Answer the first this many requests with 503 …
+    pub fail_first: usize,
+    /// … carrying this Retry-After.
+    pub retry_after: Option<u32>,
+    /// Drop the connection of the Nth PATCH (1-based) after passing this many of its body bytes
+    /// to the registry (0: the registry never sees it), without an answer to the client.
+    pub cut_patch: Option<(usize, usize)>,
 }
 
 impl FlakyProxy {
     pub fn start(upstream: &str, fail_first: usize, retry_after: Option<u32>) -> FlakyProxy {
+        FlakyProxy::with_faults(upstream, Faults { fail_first, retry_after, ..Faults::default() })
+    }
+
+    pub fn with_faults(upstream: &str, faults: Faults) -> FlakyProxy {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (counter, upstream) = (failed.clone(), upstream.to_string());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (counter, log, upstream) = (failed.clone(), requests.clone(), upstream.to_string());
         std::thread::spawn(move || {
+            let mut patches = 0;
             for client in listener.incoming() {
                 let Ok(mut client) = client else { return };
                 let Some(request) = read_request(&mut client) else { continue };
-                if counter.load(Ordering::SeqCst) < fail_first {
+                let line = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_string();
+                log.lock().unwrap().push(line.clone());
+                if counter.load(Ordering::SeqCst) < faults.fail_first {
                     counter.fetch_add(1, Ordering::SeqCst);
-                    let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
+                    let extra = faults.retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
                     let _ = write!(
                         client,
                         "HTTP/1.1 503 Service Unavailable\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
@@ -213,13 +233,29 @@ impl FlakyProxy {
                     continue;
                 }
                 let mut server = std::net::TcpStream::connect(&upstream).unwrap();
+                if line.starts_with("PATCH ") {
+                    patches += 1;
+                    if let Some((_, passed)) = faults.cut_patch.filter(|(nth, _)| *nth == patches) {
+                        let head_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                        if passed > 0 {
+                            let _ = server.write_all(&request[..head_end + passed.min(request.len() - head_end)]);
+                        }
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        continue; // both connections dropped here
+                    }
+                }
                 server.write_all(&request).unwrap();
                 let mut response = Vec::new();
                 let _ = server.read_to_end(&mut response);
                 let _ = client.write_all(&response);
             }
         });
-        FlakyProxy { addr, failed }
+        FlakyProxy { addr, failed, requests }
+    }
+
+    /// The request lines seen so far that start with `prefix` (e.g. "PATCH ").
+    pub fn seen(&self, prefix: &str) -> usize {
+        self.requests.lock().unwrap().iter().filter(|l| l.starts_with(prefix)).count()
     }
 }
 
@@ -231,6 +267,9 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
     let head_end = loop {
         let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
         data.extend_from_slice(&buf[..n]);
+        if data[0] == 0x16 {
+            return None; // a TLS ClientHello (registry.insecure tries TLS first): refuse it at once
+        }
         if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
