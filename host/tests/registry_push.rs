@@ -202,3 +202,20 @@ fn a_chunked_upload_the_registry_gave_up_on_starts_over() {
     assert_eq!(proxy.seen("POST "), 3, "a second session for the layer: {:?}", proxy.requests.lock().unwrap());
     assert_eq!(skopeo_copy_verifies(&registry, "big:2", work.path())["Digest"], meta["containerimage.digest"]);
 }
+
+#[test]
+fn a_second_name_on_the_same_registry_mounts_the_blobs_instead_of_uploading() {
+    let registry = Registry::start();
+    let proxy = FlakyProxy::with_faults(&registry.addr, Faults::default()); // only logs requests
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,\"name={0}/first:1,{0}/second:1\",registry.insecure=true", proxy.addr);
+    let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &[]));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = proxy.requests.lock().unwrap().clone();
+    let mounts = requests.iter().filter(|l| l.starts_with("POST /v2/second/blobs/uploads/?mount=sha256") && l.contains("from=first"));
+    assert_eq!(mounts.count(), 2, "config and layer mounted: {requests:?}");
+    assert!(!requests.iter().any(|l| l.starts_with("PUT /v2/second/blobs/uploads/")), "nothing uploaded: {requests:?}");
+    for repo in ["first:1", "second:1"] {
+        assert_eq!(skopeo_copy_verifies(&registry, repo, work.path())["Digest"], meta["containerimage.digest"]);
+    }
+}

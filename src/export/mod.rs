@@ -267,9 +267,9 @@ async fn export_one<H: Host>(
                 insecure: target.insecure,
                 by_digest: target.push_by_digest,
             };
-            for name in &plan.names {
+            for (i, name) in plan.names.iter().enumerate() {
                 host.progress(ProgressEvent { phase: "push".into(), id: name.full(), current: 0, total: 1 });
-                registry::push::push(host, name, &job).await?;
+                registry::push::push(host, name, &job, &plan.names[..i]).await?;
                 host.progress(ProgressEvent { phase: "push".into(), id: name.full(), current: 1, total: 1 });
             }
         }

@@ -18,11 +18,14 @@ pub struct PushJob<'a> {
     pub by_digest: bool,
 }
 
-pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>) -> Result<()> {
+/// `pushed_before`: names this image already went to in this run; a blob missing from `name`'s
+/// repository is mounted from one of them on the same registry instead of uploaded again.
+pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>, pushed_before: &[Reference]) -> Result<()> {
     let repo = Repository::new(name, super::auth::Access::Push, job.insecure);
+    let mount_from = pushed_before.iter().find(|r| r.domain == name.domain && r.path != name.path).map(|r| &r.path);
     let is_manifest = |d: &str| d == job.root.digest || job.manifests.iter().any(|m| m.digest == d);
     for (digest, size) in job.blobs.iter().filter(|(d, _)| !is_manifest(d)) {
-        push_blob(host, &repo, digest, *size).await?;
+        push_blob(host, &repo, digest, *size, mount_from.map(String::as_str)).await?;
     }
     for manifest in job.manifests {
         put_manifest(host, &repo, manifest, &manifest.digest).await?;
@@ -34,7 +37,13 @@ pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>) -> Res
     put_manifest(host, &repo, job.root, &reference).await
 }
 
-async fn push_blob<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64) -> Result<()> {
+async fn push_blob<H: Host>(
+    host: &H,
+    repo: &Repository,
+    digest: &str,
+    size: u64,
+    mount_from: Option<&str>,
+) -> Result<()> {
     let url = repo.url(&format!("blobs/{digest}"));
     let head = repo
         .send(host, &format!("check blob {digest}"), request("HEAD", url, vec![], HttpBody::Empty), &[200, 404])
@@ -43,7 +52,7 @@ async fn push_blob<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64
         host.progress(ProgressEvent { phase: "push".into(), id: digest.into(), current: size, total: size });
         return Ok(());
     }
-    super::upload::upload_blob(host, repo, digest, size).await
+    super::upload::upload_blob(host, repo, digest, size, mount_from).await
 }
 
 async fn put_manifest<H: Host>(host: &H, repo: &Repository, manifest: &Descriptor, reference: &str) -> Result<()> {

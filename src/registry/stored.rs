@@ -44,7 +44,7 @@ pub async fn push_stored<H: Host>(host: &H, request: &PushRequest) -> Result<Val
         insecure: request.insecure,
         by_digest: request.by_digest,
     };
-    push(host, &name, &job).await?;
+    push(host, &name, &job, &[]).await?;
     Ok(serde_json::json!({"containerimage.digest": root.digest, "image.name": name.full()}))
 }
 

@@ -15,9 +15,27 @@ pub const CHUNK: u64 = 16 * MIB;
 const INTERRUPTIONS: u32 = 8;
 
 /// Upload `digest` (`size` bytes, in the store) to `repo`; the caller checked it is not there yet.
-pub async fn upload_blob<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64) -> Result<()> {
+/// With `mount_from` (another repository of the same registry that holds it) the registry is first
+/// asked to link it from there, which costs no upload at all.
+pub async fn upload_blob<H: Host>(
+    host: &H,
+    repo: &Repository,
+    digest: &str,
+    size: u64,
+    mount_from: Option<&str>,
+) -> Result<()> {
     progress(host, digest, 0, size);
-    let location = start(host, repo, digest).await?;
+    let location = match mount_from {
+        Some(from) => match mount(host, repo, digest, from).await {
+            Mount::Done => {
+                progress(host, digest, size, size);
+                return Ok(());
+            }
+            Mount::Upload(location) => location,
+            Mount::Refused => start(host, repo, digest).await?,
+        },
+        None => start(host, repo, digest).await?,
+    };
     if size <= MONOLITHIC_MAX {
         let headers = vec![content_type(), ("Content-Length".into(), size.to_string())];
         let body = HttpBody::Blob { digest: digest.into(), offset: 0, length: size };
@@ -31,6 +49,25 @@ pub async fn upload_blob<H: Host>(host: &H, repo: &Repository, digest: &str, siz
     }
     progress(host, digest, size, size);
     Ok(())
+}
+
+enum Mount {
+    Done,
+    /// The registry could not mount and opened an upload session instead (OCI spec: 202).
+    Upload(String),
+    /// Any failure (no pull access to the source, an old registry): upload as usual.
+    Refused,
+}
+
+/// POST …/blobs/uploads/?mount=DIGEST&from=REPOSITORY.
+async fn mount<H: Host>(host: &H, repo: &Repository, digest: &str, from: &str) -> Mount {
+    let url = repo.url(&format!("blobs/uploads/?mount={}&from={from}", digest.replace(':', "%3A")));
+    let post = request("POST", url, vec![("Content-Length".into(), "0".into())], HttpBody::Empty);
+    match repo.send(host, &format!("mount {digest} from {from}"), post, &[201, 202]).await {
+        Ok(reply) if reply.status == 201 => Mount::Done,
+        Ok(reply) => next_location(repo, &reply, digest).map_or(Mount::Refused, Mount::Upload),
+        Err(_) => Mount::Refused,
+    }
 }
 
 /// POST …/blobs/uploads/: the upload session's Location.
