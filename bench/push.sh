@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Push benchmark (not a test): a ~200 MB many-file rootfs (copied from /usr) exported once into an OCI
+# layout, then pushed to a fresh local registry (Debian's docker-registry on 127.0.0.1) by outport
+# (native CLI and npm, from the local store) and by `skopeo copy oci:… docker://…` of the same image.
+# Reports wall time, throughput and peak RSS, and the ratios to skopeo.
+# Usage: bench/push.sh [SIZE_MB]   (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_mb="${1:-200}"
+work=$(mktemp -d /tmp/outport-bench-push.XXXXXX)
+registry_pid=
+trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+# Real files of a real system: binaries, libraries, docs (many small files and some large ones).
+mkdir -p "$work/rootfs"
+budget=$((size_mb * 1000 * 1000))
+find /usr/lib /usr/share /usr/bin -xdev -type f -size -20M -readable 2>/dev/null | sort > "$work/candidates"
+total=0
+while read -r f; do
+  size=$(stat -c %s "$f")
+  total=$((total + size))
+  [ "$total" -gt "$budget" ] && break
+  mkdir -p "$work/rootfs$(dirname "$f")"
+  cp -p "$f" "$work/rootfs$f"
+done < "$work/candidates"
+echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, $(du -sm "$work/rootfs" | cut -f1) MB"
+
+cargo build --quiet --release -p outport-cli
+[ -f npm/wasm/outport_bg.wasm ] || bash npm/build.sh
+export SOURCE_DATE_EPOCH=1700000000 OUTPORT_STORE="$work/store"
+target/release/outport export "$work/rootfs" -t bench/app:1 -o "type=oci,dest=$work/layout,tar=false" -o type=image \
+  --progress quiet > /dev/null
+image_mb=$(du -sm "$work/layout/blobs" | cut -f1)
+echo "image: ${image_mb} MB of blobs (gzip)"
+
+start_registry() {
+  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true
+  rm -rf "$work/registry"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$work/registry" "$port" > "$work/registry.yml"
+  docker-registry serve "$work/registry.yml" > /dev/null 2>&1 &
+  registry_pid=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+  addr="127.0.0.1:$port"
+}
+
+measure() { # name, command... (each run against a fresh, empty registry)
+  local name=$1; shift
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" > /dev/null 2> "$work/stderr" || { cat "$work/stderr"; exit 1; }
+  read -r secs kib < "$work/time"
+  awk -v n="$name" -v s="$secs" -v k="$kib" -v m="$image_mb" \
+    'BEGIN { printf "%-14s %8.2f s %9.1f MB/s %9.1f MiB peak RSS\n", n, s, m / s, k / 1024 }'
+  echo "$secs" > "$work/$name.secs"
+}
+
+# The store's name is the registry's, so each outport run tags a copy for the fresh registry first.
+start_registry
+target/release/outport export "$work/rootfs" -t "$addr/app:1" --progress quiet > /dev/null
+measure outport-cli target/release/outport push "$addr/app:1" --insecure --progress quiet
+start_registry
+target/release/outport export "$work/rootfs" -t "$addr/app:1" --progress quiet > /dev/null
+measure outport-npm node npm/bin/outport.js push "$addr/app:1" --insecure --progress quiet
+start_registry
+measure skopeo skopeo copy --dest-tls-verify=false "oci:$work/layout" "docker://$addr/app:1"
+awk -v c="$(cat "$work/outport-cli.secs")" -v n="$(cat "$work/outport-npm.secs")" -v s="$(cat "$work/skopeo.secs")" \
+  'BEGIN { printf "push time ratio vs skopeo copy: cli %.2fx, npm %.2fx (below 1 is faster)\n", c / s, n / s }'
