@@ -1,13 +1,16 @@
-//! HTTP for the core's registry protocol: one request per call, redirects returned (never
-//! followed), blob bodies streamed from the store. https is verified against the system's CA bundle
+//! HTTP for the core's registry protocol: each request on a thread of its own (the core overlaps
+//! blob uploads), redirects returned (never followed), blob bodies streamed from the store. https is verified against the system's CA bundle
 //! (plus `--registry-ca`) unless the core marks the request insecure (`registry.insecure=true`).
 
 use crate::errors::{error, io_error};
 use crate::runtime::outport::core::types::{BlobSlice, HttpBody, HttpRequest, HttpResponse};
 use crate::runtime::{CoreError, ErrorKind};
 use crate::store::BlobStore;
+use std::collections::HashMap;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 use ureq::http;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -19,6 +22,22 @@ pub struct Http {
     verified: ureq::Agent,
     /// Only for registries the user marked insecure: accepts any certificate.
     unverified: ureq::Agent,
+    /// Requests run on their own threads (the core overlaps blob uploads); outcomes come back here.
+    finished_tx: Sender<(u32, Outcome)>,
+    finished_rx: Receiver<(u32, Outcome)>,
+    finished: HashMap<u32, Outcome>,
+    running: usize,
+    next_handle: u32,
+}
+
+type Outcome = Result<HttpResponse, CoreError>;
+
+/// A request body ready to go: the blob file is opened (and a missing blob reported) before the
+/// request leaves for its thread.
+enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+    File(std::io::Take<File>),
 }
 
 impl Http {
@@ -26,39 +45,97 @@ impl Http {
     pub fn new(registry_ca: Option<&Path>) -> Result<Http, String> {
         let verified = TlsConfig::builder().root_certs(root_certs(registry_ca)?).build();
         let unverified = TlsConfig::builder().disable_verification(true).build();
-        Ok(Http { verified: agent(verified), unverified: agent(unverified) })
+        let (finished_tx, finished_rx) = mpsc::channel();
+        Ok(Http {
+            verified: agent(verified),
+            unverified: agent(unverified),
+            finished_tx,
+            finished_rx,
+            finished: HashMap::new(),
+            running: 0,
+            next_handle: 0,
+        })
     }
-    pub fn send(&self, store: &BlobStore, request: HttpRequest, max_body: u32) -> Result<HttpResponse, CoreError> {
-        let shown = format!("{} {}", request.method, request.url.split('?').next().unwrap_or(""));
-        let fail = |e: &dyn std::fmt::Display| error(ErrorKind::Registry, format!("{shown}: {e}"));
-        let mut builder = http::Request::builder().method(request.method.as_str()).uri(&request.url);
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let agent = if request.insecure { &self.unverified } else { &self.verified };
-        let response = match request.body {
-            HttpBody::Empty => agent.run(builder.body(()).map_err(|e| fail(&e))?),
-            HttpBody::Bytes(bytes) => agent.run(builder.body(bytes).map_err(|e| fail(&e))?),
+
+    /// Start `request` on a thread of its own; its outcome is collected by [`Http::take`].
+    pub fn start(&mut self, store: &BlobStore, request: HttpRequest, max_body: u32) -> Result<u32, CoreError> {
+        let body = match request.body {
+            HttpBody::Empty => Body::Empty,
+            HttpBody::Bytes(bytes) => Body::Bytes(bytes),
             HttpBody::Blob(BlobSlice { digest, offset, length }) => {
                 let path = store.blob_path(&digest)?;
-                let mut file = std::fs::File::open(&path).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
+                let mut file = File::open(&path).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
                 file.seek(SeekFrom::Start(offset)).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
-                let mut slice = file.take(length);
-                let body = ureq::SendBody::from_reader(&mut slice);
-                agent.run(builder.body(body).map_err(|e| fail(&e))?)
+                Body::File(file.take(length))
+            }
+        };
+        let agent = if request.insecure { self.unverified.clone() } else { self.verified.clone() };
+        let handle = self.next_handle;
+        self.next_handle = self.next_handle.wrapping_add(1);
+        self.running += 1;
+        let finished = self.finished_tx.clone();
+        std::thread::spawn(move || {
+            let outcome = send(&agent, &request.method, &request.url, &request.headers, body, max_body);
+            let _ = finished.send((handle, outcome));
+        });
+        Ok(handle)
+    }
+
+    /// The outcome of request `handle` if it has finished.
+    pub fn take(&mut self, handle: u32) -> Option<Outcome> {
+        while let Ok((done, outcome)) = self.finished_rx.try_recv() {
+            self.collect(done, outcome);
+        }
+        self.finished.remove(&handle)
+    }
+
+    /// Block until some request has finished (at once if one has, or if none is running).
+    pub fn wait(&mut self) {
+        if self.finished.is_empty() && self.running > 0 {
+            if let Ok((done, outcome)) = self.finished_rx.recv() {
+                self.collect(done, outcome);
             }
         }
-        .map_err(|e| fail(&e))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let mut body = Vec::new();
-        response.into_body().into_reader().take(max_body as u64).read_to_end(&mut body).map_err(|e| fail(&e))?;
-        Ok(HttpResponse { status, headers, body })
     }
+
+    fn collect(&mut self, handle: u32, outcome: Outcome) {
+        self.running -= 1;
+        self.finished.insert(handle, outcome);
+    }
+}
+
+fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Body,
+    max_body: u32,
+) -> Outcome {
+    let shown = format!("{method} {}", url.split('?').next().unwrap_or(""));
+    let fail = |e: &dyn std::fmt::Display| error(ErrorKind::Registry, format!("{shown}: {e}"));
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let response = match body {
+        Body::Empty => agent.run(builder.body(()).map_err(|e| fail(&e))?),
+        Body::Bytes(bytes) => agent.run(builder.body(bytes).map_err(|e| fail(&e))?),
+        Body::File(mut slice) => {
+            let body = ureq::SendBody::from_reader(&mut slice);
+            agent.run(builder.body(body).map_err(|e| fail(&e))?)
+        }
+    }
+    .map_err(|e| fail(&e))?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut body = Vec::new();
+    response.into_body().into_reader().take(max_body as u64).read_to_end(&mut body).map_err(|e| fail(&e))?;
+    Ok(HttpResponse { status, headers, body })
 }
 
 fn agent(tls: TlsConfig) -> ureq::Agent {

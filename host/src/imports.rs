@@ -107,9 +107,15 @@ impl Host for State {
         crate::local::set_attributes(&path, mode, uid, gid, mtime)
     }
 
-    fn http_send(&mut self, request: HttpRequest, max_body: u32) -> Result<HttpResponse, Error> {
+    fn http_start(&mut self, request: HttpRequest, max_body: u32) -> Result<u32, Error> {
         let HostState { http, store, .. } = &mut self.host;
-        http.send(store, request, max_body)
+        http.start(store, request, max_body)
+    }
+    fn http_take(&mut self, handle: u32) -> Option<Result<HttpResponse, Error>> {
+        self.host.http.take(handle)
+    }
+    fn http_wait(&mut self) {
+        self.host.http.wait()
     }
 
     fn credentials(&mut self, registry: String, for_push: bool) -> Result<Option<Credential>, Error> {

@@ -87,7 +87,7 @@ fn push_needs_a_name_and_a_reachable_registry() {
     let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "--push", "-t", "127.0.0.1:9/x"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("push to 127.0.0.1:9/x") && stderr(&out).contains("https://127.0.0.1:9/v2/x/blobs/"),
+        stderr(&out).contains("push to 127.0.0.1:9/x") && stderr(&out).contains("https://127.0.0.1:9/v2/"),
         "{}",
         stderr(&out)
     );

@@ -32,13 +32,33 @@ impl Guest for Component {
 
 export!(Component);
 
-/// Drive a future whose every await is already complete (synchronous imports).
+/// Drive the core's future. Every import completes at once except HTTP requests, which run in the
+/// host's background: while the future waits on them, block in `http-wait` instead of spinning.
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
     loop {
         if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
             return v;
+        }
+        imports::http_wait();
+    }
+}
+
+/// A started HTTP request: ready once the host has its outcome.
+struct InFlight(u32);
+
+impl Future for InFlight {
+    type Output = Result<wit::HttpResponse>;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match imports::http_take(self.0) {
+            Some(outcome) => Poll::Ready(outcome.map_err(from_wit)),
+            None => {
+                // No host callback will wake us: ask to be polled again on block_on's next round
+                // (after http-wait), or combinators such as FuturesUnordered would never look again.
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
     }
 }
@@ -196,7 +216,8 @@ impl Host for ComponentHost {
             body,
             insecure: request.insecure,
         };
-        let response = imports::http_send(&request, max_body).map_err(from_wit)?;
+        let handle = imports::http_start(&request, max_body).map_err(from_wit)?;
+        let response = InFlight(handle).await?;
         Ok(HttpResponse { status: response.status, headers: response.headers, body: response.body })
     }
     async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>> {

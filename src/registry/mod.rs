@@ -102,6 +102,7 @@ impl Repository {
         let mut reauthenticated = false;
         let mut redirects = 0;
         let response = loop {
+            self.follow_scheme_fallback(&mut request);
             let mut outgoing = request.clone();
             outgoing.insecure = self.insecure;
             let to_registry = same_origin(&outgoing.url, &self.base.borrow());
@@ -182,6 +183,27 @@ impl Repository {
             403 => self.error(ErrorKind::Auth, what, &format!("{answered} (access denied)")),
             _ => self.error(ErrorKind::Registry, what, &answered),
         })
+    }
+
+    /// Concurrent requests: when another one has already fallen back to plain HTTP
+    /// (registry.insecure), a request still aimed at the https form of the registry follows.
+    fn follow_scheme_fallback(&self, request: &mut HttpRequest) {
+        let base = self.base.borrow();
+        if let Some(rest) = base.strip_prefix("http://") {
+            let tls = format!("https://{rest}");
+            if request.url.starts_with(&tls) {
+                request.url = request.url.replacen(&tls, &base, 1);
+            }
+        }
+    }
+
+    /// `GET /v2/`: settles the scheme (registry.insecure) and logs in once, before requests run
+    /// concurrently and would each meet the challenge and fetch a token of their own.
+    async fn ping<H: Host>(&self, host: &H) -> Result<()> {
+        let url = format!("{}/v2/", self.base.borrow());
+        // 404: a registry without the version check still serves the API below it.
+        self.send(host, "check the registry API", request("GET", url, vec![], HttpBody::Empty), &[200, 404]).await?;
+        Ok(())
     }
 
     async fn authenticate<H: Host>(&self, host: &H, denied: &HttpResponse) -> Result<()> {

@@ -6,6 +6,11 @@ use crate::error::{Error, Result};
 use crate::host::{Host, HttpBody, ProgressEvent};
 use crate::image::spec::Descriptor;
 use crate::reference::Reference;
+use futures_util::stream::{self, TryStreamExt};
+
+/// Blobs in flight at once: enough to overlap round trips and hide one slow upload, few enough not
+/// to swamp a registry (docker push uses 3 to 5).
+const CONCURRENT_UPLOADS: usize = 4;
 
 pub struct PushJob<'a> {
     pub root: &'a Descriptor,
@@ -24,9 +29,12 @@ pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>, pushed
     let repo = Repository::new(name, super::auth::Access::Push, job.insecure);
     let mount_from = pushed_before.iter().find(|r| r.domain == name.domain && r.path != name.path).map(|r| &r.path);
     let is_manifest = |d: &str| d == job.root.digest || job.manifests.iter().any(|m| m.digest == d);
-    for (digest, size) in job.blobs.iter().filter(|(d, _)| !is_manifest(d)) {
-        push_blob(host, &repo, digest, *size, mount_from.map(String::as_str)).await?;
-    }
+    repo.ping(host).await?;
+    let blobs = job.blobs.iter().filter(|(d, _)| !is_manifest(d));
+    let mount_from = mount_from.map(String::as_str);
+    stream::iter(blobs.map(Ok))
+        .try_for_each_concurrent(CONCURRENT_UPLOADS, |(digest, size)| push_blob(host, &repo, digest, *size, mount_from))
+        .await?;
     for manifest in job.manifests {
         put_manifest(host, &repo, manifest, &manifest.digest).await?;
     }

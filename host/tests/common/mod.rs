@@ -190,6 +190,8 @@ pub struct FlakyProxy {
     pub addr: String,
     pub failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Blob uploads in flight now, and the most at once.
+    uploads: std::sync::Arc<std::sync::Mutex<(usize, usize)>>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -201,6 +203,8 @@ pub struct Faults {
     /// Drop the connection of the Nth PATCH (1-based) after passing this many of its body bytes
     /// to the registry (0: the registry never sees it), without an answer to the client.
     pub cut_patch: Option<(usize, usize)>,
+    /// Hold every blob upload this long before passing it on (to see uploads overlap).
+    pub hold_uploads: Option<std::time::Duration>,
 }
 
 impl FlakyProxy {
@@ -209,54 +213,86 @@ impl FlakyProxy {
     }
 
     pub fn with_faults(upstream: &str, faults: Faults) -> FlakyProxy {
-        use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let failed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (counter, log, upstream) = (failed.clone(), requests.clone(), upstream.to_string());
+        let uploads = std::sync::Arc::new(std::sync::Mutex::new((0usize, 0usize)));
+        let patches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let proxy = FlakyProxy { addr, failed, requests, uploads };
+        let shared = (proxy.failed.clone(), proxy.requests.clone(), proxy.uploads.clone(), patches);
+        let upstream = upstream.to_string();
         std::thread::spawn(move || {
-            let mut patches = 0;
+            // A thread per connection, so that concurrent requests really overlap.
             for client in listener.incoming() {
-                let Ok(mut client) = client else { return };
-                let Some(request) = read_request(&mut client) else { continue };
-                let line = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_string();
-                log.lock().unwrap().push(line.clone());
-                if counter.load(Ordering::SeqCst) < faults.fail_first {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let extra = faults.retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
-                    let _ = write!(
-                        client,
-                        "HTTP/1.1 503 Service Unavailable\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
-                    );
-                    continue;
-                }
-                let mut server = std::net::TcpStream::connect(&upstream).unwrap();
-                if line.starts_with("PATCH ") {
-                    patches += 1;
-                    if let Some((_, passed)) = faults.cut_patch.filter(|(nth, _)| *nth == patches) {
-                        let head_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                        if passed > 0 {
-                            let _ = server.write_all(&request[..head_end + passed.min(request.len() - head_end)]);
-                        }
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        continue; // both connections dropped here
-                    }
-                }
-                server.write_all(&request).unwrap();
-                let mut response = Vec::new();
-                let _ = server.read_to_end(&mut response);
-                let _ = client.write_all(&response);
+                let Ok(client) = client else { return };
+                let (shared, upstream) = (shared.clone(), upstream.clone());
+                std::thread::spawn(move || proxy_one(client, &upstream, faults, shared));
             }
         });
-        FlakyProxy { addr, failed, requests }
+        proxy
+    }
+
+    /// The most blob uploads (PUT or PATCH to an upload session) the registry received at once.
+    pub fn max_concurrent_uploads(&self) -> usize {
+        self.uploads.lock().unwrap().1
     }
 
     /// The request lines seen so far that start with `prefix` (e.g. "PATCH ").
     pub fn seen(&self, prefix: &str) -> usize {
         self.requests.lock().unwrap().iter().filter(|l| l.starts_with(prefix)).count()
     }
+}
+
+type ProxyShared = (
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    std::sync::Arc<std::sync::Mutex<(usize, usize)>>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+);
+
+fn proxy_one(mut client: std::net::TcpStream, upstream: &str, faults: Faults, shared: ProxyShared) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let (counter, log, uploads, patches) = shared;
+    let Some(request) = read_request(&mut client) else { return };
+    let line = String::from_utf8_lossy(&request).lines().next().unwrap_or_default().to_string();
+    log.lock().unwrap().push(line.clone());
+    if counter.load(Ordering::SeqCst) < faults.fail_first {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let extra = faults.retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
+        let _ =
+            write!(client, "HTTP/1.1 503 Service Unavailable\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    }
+    let mut server = std::net::TcpStream::connect(upstream).unwrap();
+    if line.starts_with("PATCH ") {
+        let nth = patches.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some((_, passed)) = faults.cut_patch.filter(|(cut, _)| *cut == nth) {
+            let head_end = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            if passed > 0 {
+                let _ = server.write_all(&request[..head_end + passed.min(request.len() - head_end)]);
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            return; // both connections dropped here
+        }
+    }
+    let is_upload = (line.starts_with("PUT ") || line.starts_with("PATCH ")) && line.contains("/blobs/uploads/");
+    if is_upload {
+        let mut count = uploads.lock().unwrap();
+        count.0 += 1;
+        count.1 = count.1.max(count.0);
+    }
+    if let (true, Some(hold)) = (is_upload, faults.hold_uploads) {
+        std::thread::sleep(hold);
+    }
+    server.write_all(&request).unwrap();
+    let mut response = Vec::new();
+    let _ = server.read_to_end(&mut response);
+    if is_upload {
+        uploads.lock().unwrap().0 -= 1;
+    }
+    let _ = client.write_all(&response);
 }
 
 /// One HTTP/1.1 request with a Content-Length body, rewritten to `Connection: close`.
