@@ -124,6 +124,10 @@ pub trait Host {
     async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()>;
     async fn blob_abort(&self, handle: Handle);
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>>;
+    /// Every blob in the store, by digest.
+    async fn blob_list(&self) -> Result<Vec<String>>;
+    /// Delete a blob (`outport store gc`).
+    async fn blob_remove(&self, digest: &str) -> Result<()>;
     /// The store's index.json, None if it has none yet.
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>>;
     /// Replace the store's index.json atomically.

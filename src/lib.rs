@@ -12,6 +12,7 @@ pub mod gojson;
 pub mod host;
 pub mod image;
 pub mod layer;
+pub mod maintenance;
 pub mod options;
 pub mod platform;
 pub mod reference;
@@ -42,4 +43,14 @@ pub async fn push_json<H: host::Host>(host: &H, request_json: &str) -> Result<St
 pub async fn images_json<H: host::Host>(host: &H) -> Result<String> {
     let rows = export::store::list(host).await?;
     Ok(serde_json::to_string(&rows).expect("rows are plain data"))
+}
+
+/// `outport store verify`: a JSON report {blobs, bytes, images, problems}.
+pub async fn store_verify_json<H: host::Host>(host: &H) -> Result<String> {
+    Ok(maintenance::verify(host).await?.to_string())
+}
+
+/// `outport store gc`: a JSON report {images, kept, removed, freed}.
+pub async fn store_gc_json<H: host::Host>(host: &H) -> Result<String> {
+    Ok(maintenance::gc(host).await?.to_string())
 }

@@ -322,3 +322,24 @@ test('--progress json prints the same event lines from both hosts', () => {
   assert.deepEqual(Object.keys(lines.native[0]), ['phase', 'id', 'current', 'total']);
   assert.equal(lines.native.at(-1).phase, 'done');
 });
+
+test('store verify and gc give the same reports from both hosts', async () => {
+  const { storeVerify, storeGc } = createRequire(import.meta.url)(path.join(repo, 'npm'));
+  const reports = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const work = tempDir();
+    run([...argv, 'export', path.join(repo, 'examples', 'rootfs'), '-t', 'kept:1'], work);
+    // A whole blob that no image reaches (as an export that failed before naming its image leaves).
+    const hex = (await import('node:crypto')).createHash('sha256').update('orphan').digest('hex');
+    const orphan = path.join(work, 'store', 'blobs', 'sha256', hex);
+    fs.writeFileSync(orphan, 'orphan');
+    reports[host] = { verify: run([...argv, 'store', 'verify', '--json'], work), gc: run([...argv, 'store', 'gc', '--json'], work) };
+    assert.equal(fs.existsSync(orphan), false);
+    // The npm API gives the same answers.
+    assert.deepEqual(await storeVerify({ store: path.join(work, 'store') }), { ...reports[host].verify, blobs: reports[host].verify.blobs - 1, bytes: reports[host].verify.bytes - 6 });
+    assert.equal((await storeGc({ store: path.join(work, 'store') })).removed, 0);
+  }
+  assert.deepEqual(reports.native.verify.problems, []);
+  assert.equal(reports.native.gc.removed, 1);
+  assert.deepEqual(reports.native, reports.npm);
+});

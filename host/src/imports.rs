@@ -54,6 +54,13 @@ impl Host for State {
         self.host.store.read(&digest, offset, max)
     }
 
+    fn blob_list(&mut self) -> Result<Vec<String>, Error> {
+        self.host.store.list()
+    }
+    fn blob_remove(&mut self, digest: String) -> Result<(), Error> {
+        self.host.store.remove(&digest)
+    }
+
     fn store_index_read(&mut self) -> Result<Option<Vec<u8>>, Error> {
         self.host.store.read_index()
     }

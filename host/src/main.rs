@@ -34,6 +34,17 @@ enum Command {
     Images(StoreArgs),
     /// Push an image from the local store to its registry.
     Push(PushArgs),
+    /// Look after the local store: `verify` checks it is whole, `gc` removes unreferenced blobs.
+    #[command(subcommand)]
+    Store(StoreAction),
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Hash every blob against its name and follow every reference from index.json; exit 1 on any problem.
+    Verify(StoreArgs),
+    /// Remove the blobs no image in the store reaches (do not run while an export writes to the store).
+    Gc(StoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -67,6 +78,13 @@ struct RegistryArgs {
     /// Also trust this PEM CA bundle for registries' TLS certificates (besides the system's).
     #[arg(long, value_name = "FILE")]
     registry_ca: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    /// For commands that never reach a registry.
+    fn none() -> RegistryArgs {
+        RegistryArgs { creds: None, registry_ca: None }
+    }
 }
 
 #[derive(clap::Args)]
@@ -155,6 +173,7 @@ fn main() -> ExitCode {
         Command::Export(args) => report(export(*args)),
         Command::Images(args) => report(images(args)),
         Command::Push(args) => report(push(args)),
+        Command::Store(action) => report(maintain(action)),
     }
 }
 
@@ -192,10 +211,32 @@ fn push(args: PushArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn maintain(action: StoreAction) -> Result<(), String> {
+    type Job = fn(HostState) -> Result<String, runtime::CoreError>;
+    let (args, job): (StoreArgs, Job) = match action {
+        StoreAction::Verify(args) => (args, runtime::store_verify),
+        StoreAction::Gc(args) => (args, runtime::store_gc),
+    };
+    let report = job(host_state(args.store, Progress::Quiet, &RegistryArgs::none())?).map_err(|e| e.message)?;
+    let report: serde_json::Value =
+        serde_json::from_str(&report).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
+    if args.json {
+        println!("{report}");
+    } else if let Some(problems) = report["problems"].as_array() {
+        println!("{} blobs, {} bytes, {} images checked", report["blobs"], report["bytes"], report["images"]);
+        problems.iter().for_each(|p| println!("problem: {}", p.as_str().unwrap_or_default()));
+    } else {
+        println!("removed {} blobs ({} bytes), kept {}", report["removed"], report["freed"], report["kept"]);
+    }
+    match report["problems"].as_array() {
+        Some(problems) if !problems.is_empty() => Err(format!("the store has {} problem(s)", problems.len())),
+        _ => Ok(()),
+    }
+}
+
 fn images(args: StoreArgs) -> Result<(), String> {
     let rows =
-        runtime::images(host_state(args.store, Progress::Quiet, &RegistryArgs { creds: None, registry_ca: None })?)
-            .map_err(|e| e.message)?;
+        runtime::images(host_state(args.store, Progress::Quiet, &RegistryArgs::none())?).map_err(|e| e.message)?;
     if args.json {
         println!("{rows}");
         return Ok(());

@@ -47,6 +47,16 @@ pub fn images(host: HostState) -> Result<String, CoreError> {
     exporter.call_images(&mut store).map_err(|e| internal("the core stopped", e))?
 }
 
+pub fn store_verify(host: HostState) -> Result<String, CoreError> {
+    let (mut store, exporter) = instantiate(host)?;
+    exporter.call_store_verify(&mut store).map_err(|e| internal("the core stopped", e))?
+}
+
+pub fn store_gc(host: HostState) -> Result<String, CoreError> {
+    let (mut store, exporter) = instantiate(host)?;
+    exporter.call_store_gc(&mut store).map_err(|e| internal("the core stopped", e))?
+}
+
 fn internal(what: &str, e: wasmtime::Error) -> CoreError {
     CoreError { kind: ErrorKind::Internal, message: format!("{what}: {e:#}") }
 }

@@ -89,6 +89,31 @@ impl BlobStore {
         Ok(buf)
     }
 
+    /// Every blob under `blobs/sha256/` whose name is a digest (anything else is not ours).
+    pub fn list(&self) -> Result<Vec<String>, CoreError> {
+        let dir = self.root.join("blobs").join("sha256");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(self.io(&dir, e)),
+        };
+        let mut digests = Vec::new();
+        for entry in entries {
+            let name = entry.map_err(|e| self.io(&dir, e))?.file_name();
+            let digest = format!("sha256:{}", name.to_string_lossy());
+            if hex_of(&digest).is_ok() {
+                digests.push(digest);
+            }
+        }
+        digests.sort();
+        Ok(digests)
+    }
+
+    pub fn remove(&self, digest: &str) -> Result<(), CoreError> {
+        let path = self.blob_path(digest)?;
+        fs::remove_file(&path).map_err(|e| self.io(&path, e))
+    }
+
     /// `<store>/unpacked/<hex>`: where unpack=true extracts image `digest`.
     pub fn unpack_dir(&self, digest: &str) -> Result<String, CoreError> {
         let parent = self.root.join("unpacked");

@@ -3,11 +3,12 @@
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
-const { exportImage, images, push } = require('../lib/index.js');
+const { exportImage, images, push, storeVerify, storeGc } = require('../lib/index.js');
 const { version } = require('../package.json');
 
 const USAGE = `Usage: outport export [ROOTFS] [-o|--output SPEC]... [options]
        outport images [--store DIR] [--json]
+       outport store verify|gc [--store DIR] [--json]
        outport push NAME [--store DIR] [--insecure] [--by-digest] [--creds USER:SECRET] [--registry-ca FILE]
 
 Export container images exactly as docker buildx --output would.
@@ -97,6 +98,7 @@ async function main() {
   const [command, ...rest] = positionals;
   if (command === 'images') return listImages(values);
   if (command === 'push') return pushStored(rest, values);
+  if (command === 'store') return maintainStore(rest, values);
   if (command !== 'export') usageError(`unknown command ${JSON.stringify(command)}`);
   if (rest.length > 1) usageError(`unexpected argument ${JSON.stringify(rest[1])}`);
   if (!['auto', 'plain', 'json', 'quiet'].includes(values.progress)) usageError(`--progress must be auto, plain, json or quiet`);
@@ -154,6 +156,17 @@ async function pushStored(rest, values) {
     onProgress: PROGRESS[values.progress],
   });
   process.stdout.write(`${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+async function maintainStore(rest, values) {
+  if (rest.length !== 1 || !['verify', 'gc'].includes(rest[0])) usageError('store takes one action: verify or gc');
+  const report = await (rest[0] === 'verify' ? storeVerify : storeGc)({ store: values.store });
+  if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else if (report.problems) {
+    process.stdout.write(`${report.blobs} blobs, ${report.bytes} bytes, ${report.images} images checked\n`);
+    for (const problem of report.problems) process.stdout.write(`problem: ${problem}\n`);
+  } else process.stdout.write(`removed ${report.removed} blobs (${report.freed} bytes), kept ${report.kept}\n`);
+  if (report.problems?.length) throw new Error(`the store has ${report.problems.length} problem(s)`);
 }
 
 async function listImages(values) {

@@ -105,5 +105,11 @@ export interface PushOptions extends RegistryOptions {
 /** Push an image from the local store to its registry. */
 export function push(options: PushOptions): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
 
+/** `outport store verify`: every blob hashed, every reference followed; `problems` is empty when the store is whole. */
+export function storeVerify(options?: { store?: string }): Promise<{ blobs: number; bytes: number; images: number; problems: string[] }>;
+
+/** `outport store gc`: remove the blobs no image in the store reaches. */
+export function storeGc(options?: { store?: string }): Promise<{ images: number; kept: number; removed: number; freed: number }>;
+
 /** This machine's platform in OCI terms, e.g. `linux/amd64`. */
 export function hostPlatform(): string;

@@ -52,6 +52,16 @@ async function images(options) {
   return JSON.parse(await withHost({ store: options?.store }, (host) => core.images(host)));
 }
 
+/** Check the local store: resolves to { blobs, bytes, images, problems } (problems: [] when whole). */
+async function storeVerify(options) {
+  return JSON.parse(await withHost({ store: options?.store }, (host) => core.storeVerify(host)));
+}
+
+/** Remove the blobs no stored image reaches: resolves to { images, kept, removed, freed }. */
+async function storeGc(options) {
+  return JSON.parse(await withHost({ store: options?.store }, (host) => core.storeGc(host)));
+}
+
 /** Run `job` with a Node host built from the host options, and clean up after it whatever happens. */
 async function withHost({ store, onProgress, creds, registryCa } = {}, job) {
   const host = createNodeHost({ store, onProgress, creds, registryCa });
@@ -62,4 +72,4 @@ async function withHost({ store, onProgress, creds, registryCa } = {}, job) {
   }
 }
 
-module.exports = { exportImage, images, push, createNodeHost, hostPlatform };
+module.exports = { exportImage, images, push, storeVerify, storeGc, createNodeHost, hostPlatform };

@@ -100,6 +100,28 @@ class Store {
     }
   }
 
+  /** Every blob under blobs/sha256/ whose name is a digest (anything else is not ours), sorted. */
+  list() {
+    const dir = path.join(this.root, 'blobs', 'sha256');
+    let names;
+    try {
+      names = fs.readdirSync(dir);
+    } catch (err) {
+      if (err.code === 'ENOENT') return [];
+      throw ioError('store', dir, err);
+    }
+    return names.filter((n) => /^[0-9a-f]{64}$/.test(n)).sort().map((n) => `sha256:${n}`);
+  }
+
+  remove(digest) {
+    const p = this.blobPath(digest);
+    try {
+      fs.unlinkSync(p);
+    } catch (err) {
+      throw ioError('store', p, err);
+    }
+  }
+
   /** <store>/unpacked/<hex>: where unpack=true extracts image `digest`. */
   unpackDir(digest) {
     const parent = path.join(this.root, 'unpacked');

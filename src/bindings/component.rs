@@ -28,6 +28,14 @@ impl Guest for Component {
     fn images() -> std::result::Result<String, wit::Error> {
         block_on(crate::images_json(&ComponentHost)).map_err(to_wit)
     }
+
+    fn store_verify() -> std::result::Result<String, wit::Error> {
+        block_on(crate::store_verify_json(&ComponentHost)).map_err(to_wit)
+    }
+
+    fn store_gc() -> std::result::Result<String, wit::Error> {
+        block_on(crate::store_gc_json(&ComponentHost)).map_err(to_wit)
+    }
 }
 
 export!(Component);
@@ -154,6 +162,12 @@ impl Host for ComponentHost {
     }
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
         imports::blob_read(digest, offset, max).map_err(from_wit)
+    }
+    async fn blob_list(&self) -> Result<Vec<String>> {
+        imports::blob_list().map_err(from_wit)
+    }
+    async fn blob_remove(&self, digest: &str) -> Result<()> {
+        imports::blob_remove(digest).map_err(from_wit)
     }
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
         imports::store_index_read().map_err(from_wit)

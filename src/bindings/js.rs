@@ -23,6 +23,18 @@ pub async fn images(host: JsValue) -> std::result::Result<String, JsValue> {
     crate::images_json(&JsHost(host)).await.map_err(to_js_error)
 }
 
+/// `outport store verify`: resolves to JSON {blobs, bytes, images, problems}.
+#[wasm_bindgen(js_name = storeVerify)]
+pub async fn store_verify(host: JsValue) -> std::result::Result<String, JsValue> {
+    crate::store_verify_json(&JsHost(host)).await.map_err(to_js_error)
+}
+
+/// `outport store gc`: resolves to JSON {images, kept, removed, freed}.
+#[wasm_bindgen(js_name = storeGc)]
+pub async fn store_gc(host: JsValue) -> std::result::Result<String, JsValue> {
+    crate::store_gc_json(&JsHost(host)).await.map_err(to_js_error)
+}
+
 /// Push a stored image: `request` is JSON {name, insecure, byDigest}; resolves to metadata JSON.
 #[wasm_bindgen]
 pub async fn push(host: JsValue, request: String) -> std::result::Result<String, JsValue> {
@@ -186,6 +198,16 @@ impl Host for JsHost {
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
         let data = self.call("blobRead", &[digest.into(), (offset as f64).into(), max.into()]).await?;
         to_bytes("blobRead", "result", &data)
+    }
+
+    async fn blob_list(&self) -> Result<Vec<String>> {
+        let v = self.call("blobList", &[]).await?;
+        let bad = || Error::internal("host blobList: result is not an array of strings");
+        let list = v.dyn_ref::<Array>().ok_or_else(bad)?;
+        list.iter().map(|item| item.as_string().ok_or_else(bad)).collect()
+    }
+    async fn blob_remove(&self, digest: &str) -> Result<()> {
+        self.call("blobRemove", &[digest.into()]).await.map(drop)
     }
 
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {

@@ -7,12 +7,10 @@ use crate::export::layout::IMAGE_NAME;
 use crate::host::Host;
 use crate::image::mediatypes::{DOCKER_MANIFEST_LIST, OCI_INDEX};
 use crate::image::spec::Descriptor;
+use crate::maintenance::{descriptors, read_manifest};
 use crate::reference::Reference;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Manifests and indexes are small; anything bigger in the store is not one.
-const MAX_MANIFEST: u64 = 4 << 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -30,7 +28,8 @@ pub async fn push_stored<H: Host>(host: &H, request: &PushRequest) -> Result<Val
     let mut manifests = Vec::new();
     let mut blobs = vec![(root.digest.clone(), root.size)];
     if root.media_type == OCI_INDEX || root.media_type == DOCKER_MANIFEST_LIST {
-        for child in children(&read_json(host, &root).await?, "manifests")? {
+        let what = format!("index {}", root.digest);
+        for child in descriptors(&read_manifest(host, &root, &what).await?, "manifests", &what)? {
             blobs.extend(manifest_blobs(host, &child).await?);
             manifests.push(child);
         }
@@ -60,41 +59,19 @@ async fn find<H: Host>(host: &H, name: &Reference) -> Result<Descriptor> {
         .flatten()
         .find(|m| m["annotations"][IMAGE_NAME].as_str() == Some(name.full().as_str()))
         .ok_or_else(missing)?;
-    descriptor(entry).ok_or_else(|| Error::store(format!("store index.json: malformed entry for {}", name.full())))
+    let mut found = descriptors(&serde_json::json!({ "entry": entry }), "entry", "store index.json")?;
+    Ok(found.remove(0))
 }
 
 /// A manifest's own blob, its config and its layers, with sizes.
 async fn manifest_blobs<H: Host>(host: &H, manifest: &Descriptor) -> Result<Vec<(String, u64)>> {
-    let json = read_json(host, manifest).await?;
+    let what = format!("manifest {}", manifest.digest);
+    let json = read_manifest(host, manifest, &what).await?;
     let mut blobs = vec![(manifest.digest.clone(), manifest.size)];
-    let config = descriptor(&json["config"])
-        .ok_or_else(|| Error::store(format!("manifest {} has no config", manifest.digest)))?;
-    blobs.push((config.digest, config.size));
-    blobs.extend(children(&json, "layers")?.into_iter().map(|l| (l.digest, l.size)));
+    let config = descriptors(&json, "config", &what)?;
+    if config.is_empty() {
+        return Err(Error::store(format!("{what} has no config")));
+    }
+    blobs.extend(config.into_iter().chain(descriptors(&json, "layers", &what)?).map(|d| (d.digest, d.size)));
     Ok(blobs)
-}
-
-async fn read_json<H: Host>(host: &H, d: &Descriptor) -> Result<Value> {
-    if d.size > MAX_MANIFEST {
-        return Err(Error::store(format!("{} claims {} bytes: too big for a manifest", d.digest, d.size)));
-    }
-    let bytes = host.blob_read(&d.digest, 0, d.size as u32).await?;
-    if crate::digest::sha256(&bytes) != d.digest {
-        return Err(Error::store(format!("stored blob {} does not match its digest", d.digest)));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| Error::store(format!("stored manifest {} is not JSON: {e}", d.digest)))
-}
-
-fn children(json: &Value, field: &str) -> Result<Vec<Descriptor>> {
-    json[field]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| descriptor(v).ok_or_else(|| Error::store(format!("malformed descriptor in {field}"))))
-        .collect()
-}
-
-fn descriptor(v: &Value) -> Option<Descriptor> {
-    let digest = v["digest"].as_str().filter(|d| crate::digest::hex_part(d).is_some())?;
-    Some(Descriptor::new(v["mediaType"].as_str()?, digest, v["size"].as_u64()?))
 }
