@@ -343,3 +343,26 @@ test('store verify and gc give the same reports from both hosts', async () => {
   assert.equal(reports.native.gc.removed, 1);
   assert.deepEqual(reports.native, reports.npm);
 });
+
+test('npm takes the same store lock as the native CLI', async () => {
+  const { spawn } = await import('node:child_process');
+  const work = tempDir();
+  const store = path.join(work, 'store');
+  fs.mkdirSync(store, { recursive: true });
+  const holder = spawn('sleep', ['30']);
+  fs.writeFileSync(path.join(store, 'lock'), `${holder.pid}\n`);
+  let finished = false;
+  const exporting = exportImage({ rootfs: path.join(repo, 'examples', 'rootfs'), tags: ['locked:1'], store }).then((m) => {
+    finished = true;
+    return m;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(finished, false, 'the export went ahead while the store was locked');
+  holder.kill('SIGKILL');
+  await new Promise((resolve) => holder.on('exit', resolve));
+  assert.match((await exporting)['containerimage.digest'], /^sha256:/);
+  assert.equal(fs.existsSync(path.join(store, 'lock')), false);
+  // A lock of a dead process is taken over: the native CLI's export goes ahead at once.
+  fs.writeFileSync(path.join(store, 'lock'), `${holder.pid}\n`);
+  run([nativeBin, 'export', path.join(repo, 'examples', 'rootfs'), '--store', store, '-t', 'after:1'], work);
+});

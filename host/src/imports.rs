@@ -16,6 +16,8 @@ pub struct HostState {
     pub progress: Progress,
     pub http: crate::http::Http,
     pub credentials: crate::credentials::Credentials,
+    /// Held while the core writes to (or collects) the store; released when the state is dropped.
+    pub _store_lock: Option<crate::store_lock::StoreLock>,
 }
 
 impl Host for State {

@@ -11,6 +11,7 @@ mod progress;
 mod runtime;
 mod source;
 mod store;
+mod store_lock;
 
 use clap::{Parser, Subcommand};
 use imports::HostState;
@@ -187,9 +188,25 @@ fn report(result: Result<(), String>) -> ExitCode {
     }
 }
 
-fn host_state(store: Option<PathBuf>, progress: Progress, registry: &RegistryArgs) -> Result<HostState, String> {
+/// Whether a command writes to the store (and so takes its lock) or only reads it.
+#[derive(Clone, Copy, PartialEq)]
+enum StoreUse {
+    Read,
+    Write,
+}
+
+fn host_state(
+    store: Option<PathBuf>,
+    progress: Progress,
+    registry: &RegistryArgs,
+    store_use: StoreUse,
+) -> Result<HostState, String> {
     let store =
         store.or_else(default_store).ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
+    let store_lock = match store_use {
+        StoreUse::Write => Some(store_lock::StoreLock::acquire(&store)?),
+        StoreUse::Read => None,
+    };
     Ok(HostState {
         source: Default::default(),
         store: store::BlobStore::new(store),
@@ -197,14 +214,16 @@ fn host_state(store: Option<PathBuf>, progress: Progress, registry: &RegistryArg
         progress,
         http: http::Http::new(registry.registry_ca.as_deref())?,
         credentials: credentials::Credentials::new(registry.creds.as_deref())?,
+        _store_lock: store_lock,
     })
 }
 
 fn push(args: PushArgs) -> Result<(), String> {
     let request = serde_json::json!({"name": args.name, "insecure": args.insecure, "byDigest": args.by_digest});
     let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);
-    let metadata = runtime::push(host_state(args.store, progress, &args.registry)?, &request.to_string())
-        .map_err(|e| e.message)?;
+    let metadata =
+        runtime::push(host_state(args.store, progress, &args.registry, StoreUse::Read)?, &request.to_string())
+            .map_err(|e| e.message)?;
     let metadata: serde_json::Value =
         serde_json::from_str(&metadata).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
     println!("{}", serde_json::to_string_pretty(&metadata).expect("JSON value serializes"));
@@ -213,11 +232,12 @@ fn push(args: PushArgs) -> Result<(), String> {
 
 fn maintain(action: StoreAction) -> Result<(), String> {
     type Job = fn(HostState) -> Result<String, runtime::CoreError>;
-    let (args, job): (StoreArgs, Job) = match action {
-        StoreAction::Verify(args) => (args, runtime::store_verify),
-        StoreAction::Gc(args) => (args, runtime::store_gc),
+    let (args, job, store_use): (StoreArgs, Job, _) = match action {
+        StoreAction::Verify(args) => (args, runtime::store_verify, StoreUse::Read),
+        StoreAction::Gc(args) => (args, runtime::store_gc, StoreUse::Write),
     };
-    let report = job(host_state(args.store, Progress::Quiet, &RegistryArgs::none())?).map_err(|e| e.message)?;
+    let host = host_state(args.store, Progress::Quiet, &RegistryArgs::none(), store_use)?;
+    let report = job(host).map_err(|e| e.message)?;
     let report: serde_json::Value =
         serde_json::from_str(&report).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
     if args.json {
@@ -235,8 +255,8 @@ fn maintain(action: StoreAction) -> Result<(), String> {
 }
 
 fn images(args: StoreArgs) -> Result<(), String> {
-    let rows =
-        runtime::images(host_state(args.store, Progress::Quiet, &RegistryArgs::none())?).map_err(|e| e.message)?;
+    let rows = runtime::images(host_state(args.store, Progress::Quiet, &RegistryArgs::none(), StoreUse::Read)?)
+        .map_err(|e| e.message)?;
     if args.json {
         println!("{rows}");
         return Ok(());
@@ -286,7 +306,7 @@ fn export(args: ExportArgs) -> Result<(), String> {
         },
     });
     let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);
-    let host = host_state(args.store.clone(), progress, &args.registry)?;
+    let host = host_state(args.store.clone(), progress, &args.registry, StoreUse::Write)?;
     let response = runtime::run(host, &request.to_string()).map_err(|e| e.message)?;
     let response: serde_json::Value =
         serde_json::from_str(&response).map_err(|e| format!("the core returned invalid JSON: {e}"))?;

@@ -88,3 +88,57 @@ fn killed_pushes_never_leave_a_tag_on_an_incomplete_image() {
     let inspect: Value = serde_json::from_str(&run("skopeo", &["inspect", "--tls-verify=false", &reference])).unwrap();
     assert_eq!(inspect["Digest"], pushed["containerimage.digest"]);
 }
+
+#[test]
+fn a_writer_waits_for_the_store_lock_and_takes_over_a_dead_one() {
+    let work = tempdir().unwrap();
+    let store = work.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    // A lock left by a process that no longer exists (killed) is taken over at once.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(store.join("lock"), format!("{gone_pid}\n")).unwrap();
+    ok(export_tree(work.path(), &example_rootfs(), "type=image,name=first:1", &[]));
+    assert!(!store.join("lock").exists(), "the lock is released at the end");
+
+    // A lock held by a live process: the export waits until it is released.
+    let mut holder = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    std::fs::write(store.join("lock"), format!("{}\n", holder.id())).unwrap();
+    let rootfs = example_rootfs();
+    let mut waiting = outport_command(work.path(), &["export", rootfs.to_str().unwrap(), "-t", "second:1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(waiting.try_wait().unwrap().is_none(), "the export went ahead while the store was locked");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("in use by process {}", holder.id())), "{}", stderr(&out));
+    assert_store_whole(work.path(), "after waiting for the lock");
+}
+
+#[test]
+fn concurrent_exports_into_one_store_keep_every_name() {
+    let work = tempdir().unwrap();
+    let rootfs = example_rootfs();
+    let exports: Vec<_> = (0..4)
+        .map(|i| {
+            outport_command(work.path(), &["export", rootfs.to_str().unwrap(), "-t", &format!("parallel:{i}")])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut export in exports {
+        assert!(export.wait().unwrap().success());
+    }
+    let images = String::from_utf8_lossy(&ok(outport(work.path(), &["images"])).stdout).into_owned();
+    for i in 0..4 {
+        assert!(images.contains(&format!("parallel:{i}")), "{images}");
+    }
+    assert_store_whole(work.path(), "after concurrent exports");
+}

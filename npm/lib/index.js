@@ -2,6 +2,8 @@
 // outport for Node: the same exporter core as the native CLI (compiled to wasm), with a Node host.
 const core = require('../wasm/outport.js');
 const { createNodeHost } = require('./node-host');
+const { defaultStoreDir } = require('./store');
+const { acquireStoreLock } = require('./store-lock');
 
 const ARCH = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
 const OS = { linux: 'linux', darwin: 'darwin', win32: 'windows', freebsd: 'freebsd' };
@@ -35,7 +37,7 @@ async function exportImage(options) {
     now: Math.floor(Date.now() / 1000),
     config: config ?? {},
   };
-  const response = JSON.parse(await withHost(options, (host) => core.run(host, JSON.stringify(request))));
+  const response = JSON.parse(await withHost(options, (host) => core.run(host, JSON.stringify(request)), WRITES_STORE));
   response.warnings.forEach((w) => onWarning(w));
   return response.metadata;
 }
@@ -59,16 +61,24 @@ async function storeVerify(options) {
 
 /** Remove the blobs no stored image reaches: resolves to { images, kept, removed, freed }. */
 async function storeGc(options) {
-  return JSON.parse(await withHost({ store: options?.store }, (host) => core.storeGc(host)));
+  return JSON.parse(await withHost({ store: options?.store }, (host) => core.storeGc(host), WRITES_STORE));
 }
 
-/** Run `job` with a Node host built from the host options, and clean up after it whatever happens. */
-async function withHost({ store, onProgress, creds, registryCa } = {}, job) {
-  const host = createNodeHost({ store, onProgress, creds, registryCa });
+const WRITES_STORE = { writes: true };
+
+/**
+ * Run `job` with a Node host built from the host options, and clean up after it whatever happens.
+ * A job that writes to the store (export, gc) holds the store's lock meanwhile, as in the native CLI.
+ */
+async function withHost({ store, onProgress, creds, registryCa } = {}, job, { writes = false } = {}) {
+  const release = writes ? await acquireStoreLock(store ?? defaultStoreDir()) : null;
+  let host;
   try {
+    host = createNodeHost({ store, onProgress, creds, registryCa });
     return await job(host);
   } finally {
-    host.dispose();
+    host?.dispose();
+    release?.();
   }
 }
 
