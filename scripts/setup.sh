@@ -20,6 +20,10 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_versio
   cargo install --quiet wasm-bindgen-cli --version "$bindgen_version"
 fi
 
+# Fuzzing (scripts/fuzz.sh) needs nightly Rust and cargo-fuzz.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >/dev/null
+command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
+
 cargo build --quiet --release --workspace
 bash npm/build.sh
 

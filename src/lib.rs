@@ -8,6 +8,7 @@ pub mod compress;
 pub mod digest;
 pub mod error;
 pub mod export;
+pub mod fuzzing;
 pub mod gojson;
 pub mod host;
 pub mod image;
