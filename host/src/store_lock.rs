@@ -4,8 +4,8 @@
 //! (npm/lib/store-lock.js), so both hosts can share a store. A lock whose process is gone (killed)
 //! is taken over. Processes on other machines sharing the directory are not seen: not supported.
 
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,38 +21,47 @@ impl StoreLock {
     pub fn acquire(store: &Path) -> Result<StoreLock, String> {
         fs::create_dir_all(store).map_err(|e| format!("{}: {e}", store.display()))?;
         let path = store.join("lock");
+        // The lock appears with its content at once (a hard link of a finished file), so a reader
+        // never sees it empty.
+        let mine = store.join(format!("lock.{}.tmp", std::process::id()));
+        fs::write(&mine, format!("{}\n", std::process::id())).map_err(|e| format!("{}: {e}", mine.display()))?;
+        let result = Self::wait_for(store, &path, &mine);
+        let _ = fs::remove_file(&mine);
+        result
+    }
+
+    fn wait_for(store: &Path, path: &Path, mine: &Path) -> Result<StoreLock, String> {
         let started = Instant::now();
         let mut said = false;
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    file.write_all(format!("{}\n", std::process::id()).as_bytes())
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
-                    return Ok(StoreLock { path });
-                }
+            match fs::hard_link(mine, path) {
+                Ok(()) => return Ok(StoreLock { path: path.to_path_buf() }),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(format!("{}: {e}", path.display())),
             }
-            let holder = fs::read_to_string(&path).ok().and_then(|text| text.trim().parse::<i32>().ok());
-            match holder {
-                Some(pid) if alive(pid) => {
-                    if started.elapsed() > GIVE_UP {
-                        return Err(format!("the store {} is still locked by process {pid}", store.display()));
-                    }
-                    if !said {
-                        eprintln!("waiting for the store {} (in use by process {pid})", store.display());
-                        said = true;
-                    }
-                    std::thread::sleep(POLL);
+            let Some(holder) = holder(path) else { continue }; // released meanwhile: try again
+            if let Some(pid) = holder.filter(|&pid| alive(pid)) {
+                if started.elapsed() > GIVE_UP {
+                    return Err(format!("the store {} is still locked by process {pid}", store.display()));
                 }
-                // Gone (killed), or a lock file caught half-written: a stale lock is removed. A file
-                // being written right now gets one poll of grace before it counts as stale.
-                None if started.elapsed() < POLL => std::thread::sleep(POLL),
-                _ => {
-                    let _ = fs::remove_file(&path);
+                if !said {
+                    eprintln!("waiting for the store {} (in use by process {pid})", store.display());
+                    said = true;
                 }
+                std::thread::sleep(POLL);
+            } else if self::holder(path) == Some(holder) {
+                // Its process is gone (killed): take it over, unless someone just did.
+                let _ = fs::remove_file(path);
             }
         }
+    }
+}
+
+/// The lock's holder: None if there is no lock, Some(None) if its content is not a process id.
+fn holder(path: &Path) -> Option<Option<i32>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Some(text.trim().parse().ok()),
+        Err(_) => None,
     }
 }
 

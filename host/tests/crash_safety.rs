@@ -125,7 +125,7 @@ fn a_writer_waits_for_the_store_lock_and_takes_over_a_dead_one() {
 fn concurrent_exports_into_one_store_keep_every_name() {
     let work = tempdir().unwrap();
     let rootfs = example_rootfs();
-    let exports: Vec<_> = (0..4)
+    let exports: Vec<_> = (0..8)
         .map(|i| {
             outport_command(work.path(), &["export", rootfs.to_str().unwrap(), "-t", &format!("parallel:{i}")])
                 .stdout(std::process::Stdio::null())
@@ -137,7 +137,7 @@ fn concurrent_exports_into_one_store_keep_every_name() {
         assert!(export.wait().unwrap().success());
     }
     let images = String::from_utf8_lossy(&ok(outport(work.path(), &["images"])).stdout).into_owned();
-    for i in 0..4 {
+    for i in 0..8 {
         assert!(images.contains(&format!("parallel:{i}")), "{images}");
     }
     assert_store_whole(work.path(), "after concurrent exports");
