@@ -40,19 +40,22 @@ impl Tier {
     }
 
     /// Our own match finder's effort; `None` for fastest, which is ruzstd's built-in matcher.
-    /// Windows double per tier (2, 4, 8 MiB); deeper chains and lazy matching buy the rest.
+    /// Windows double per tier (2, 4, 8 MiB), chains deepen. Even the default tier looks one
+    /// position ahead: ruzstd's entropy stage never uses zstd's repeat offsets, and lazy matching
+    /// wins most of that back for about 15% more time (about 2% above `zstd -3` on a perl tree).
     fn search(self) -> Option<SearchParams> {
+        let params = |window_log, hash_log, chain_depth, lazy_steps, nice_len| SearchParams {
+            window_log,
+            hash_log,
+            chain_depth,
+            lazy_steps,
+            nice_len,
+        };
         match self {
             Tier::Fastest => None,
-            Tier::Default => {
-                Some(SearchParams { window_log: 21, hash_log: 17, chain_depth: 8, lazy_steps: 0, nice_len: 32 })
-            }
-            Tier::Better => {
-                Some(SearchParams { window_log: 22, hash_log: 18, chain_depth: 32, lazy_steps: 1, nice_len: 96 })
-            }
-            Tier::Best => {
-                Some(SearchParams { window_log: 23, hash_log: 20, chain_depth: 128, lazy_steps: 2, nice_len: 256 })
-            }
+            Tier::Default => Some(params(21, 17, 8, 1, 32)),
+            Tier::Better => Some(params(22, 18, 24, 1, 64)),
+            Tier::Best => Some(params(23, 20, 48, 2, 128)),
         }
     }
 }

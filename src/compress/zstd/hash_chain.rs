@@ -76,9 +76,12 @@ impl HashChainMatcher {
         1 << self.params.window_log
     }
 
+    fn word(&self, pos: usize) -> u32 {
+        u32::from_le_bytes(self.data[pos..pos + 4].try_into().expect("four bytes"))
+    }
+
     fn hash(&self, pos: usize) -> usize {
-        let word = u32::from_le_bytes(self.data[pos..pos + 4].try_into().expect("four bytes"));
-        (word.wrapping_mul(0x9E37_79B1) >> (32 - self.params.hash_log)) as usize
+        (self.word(pos).wrapping_mul(0x9E37_79B1) >> (32 - self.params.hash_log)) as usize
     }
 
     /// Chains every position below `target` that has four bytes to hash.
@@ -113,8 +116,8 @@ impl HashChainMatcher {
             if offset > self.window() {
                 break;
             }
-            // Cheap reject: a longer match must at least agree at the current best length.
-            if self.data[cand + best_len] == self.data[pos + best_len] {
+            // Cheap reject: a longer match must agree on the four bytes ending at the current best length.
+            if self.word(cand + best_len - 3) == self.word(pos + best_len - 3) {
                 let len = common_prefix(&self.data[cand..], &self.data[pos..end]);
                 if len > best_len {
                     best_len = len;
@@ -133,6 +136,9 @@ impl HashChainMatcher {
     /// returns where it starts. Biases as in zstd's lazy2: a later match must be clearly better.
     fn choose(&mut self, mut pos: usize, mut found: Found, end: usize) -> (usize, Found) {
         for step in 1..=self.params.lazy_steps {
+            if found.len >= self.params.nice_len {
+                break; // long enough: looking further costs more than it could win
+            }
             self.insert_until(pos + 1);
             match self.find(pos + 1, end) {
                 Some(next) if next.gain() > found.gain() + if step == 1 { 4 } else { 7 } => {
