@@ -85,12 +85,28 @@ function awkwardTree(root) {
   execFileSync('touch', ['-h', '-d', '2100-01-01T00:00:00Z', path.join(root, 'empty')]);
 }
 
-for (const compression of ['gzip', 'uncompressed']) {
+/** Text that repeats with variation (words in a fixed pseudo-random order), so match finders have work. */
+function variedText(bytes) {
+  const words = ['export', 'layer', 'digest', 'manifest', 'config', 'the', 'of', 'linux', 'arm64', '=', '{', '}', '\n'];
+  let state = 12345;
+  const parts = [];
+  for (let len = 0; len < bytes; ) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    const word = words[(state >>> 16) % words.length] + ((state >>> 16) % 7 === 0 ? String(state % 300) : '') + ' ';
+    parts.push(word);
+    len += word.length;
+  }
+  return parts.join('');
+}
+
+// Every zstd tier (levels 0-2, 3-5, 6-9, 10+) as well as gzip and no compression.
+for (const compression of ['gzip', 'uncompressed', 'zstd', 'zstd,compression-level=1', 'zstd,compression-level=7', 'zstd,compression-level=19']) {
   test(`awkward tree, compression=${compression}: identical digests on both hosts`, () => {
     const work = tempDir();
     const rootfs = path.join(work, 'rootfs');
     fs.mkdirSync(rootfs);
     awkwardTree(rootfs);
+    fs.writeFileSync(path.join(rootfs, 'varied.txt'), variedText(1024 * 1024));
     const meta = exportWithBoth(rootfs, work, `type=oci,compression=${compression}`);
     assert.deepEqual(meta.native, meta.npm);
     assert.ok(fs.readFileSync(path.join(work, 'native')).equals(fs.readFileSync(path.join(work, 'npm'))));

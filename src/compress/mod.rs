@@ -1,6 +1,7 @@
 //! Layer compressors. Each takes the tar stream in chunks and appends compressed bytes to a buffer.
 
 pub mod gzip;
+pub mod zstd;
 
 use crate::error::{Error, Result};
 
@@ -8,6 +9,7 @@ use crate::error::{Error, Result};
 pub enum Compression {
     Uncompressed,
     Gzip { level: u8 },
+    Zstd { level: u8 },
 }
 
 impl Compression {
@@ -33,12 +35,13 @@ impl Compression {
         match kind.unwrap_or("gzip") {
             "gzip" => Ok(Compression::Gzip { level: check(9, "gzip")?.unwrap_or(gzip::DEFAULT_LEVEL) }),
             "uncompressed" => Ok(Compression::Uncompressed),
-            name @ ("zstd" | "estargz") => {
+            "zstd" => Ok(Compression::Zstd { level: check(22, "zstd")?.unwrap_or(zstd::DEFAULT_LEVEL) }),
+            "estargz" => {
                 // The level is validated even before the compressor exists, so errors come in order.
-                check(if name == "zstd" { 22 } else { 9 }, name)?;
-                Err(Error::option(format!(
-                    "compression={name} is not implemented yet in this version of outport (use gzip or uncompressed)"
-                )))
+                check(9, "estargz")?;
+                Err(Error::option(
+                    "compression=estargz is not implemented yet in this version of outport (use gzip, zstd or uncompressed)",
+                ))
             }
             other => Err(Error::option(format!("unsupported compression type {other}"))),
         }
@@ -49,6 +52,7 @@ impl Compression {
 pub enum Encoder {
     Identity,
     Gzip(gzip::GzipEncoder),
+    Zstd(zstd::ZstdEncoder),
 }
 
 impl Encoder {
@@ -56,6 +60,7 @@ impl Encoder {
         match compression {
             Compression::Uncompressed => Encoder::Identity,
             Compression::Gzip { level } => Encoder::Gzip(gzip::GzipEncoder::new(level, out)),
+            Compression::Zstd { level } => Encoder::Zstd(zstd::ZstdEncoder::new(level)),
         }
     }
 
@@ -63,6 +68,7 @@ impl Encoder {
         match self {
             Encoder::Identity => out.extend_from_slice(input),
             Encoder::Gzip(g) => g.write(input, out),
+            Encoder::Zstd(z) => z.write(input, out),
         }
     }
 
@@ -70,6 +76,7 @@ impl Encoder {
         match self {
             Encoder::Identity => {}
             Encoder::Gzip(g) => g.finish(out),
+            Encoder::Zstd(z) => z.finish(out),
         }
     }
 }
@@ -93,6 +100,10 @@ mod tests {
             .contains("compression-level=10"));
         assert!(Compression::from_options(None, Some("abc")).unwrap_err().message.contains("non-integer value abc"));
         assert!(Compression::from_options(Some("zstd"), Some("23")).unwrap_err().message.contains("(0-22)"));
+        assert_eq!(Compression::from_options(Some("zstd"), None).unwrap(), Compression::Zstd { level: 3 });
+        assert_eq!(Compression::from_options(Some("zstd"), Some("0")).unwrap(), Compression::Zstd { level: 0 });
+        assert_eq!(Compression::from_options(Some("zstd"), Some("22")).unwrap(), Compression::Zstd { level: 22 });
+        assert!(Compression::from_options(Some("estargz"), None).unwrap_err().message.contains("not implemented"));
         assert!(Compression::from_options(Some("estargz"), Some("10")).unwrap_err().message.contains("(0-9)"));
     }
 }

@@ -44,6 +44,9 @@ impl MediaTypes {
             (MediaTypes::Oci, Compression::Gzip { .. }) => "application/vnd.oci.image.layer.v1.tar+gzip",
             (MediaTypes::Docker, Compression::Uncompressed) => "application/vnd.docker.image.rootfs.diff.tar",
             (MediaTypes::Docker, Compression::Gzip { .. }) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            (MediaTypes::Oci, Compression::Zstd { .. }) => "application/vnd.oci.image.layer.v1.tar+zstd",
+            // BuildKit's non-standard Docker spelling, which decision §0 keeps for zstd in Docker mode.
+            (MediaTypes::Docker, Compression::Zstd { .. }) => "application/vnd.docker.image.rootfs.diff.tar.zstd",
         }
     }
 }
