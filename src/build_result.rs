@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::host::{read_small_file, Host};
 use crate::image::config::{self, ImageConfig};
 use crate::image::settings::ConfigSettings;
+use crate::image::spec::Descriptor;
 use crate::platform::Platform;
 use serde::Deserialize;
 
@@ -24,6 +25,10 @@ pub struct PlatformInput {
     pub layers: Vec<String>,
     /// Default or file config with the flags applied; completed per output.
     pub config: ImageConfig,
+    /// `--base`: the base image's layers (already in the store) with their diffIDs, below `layers`.
+    pub base_layers: Vec<(Descriptor, String)>,
+    /// The base image's history, for SOURCE_DATE_EPOCH clamping.
+    pub base_history: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +78,8 @@ pub async fn from_result_file<H: Host>(
             platform,
             layers: entry.layers.iter().map(|l| resolve(base_dir, l)).collect(),
             config,
+            base_layers: Vec::new(),
+            base_history: Vec::new(),
         });
     }
     Ok(inputs)

@@ -3,6 +3,7 @@
 
 pub mod annotate;
 pub mod attest;
+pub mod base;
 pub mod build_result;
 pub mod compress;
 pub mod digest;
@@ -11,6 +12,7 @@ pub mod export;
 pub mod gojson;
 pub mod host;
 pub mod image;
+pub mod ingest;
 pub mod layer;
 pub mod options;
 pub mod platform;

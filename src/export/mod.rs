@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::gojson;
 use crate::host::{Handle, Host, ProgressEvent};
 use crate::image::attestation::attestation_manifest;
+use crate::image::config::FromBase;
 use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
@@ -70,6 +71,7 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     };
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
+        check_base_supported(plan, &inputs)?;
         if let Target::Local { dest, delete: true, .. } = &plan.target {
             check_delete_allowed(dest, request)?;
         }
@@ -115,6 +117,9 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
 async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<String>) -> Result<Vec<PlatformInput>> {
     match (&request.result, &request.rootfs) {
         (Some(_), Some(_)) => Err(Error::option("give either a rootfs directory or --result FILE, not both")),
+        (Some(_), None) if request.base.is_some() => {
+            Err(Error::option("--base does not go with --result yet: give a rootfs directory"))
+        }
         (Some(result), None) => {
             if request.platform.is_some() {
                 return Err(Error::option("--platform does not go with --result: the result file names its platforms"));
@@ -123,14 +128,62 @@ async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<S
         }
         (None, Some(rootfs)) => {
             let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
+            if let Some(base) = &request.base {
+                return on_base(host, request, base, requested.as_ref(), rootfs, warnings).await;
+            }
             let config_file = request.config.config_file.as_deref();
             let (platform, config) =
                 build_result::load_config(host, config_file, requested.as_ref(), &request.config, warnings).await?;
             let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-            Ok(vec![PlatformInput { platform, layers: vec![rootfs.clone()], config }])
+            let layers = vec![rootfs.clone()];
+            Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
         }
         (None, None) => Err(Error::option("no rootfs given: pass the root filesystem directory (or --result FILE)")),
     }
+}
+
+/// `--base REF`: ROOTFS becomes one more layer on the base image, whose config the flags patch.
+async fn on_base<H: Host>(
+    host: &H,
+    request: &ExportRequest,
+    base: &str,
+    requested: Option<&Platform>,
+    rootfs: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PlatformInput>> {
+    if let Some(file) = &request.config.config_file {
+        return Err(Error::option(format!(
+            "--config {file} and --base {base} both give the starting config: use one of them"
+        )));
+    }
+    let fallback = Platform::parse(&request.host_platform)?;
+    let image = crate::base::load(host, base, request.base_insecure, requested, &fallback).await?;
+    let mut config = image.config;
+    request.config.apply(&mut config, warnings)?;
+    Ok(vec![PlatformInput {
+        platform: image.platform,
+        layers: vec![rootfs.to_string()],
+        config,
+        base_layers: image.layers,
+        base_history: image.history,
+    }])
+}
+
+/// Outputs that write the root filesystem itself would need the base layers unpacked, which the
+/// exporter does not do yet: refuse them rather than silently leave the base files out.
+fn check_base_supported(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
+    if inputs.iter().all(|i| i.base_layers.is_empty()) {
+        return Ok(());
+    }
+    let unpacks = matches!(&plan.target, Target::Image(t) if t.unpack);
+    if matches!(plan.target, Target::Filesystem { .. } | Target::Local { .. }) || unpacks {
+        return Err(Error::option(format!(
+            "type={}{}: not supported with --base yet (the base image's files would be missing)",
+            plan.kind.name(),
+            if unpacks { ",unpack=true" } else { "" }
+        )));
+    }
+    Ok(())
 }
 
 /// buildx's guard: mode=delete only for a destination strictly inside the working directory,
@@ -320,7 +373,19 @@ async fn platform_image<H: Host>(
 ) -> Result<BuiltImage> {
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
     let input = &run.inputs[index];
-    let mut layers = Vec::new();
+    // Base layers are reused as they are: same blob, only the media type's spelling follows the output.
+    let mut layers: Vec<(Descriptor, String)> = input
+        .base_layers
+        .iter()
+        .map(|(base, diff_id)| {
+            let mut descriptor = base.clone();
+            descriptor.media_type = plan.media_types.existing_layer(&base.media_type);
+            if plan.media_types == MediaTypes::Docker {
+                descriptor.annotations.clear();
+            }
+            (descriptor, diff_id.clone())
+        })
+        .collect();
     for dir in &input.layers {
         let layer = match run.layers.entry((dir.clone(), plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),
@@ -337,6 +402,7 @@ async fn platform_image<H: Host>(
         ImageSpec {
             platform: &input.platform,
             config: input.config.clone(),
+            base: FromBase { layers: input.base_layers.len(), history: &input.base_history },
             epoch,
             layers,
             media_types: plan.media_types,

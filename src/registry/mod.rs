@@ -2,6 +2,7 @@
 //! from the store, manifest PUTs. The protocol lives here once; hosts only send HTTP requests.
 
 pub mod auth;
+pub mod pull;
 pub mod push;
 pub mod stored;
 
@@ -71,8 +72,21 @@ impl Repository {
         &self,
         host: &H,
         what: &str,
+        request: HttpRequest,
+        expected: &[u16],
+    ) -> Result<HttpResponse> {
+        self.send_bounded(host, what, request, expected, MAX_RESPONSE).await
+    }
+
+    /// `send` with a chosen bound on the response body (manifests and blob chunks are bigger than
+    /// error bodies).
+    async fn send_bounded<H: Host>(
+        &self,
+        host: &H,
+        what: &str,
         mut request: HttpRequest,
         expected: &[u16],
+        max_body: u32,
     ) -> Result<HttpResponse> {
         let mut attempt = 1;
         let mut reauthenticated = false;
@@ -84,7 +98,7 @@ impl Repository {
             if let (true, Some(authorization)) = (to_registry, self.session.borrow().authorization.clone()) {
                 outgoing.headers.push(("Authorization".into(), authorization));
             }
-            let wait = match host.http_send(outgoing, MAX_RESPONSE).await {
+            let wait = match host.http_send(outgoing, max_body).await {
                 Ok(r) if r.status == 401 && to_registry && !reauthenticated => {
                     self.scheme_settled.set(true);
                     reauthenticated = true;
