@@ -68,8 +68,16 @@ export interface ExportOptions extends RegistryOptions {
   attestations?: string[];
   /** Entitlements, e.g. `buildx.local.delete` (mode=delete outside the working directory). */
   allow?: string[];
-  /** OS/ARCH[/VARIANT]; default: this machine's. */
+  /** OS/ARCH[/VARIANT]; default: the base image's, else this machine's. */
   platform?: string;
+  /**
+   * Build on this image (`--base`): a registry reference (`host/repo:tag`, `host/repo@sha256:…`) or
+   * `oci:DIR[:TAG]` (an OCI image layout directory). Its layers are reused unchanged and its config
+   * (Env, Entrypoint, Cmd, …) is the starting point for `config`. Not with `result`.
+   */
+  base?: string;
+  /** Plain HTTP or an unverified TLS certificate for the base image's registry only. */
+  baseInsecure?: boolean;
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */
   store?: string;
   config?: ConfigSettings;
