@@ -48,7 +48,8 @@ pub struct ExportRequest {
     pub source_date_epoch: Option<String>,
     /// The current time, Unix seconds (the core has no clock).
     pub now: i64,
-    /// `--base REF`: build on this image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:TAG]`).
+    /// `--base REF`: build on this image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`).
     #[serde(default)]
     pub base: Option<String>,
     /// `--base-insecure`: plain HTTP or an unverified certificate for the base image's registry.

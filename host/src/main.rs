@@ -112,7 +112,8 @@ struct ExportArgs {
     /// Target platform OS/ARCH[/VARIANT] (default: the base image's, else this machine's).
     #[arg(long)]
     platform: Option<String>,
-    /// Build on this image: a registry reference (host/repo:tag, …@sha256:…) or oci:DIR[:TAG].
+    /// Build on this image: a registry reference (host/repo:tag, …@sha256:…), oci:DIR[:TAG] or
+    /// oci-archive:FILE[:TAG].
     #[arg(long, value_name = "REF")]
     base: Option<String>,
     /// Allow plain HTTP or an unverified certificate for the base image's registry.

@@ -223,6 +223,44 @@ fn oci_layout_directory_base() {
     assert!(stderr(&out).contains("has no tag \"nope\""), "{}", stderr(&out));
 }
 
+#[test]
+fn oci_archive_base_from_outport_and_from_skopeo() {
+    let work = tempdir().unwrap();
+    let base_rootfs = work.path().join("base-rootfs");
+    fs::create_dir_all(&base_rootfs).unwrap();
+    fs::write(base_rootfs.join("base.txt"), "base\n").unwrap();
+    let ours = work.path().join("base.tar");
+    let spec = format!("type=oci,dest={},name=example.com/base:7", ours.display());
+    ok(export_tree(work.path(), &base_rootfs, &spec, &["--env", "FROM_ARCHIVE=1"]));
+    let base_layer = layers(&skopeo(&["inspect", &format!("oci-archive:{}", ours.display())]))[0].clone();
+    // skopeo writes its own tar (other header style, other entry order).
+    let theirs = work.path().join("skopeo.tar");
+    run(
+        "skopeo",
+        &["copy", &format!("oci-archive:{}", ours.display()), &format!("oci-archive:{}:8", theirs.display())],
+    );
+
+    for base in [format!("oci-archive:{}:7", ours.display()), format!("oci-archive:{}:8", theirs.display())] {
+        let app_work = tempdir().unwrap();
+        let rootfs = app_rootfs(app_work.path());
+        let dest = app_work.path().join("out");
+        let out_spec = format!("type=oci,tar=false,dest={}", dest.display());
+        ok(export_tree(app_work.path(), &rootfs, &out_spec, &["--base", &base]));
+        let inspect = skopeo(&["inspect", &format!("oci:{}", dest.display())]);
+        assert_eq!(layers(&inspect).len(), 2, "{base}");
+        assert_eq!(layers(&inspect)[0], base_layer, "{base}");
+        assert!(inspect["Env"].as_array().unwrap().iter().any(|e| e == "FROM_ARCHIVE=1"), "{base}");
+    }
+
+    let garbage = work.path().join("garbage.tar");
+    fs::write(&garbage, vec![7u8; 2048]).unwrap();
+    let rootfs = app_rootfs(work.path());
+    let out =
+        export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &format!("oci-archive:{}", garbage.display())]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not a readable tar archive"), "{}", stderr(&out));
+}
+
 /// Flip one byte of a blob the registry stores, keeping its length.
 fn tamper(path: &Path) {
     let mut bytes = fs::read(path).unwrap();

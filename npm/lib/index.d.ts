@@ -71,8 +71,8 @@ export interface ExportOptions extends RegistryOptions {
   /** OS/ARCH[/VARIANT]; default: the base image's, else this machine's. */
   platform?: string;
   /**
-   * Build on this image (`--base`): a registry reference (`host/repo:tag`, `host/repo@sha256:…`) or
-   * `oci:DIR[:TAG]` (an OCI image layout directory). Its layers are reused unchanged and its config
+   * Build on this image (`--base`): a registry reference (`host/repo:tag`, `host/repo@sha256:…`),
+   * `oci:DIR[:TAG]` (an OCI image layout directory) or `oci-archive:FILE[:TAG]` (one in a tarball). Its layers are reused unchanged and its config
    * (Env, Entrypoint, Cmd, …) is the starting point for `config`. Not with `result`.
    */
   base?: string;

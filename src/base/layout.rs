@@ -8,7 +8,7 @@ use crate::ingest::{verify, Ingest};
 use serde::Deserialize;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
-const MAX_INDEX: u64 = 4 << 20;
+pub const MAX_INDEX: u64 = 4 << 20;
 const READ_CHUNK: u32 = 1 << 20;
 
 pub struct Layout {
@@ -32,6 +32,32 @@ struct Entry {
     annotations: std::collections::BTreeMap<String, String>,
 }
 
+/// The entry of an OCI layout's `index.json` (`what` names it) for `tag`, or its only entry when no
+/// tag is given.
+pub fn pick_root(what: &str, index_json: &[u8], tag: Option<&str>) -> Result<Descriptor> {
+    let index: LayoutIndex =
+        serde_json::from_slice(index_json).map_err(|e| Error::source(format!("{what}: invalid index.json: {e}")))?;
+    let tags: Vec<&str> =
+        index.manifests.iter().filter_map(|m| m.annotations.get(REF_NAME)).map(String::as_str).collect();
+    let entry = match tag {
+        Some(tag) => index.manifests.iter().find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(tag)),
+        None if index.manifests.len() == 1 => index.manifests.first(),
+        None => None,
+    };
+    let Some(entry) = entry else {
+        let wanted = tag.map_or("an image (no tag given)".to_string(), |t| format!("tag {t:?}"));
+        let listed = if tags.is_empty() { "none".to_string() } else { tags.join(", ") };
+        return Err(Error::source(format!(
+            "{what} has no {wanted} ({} entries; tags: {listed})",
+            index.manifests.len()
+        )));
+    };
+    if crate::digest::hex_part(&entry.digest).is_none() {
+        return Err(Error::source(format!("{what}: malformed digest {:?}", entry.digest)));
+    }
+    Ok(Descriptor::new(&entry.media_type, &entry.digest, entry.size))
+}
+
 impl Layout {
     pub fn name(&self) -> String {
         match &self.tag {
@@ -44,28 +70,7 @@ impl Layout {
     pub async fn root<H: Host>(&self, host: &H) -> Result<Descriptor> {
         let path = format!("{}/index.json", self.dir);
         let bytes = read_small_file(host, &path, MAX_INDEX).await?;
-        let index: LayoutIndex =
-            serde_json::from_slice(&bytes).map_err(|e| Error::source(format!("{path}: invalid index.json: {e}")))?;
-        let tags: Vec<&str> =
-            index.manifests.iter().filter_map(|m| m.annotations.get(REF_NAME)).map(String::as_str).collect();
-        let entry = match &self.tag {
-            Some(tag) => index.manifests.iter().find(|m| m.annotations.get(REF_NAME) == Some(tag)),
-            None if index.manifests.len() == 1 => index.manifests.first(),
-            None => None,
-        };
-        let Some(entry) = entry else {
-            let wanted = self.tag.as_deref().map_or("an image (no tag given)".to_string(), |t| format!("tag {t:?}"));
-            let listed = if tags.is_empty() { "none".to_string() } else { tags.join(", ") };
-            return Err(Error::source(format!(
-                "{}: {path} has no {wanted} ({} entries; tags: {listed})",
-                self.name(),
-                index.manifests.len()
-            )));
-        };
-        if crate::digest::hex_part(&entry.digest).is_none() {
-            return Err(Error::source(format!("{path}: malformed digest {:?}", entry.digest)));
-        }
-        Ok(Descriptor::new(&entry.media_type, &entry.digest, entry.size))
+        pick_root(&format!("{}: {path}", self.name()), &bytes, self.tag.as_deref())
     }
 
     fn blob_path(&self, digest: &str) -> Result<String> {

@@ -1,9 +1,11 @@
-//! `--base REF`: the image a new one is built on. Resolves the reference (a registry image or an
-//! OCI layout directory), picks the platform's manifest, reads and verifies its config and copies
+//! `--base REF`: the image a new one is built on. Resolves the reference (a registry image, an OCI
+//! layout directory or an OCI layout tarball), picks the platform's manifest, reads and verifies its config and copies
 //! its layer blobs into the store, so every output can reuse them unchanged.
 
+pub mod archive;
 pub mod layout;
 pub mod manifest;
+mod tar_scan;
 
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -13,6 +15,7 @@ use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::registry::auth::Access;
 use crate::registry::{pull, Repository};
+use archive::Archive;
 use layout::Layout;
 use manifest::Parsed;
 use serde_json::Value;
@@ -36,24 +39,36 @@ pub struct BaseImage {
 enum Source {
     Registry { repo: Box<Repository>, reference: Reference },
     Layout(Layout),
+    Archive(Archive),
+}
+
+/// `PATH[:TAG]`: a last `:` part without `/` is the tag (containers-image's rule for oci: names).
+fn path_and_tag(rest: &str) -> (&str, Option<String>) {
+    match rest.rsplit_once(':') {
+        Some((path, tag)) if !tag.contains('/') && !path.is_empty() => (path, Some(tag.to_string())),
+        _ => (rest, None),
+    }
 }
 
 impl Source {
     fn parse(raw: &str, insecure: bool) -> Result<Source> {
         if let Some(rest) = raw.strip_prefix("oci:") {
-            // `oci:DIR:TAG`: a last `:` part without `/` is the tag (containers-image's rule).
-            let (dir, tag) = match rest.rsplit_once(':') {
-                Some((dir, tag)) if !tag.contains('/') && !dir.is_empty() => (dir, Some(tag.to_string())),
-                _ => (rest, None),
-            };
+            let (dir, tag) = path_and_tag(rest);
             if dir.is_empty() {
                 return Err(Error::option(format!("--base {raw}: oci: needs a directory (oci:DIR[:TAG])")));
             }
             return Ok(Source::Layout(Layout { dir: dir.to_string(), tag }));
         }
-        if raw.starts_with("oci-archive:") || raw.starts_with("docker-archive:") {
+        if let Some(rest) = raw.strip_prefix("oci-archive:") {
+            let (file, tag) = path_and_tag(rest);
+            if file.is_empty() {
+                return Err(Error::option(format!("--base {raw}: oci-archive: needs a file (oci-archive:FILE[:TAG])")));
+            }
+            return Ok(Source::Archive(Archive { file: file.to_string(), tag }));
+        }
+        if raw.starts_with("docker-archive:") {
             return Err(Error::option(format!(
-                "--base {raw}: archives are not supported; unpack it and give oci:DIR, or a registry reference"
+                "--base {raw}: docker-archive bases are not supported; give oci-archive:FILE (a type=docker tarball is one too), oci:DIR or a registry reference"
             )));
         }
         let reference = Reference::parse_normalized(raw.strip_prefix("docker://").unwrap_or(raw))
@@ -65,6 +80,7 @@ impl Source {
         match self {
             Source::Registry { reference, .. } => reference.full(),
             Source::Layout(layout) => layout.name(),
+            Source::Archive(archive) => archive.name(),
         }
     }
 
@@ -81,6 +97,11 @@ impl Source {
                 let bytes = layout.small_blob(host, &root, pull::MAX_MANIFEST as u64).await?;
                 Ok((bytes, Some(root.media_type).filter(|t| !t.is_empty())))
             }
+            Source::Archive(archive) => {
+                let root = archive.root(host).await?;
+                let bytes = archive.small_blob(host, &root, pull::MAX_MANIFEST as u64).await?;
+                Ok((bytes, Some(root.media_type).filter(|t| !t.is_empty())))
+            }
         }
     }
 
@@ -88,14 +109,26 @@ impl Source {
         match self {
             Source::Registry { repo, .. } => pull::small_blob(host, repo, expected, limit).await,
             Source::Layout(layout) => layout.small_blob(host, expected, limit as u64).await,
+            Source::Archive(archive) => archive.small_blob(host, expected, limit as u64).await,
         }
     }
 
-    async fn store_blob<H: Host>(&self, host: &H, expected: &Descriptor) -> Result<()> {
+    /// Copy the layers into the store (those already there are skipped), each verified.
+    async fn store_layers<H: Host>(&self, host: &H, layers: &[Descriptor]) -> Result<()> {
         match self {
-            Source::Registry { repo, .. } => pull::store_blob(host, repo, expected).await,
-            Source::Layout(layout) => layout.store_blob(host, expected).await,
+            Source::Registry { repo, .. } => {
+                for layer in layers {
+                    pull::store_blob(host, repo, layer).await?;
+                }
+            }
+            Source::Layout(layout) => {
+                for layer in layers {
+                    layout.store_blob(host, layer).await?;
+                }
+            }
+            Source::Archive(archive) => archive.store_blobs(host, layers).await?,
         }
+        Ok(())
     }
 }
 
@@ -145,9 +178,7 @@ pub async fn load<H: Host>(
             layers.len()
         )));
     }
-    for layer in &layers {
-        source.store_blob(host, layer).await?;
-    }
+    source.store_layers(host, &layers).await?;
     let history = match config.get("history") {
         Some(Value::Array(entries)) => entries.clone(),
         _ => Vec::new(),
@@ -182,7 +213,9 @@ mod tests {
         assert_eq!(Source::parse("alpine", false).unwrap().name(), "docker.io/library/alpine:latest");
         let error = |raw: &str| Source::parse(raw, false).err().map(|e| e.message).unwrap_or_default();
         assert!(error("oci:").contains("oci: needs a directory"));
-        assert!(error("oci-archive:x.tar").contains("--base oci-archive:x.tar"));
+        let Source::Archive(a) = Source::parse("oci-archive:out/app.tar:v1", false).unwrap() else { panic!() };
+        assert_eq!((a.file.as_str(), a.tag.as_deref()), ("out/app.tar", Some("v1")));
+        assert!(error("docker-archive:x.tar").contains("--base docker-archive:x.tar"));
         assert!(error("Bad Name").starts_with("--base: "));
     }
 
