@@ -189,6 +189,33 @@ fn multi_platform_base_picks_the_platform_or_names_the_ones_it_has() {
 }
 
 #[test]
+fn result_on_a_multi_platform_base_gives_each_platform_its_base() {
+    let registry = Registry::start();
+    let base_work = tempdir().unwrap();
+    let result = two_platform_result(base_work.path(), &[("base-{arch}", "{arch}")]);
+    let spec = format!("type=image,push=true,name={}/multi:2,registry.insecure=true", registry.addr);
+    ok(outport(base_work.path(), &["export", "--result", result.to_str().unwrap(), "-o", &spec]));
+
+    let work = tempdir().unwrap();
+    let app = two_platform_result(work.path(), &[("app-{arch}", "{arch}")]);
+    let dest = work.path().join("out");
+    let base = format!("{}/multi:2", registry.addr);
+    let out_spec = format!("type=oci,tar=false,dest={}", dest.display());
+    ok(outport(
+        work.path(),
+        &["export", "--result", app.to_str().unwrap(), "--base", &base, "--base-insecure", "-o", &out_spec],
+    ));
+    for arch in ["amd64", "arm64"] {
+        let source = format!("docker://{}/multi:2", registry.addr);
+        let base_layers = layers(&skopeo(&["inspect", "--tls-verify=false", "--override-arch", arch, &source]));
+        let inspect = skopeo(&["inspect", "--override-arch", arch, &format!("oci:{}", dest.display())]);
+        assert_eq!(inspect["Architecture"], arch);
+        assert_eq!(layers(&inspect).len(), 2, "{arch}");
+        assert_eq!(layers(&inspect)[0], base_layers[0], "{arch}: its own base layer");
+    }
+}
+
+#[test]
 fn oci_layout_directory_base() {
     let work = tempdir().unwrap();
     let base_rootfs = work.path().join("base-rootfs");

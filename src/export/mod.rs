@@ -117,19 +117,26 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
 async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<String>) -> Result<Vec<PlatformInput>> {
     match (&request.result, &request.rootfs) {
         (Some(_), Some(_)) => Err(Error::option("give either a rootfs directory or --result FILE, not both")),
-        (Some(_), None) if request.base.is_some() => {
-            Err(Error::option("--base does not go with --result yet: give a rootfs directory"))
-        }
         (Some(result), None) => {
             if request.platform.is_some() {
                 return Err(Error::option("--platform does not go with --result: the result file names its platforms"));
             }
-            build_result::from_result_file(host, result, &request.config, warnings).await
+            let base = base_request(request);
+            build_result::from_result_file(host, result, &request.config, base.as_ref(), warnings).await
         }
         (None, Some(rootfs)) => {
             let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
-            if let Some(base) = &request.base {
-                return on_base(host, request, base, requested.as_ref(), rootfs, warnings).await;
+            if let Some(base) = base_request(request) {
+                if let Some(file) = &request.config.config_file {
+                    return Err(Error::option(format!(
+                        "--config {file} and --base {} both give the starting config: use one of them",
+                        base.reference
+                    )));
+                }
+                let layers = vec![rootfs.clone()];
+                let input =
+                    build_result::on_base(host, &base, requested.as_ref(), layers, &request.config, warnings).await?;
+                return Ok(vec![input]);
             }
             let config_file = request.config.config_file.as_deref();
             let (platform, config) =
@@ -140,33 +147,6 @@ async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<S
         }
         (None, None) => Err(Error::option("no rootfs given: pass the root filesystem directory (or --result FILE)")),
     }
-}
-
-/// `--base REF`: ROOTFS becomes one more layer on the base image, whose config the flags patch.
-async fn on_base<H: Host>(
-    host: &H,
-    request: &ExportRequest,
-    base: &str,
-    requested: Option<&Platform>,
-    rootfs: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<PlatformInput>> {
-    if let Some(file) = &request.config.config_file {
-        return Err(Error::option(format!(
-            "--config {file} and --base {base} both give the starting config: use one of them"
-        )));
-    }
-    let fallback = Platform::parse(&request.host_platform)?;
-    let image = crate::base::load(host, base, request.base_insecure, requested, &fallback).await?;
-    let mut config = image.config;
-    request.config.apply(&mut config, warnings)?;
-    Ok(vec![PlatformInput {
-        platform: image.platform,
-        layers: vec![rootfs.to_string()],
-        config,
-        base_layers: image.layers,
-        base_history: image.history,
-    }])
 }
 
 /// Outputs that write the root filesystem itself would need the base layers unpacked, which the
@@ -184,6 +164,15 @@ fn check_base_supported(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+fn base_request(request: &ExportRequest) -> Option<build_result::BaseRequest<'_>> {
+    let reference = request.base.as_deref()?;
+    Some(build_result::BaseRequest {
+        reference,
+        insecure: request.base_insecure,
+        host_platform: &request.host_platform,
+    })
 }
 
 /// buildx's guard: mode=delete only for a destination strictly inside the working directory,
