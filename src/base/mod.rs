@@ -10,6 +10,7 @@ mod tar_scan;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::image::config::{self, ImageConfig};
+use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::Descriptor;
 use crate::platform::Platform;
 use crate::reference::Reference;
@@ -186,6 +187,26 @@ pub async fn load<H: Host>(
     Ok(BaseImage { platform, config, layers: layers.into_iter().zip(diff_ids).collect(), history })
 }
 
+/// Layer annotations that describe the blob itself (eStargz, overlaybd): the only ones BuildKit keeps
+/// from a pulled base layer.
+const BLOB_ANNOTATION_PREFIXES: &[&str] =
+    &["containerd.io/snapshot/stargz/", "io.containers.estargz.", "containerd.io/snapshot/overlaybd/"];
+
+/// A base layer's descriptor in a new image: the same blob, its media type spelled as the output
+/// needs; in Docker mode no annotations, in OCI mode only those describing the blob.
+pub fn reused_layer(base: &Descriptor, media_types: MediaTypes) -> Descriptor {
+    let mut descriptor = Descriptor::new(&media_types.existing_layer(&base.media_type), &base.digest, base.size);
+    if media_types == MediaTypes::Oci {
+        descriptor.annotations = base
+            .annotations
+            .iter()
+            .filter(|(key, _)| BLOB_ANNOTATION_PREFIXES.iter().any(|p| key.starts_with(p)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+    }
+    descriptor
+}
+
 fn diff_ids(what: &str, config: &ImageConfig) -> Result<Vec<String>> {
     let listed = config.get("rootfs").and_then(|r| r.get("diff_ids")).and_then(Value::as_array);
     let bad = || Error::source(format!("{what}: rootfs.diff_ids must be a list of sha256 digests"));
@@ -217,6 +238,18 @@ mod tests {
         assert_eq!((a.file.as_str(), a.tag.as_deref()), ("out/app.tar", Some("v1")));
         assert!(error("docker-archive:x.tar").contains("--base docker-archive:x.tar"));
         assert!(error("Bad Name").starts_with("--base: "));
+    }
+
+    #[test]
+    fn reused_layers_keep_the_blob_and_only_blob_annotations() {
+        let mut base = Descriptor::new("application/vnd.oci.image.layer.v1.tar+gzip", "sha256:x", 3);
+        base.annotations.insert("containerd.io/snapshot/stargz/toc.digest".into(), "sha256:t".into());
+        base.annotations.insert("org.example.note".into(), "dropped".into());
+        let oci = reused_layer(&base, MediaTypes::Oci);
+        assert_eq!((oci.digest.as_str(), oci.size, oci.annotations.len()), ("sha256:x", 3, 1));
+        let docker = reused_layer(&base, MediaTypes::Docker);
+        assert_eq!(docker.media_type, "application/vnd.docker.image.rootfs.diff.tar.gzip");
+        assert!(docker.annotations.is_empty());
     }
 
     #[test]

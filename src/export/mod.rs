@@ -362,18 +362,10 @@ async fn platform_image<H: Host>(
 ) -> Result<BuiltImage> {
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
     let input = &run.inputs[index];
-    // Base layers are reused as they are: same blob, only the media type's spelling follows the output.
     let mut layers: Vec<(Descriptor, String)> = input
         .base_layers
         .iter()
-        .map(|(base, diff_id)| {
-            let mut descriptor = base.clone();
-            descriptor.media_type = plan.media_types.existing_layer(&base.media_type);
-            if plan.media_types == MediaTypes::Docker {
-                descriptor.annotations.clear();
-            }
-            (descriptor, diff_id.clone())
-        })
+        .map(|(base, diff_id)| (crate::base::reused_layer(base, plan.media_types), diff_id.clone()))
         .collect();
     for dir in &input.layers {
         let layer = match run.layers.entry((dir.clone(), plan.compression, clamp)) {

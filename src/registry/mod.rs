@@ -1,5 +1,6 @@
 //! The OCI distribution protocol, client side: blob existence checks, monolithic uploads streamed
-//! from the store, manifest PUTs. The protocol lives here once; hosts only send HTTP requests.
+//! from the store, manifest PUTs, and pulls of base images. The protocol lives here once; hosts only
+//! send HTTP requests.
 
 pub mod auth;
 pub mod pull;
