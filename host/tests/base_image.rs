@@ -353,4 +353,56 @@ fn base_refuses_outputs_that_would_miss_its_files() {
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("type=local: not supported with --base yet"), "{}", stderr(&out));
+
+    let config = work.path().join("config.json");
+    fs::write(&config, "{}").unwrap();
+    let out =
+        export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &base, "--config", config.to_str().unwrap()]);
+    assert!(stderr(&out).contains("both give the starting config"), "{}", stderr(&out));
+    let out = export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", "docker-archive:x.tar"]);
+    assert!(
+        stderr(&out).contains("--base docker-archive:x.tar: docker-archive bases are not supported"),
+        "{}",
+        stderr(&out)
+    );
+    let out = export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", "Not A Reference"]);
+    assert!(stderr(&out).contains("--base: failed to parse Not A Reference"), "{}", stderr(&out));
+}
+
+#[test]
+fn big_base_layer_is_fetched_in_range_chunks() {
+    let registry = Registry::start();
+    let base_work = tempdir().unwrap();
+    let rootfs = base_work.path().join("big");
+    fs::create_dir_all(&rootfs).unwrap();
+    // 20 MiB that gzip cannot shrink: the layer blob spans three 8 MiB chunks.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<u8> = (0..20 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    fs::write(rootfs.join("noise.bin"), &noise).unwrap();
+    let spec = format!("type=registry,name={}/big:1,registry.insecure=true", registry.addr);
+    ok(export_tree(base_work.path(), &rootfs, &spec, &[]));
+
+    let work = tempdir().unwrap();
+    let app = app_rootfs(work.path());
+    let dest = work.path().join("out");
+    let base = format!("{}/big:1", registry.addr);
+    let out = ok(export_tree(
+        work.path(),
+        &app,
+        &format!("type=oci,tar=false,dest={}", dest.display()),
+        &["--base", &base, "--base-insecure", "--progress", "plain"],
+    ));
+    let log = stderr(&out);
+    assert!(log.contains(" 8388608/") && log.contains(" 16777216/"), "chunk progress: {log}");
+    // skopeo re-reads every blob against its digest; umoci gives the file back whole.
+    let bundle = work.path().join("bundle");
+    run("umoci", &["unpack", "--rootless", "--image", &format!("{}:latest", dest.display()), bundle.to_str().unwrap()]);
+    assert!(fs::read(bundle.join("rootfs/noise.bin")).unwrap() == noise);
 }
