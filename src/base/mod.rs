@@ -106,6 +106,15 @@ impl Source {
         }
     }
 
+    /// An index's child manifest, verified.
+    async fn child_manifest<H: Host>(&self, host: &H, expected: &Descriptor) -> Result<Vec<u8>> {
+        match self {
+            Source::Registry { repo, .. } => pull::child_manifest(host, repo, expected).await,
+            _ => self.small_blob(host, expected, pull::MAX_MANIFEST).await,
+        }
+    }
+
+    /// A config (or, from a layout, any small blob), verified.
     async fn small_blob<H: Host>(&self, host: &H, expected: &Descriptor, limit: u32) -> Result<Vec<u8>> {
         match self {
             Source::Registry { repo, .. } => pull::small_blob(host, repo, expected, limit).await,
@@ -150,7 +159,7 @@ pub async fn load<H: Host>(
         Parsed::Index(entries) => {
             let wanted = requested.unwrap_or(fallback);
             let chosen = manifest::pick(&what, &entries, wanted)?;
-            let child = source.small_blob(host, chosen, pull::MAX_MANIFEST).await?;
+            let child = source.child_manifest(host, chosen).await?;
             let child_what = format!("{what} ({} manifest {})", wanted.id(), chosen.digest);
             match manifest::parse(&child_what, &child, Some(&chosen.media_type))? {
                 Parsed::Manifest { config, layers } => (config, layers, Some(wanted.clone())),

@@ -36,7 +36,7 @@ impl<'h, H: Host> TarScan<'h, H> {
     pub async fn next_file(&mut self) -> Result<Option<(String, u64)>> {
         let mut long_name: Option<String> = None;
         loop {
-            self.skip(self.remaining + self.padding).await?;
+            self.skip(self.remaining.saturating_add(self.padding)).await?;
             (self.remaining, self.padding) = (0, 0);
             let Some(block) = self.header().await? else { return Ok(None) };
             if block.iter().all(|&b| b == 0) {
@@ -134,7 +134,10 @@ impl<'h, H: Host> TarScan<'h, H> {
         if field.first().is_some_and(|b| b & 0x80 != 0) {
             let mut value: u64 = (field[0] & 0x7f) as u64;
             for &b in &field[1..] {
-                value = value.checked_mul(256).ok_or_else(|| self.damaged("number out of range"))? + b as u64;
+                value = value
+                    .checked_mul(256)
+                    .and_then(|v| v.checked_add(b as u64))
+                    .ok_or_else(|| self.damaged("number out of range"))?;
             }
             return Ok(value);
         }

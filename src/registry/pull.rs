@@ -44,25 +44,24 @@ pub async fn manifest<H: Host>(host: &H, repo: &Repository, reference: &str) -> 
     Ok(FetchedManifest { bytes: response.body, content_type })
 }
 
-/// A child manifest or a config: read whole (it is at most `limit` bytes) and verified.
-pub async fn small_blob<H: Host>(host: &H, repo: &Repository, expected: &Descriptor, limit: u32) -> Result<Vec<u8>> {
-    let what = format!("get {}", expected.digest);
-    if expected.size > limit as u64 {
-        return Err(repo.error(ErrorKind::Registry, &what, &format!("larger than {limit} bytes")));
-    }
-    let bytes = if is_manifest(&expected.media_type) {
-        manifest(host, repo, &expected.digest).await?.bytes
-    } else {
-        let url = repo.url(&format!("blobs/{}", expected.digest));
-        let get = request("GET", url, vec![], HttpBody::Empty);
-        repo.send_bounded(host, &what, get, &[200], limit + 1).await?.body
-    };
+/// An index's child manifest, by digest, verified against its descriptor.
+pub async fn child_manifest<H: Host>(host: &H, repo: &Repository, expected: &Descriptor) -> Result<Vec<u8>> {
+    let bytes = manifest(host, repo, &expected.digest).await?.bytes;
     verify(&bytes, expected, &repo.display, ErrorKind::Registry)?;
     Ok(bytes)
 }
 
-fn is_manifest(media_type: &str) -> bool {
-    [OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST].contains(&media_type)
+/// A small blob (a config): read whole (it is at most `limit` bytes) and verified.
+pub async fn small_blob<H: Host>(host: &H, repo: &Repository, expected: &Descriptor, limit: u32) -> Result<Vec<u8>> {
+    let what = format!("get blob {}", expected.digest);
+    if expected.size > limit as u64 {
+        return Err(repo.error(ErrorKind::Registry, &what, &format!("larger than {limit} bytes")));
+    }
+    let url = repo.url(&format!("blobs/{}", expected.digest));
+    let get = request("GET", url, vec![], HttpBody::Empty);
+    let bytes = repo.send_bounded(host, &what, get, &[200], limit + 1).await?.body;
+    verify(&bytes, expected, &repo.display, ErrorKind::Registry)?;
+    Ok(bytes)
 }
 
 /// Copy a layer blob into the store unless it is there already; the store gets it only if its size
