@@ -129,7 +129,7 @@ fn base_is_pulled_by_digest_with_its_history_times_kept() {
             &base,
             "--base-insecure",
             "-o",
-            &format!("type=oci,tar=false,dest={}", dest.display()),
+            &format!("type=oci,tar=false,rewrite-timestamp=true,dest={}", dest.display()),
         ],
     )
     .env("SOURCE_DATE_EPOCH", "1000")
@@ -143,6 +143,14 @@ fn base_is_pulled_by_digest_with_its_history_times_kept() {
     // The base history (created at epoch 1445412480, later than 1000) keeps its time; the new entry is clamped.
     assert_eq!(history[0]["created"], "2015-10-21T07:28:00Z", "{config}");
     assert_eq!(history.last().unwrap()["created"], "1970-01-01T00:16:40Z", "{config}");
+    // rewrite-timestamp leaves the base layer alone (same blob, no annotation) and rewrites the new one.
+    let base_layers =
+        layers(&skopeo(&["inspect", "--tls-verify=false", &format!("docker://{}/base:1", registry.addr)]));
+    let manifest = skopeo(&["inspect", "--raw", &format!("oci:{}", dest.display())]);
+    let written = manifest["layers"].as_array().unwrap();
+    assert_eq!(written[0]["digest"], base_layers[0].as_str(), "{manifest}");
+    assert!(written[0].get("annotations").is_none(), "{manifest}");
+    assert_eq!(written[1]["annotations"]["buildkit/rewritten-timestamp"], "1000", "{manifest}");
 }
 
 #[test]
