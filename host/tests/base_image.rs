@@ -414,3 +414,33 @@ fn big_base_layer_is_fetched_in_range_chunks() {
     run("umoci", &["unpack", "--rootless", "--image", &format!("{}:latest", dest.display()), bundle.to_str().unwrap()]);
     assert!(fs::read(bundle.join("rootfs/noise.bin")).unwrap() == noise);
 }
+
+#[test]
+fn base_from_a_tls_registry_with_token_auth() {
+    let registry = AuthRegistry::start("token");
+    let ca = registry.ca.to_str().unwrap();
+    let base_work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/base:1", registry.addr);
+    ok(export_tree(base_work.path(), &example_rootfs(), &spec, &["--creds", &registry.creds(), "--registry-ca", ca]));
+
+    // Anonymous pulls are allowed: the token asked for covers pull only.
+    let work = tempdir().unwrap();
+    let rootfs = app_rootfs(work.path());
+    let base = format!("{}/base:1", registry.addr);
+    let before = registry.token_requests().len();
+    let out = ok(export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &base, "--registry-ca", ca]));
+    let requests = registry.token_requests();
+    assert!(requests.len() > before, "{requests:?}");
+    for request in &requests[before..] {
+        assert_eq!(request["scopes"], serde_json::json!(["repository:base:pull"]), "{requests:?}");
+    }
+    assert!(!stderr(&out).contains(&registry.password));
+
+    // Without the CA the certificate is refused, and the message says what to do.
+    let out = export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &base]);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(message.contains("certificate") && message.contains("--base-insecure"), "{message}");
+    // --base-insecure accepts it for this registry.
+    ok(export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &base, "--base-insecure"]));
+}

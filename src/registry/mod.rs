@@ -140,7 +140,11 @@ impl Repository {
                 }
                 // An untrusted certificate will not become trusted by retrying.
                 Err(e) if e.message.contains("certificate") => {
-                    let hint = "trust its CA with --registry-ca FILE (npm: registryCa), or set registry.insecure=true";
+                    let insecure = match self.access {
+                        Access::Pull => "pass --base-insecure (npm: baseInsecure)",
+                        Access::Push => "set registry.insecure=true",
+                    };
+                    let hint = format!("trust its CA with --registry-ca FILE (npm: registryCa), or {insecure}");
                     return Err(self.error(e.kind, what, &format!("{} ({hint})", e.message)));
                 }
                 Err(e) if attempt < ATTEMPTS && e.kind == ErrorKind::Registry => backoff(attempt),
