@@ -8,11 +8,13 @@
 //! ```
 //!
 //! Each layer is a directory (bottom first); relative paths are relative to the result file.
+//! With `--base REF`, each platform's layers go on top of the base image's for that platform.
 
 use crate::error::{Error, Result};
 use crate::host::{read_small_file, Host};
 use crate::image::config::{self, ImageConfig};
 use crate::image::settings::ConfigSettings;
+use crate::image::spec::Descriptor;
 use crate::platform::Platform;
 use serde::Deserialize;
 
@@ -24,6 +26,10 @@ pub struct PlatformInput {
     pub layers: Vec<String>,
     /// Default or file config with the flags applied; completed per output.
     pub config: ImageConfig,
+    /// `--base`: the base image's layers (already in the store) with their diffIDs, below `layers`.
+    pub base_layers: Vec<(Descriptor, String)>,
+    /// The base image's history, for SOURCE_DATE_EPOCH clamping.
+    pub base_history: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -44,11 +50,20 @@ struct PlatformEntry {
 /// Image configs and result files are small; anything bigger is a wrong file.
 const MAX_JSON_BYTES: u64 = 8 << 20;
 
+/// `--base REF` as the request gives it.
+pub struct BaseRequest<'a> {
+    pub reference: &'a str,
+    pub insecure: bool,
+    /// For a multi-platform base when no platform is asked for.
+    pub host_platform: &'a str,
+}
+
 /// The inputs for a `--result FILE`.
 pub async fn from_result_file<H: Host>(
     host: &H,
     path: &str,
     settings: &ConfigSettings,
+    base: Option<&BaseRequest<'_>>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PlatformInput>> {
     let what = format!("--result {path}");
@@ -67,13 +82,21 @@ pub async fn from_result_file<H: Host>(
         if entry.layers.is_empty() {
             return Err(Error::option(format!("{what}: platform {} has no layers", platform.id())));
         }
+        let layers = entry.layers.iter().map(|l| resolve(base_dir, l)).collect();
         let config_file = entry.config.map(|c| resolve(base_dir, &c));
+        if let Some(base) = base {
+            if let Some(file) = config_file {
+                return Err(Error::option(format!(
+                    "{what}: platform {} has config {file} and --base {} gives the config too: use one of them",
+                    platform.id(),
+                    base.reference
+                )));
+            }
+            inputs.push(on_base(host, base, Some(&platform), layers, settings, warnings).await?);
+            continue;
+        }
         let config = load_config(host, config_file.as_deref(), Some(&platform), settings, warnings).await?.1;
-        inputs.push(PlatformInput {
-            platform,
-            layers: entry.layers.iter().map(|l| resolve(base_dir, l)).collect(),
-            config,
-        });
+        inputs.push(PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() });
     }
     Ok(inputs)
 }
@@ -108,6 +131,29 @@ pub async fn load_config<H: Host>(
     };
     settings.apply(&mut image_config, warnings)?;
     Ok((platform, image_config))
+}
+
+/// One platform's input on a base image: `layers` go on top of the base's, whose config the flags
+/// patch. The platform is `requested`, else the base image's.
+pub async fn on_base<H: Host>(
+    host: &H,
+    base: &BaseRequest<'_>,
+    requested: Option<&Platform>,
+    layers: Vec<String>,
+    settings: &ConfigSettings,
+    warnings: &mut Vec<String>,
+) -> Result<PlatformInput> {
+    let fallback = Platform::parse(base.host_platform)?;
+    let image = crate::base::load(host, base.reference, base.insecure, requested, &fallback).await?;
+    let mut config = image.config;
+    settings.apply(&mut config, warnings)?;
+    Ok(PlatformInput {
+        platform: image.platform,
+        layers,
+        config,
+        base_layers: image.layers,
+        base_history: image.history,
+    })
 }
 
 fn resolve(base_dir: &str, path: &str) -> String {

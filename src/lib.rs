@@ -3,6 +3,7 @@
 
 pub mod annotate;
 pub mod attest;
+pub mod base;
 pub mod build_result;
 pub mod compress;
 pub mod digest;
@@ -12,6 +13,7 @@ pub mod fuzzing;
 pub mod gojson;
 pub mod host;
 pub mod image;
+pub mod ingest;
 pub mod layer;
 pub mod maintenance;
 pub mod options;

@@ -48,6 +48,13 @@ pub struct ExportRequest {
     pub source_date_epoch: Option<String>,
     /// The current time, Unix seconds (the core has no clock).
     pub now: i64,
+    /// `--base REF`: build on this image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`).
+    #[serde(default)]
+    pub base: Option<String>,
+    /// `--base-insecure`: plain HTTP or an unverified certificate for the base image's registry.
+    #[serde(default)]
+    pub base_insecure: bool,
     /// Image config settings (`--config`, `--label`, `--env`, …).
     #[serde(default)]
     pub config: crate::image::settings::ConfigSettings,

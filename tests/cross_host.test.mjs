@@ -308,6 +308,31 @@ test('both hosts push a big layer in chunks to the same digest', async () => {
   }
 });
 
+test('--base from a registry: both hosts give byte-identical images', async () => {
+  const work = tempDir();
+  const registry = await startRegistry();
+  const { addr } = registry;
+  try {
+    const base = `${addr}/base:1`;
+    run([nativeBin, 'export', path.join(repo, 'examples', 'rootfs'), '--env', 'BASE=1', '-o', `type=registry,name=${base},registry.insecure=true`], path.join(work, 'base'));
+    const app = path.join(work, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'app.txt'), 'on top\n');
+    const meta = {};
+    for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+      // Each host pulls into its own fresh store.
+      meta[host] = run([...argv, 'export', app, '--base', base, '--base-insecure', '--env', 'APP=1', '-o', `type=oci,dest=${path.join(work, `${host}.tar`)}`], path.join(work, host));
+    }
+    assert.deepEqual(meta.native, meta.npm);
+    assert.ok(fs.readFileSync(path.join(work, 'native.tar')).equals(fs.readFileSync(path.join(work, 'npm.tar'))));
+    const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${path.join(work, 'npm.tar')}`], { encoding: 'utf8' }));
+    assert.equal(inspect.Layers.length, 2);
+    assert.ok(inspect.Env.includes('BASE=1') && inspect.Env.includes('APP=1'));
+  } finally {
+    registry.close();
+  }
+});
+
 test('npm push sends a stored image like the native CLI does', async () => {
   const { push, exportImage } = createRequire(import.meta.url)(path.join(repo, 'npm'));
   const work = tempDir();

@@ -128,9 +128,16 @@ struct ExportArgs {
     /// Treat warnings (unknown option keys, …) as errors.
     #[arg(long)]
     strict: bool,
-    /// Target platform OS/ARCH[/VARIANT] (default: this machine's).
+    /// Target platform OS/ARCH[/VARIANT] (default: the base image's, else this machine's).
     #[arg(long)]
     platform: Option<String>,
+    /// Build on this image: a registry reference (host/repo:tag, …@sha256:…), oci:DIR[:TAG] or
+    /// oci-archive:FILE[:TAG].
+    #[arg(long, value_name = "REF")]
+    base: Option<String>,
+    /// Allow plain HTTP or an unverified certificate for the base image's registry.
+    #[arg(long)]
+    base_insecure: bool,
     /// Content store directory (default: $OUTPORT_STORE, else $XDG_DATA_HOME/outport/store).
     #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
@@ -291,6 +298,8 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "cwd": std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned()),
         "attestations": args.attestations,
         "platform": args.platform,
+        "base": args.base,
+        "baseInsecure": args.base_insecure,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
         "now": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),

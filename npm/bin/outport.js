@@ -21,7 +21,10 @@ Options:
       --strict             treat warnings (unknown option keys, …) as errors
       --attest SPEC        attach type=sbom|provenance,path=FILE (repeatable)
       --allow ENT          entitlement: buildx.local.delete (mode=delete outside the working dir)
-      --platform P         target platform OS/ARCH[/VARIANT] (default: this machine's)
+      --platform P         target platform OS/ARCH[/VARIANT] (default: the base image's, else this machine's)
+      --base REF           build on this image: host/repo:tag, host/repo@sha256:…, oci:DIR[:TAG] or
+                           oci-archive:FILE[:TAG]
+      --base-insecure      allow plain HTTP or an unverified certificate for the base image's registry
       --result FILE        multi-platform build result (JSON) instead of ROOTFS
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
       --metadata-file F    also write the result metadata (buildx keys) as JSON to F
@@ -57,6 +60,8 @@ const OPTIONS = {
   'registry-ca': { type: 'string' },
   'by-digest': { type: 'boolean' },
   platform: { type: 'string' },
+  base: { type: 'string' },
+  'base-insecure': { type: 'boolean' },
   result: { type: 'string' },
   store: { type: 'string' },
   'metadata-file': { type: 'string' },
@@ -116,6 +121,8 @@ async function main() {
     attestations: values.attest ?? [],
     allow: values.allow ?? [],
     platform: values.platform,
+    base: values.base,
+    baseInsecure: values['base-insecure'] ?? false,
     store: values.store,
     onProgress,
     creds: values.creds,

@@ -68,8 +68,17 @@ export interface ExportOptions extends RegistryOptions {
   attestations?: string[];
   /** Entitlements, e.g. `buildx.local.delete` (mode=delete outside the working directory). */
   allow?: string[];
-  /** OS/ARCH[/VARIANT]; default: this machine's. */
+  /** OS/ARCH[/VARIANT]; default: the base image's, else this machine's. */
   platform?: string;
+  /**
+   * Build on this image (`--base`; with `result`, each platform on the base's image for it): a
+   * registry reference (`host/repo:tag`, `host/repo@sha256:…`), `oci:DIR[:TAG]` (an OCI image layout
+   * directory) or `oci-archive:FILE[:TAG]` (one in a tarball). Its layers are reused unchanged and its
+   * config (Env, Entrypoint, Cmd, …) is the starting point for `config`. Not with `config.configFile`.
+   */
+  base?: string;
+  /** Plain HTTP or an unverified TLS certificate for the base image's registry only. */
+  baseInsecure?: boolean;
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */
   store?: string;
   config?: ConfigSettings;

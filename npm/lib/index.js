@@ -18,7 +18,7 @@ function hostPlatform() {
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
-  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, config } = options ?? {};
+  const { rootfs, result, outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config } = options ?? {};
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   const request = {
     rootfs,
@@ -32,6 +32,8 @@ async function exportImage(options) {
     allow,
     cwd: process.cwd(),
     platform,
+    base,
+    baseInsecure,
     hostPlatform: hostPlatform(),
     sourceDateEpoch: process.env.SOURCE_DATE_EPOCH,
     now: Math.floor(Date.now() / 1000),

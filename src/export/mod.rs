@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::gojson;
 use crate::host::{Handle, Host, ProgressEvent};
 use crate::image::attestation::attestation_manifest;
+use crate::image::config::FromBase;
 use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
@@ -70,6 +71,7 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     };
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
+        check_base_supported(plan, &inputs)?;
         if let Target::Local { dest, delete: true, .. } = &plan.target {
             check_delete_allowed(dest, request)?;
         }
@@ -119,18 +121,58 @@ async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<S
             if request.platform.is_some() {
                 return Err(Error::option("--platform does not go with --result: the result file names its platforms"));
             }
-            build_result::from_result_file(host, result, &request.config, warnings).await
+            let base = base_request(request);
+            build_result::from_result_file(host, result, &request.config, base.as_ref(), warnings).await
         }
         (None, Some(rootfs)) => {
             let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
+            if let Some(base) = base_request(request) {
+                if let Some(file) = &request.config.config_file {
+                    return Err(Error::option(format!(
+                        "--config {file} and --base {} both give the starting config: use one of them",
+                        base.reference
+                    )));
+                }
+                let layers = vec![rootfs.clone()];
+                let input =
+                    build_result::on_base(host, &base, requested.as_ref(), layers, &request.config, warnings).await?;
+                return Ok(vec![input]);
+            }
             let config_file = request.config.config_file.as_deref();
             let (platform, config) =
                 build_result::load_config(host, config_file, requested.as_ref(), &request.config, warnings).await?;
             let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-            Ok(vec![PlatformInput { platform, layers: vec![rootfs.clone()], config }])
+            let layers = vec![rootfs.clone()];
+            Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
         }
         (None, None) => Err(Error::option("no rootfs given: pass the root filesystem directory (or --result FILE)")),
     }
+}
+
+/// Outputs that write the root filesystem itself would need the base layers unpacked, which the
+/// exporter does not do yet: refuse them rather than silently leave the base files out.
+fn check_base_supported(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
+    if inputs.iter().all(|i| i.base_layers.is_empty()) {
+        return Ok(());
+    }
+    let unpacks = matches!(&plan.target, Target::Image(t) if t.unpack);
+    if matches!(plan.target, Target::Filesystem { .. } | Target::Local { .. }) || unpacks {
+        return Err(Error::option(format!(
+            "type={}{}: not supported with --base yet (the base image's files would be missing)",
+            plan.kind.name(),
+            if unpacks { ",unpack=true" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+fn base_request(request: &ExportRequest) -> Option<build_result::BaseRequest<'_>> {
+    let reference = request.base.as_deref()?;
+    Some(build_result::BaseRequest {
+        reference,
+        insecure: request.base_insecure,
+        host_platform: &request.host_platform,
+    })
 }
 
 /// buildx's guard: mode=delete only for a destination strictly inside the working directory,
@@ -320,7 +362,11 @@ async fn platform_image<H: Host>(
 ) -> Result<BuiltImage> {
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
     let input = &run.inputs[index];
-    let mut layers = Vec::new();
+    let mut layers: Vec<(Descriptor, String)> = input
+        .base_layers
+        .iter()
+        .map(|(base, diff_id)| (crate::base::reused_layer(base, plan.media_types), diff_id.clone()))
+        .collect();
     for dir in &input.layers {
         let layer = match run.layers.entry((dir.clone(), plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),
@@ -337,6 +383,7 @@ async fn platform_image<H: Host>(
         ImageSpec {
             platform: &input.platform,
             config: input.config.clone(),
+            base: FromBase { layers: input.base_layers.len(), history: &input.base_history },
             epoch,
             layers,
             media_types: plan.media_types,

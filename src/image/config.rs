@@ -59,12 +59,22 @@ pub fn config_platform(what: &str, config: &ImageConfig) -> Result<Option<Platfo
     }
 }
 
+/// What a base image contributed: the bottom `layers` of rootfs, and its history, whose leading
+/// entries keep their times under SOURCE_DATE_EPOCH (BuildKit, issue #4614).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FromBase<'a> {
+    pub layers: usize,
+    pub history: &'a [Value],
+}
+
 /// Complete a config for export: platform fields, `rootfs.diff_ids`, one history entry per new
-/// layer, and `created`. With an epoch, existing history times later than it are clamped (§4.2).
+/// layer, and `created`. With an epoch, existing history times later than it are clamped (§4.2),
+/// except the leading entries equal to the base image's.
 pub fn finish(
     mut config: ImageConfig,
     platform: &Platform,
     diff_ids: &[String],
+    base: FromBase<'_>,
     created: i64,
     epoch: Option<i64>,
 ) -> ImageConfig {
@@ -80,11 +90,12 @@ pub fn finish(
         _ => Vec::new(),
     };
     if let Some(epoch) = epoch {
-        for entry in history.iter_mut().filter_map(Value::as_object_mut) {
+        let kept = history.iter().zip(base.history).take_while(|(ours, theirs)| ours == theirs).count();
+        for entry in history.iter_mut().skip(kept).filter_map(Value::as_object_mut) {
             entry.insert("created".into(), json!(clamp_time(entry.get("created"), epoch)));
         }
     }
-    history.extend(diff_ids.iter().map(|_| {
+    history.extend(diff_ids.iter().skip(base.layers).map(|_| {
         let entry =
             History { created: created.clone(), created_by: "outport export".into(), comment: EXPORTER_COMMENT.into() };
         serde_json::to_value(entry).expect("history is plain data")
@@ -114,7 +125,14 @@ mod tests {
     #[test]
     fn matches_buildkit_shape() {
         let platform = Platform::parse("linux/arm64").unwrap();
-        let config = finish(default_config(&platform.os), &platform, &["sha256:u".to_string()], 1_445_412_480, None);
+        let config = finish(
+            default_config(&platform.os),
+            &platform,
+            &["sha256:u".to_string()],
+            FromBase::default(),
+            1_445_412_480,
+            None,
+        );
         assert_eq!(
             String::from_utf8(gojson::compact(&config)).unwrap(),
             concat!(
@@ -131,11 +149,31 @@ mod tests {
             "history":[{"created":"2010-01-01T00:00:00Z","created_by":"old"},{"created":"2030-01-01T00:00:00Z","created_by":"new"}]}"#;
         let config = parse_config("c.json", file).unwrap();
         let platform = config_platform("c.json", &config).unwrap().unwrap();
-        let done = finish(config, &platform, &["sha256:u".into()], 1_900_000_000, Some(1_445_412_480));
+        let done =
+            finish(config, &platform, &["sha256:u".into()], FromBase::default(), 1_900_000_000, Some(1_445_412_480));
         let text = String::from_utf8(gojson::compact(&done)).unwrap();
         assert!(text.contains(r#""config":{"WorkingDir":"/app","Env":["A=1"]}"#), "{text}");
         assert!(text.contains(r#""docker_version":"20.10""#));
         assert!(text.contains(r#"{"created":"2010-01-01T00:00:00Z","created_by":"old"},{"created":"2015-10-21T07:28:00Z","created_by":"new"}"#), "{text}");
+    }
+
+    #[test]
+    fn base_history_keeps_its_times_and_gets_one_entry_per_new_layer() {
+        let file = br#"{"os":"linux","architecture":"amd64","config":{},
+            "history":[{"created":"2030-01-01T00:00:00Z","created_by":"base"},{"created":"2031-01-01T00:00:00Z","created_by":"base 2","empty_layer":true}]}"#;
+        let config = parse_config("c.json", file).unwrap();
+        let history: Vec<Value> = config["history"].as_array().unwrap().clone();
+        let platform = config_platform("c.json", &config).unwrap().unwrap();
+        let diff_ids = ["sha256:b".to_string(), "sha256:n".to_string()];
+        let base = FromBase { layers: 1, history: &history };
+        let done = finish(config, &platform, &diff_ids, base, 1_900_000_000, Some(1_445_412_480));
+        let text = String::from_utf8(gojson::compact(&done)).unwrap();
+        assert!(text.contains(r#""history":[{"created":"2030-01-01T00:00:00Z","created_by":"base"},{"created":"2031-01-01T00:00:00Z","created_by":"base 2","empty_layer":true},{"created":"2030-03-17T17:46:40Z","created_by":"outport export","comment":"buildkit.exporter.image.v0"}]"#), "{text}");
+        assert!(text.contains(r#""diff_ids":["sha256:b","sha256:n"]"#), "{text}");
+        // Without the base, the same entries are clamped.
+        let config = parse_config("c.json", file).unwrap();
+        let done = finish(config, &platform, &diff_ids, FromBase::default(), 1_900_000_000, Some(1_445_412_480));
+        assert!(!String::from_utf8(gojson::compact(&done)).unwrap().contains("2030-01-01"));
     }
 
     #[test]

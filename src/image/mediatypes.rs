@@ -10,6 +10,17 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
+/// Layer media types in their two spellings (OCI, Docker).
+const LAYER_SPELLINGS: &[(&str, &str)] = &[
+    ("application/vnd.oci.image.layer.v1.tar", "application/vnd.docker.image.rootfs.diff.tar"),
+    ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+    ("application/vnd.oci.image.layer.v1.tar+zstd", "application/vnd.docker.image.rootfs.diff.tar.zstd"),
+    (
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    ),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaTypes {
     Oci,
@@ -38,6 +49,17 @@ impl MediaTypes {
         }
     }
 
+    /// An existing layer's media type in this spelling (compression unchanged); unknown types are
+    /// kept as they are, as BuildKit does.
+    pub fn existing_layer(self, media_type: &str) -> String {
+        let pair = LAYER_SPELLINGS.iter().find(|(oci, docker)| media_type == *oci || media_type == *docker);
+        match (pair, self) {
+            (Some((oci, _)), MediaTypes::Oci) => oci.to_string(),
+            (Some((_, docker)), MediaTypes::Docker) => docker.to_string(),
+            (None, _) => media_type.to_string(),
+        }
+    }
+
     pub fn layer(self, compression: Compression) -> &'static str {
         match (self, compression) {
             (MediaTypes::Oci, Compression::Uncompressed) => "application/vnd.oci.image.layer.v1.tar",
@@ -48,5 +70,22 @@ impl MediaTypes {
             // BuildKit's non-standard Docker spelling, which decision §0 keeps for zstd in Docker mode.
             (MediaTypes::Docker, Compression::Zstd { .. }) => "application/vnd.docker.image.rootfs.diff.tar.zstd",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_existing_layers_between_spellings() {
+        let gzip_oci = "application/vnd.oci.image.layer.v1.tar+gzip";
+        assert_eq!(MediaTypes::Docker.existing_layer(gzip_oci), "application/vnd.docker.image.rootfs.diff.tar.gzip");
+        assert_eq!(MediaTypes::Oci.existing_layer(gzip_oci), gzip_oci);
+        assert_eq!(
+            MediaTypes::Oci.existing_layer("application/vnd.docker.image.rootfs.diff.tar.zstd"),
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+        assert_eq!(MediaTypes::Docker.existing_layer("application/x-custom"), "application/x-custom");
     }
 }

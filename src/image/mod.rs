@@ -29,6 +29,8 @@ pub struct ImageSpec<'a> {
     pub platform: &'a Platform,
     /// The config to complete: default, `--config` file and flags already applied.
     pub config: config::ImageConfig,
+    /// The base image's share of `layers` and history.
+    pub base: config::FromBase<'a>,
     /// SOURCE_DATE_EPOCH, for clamping history times.
     pub epoch: Option<i64>,
     /// Layer descriptors (media type and annotations already chosen) with their diffIDs, bottom first.
@@ -45,7 +47,7 @@ pub async fn assemble<H: Host>(host: &H, spec: ImageSpec<'_>) -> Result<BuiltIma
     let types = spec.media_types;
     let diff_ids: Vec<String> = spec.layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
     let config_bytes =
-        gojson::compact(&config::finish(spec.config, spec.platform, &diff_ids, spec.created, spec.epoch));
+        gojson::compact(&config::finish(spec.config, spec.platform, &diff_ids, spec.base, spec.created, spec.epoch));
     let config_digest = put_blob(host, &config_bytes).await?;
     let manifest = Manifest {
         schema_version: 2,

@@ -1,7 +1,9 @@
 //! The OCI distribution protocol, client side: blob existence checks, monolithic uploads streamed
-//! from the store, manifest PUTs. The protocol lives here once; hosts only send HTTP requests.
+//! from the store, manifest PUTs, and pulls of base images. The protocol lives here once; hosts only
+//! send HTTP requests.
 
 pub mod auth;
+pub mod pull;
 pub mod push;
 pub mod stored;
 mod upload;
@@ -75,7 +77,7 @@ impl Repository {
         request: HttpRequest,
         expected: &[u16],
     ) -> Result<HttpResponse> {
-        self.send_with_attempts(host, what, request, expected, ATTEMPTS).await
+        self.send_with(host, what, request, expected, ATTEMPTS, MAX_RESPONSE).await
     }
 
     /// [`Repository::send`] without retries, for requests whose repetition could do harm (a chunk
@@ -87,16 +89,30 @@ impl Repository {
         request: HttpRequest,
         expected: &[u16],
     ) -> Result<HttpResponse> {
-        self.send_with_attempts(host, what, request, expected, 1).await
+        self.send_with(host, what, request, expected, 1, MAX_RESPONSE).await
     }
 
-    async fn send_with_attempts<H: Host>(
+    /// `send` with a chosen bound on the response body (manifests and blob chunks are bigger than
+    /// error bodies).
+    async fn send_bounded<H: Host>(
+        &self,
+        host: &H,
+        what: &str,
+        request: HttpRequest,
+        expected: &[u16],
+        max_body: u32,
+    ) -> Result<HttpResponse> {
+        self.send_with(host, what, request, expected, ATTEMPTS, max_body).await
+    }
+
+    async fn send_with<H: Host>(
         &self,
         host: &H,
         what: &str,
         mut request: HttpRequest,
         expected: &[u16],
         attempts: u32,
+        max_body: u32,
     ) -> Result<HttpResponse> {
         let mut attempt = 1;
         let mut reauthenticated = false;
@@ -109,7 +125,7 @@ impl Repository {
             if let (true, Some(authorization)) = (to_registry, self.session.borrow().authorization.clone()) {
                 outgoing.headers.push(("Authorization".into(), authorization));
             }
-            let wait = match host.http_send(outgoing, MAX_RESPONSE).await {
+            let wait = match host.http_send(outgoing, max_body).await {
                 Ok(r) if r.status == 401 && to_registry && !reauthenticated => {
                     self.scheme_settled.set(true);
                     reauthenticated = true;
@@ -150,7 +166,11 @@ impl Repository {
                 }
                 // An untrusted certificate will not become trusted by retrying.
                 Err(e) if e.message.contains("certificate") => {
-                    let hint = "trust its CA with --registry-ca FILE (npm: registryCa), or set registry.insecure=true";
+                    let insecure = match self.access {
+                        Access::Pull => "pass --base-insecure (npm: baseInsecure)",
+                        Access::Push => "set registry.insecure=true",
+                    };
+                    let hint = format!("trust its CA with --registry-ca FILE (npm: registryCa), or {insecure}");
                     return Err(self.error(e.kind, what, &format!("{} ({hint})", e.message)));
                 }
                 Err(e) if attempt < attempts && e.kind == ErrorKind::Registry => backoff(attempt),

@@ -115,6 +115,14 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Where the registry keeps blob `digest` (filesystem driver layout), for tests that tamper with it.
+    pub fn blob_data(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self._dir.path().join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,127 @@
+//! A base image from an OCI image layout directory (`oci:DIR[:TAG]`), read through the host's
+//! source-tree imports. Every blob is verified against its descriptor as it is read.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::{read_small_file, Host, ProgressEvent};
+use crate::image::spec::Descriptor;
+use crate::ingest::{verify, Ingest};
+use serde::Deserialize;
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub const MAX_INDEX: u64 = 4 << 20;
+const READ_CHUNK: u32 = 1 << 20;
+
+pub struct Layout {
+    pub dir: String,
+    pub tag: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LayoutIndex {
+    #[serde(default)]
+    manifests: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// The entry of an OCI layout's `index.json` (`what` names it) for `tag`, or its only entry when no
+/// tag is given.
+pub fn pick_root(what: &str, index_json: &[u8], tag: Option<&str>) -> Result<Descriptor> {
+    let index: LayoutIndex =
+        serde_json::from_slice(index_json).map_err(|e| Error::source(format!("{what}: invalid index.json: {e}")))?;
+    let tags: Vec<&str> =
+        index.manifests.iter().filter_map(|m| m.annotations.get(REF_NAME)).map(String::as_str).collect();
+    let entry = match tag {
+        Some(tag) => index.manifests.iter().find(|m| m.annotations.get(REF_NAME).map(String::as_str) == Some(tag)),
+        None if index.manifests.len() == 1 => index.manifests.first(),
+        None => None,
+    };
+    let Some(entry) = entry else {
+        let wanted = tag.map_or("an image (no tag given)".to_string(), |t| format!("tag {t:?}"));
+        let listed = if tags.is_empty() { "none".to_string() } else { tags.join(", ") };
+        return Err(Error::source(format!(
+            "{what} has no {wanted} ({} entries; tags: {listed})",
+            index.manifests.len()
+        )));
+    };
+    if crate::digest::hex_part(&entry.digest).is_none() {
+        return Err(Error::source(format!("{what}: malformed digest {:?}", entry.digest)));
+    }
+    Ok(Descriptor::new(&entry.media_type, &entry.digest, entry.size))
+}
+
+impl Layout {
+    pub fn name(&self) -> String {
+        match &self.tag {
+            Some(tag) => format!("oci:{}:{tag}", self.dir),
+            None => format!("oci:{}", self.dir),
+        }
+    }
+
+    /// The root descriptor `index.json` lists for the tag (or its only entry when no tag is given).
+    pub async fn root<H: Host>(&self, host: &H) -> Result<Descriptor> {
+        let path = format!("{}/index.json", self.dir);
+        let bytes = read_small_file(host, &path, MAX_INDEX).await?;
+        pick_root(&format!("{}: {path}", self.name()), &bytes, self.tag.as_deref())
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<String> {
+        let hex = crate::digest::hex_part(digest)
+            .ok_or_else(|| Error::source(format!("{}: malformed digest {digest:?}", self.name())))?;
+        Ok(format!("{}/blobs/sha256/{hex}", self.dir))
+    }
+
+    /// A manifest or config, read whole (at most `limit` bytes) and verified.
+    pub async fn small_blob<H: Host>(&self, host: &H, expected: &Descriptor, limit: u64) -> Result<Vec<u8>> {
+        let bytes = read_small_file(host, &self.blob_path(&expected.digest)?, limit).await?;
+        verify(&bytes, expected, &self.name(), ErrorKind::Source)?;
+        Ok(bytes)
+    }
+
+    /// Copy a layer blob into the store unless it is there already, verifying it on the way.
+    pub async fn store_blob<H: Host>(&self, host: &H, expected: &Descriptor) -> Result<()> {
+        let (id, total) = (expected.digest.clone(), expected.size);
+        if host.blob_size(&expected.digest).await? == Some(expected.size) {
+            host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+            return Ok(());
+        }
+        let path = self.blob_path(&expected.digest)?;
+        let handle = host.source_open(path.as_bytes()).await?;
+        let mut ingest = match Ingest::start(host, expected, &self.name(), ErrorKind::Source).await {
+            Ok(i) => i,
+            Err(e) => {
+                host.source_close(handle).await;
+                return Err(e);
+            }
+        };
+        let copied = loop {
+            match host.source_read(handle, READ_CHUNK).await {
+                Ok(chunk) if chunk.is_empty() => break Ok(()),
+                Ok(chunk) => {
+                    if let Err(e) = ingest.write(&chunk).await {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        host.source_close(handle).await;
+        match copied {
+            Ok(()) => ingest.commit().await?,
+            Err(e) => {
+                ingest.abort().await;
+                return Err(e);
+            }
+        }
+        host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+        Ok(())
+    }
+}
