@@ -444,3 +444,24 @@ fn base_from_a_tls_registry_with_token_auth() {
     // --base-insecure accepts it for this registry.
     ok(export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &base, "--base-insecure"]));
 }
+
+#[test]
+fn base_layers_are_mounted_when_pushing_to_the_base_registry() {
+    let registry = Registry::start();
+    let (_base_work, base) = push_base(&registry);
+    let proxy = FlakyProxy::with_faults(&registry.addr, Faults::default()); // logs requests
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/app:1,registry.insecure=true", proxy.addr);
+    let base_ref = format!("{}/base:1", proxy.addr);
+    let out = ok(export_tree(work.path(), &app_rootfs(work.path()), &spec, &["--base", &base_ref, "--base-insecure"]));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let base_layer =
+        layers(&skopeo(&["inspect", "--tls-verify=false", &format!("docker://{}/base:1", registry.addr)]))[0].clone();
+    let requests = proxy.requests.lock().unwrap().clone();
+    let mounted = format!("POST /v2/app/blobs/uploads/?mount={}&from=base", base_layer.replace(':', "%3A"));
+    assert!(requests.iter().any(|l| l.starts_with(&mounted)), "base layer mounted: {requests:?}");
+    let pushed = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{}/app:1", registry.addr)]);
+    assert_eq!(pushed["Digest"], meta["containerimage.digest"]);
+    assert_eq!(layers(&pushed)[0], base_layer);
+    let _ = base;
+}

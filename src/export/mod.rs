@@ -50,6 +50,9 @@ struct Run {
     now: i64,
     /// Layers by (directory, compression, mtime clamp): built once, shared by every output.
     layers: BTreeMap<(String, Compression, Option<i64>), WrittenBlob>,
+    /// The base image's repository when it comes from a registry: pushes to the same registry
+    /// mount its layers from there instead of uploading them.
+    base_repository: Option<Reference>,
 }
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
@@ -85,7 +88,8 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     if request.strict && !response.warnings.is_empty() {
         return Err(Error::option(format!("--strict: {}", response.warnings.join("; "))));
     }
-    let mut run = Run { inputs, attestations, env_epoch, now: request.now, layers: BTreeMap::new() };
+    let base_repository = request.base.as_deref().and_then(registry_base);
+    let mut run = Run { inputs, attestations, env_epoch, now: request.now, layers: BTreeMap::new(), base_repository };
 
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
@@ -147,6 +151,14 @@ async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<S
         }
         (None, None) => Err(Error::option("no rootfs given: pass the root filesystem directory (or --result FILE)")),
     }
+}
+
+/// The repository of a `--base` that names a registry image (not `oci:` or `oci-archive:`).
+fn registry_base(base: &str) -> Option<Reference> {
+    if base.starts_with("oci:") || base.starts_with("oci-archive:") {
+        return None;
+    }
+    Reference::parse_normalized(base.strip_prefix("docker://").unwrap_or(base)).ok()
 }
 
 /// Outputs that write the root filesystem itself would need the base layers unpacked, which the
@@ -311,7 +323,9 @@ async fn export_one<H: Host>(
             };
             for (i, name) in plan.names.iter().enumerate() {
                 host.progress(ProgressEvent { phase: "push".into(), id: name.full(), current: 0, total: 1 });
-                registry::push::push(host, name, &job, &plan.names[..i]).await?;
+                // Names pushed before hold every blob; the base's repository holds the base layers.
+                let sources: Vec<Reference> = plan.names[..i].iter().chain(&run.base_repository).cloned().collect();
+                registry::push::push(host, name, &job, &sources).await?;
                 host.progress(ProgressEvent { phase: "push".into(), id: name.full(), current: 1, total: 1 });
             }
         }

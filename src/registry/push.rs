@@ -23,8 +23,9 @@ pub struct PushJob<'a> {
     pub by_digest: bool,
 }
 
-/// `pushed_before`: names this image already went to in this run; a blob missing from `name`'s
-/// repository is mounted from one of them on the same registry instead of uploaded again.
+/// `pushed_before`: repositories holding this image's blobs (names it already went to in this run,
+/// then its base image's); a blob missing from `name`'s repository is mounted from the first one on
+/// the same registry instead of uploaded again (a blob that repository lacks is then uploaded).
 pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>, pushed_before: &[Reference]) -> Result<()> {
     let repo = Repository::new(name, super::auth::Access::Push, job.insecure);
     let mount_from = pushed_before.iter().find(|r| r.domain == name.domain && r.path != name.path).map(|r| &r.path);
