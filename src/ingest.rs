@@ -70,6 +70,17 @@ impl<'h, H: Host> Ingest<'h, H> {
         self.host.blob_abort(self.handle).await;
     }
 
+    /// Commit if `copied` (the copy into this ingest) succeeded; otherwise abort and pass its error on.
+    pub async fn conclude(self, copied: Result<()>) -> Result<()> {
+        match copied {
+            Ok(()) => self.commit().await,
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
     fn mismatch(&self, why: &str) -> Error {
         Error::new(self.kind, format!("blob {} from {} does not match its descriptor: {why}", self.digest, self.source))
     }

@@ -119,14 +119,19 @@ fn outport_push_sends_a_stored_image() {
 #[test]
 fn transient_failures_are_retried() {
     let registry = Registry::start();
-    let proxy = FlakyProxy::start(&registry.addr, 3, Some(0));
-    let work = tempdir().unwrap();
-    let spec = format!("type=registry,name={}/flaky:1,registry.insecure=true", proxy.addr);
-    let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
-    assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 3);
-    assert_eq!(stderr(&out).lines().filter(|l| l.starts_with("#progress retry ")).count(), 3, "{}", stderr(&out));
-    let digest = serde_json::from_slice::<Value>(&out.stdout).unwrap()["containerimage.digest"].clone();
-    assert_eq!(skopeo_inspect(&registry, "flaky:1", false)["Digest"], digest);
+    // 503, 500 and 429 (with Retry-After) are all passing troubles.
+    for (status, retry_after) in [(503, Some(0)), (500, None), (429, Some(0))] {
+        let faults = Faults { fail_first: 3, fail_status: status, retry_after, ..Faults::default() };
+        let proxy = FlakyProxy::with_faults(&registry.addr, faults);
+        let work = tempdir().unwrap();
+        let spec = format!("type=registry,name={}/flaky:{status},registry.insecure=true", proxy.addr);
+        let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
+        assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let retries = stderr(&out).lines().filter(|l| l.starts_with("#progress retry ")).count();
+        assert_eq!(retries, 3, "HTTP {status}: {}", stderr(&out));
+        let digest = serde_json::from_slice::<Value>(&out.stdout).unwrap()["containerimage.digest"].clone();
+        assert_eq!(skopeo_inspect(&registry, &format!("flaky:{status}"), false)["Digest"], digest);
+    }
 }
 
 #[test]

@@ -116,13 +116,7 @@ async fn copy<H: Host>(host: &H, scan: &mut TarScan<'_, H>, expected: &Descripto
         }
     }
     .await;
-    match copied {
-        Ok(()) => ingest.commit().await?,
-        Err(e) => {
-            ingest.abort().await;
-            return Err(e);
-        }
-    }
+    ingest.conclude(copied).await?;
     let (id, total) = (expected.digest.clone(), expected.size);
     host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
     Ok(())

@@ -114,13 +114,7 @@ impl Layout {
             }
         };
         host.source_close(handle).await;
-        match copied {
-            Ok(()) => ingest.commit().await?,
-            Err(e) => {
-                ingest.abort().await;
-                return Err(e);
-            }
-        }
+        ingest.conclude(copied).await?;
         host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
         Ok(())
     }

@@ -74,13 +74,8 @@ pub async fn store_blob<H: Host>(host: &H, repo: &Repository, expected: &Descrip
     }
     host.progress(ProgressEvent { phase: "pull".into(), id: id.clone(), current: 0, total });
     let mut ingest = Ingest::start(host, expected, &repo.display, ErrorKind::Registry).await?;
-    match download(host, repo, expected, &mut ingest).await {
-        Ok(()) => ingest.commit().await?,
-        Err(e) => {
-            ingest.abort().await;
-            return Err(e);
-        }
-    }
+    let copied = download(host, repo, expected, &mut ingest).await;
+    ingest.conclude(copied).await?;
     host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
     Ok(())
 }

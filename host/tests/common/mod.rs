@@ -204,8 +204,9 @@ pub struct FlakyProxy {
 
 #[derive(Clone, Copy, Default)]
 pub struct Faults {
-    /// Answer the first this many requests with 503 …
+    /// Answer the first this many requests with `fail_status` (503 when 0) …
     pub fail_first: usize,
+    pub fail_status: u16,
     /// … carrying this Retry-After.
     pub retry_after: Option<u32>,
     /// Drop the connection of the Nth PATCH (1-based) after passing this many of its body bytes
@@ -269,8 +270,8 @@ fn proxy_one(mut client: std::net::TcpStream, upstream: &str, faults: Faults, sh
     if counter.load(Ordering::SeqCst) < faults.fail_first {
         counter.fetch_add(1, Ordering::SeqCst);
         let extra = faults.retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
-        let _ =
-            write!(client, "HTTP/1.1 503 Service Unavailable\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
+        let status = if faults.fail_status == 0 { 503 } else { faults.fail_status };
+        let _ = write!(client, "HTTP/1.1 {status} Injected\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
     let mut server = std::net::TcpStream::connect(upstream).unwrap();
