@@ -96,7 +96,8 @@ async fn reachable<H: Host>(host: &H) -> Result<(BTreeMap<String, (u64, String)>
         } else if descriptor.media_type.contains("manifest") {
             let json = read_manifest(host, &descriptor, &what).await?;
             pending.extend(descriptors(&json, "config", &what)?.into_iter().map(|d| (d, what.clone())));
-            pending.extend(descriptors(&json, "layers", &what)?.into_iter().map(|d| (d, what.clone())));
+            let layers = descriptors(&json, "layers", &what)?.into_iter().filter(|d| !d.is_foreign());
+            pending.extend(layers.map(|d| (d, what.clone())));
         }
     }
     Ok((found, entries.len()))

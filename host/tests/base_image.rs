@@ -465,3 +465,70 @@ fn base_layers_are_mounted_when_pushing_to_the_base_registry() {
     assert_eq!(layers(&pushed)[0], base_layer);
     let _ = base;
 }
+
+/// Rewrite the layout's single image so that its first layer is a foreign (non-distributable) layer
+/// kept elsewhere: media type, `urls`, and its blob gone from the layout. Returns the layer digest.
+fn make_first_layer_foreign(layout: &Path) -> String {
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    let blob = |digest: &str| layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let mut manifest: Value = serde_json::from_slice(&fs::read(blob(&manifest_digest)).unwrap()).unwrap();
+    let layer = &mut manifest["layers"][0];
+    layer["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip".into();
+    layer["urls"] = serde_json::json!(["https://layers.example.invalid/base.tar.gz"]);
+    let layer_digest = layer["digest"].as_str().unwrap().to_string();
+    fs::remove_file(blob(&layer_digest)).unwrap();
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let path = layout.join("manifest.tmp");
+    fs::write(&path, &bytes).unwrap();
+    let digest = format!("sha256:{}", sha256_file(&path));
+    fs::rename(&path, blob(&digest)).unwrap();
+    index["manifests"][0]["digest"] = digest.into();
+    index["manifests"][0]["size"] = bytes.len().into();
+    fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    layer_digest
+}
+
+#[test]
+fn foreign_base_layers_are_referenced_not_copied() {
+    // Distribution refuses manifests whose layer URLs its configuration does not allow.
+    let registry = Registry::start_with("validation:\n  manifests:\n    urls:\n      allow:\n        - ^https://\n");
+    let proxy = FlakyProxy::with_faults(&registry.addr, Faults::default()); // logs requests
+    let work = tempdir().unwrap();
+    let layout = work.path().join("base-layout");
+    let spec = format!("type=oci,dest={},tar=false", layout.display());
+    ok(export_tree(work.path(), &example_rootfs(), &spec, &[]));
+    let foreign = make_first_layer_foreign(&layout);
+    let base = format!("oci:{}", layout.display());
+
+    let push = format!("type=registry,name={}/app:1,registry.insecure=true", proxy.addr);
+    let tarball = work.path().join("app.tar");
+    let out = ok(outport(
+        work.path(),
+        &[
+            "export",
+            app_rootfs(work.path()).to_str().unwrap(),
+            "--base",
+            &base,
+            "-o",
+            &push,
+            "-o",
+            &format!("type=oci,dest={}", tarball.display()),
+        ],
+    ));
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let requests = proxy.requests.lock().unwrap().clone();
+    assert!(!requests.iter().any(|l| l.contains(&foreign)), "the foreign layer went to the registry: {requests:?}");
+    let raw = skopeo(&["inspect", "--tls-verify=false", "--raw", &format!("docker://{}/app:1", registry.addr)]);
+    assert_eq!(raw["layers"][0]["digest"], foreign.as_str());
+    assert_eq!(raw["layers"][0]["urls"][0], "https://layers.example.invalid/base.tar.gz");
+    assert_eq!(raw["layers"].as_array().unwrap().len(), 2);
+    // Docker media types for the registry (image exporter default): the foreign spelling.
+    assert_eq!(raw["layers"][0]["mediaType"], "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip");
+    assert!(meta["containerimage.digest"].as_str().unwrap().starts_with("sha256:"));
+    // The tarball refers to it without carrying it; the store verifies whole.
+    let listing = run("tar", &["-tf", tarball.to_str().unwrap()]);
+    assert!(!listing.contains(foreign.trim_start_matches("sha256:")), "{listing}");
+    assert!(ok(outport(work.path(), &["store", "verify"])).status.success());
+}

@@ -16,6 +16,8 @@ struct RemoteDescriptor {
     #[serde(default)]
     annotations: Option<Annotations>,
     #[serde(default)]
+    urls: Option<Vec<String>>,
+    #[serde(default)]
     platform: Option<RemotePlatform>,
 }
 
@@ -98,6 +100,7 @@ fn descriptor(what: &str, remote: RemoteDescriptor) -> Result<Descriptor> {
     }
     let mut d = Descriptor::new(&remote.media_type, &remote.digest, remote.size);
     d.annotations = remote.annotations.unwrap_or_default();
+    d.urls = remote.urls.unwrap_or_default();
     Ok(d)
 }
 

@@ -123,8 +123,11 @@ impl Source {
         }
     }
 
-    /// Copy the layers into the store (those already there are skipped), each verified.
+    /// Copy the layers into the store (those already there are skipped), each verified. Foreign
+    /// layers are not the registry's to give: they stay references.
     async fn store_layers<H: Host>(&self, host: &H, layers: &[Descriptor]) -> Result<()> {
+        let layers: Vec<Descriptor> = layers.iter().filter(|l| !l.is_foreign()).cloned().collect();
+        let layers = layers.as_slice();
         match self {
             Source::Registry { repo, .. } => {
                 for layer in layers {
@@ -205,6 +208,7 @@ const BLOB_ANNOTATION_PREFIXES: &[&str] =
 /// needs; in Docker mode no annotations, in OCI mode only those describing the blob.
 pub fn reused_layer(base: &Descriptor, media_types: MediaTypes) -> Descriptor {
     let mut descriptor = Descriptor::new(&media_types.existing_layer(&base.media_type), &base.digest, base.size);
+    descriptor.urls = base.urls.clone();
     if media_types == MediaTypes::Oci {
         descriptor.annotations = base
             .annotations

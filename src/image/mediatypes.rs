@@ -19,6 +19,7 @@ const LAYER_SPELLINGS: &[(&str, &str)] = &[
         "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
         "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
     ),
+    ("application/vnd.oci.image.layer.nondistributable.v1.tar", "application/vnd.docker.image.rootfs.foreign.diff.tar"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,7 +61,8 @@ pub async fn assemble<H: Host>(host: &H, spec: ImageSpec<'_>) -> Result<BuiltIma
     let manifest_bytes = gojson::pretty(&manifest);
     let manifest_digest = put_blob(host, &manifest_bytes).await?;
     let mut blobs = vec![(config_digest.clone(), config_bytes.len() as u64)];
-    blobs.extend(manifest.layers.iter().map(|l| (l.digest.clone(), l.size)));
+    // Foreign layers are referenced, not carried: not in layouts, not uploaded.
+    blobs.extend(manifest.layers.iter().filter(|l| !l.is_foreign()).map(|l| (l.digest.clone(), l.size)));
     blobs.push((manifest_digest.clone(), manifest_bytes.len() as u64));
     let mut descriptor = Descriptor::new(types.manifest(), &manifest_digest, manifest_bytes.len() as u64);
     descriptor.platform = Some(spec.platform.clone());

@@ -12,6 +12,9 @@ pub struct Descriptor {
     pub media_type: String,
     pub digest: String,
     pub size: u64,
+    /// Where a non-distributable (foreign) layer is fetched from instead of the registry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: Annotations,
     /// Embedded content, base64 (the OCI empty descriptor carries `e30=`).
@@ -22,11 +25,19 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// A non-distributable ("foreign") layer: referenced by images, never copied between registries
+    /// or into layouts (containerd's `IsNonDistributable`).
+    pub fn is_foreign(&self) -> bool {
+        self.media_type.starts_with("application/vnd.oci.image.layer.nondistributable.")
+            || self.media_type.starts_with("application/vnd.docker.image.rootfs.foreign.")
+    }
+
     pub fn new(media_type: &str, digest: &str, size: u64) -> Descriptor {
         Descriptor {
             media_type: media_type.to_string(),
             digest: digest.to_string(),
             size,
+            urls: Vec::new(),
             annotations: Annotations::new(),
             data: None,
             platform: None,

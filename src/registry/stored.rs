@@ -72,6 +72,7 @@ async fn manifest_blobs<H: Host>(host: &H, manifest: &Descriptor) -> Result<Vec<
     if config.is_empty() {
         return Err(Error::store(format!("{what} has no config")));
     }
-    blobs.extend(config.into_iter().chain(descriptors(&json, "layers", &what)?).map(|d| (d.digest, d.size)));
+    let layers = descriptors(&json, "layers", &what)?.into_iter().filter(|d| !d.is_foreign());
+    blobs.extend(config.into_iter().chain(layers).map(|d| (d.digest, d.size)));
     Ok(blobs)
 }

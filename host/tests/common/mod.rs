@@ -92,12 +92,17 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// With extra top-level configuration (YAML), e.g. a `validation:` section.
+    pub fn start_with(extra_config: &str) -> Registry {
         let dir = tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
         let data = dir.path().join("data");
-        fs::write(&config, format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n", data.display())).unwrap();
+        fs::write(&config, format!("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{extra_config}", data.display())).unwrap();
         let child = Command::new("docker-registry")
             .args(["serve", config.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
