@@ -407,3 +407,24 @@ test('npm takes the same store lock as the native CLI', async () => {
   fs.writeFileSync(path.join(store, 'lock'), `${holder.pid}\n`);
   run([nativeBin, 'export', path.join(repo, 'examples', 'rootfs'), '--store', store, '-t', 'after:1'], work);
 });
+
+test('healthcheck, volumes and stop signal: same config from both hosts, as skopeo reads it', () => {
+  const work = tempDir();
+  const flags = ['--healthcheck-cmd', '["wget","-q","-O-","http://localhost:8080/health"]', '--healthcheck-interval', '30s',
+    '--healthcheck-timeout', '3s', '--healthcheck-start-period', '1m', '--healthcheck-retries', '4', '--volume', '/data', '--stop-signal', 'SIGQUIT'];
+  const tars = {};
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    tars[host] = path.join(work, `${host}.tar`);
+    run([...argv, 'export', path.join(repo, 'examples', 'rootfs'), ...flags, '-o', `type=oci,dest=${tars[host]}`], path.join(work, host));
+  }
+  assert.ok(fs.readFileSync(tars.native).equals(fs.readFileSync(tars.npm)));
+  const config = JSON.parse(execFileSync('skopeo', ['inspect', '--config', '--raw', `oci-archive:${tars.npm}`], { encoding: 'utf8' })).config;
+  assert.deepEqual(config.Healthcheck, { Test: ['CMD', 'wget', '-q', '-O-', 'http://localhost:8080/health'], Interval: 30e9, Timeout: 3e9, StartPeriod: 60e9, Retries: 4 });
+  assert.deepEqual(config.Volumes, { '/data': {} });
+  assert.equal(config.StopSignal, 'SIGQUIT');
+  for (const argv of [[nativeBin], [process.execPath, npmBin]]) {
+    const bad = spawnSync(argv[0], [...argv.slice(1), 'export', path.join(repo, 'examples', 'rootfs'), '--healthcheck-interval', '10', '-o', `type=oci,dest=${path.join(work, 'x.tar')}`], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /need --healthcheck-cmd|--healthcheck-interval "10"/);
+  }
+});

@@ -168,6 +168,30 @@ struct ExportArgs {
     /// Expose PORT[/tcp|udp|sctp]. Repeatable.
     #[arg(long, value_name = "PORT")]
     expose: Vec<String>,
+    /// Declare a volume at an absolute container path. Repeatable.
+    #[arg(long = "volume", value_name = "PATH")]
+    volumes: Vec<String>,
+    /// Signal that stops the container, e.g. SIGQUIT.
+    #[arg(long, value_name = "SIGNAL")]
+    stop_signal: Option<String>,
+    /// Health check command: a JSON array (exec form), a string run by the shell, or NONE.
+    #[arg(long, value_name = "CMD", allow_hyphen_values = true)]
+    healthcheck_cmd: Option<String>,
+    /// Time between health checks (Go duration: 30s, 1m30s).
+    #[arg(long, value_name = "DURATION")]
+    healthcheck_interval: Option<String>,
+    /// Time a health check may take.
+    #[arg(long, value_name = "DURATION")]
+    healthcheck_timeout: Option<String>,
+    /// Start-up time during which failures do not count.
+    #[arg(long, value_name = "DURATION")]
+    healthcheck_start_period: Option<String>,
+    /// Time between health checks during the start period.
+    #[arg(long, value_name = "DURATION")]
+    healthcheck_start_interval: Option<String>,
+    /// Consecutive failures that make the container unhealthy.
+    #[arg(long, value_name = "N")]
+    healthcheck_retries: Option<u32>,
     /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
@@ -312,6 +336,16 @@ fn export(args: ExportArgs) -> Result<(), String> {
             "workdir": args.workdir,
             "user": args.user,
             "expose": args.expose,
+            "volumes": args.volumes,
+            "stopSignal": args.stop_signal,
+            "healthcheck": {
+                "cmd": args.healthcheck_cmd,
+                "interval": args.healthcheck_interval,
+                "timeout": args.healthcheck_timeout,
+                "startPeriod": args.healthcheck_start_period,
+                "startInterval": args.healthcheck_start_interval,
+                "retries": args.healthcheck_retries,
+            },
         },
     });
     let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);

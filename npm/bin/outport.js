@@ -36,6 +36,11 @@ Options:
       --workdir DIR        working directory
       --user USER          user the container runs as
       --expose PORT        expose PORT[/tcp|udp|sctp] (repeatable)
+      --volume PATH        declare a volume at an absolute path (repeatable)
+      --stop-signal SIG    signal that stops the container, e.g. SIGQUIT
+      --healthcheck-cmd C  health check: JSON array (exec form), a shell string, or NONE
+      --healthcheck-interval|-timeout|-start-period|-start-interval D   Go durations (30s, 1m30s)
+      --healthcheck-retries N   failures before unhealthy
       --progress MODE      auto, plain, json (one event per line) or quiet
       --creds USER:SECRET  credentials for the registry pushed to (default: $OUTPORT_REGISTRY_USER and
                            $OUTPORT_REGISTRY_TOKEN, then docker's config.json and credential helpers)
@@ -73,6 +78,14 @@ const OPTIONS = {
   workdir: { type: 'string' },
   user: { type: 'string' },
   expose: { type: 'string', multiple: true },
+  volume: { type: 'string', multiple: true },
+  'stop-signal': { type: 'string' },
+  'healthcheck-cmd': { type: 'string' },
+  'healthcheck-interval': { type: 'string' },
+  'healthcheck-timeout': { type: 'string' },
+  'healthcheck-start-period': { type: 'string' },
+  'healthcheck-start-interval': { type: 'string' },
+  'healthcheck-retries': { type: 'string' },
   progress: { type: 'string', default: 'auto' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -82,6 +95,13 @@ const PROGRESS = {
   plain: (e) => process.stderr.write(`#progress ${e.phase} ${e.id} ${e.current}/${e.total}\n`),
   json: (e) => process.stderr.write(`${JSON.stringify({ phase: e.phase, id: e.id, current: e.current, total: e.total })}\n`),
 };
+
+/** --healthcheck-retries as a number; anything else is a usage error naming the flag. */
+function retries(text) {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff) usageError(`--healthcheck-retries ${JSON.stringify(text)}: expected a whole number`);
+  return Number(text);
+}
 
 function usageError(message) {
   process.stderr.write(`error: ${message}\n\n${USAGE}`);
@@ -136,6 +156,16 @@ async function main() {
       workdir: values.workdir,
       user: values.user,
       expose: values.expose ?? [],
+      volumes: values.volume ?? [],
+      stopSignal: values['stop-signal'],
+      healthcheck: {
+        cmd: values['healthcheck-cmd'],
+        interval: values['healthcheck-interval'],
+        timeout: values['healthcheck-timeout'],
+        startPeriod: values['healthcheck-start-period'],
+        startInterval: values['healthcheck-start-interval'],
+        retries: retries(values['healthcheck-retries']),
+      },
     },
   });
   const text = `${JSON.stringify(metadata, null, 2)}\n`;

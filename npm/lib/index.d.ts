@@ -35,6 +35,20 @@ export interface ConfigSettings {
   user?: string;
   /** PORT[/tcp|udp|sctp] */
   expose?: string[];
+  /** Absolute container paths declared as volumes. */
+  volumes?: string[];
+  /** e.g. SIGQUIT, or a signal number. */
+  stopSignal?: string;
+  /** A Dockerfile HEALTHCHECK; durations in Go syntax (30s, 1m30s, 500ms). */
+  healthcheck?: {
+    /** JSON array (exec form), a shell string, or NONE. */
+    cmd?: string;
+    interval?: string;
+    timeout?: string;
+    startPeriod?: string;
+    startInterval?: string;
+    retries?: number;
+  };
 }
 
 /** How to reach and log in to registries (push and base-image pulls). */

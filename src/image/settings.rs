@@ -1,5 +1,6 @@
 //! Config settings from flags (`--label`, `--env`, `--entrypoint`, `--cmd`, `--workdir`, `--user`,
-//! `--expose`), applied on top of the base or `--config` file, with Docker's key names.
+//! `--expose`, `--volume`, `--stop-signal`, `--healthcheck-*`), applied on top of the base or
+//! `--config` file, with Docker's key names.
 
 use super::config::ImageConfig;
 use crate::error::{Error, Result};
@@ -28,6 +29,33 @@ pub struct ConfigSettings {
     /// `PORT[/PROTO]`, PROTO one of tcp (default), udp, sctp.
     #[serde(default)]
     pub expose: Vec<String>,
+    /// Absolute container paths declared as volumes.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// `SIGTERM`-style name or a signal number.
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    #[serde(default)]
+    pub healthcheck: HealthcheckSettings,
+}
+
+/// `--healthcheck-*`: a Dockerfile HEALTHCHECK. Durations in Go's syntax (`30s`, `1m30s`, `500ms`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthcheckSettings {
+    /// JSON array (exec form, CMD), a string (shell form, CMD-SHELL), or `NONE` (disable the base's).
+    #[serde(default)]
+    pub cmd: Option<String>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub start_period: Option<String>,
+    #[serde(default)]
+    pub start_interval: Option<String>,
+    #[serde(default)]
+    pub retries: Option<u32>,
 }
 
 /// GHCR shows these labels and cuts them at these lengths.
@@ -82,7 +110,123 @@ impl ConfigSettings {
         if let Some(cmd) = &self.cmd {
             inner.insert("Cmd".into(), command("--cmd", cmd)?);
         }
+        for volume in &self.volumes {
+            if !volume.starts_with('/') {
+                return Err(Error::option(format!("--volume {volume:?} must be an absolute path")));
+            }
+            object_field(inner, "Volumes").insert(volume.clone(), json!({}));
+        }
+        if let Some(signal) = &self.stop_signal {
+            inner.insert("StopSignal".into(), json!(stop_signal(signal)?));
+        }
+        self.healthcheck.apply(inner)
+    }
+}
+
+impl HealthcheckSettings {
+    fn is_empty(&self) -> bool {
+        self.cmd.is_none()
+            && self.interval.is_none()
+            && self.timeout.is_none()
+            && self.start_period.is_none()
+            && self.start_interval.is_none()
+            && self.retries.is_none()
+    }
+
+    /// Docker's `Healthcheck`: Test, then the durations in nanoseconds and Retries, zero ones left out.
+    /// Options without `--healthcheck-cmd` adjust the base image's healthcheck.
+    fn apply(&self, inner: &mut Map<String, Value>) -> Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let mut health = inner.get("Healthcheck").and_then(Value::as_object).cloned().unwrap_or_default();
+        if let Some(cmd) = &self.cmd {
+            let test = match cmd.trim() {
+                "NONE" => json!(["NONE"]),
+                text if text.starts_with('[') => {
+                    let argv = command("--healthcheck-cmd", text)?;
+                    let mut test = vec![json!("CMD")];
+                    test.extend(argv.as_array().expect("exec form is an array").iter().cloned());
+                    Value::Array(test)
+                }
+                text => json!(["CMD-SHELL", text]),
+            };
+            health = Map::new();
+            health.insert("Test".into(), test);
+        }
+        if !health.contains_key("Test") {
+            return Err(Error::option(
+                "--healthcheck-interval/timeout/start-period/start-interval/retries need --healthcheck-cmd (the base image has no healthcheck)",
+            ));
+        }
+        for (flag, key, value) in [
+            ("--healthcheck-interval", "Interval", &self.interval),
+            ("--healthcheck-timeout", "Timeout", &self.timeout),
+            ("--healthcheck-start-period", "StartPeriod", &self.start_period),
+            ("--healthcheck-start-interval", "StartInterval", &self.start_interval),
+        ] {
+            if let Some(text) = value {
+                health.insert(key.into(), json!(duration_nanos(flag, text)?));
+            }
+        }
+        if let Some(retries) = self.retries {
+            health.insert("Retries".into(), json!(retries));
+        }
+        // Go's field order, whatever order the base or the flags gave.
+        let mut ordered = Map::new();
+        for key in ["Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"] {
+            if let Some(value) = health.remove(key).filter(|v| v.as_u64() != Some(0)) {
+                ordered.insert(key.into(), value);
+            }
+        }
+        ordered.extend(health);
+        inner.insert("Healthcheck".into(), Value::Object(ordered));
         Ok(())
+    }
+}
+
+/// A Go duration (`1h2m3.5s`, `300ms`, `10us`) in nanoseconds; at least 1ms, as Docker requires.
+fn duration_nanos(flag: &str, text: &str) -> Result<u64> {
+    let bad =
+        || Error::option(format!("{flag} {text:?}: expected a duration such as 30s, 1m30s or 500ms (at least 1ms)"));
+    let mut rest = text.trim();
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| bad())?;
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    if !(1e6..=u64::MAX as f64).contains(&total) {
+        return Err(bad());
+    }
+    Ok(total.round() as u64)
+}
+
+/// `SIGTERM`, `SIGRTMIN+3` or a number, as Docker's STOPSIGNAL takes it.
+fn stop_signal(signal: &str) -> Result<String> {
+    let named = signal.strip_prefix("SIG").is_some_and(|n| {
+        !n.is_empty() && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '+' || c == '-')
+    });
+    let numbered = signal.parse::<u32>().is_ok_and(|n| (1..=64).contains(&n));
+    if named || numbered {
+        Ok(signal.to_string())
+    } else {
+        Err(Error::option(format!("--stop-signal {signal:?}: expected a signal name such as SIGTERM, or a number")))
     }
 }
 
@@ -163,6 +307,50 @@ mod tests {
     }
 
     #[test]
+    fn healthcheck_volumes_and_stop_signal_as_docker_writes_them() {
+        let healthcheck = HealthcheckSettings {
+            cmd: Some(r#"["curl","-f","http://localhost/"]"#.into()),
+            interval: Some("1m30s".into()),
+            timeout: Some("500ms".into()),
+            start_period: Some("0.5s".into()),
+            retries: Some(3),
+            ..Default::default()
+        };
+        let settings = ConfigSettings {
+            healthcheck,
+            volumes: vec!["/data".into()],
+            stop_signal: Some("SIGQUIT".into()),
+            ..Default::default()
+        };
+        let (inner, _) = apply(settings).unwrap();
+        assert_eq!(
+            serde_json::to_string(&inner["Healthcheck"]).unwrap(),
+            r#"{"Test":["CMD","curl","-f","http://localhost/"],"Interval":90000000000,"Timeout":500000000,"StartPeriod":500000000,"Retries":3}"#
+        );
+        assert_eq!(inner["Volumes"], json!({"/data": {}}));
+        assert_eq!(inner["StopSignal"], "SIGQUIT");
+        let shell = HealthcheckSettings { cmd: Some("pg_isready".into()), ..Default::default() };
+        let (inner, _) = apply(ConfigSettings { healthcheck: shell, ..Default::default() }).unwrap();
+        assert_eq!(inner["Healthcheck"], json!({"Test": ["CMD-SHELL", "pg_isready"]}));
+    }
+
+    #[test]
+    fn healthcheck_options_adjust_a_base_healthcheck_or_need_a_command() {
+        let mut config = default_config("linux");
+        config.insert("config".into(), json!({"Healthcheck": {"Test": ["CMD-SHELL", "true"], "Retries": 5}}));
+        let settings = ConfigSettings {
+            healthcheck: HealthcheckSettings { timeout: Some("2s".into()), ..Default::default() },
+            ..Default::default()
+        };
+        settings.apply(&mut config, &mut Vec::new()).unwrap();
+        assert_eq!(
+            config["config"]["Healthcheck"],
+            json!({"Test": ["CMD-SHELL", "true"], "Timeout": 2000000000u64, "Retries": 5})
+        );
+        assert!(apply(settings).unwrap_err().message.contains("need --healthcheck-cmd"));
+    }
+
+    #[test]
     fn bad_flags_name_the_flag() {
         for (settings, needle) in [
             (ConfigSettings { env: vec!["NOVALUE".into()], ..Default::default() }, "--env \"NOVALUE\""),
@@ -171,6 +359,30 @@ mod tests {
             (ConfigSettings { expose: vec!["80/icmp".into()], ..Default::default() }, "--expose"),
             (ConfigSettings { cmd: Some("[\"a\",1]".into()), ..Default::default() }, "--cmd"),
             (ConfigSettings { workdir: Some("app".into()), ..Default::default() }, "--workdir"),
+            (ConfigSettings { volumes: vec!["data".into()], ..Default::default() }, "--volume \"data\""),
+            (ConfigSettings { stop_signal: Some("TERM".into()), ..Default::default() }, "--stop-signal"),
+            (
+                ConfigSettings {
+                    healthcheck: HealthcheckSettings {
+                        cmd: Some("true".into()),
+                        interval: Some("10".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                "--healthcheck-interval \"10\"",
+            ),
+            (
+                ConfigSettings {
+                    healthcheck: HealthcheckSettings {
+                        cmd: Some("true".into()),
+                        timeout: Some("10us".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                "at least 1ms",
+            ),
         ] {
             assert!(apply(settings).unwrap_err().message.contains(needle), "{needle}");
         }
