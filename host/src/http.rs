@@ -138,12 +138,23 @@ fn send(
     Ok(HttpResponse { status, headers, body })
 }
 
+/// How long one exchange may take to connect, send its body, get the answer's head and receive
+/// the answer's body, each (a registry that stalls or trickles must not hang the export).
+/// `OUTPORT_HTTP_TIMEOUT` (seconds) overrides the default of 300.
+fn timeout() -> Duration {
+    let seconds = std::env::var("OUTPORT_HTTP_TIMEOUT").ok().and_then(|v| v.trim().parse::<u64>().ok());
+    Duration::from_secs(seconds.filter(|&s| s > 0).unwrap_or(300))
+}
+
 fn agent(tls: TlsConfig) -> ureq::Agent {
+    let timeout = timeout();
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_recv_response(Some(Duration::from_secs(300)))
+        .timeout_connect(Some(timeout.min(Duration::from_secs(30))))
+        .timeout_send_body(Some(timeout))
+        .timeout_recv_response(Some(timeout))
+        .timeout_recv_body(Some(timeout))
         .tls_config(tls)
         .build();
     ureq::Agent::new_with_config(config)

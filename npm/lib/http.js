@@ -11,8 +11,15 @@ const { hostError, ioError } = require('./errors');
 
 // As the native host: the system bundle (OpenSSL's SSL_CERT_FILE overrides it), else Node's own roots.
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
-const CONNECT_TIMEOUT_MS = 30_000;
-const RESPONSE_TIMEOUT_MS = 300_000;
+/**
+ * How long one exchange may take to send its body and get the answer's head, and then to receive the
+ * answer's body, each (a registry that stalls or trickles must not hang the export). As the native
+ * host: OUTPORT_HTTP_TIMEOUT seconds, default 300; connecting gets at most 30 s.
+ */
+function timeoutMs() {
+  const seconds = Number.parseInt(process.env.OUTPORT_HTTP_TIMEOUT ?? '', 10);
+  return (seconds > 0 ? seconds : 300) * 1000;
+}
 
 function systemRoots() {
   try {
@@ -61,25 +68,31 @@ class Transport {
       throw failed(err);
     }
     const client = url.protocol === 'http:' ? http : https;
+    const limit = timeoutMs();
     return new Promise((resolve, reject) => {
       const outgoing = client.request(url, {
         method: request.method,
         headers: Object.fromEntries(request.headers),
         agent: this.agentFor(url, request.insecure),
-        timeout: CONNECT_TIMEOUT_MS,
+        timeout: Math.min(limit, 30_000),
       });
+      let deadline;
       const fail = (err) => {
+        clearTimeout(deadline);
         outgoing.destroy();
         reject(failed(err));
       };
+      const expire = () => fail(new Error(`timeout: no complete answer within ${limit / 1000} s`));
+      deadline = setTimeout(expire, limit);
       outgoing.on('error', fail);
       outgoing.on('timeout', () => fail(new Error('timed out')));
       outgoing.on('response', (incoming) => {
-        outgoing.setTimeout(RESPONSE_TIMEOUT_MS);
-        readBounded(incoming, maxBody).then(
-          (bytes) => resolve({ status: incoming.statusCode, headers: headerPairs(incoming), body: bytes }),
-          fail,
-        );
+        clearTimeout(deadline);
+        deadline = setTimeout(expire, limit);
+        readBounded(incoming, maxBody).then((bytes) => {
+          clearTimeout(deadline);
+          resolve({ status: incoming.statusCode, headers: headerPairs(incoming), body: bytes });
+        }, fail);
       });
       if (payload === undefined) outgoing.end();
       else if (payload instanceof Uint8Array) outgoing.end(payload);
