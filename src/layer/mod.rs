@@ -3,6 +3,7 @@
 pub mod blob_writer;
 pub mod ignore;
 pub mod tar;
+pub mod tarball;
 pub mod walk;
 
 use crate::compress::Compression;
