@@ -10,7 +10,7 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 
 status=0
-for target in output_spec annotation www_authenticate image_json reference; do
+for target in output_spec annotation www_authenticate image_json reference layer_tarball ignore; do
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
   log="fuzz/artifacts/$target.log"
   if cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \

@@ -1,8 +1,10 @@
 //! What each fuzz target (fuzz/) feeds with arbitrary bytes: the parsers that read input from
-//! outside — users' `--output`, annotation and reference strings, registries' challenges and JSON.
+//! outside — users' `--output`, annotation and reference strings, registries' challenges and JSON,
+//! ignore files, and layer tarballs (decompressed and checked).
 //! Kept here so that crashes the fuzzer finds replay as plain tests (tests/fuzz_regressions.rs).
 
-pub const TARGETS: &[&str] = &["output_spec", "annotation", "www_authenticate", "image_json", "reference"];
+pub const TARGETS: &[&str] =
+    &["output_spec", "annotation", "www_authenticate", "image_json", "reference", "layer_tarball", "ignore"];
 
 /// Feed `data` to `target`'s parsers. Errors are fine; only a panic (or a hang) is a finding.
 pub fn run(target: &str, data: &[u8]) {
@@ -36,6 +38,77 @@ pub fn run(target: &str, data: &[u8]) {
             }
             let _ = crate::platform::Platform::parse(text);
         }
+        ("layer_tarball", _) => layer_tarball(data),
+        ("ignore", Some(text)) => ignore(text),
         _ => {}
+    }
+}
+
+/// Decompress and check `data` as a layer tarball. Beyond not panicking: the outcome must not depend
+/// on how the input is chunked, a plain tar that passes must pass unchanged, and the same bytes
+/// gzip- or zstd-compressed (by our own encoders) must get the same verdict.
+fn layer_tarball(data: &[u8]) {
+    use crate::layer::tarball::{copy_stream, detect, Chunks, Kind};
+    struct Collect(Vec<u8>);
+    impl crate::layer::walk::TarSink for Collect {
+        async fn write(&mut self, data: &[u8]) -> crate::Result<()> {
+            self.0.extend_from_slice(data);
+            Ok(())
+        }
+    }
+    let run = |data: &[u8], chunk: usize| {
+        let mut out = Collect(Vec::new());
+        block_on(copy_stream(&mut Chunks { data, chunk }, "fuzz", &mut out)).map(|()| out.0)
+    };
+    let whole = run(data, usize::MAX);
+    assert_eq!(run(data, 7), whole, "the outcome depends on chunking");
+    if detect(&data[..data.len().min(6)]) != Kind::Tar {
+        return;
+    }
+    if let Ok(out) = &whole {
+        assert_eq!(out, data, "a plain tar changed on its way");
+    }
+    let mut gzip = Vec::new();
+    let mut encoder = crate::compress::gzip::GzipEncoder::new(1, &mut gzip);
+    encoder.write(data, &mut gzip);
+    encoder.finish(&mut gzip);
+    assert_eq!(run(&gzip, 4096), whole, "gzip changed the verdict");
+    let mut zstd = Vec::new();
+    let mut encoder = crate::compress::zstd::ZstdEncoder::new(1);
+    encoder.write(data, &mut zstd);
+    encoder.finish(&mut zstd);
+    assert_eq!(run(&zstd, 4096), whole, "zstd changed the verdict");
+}
+
+/// An ignore file, then the path on its last line. Beyond not panicking: when a directory is
+/// excluded and nothing below it may be included, everything below it must indeed be excluded.
+fn ignore(text: &str) {
+    let (file, path) = text.rsplit_once('\n').unwrap_or(("", text));
+    let Ok(ignore) = crate::layer::ignore::Ignore::parse_file("fuzz", file) else { return };
+    let path = path.as_bytes();
+    let excluded = ignore.excludes(path);
+    if !excluded || ignore.may_include_below(path) {
+        return;
+    }
+    // Children named after pieces of the patterns (less the directory), where matches are likely.
+    let dir = [path, b"/"].concat();
+    for piece in file.split(['\n', '*', '?', '[', ']', '!']).chain(["x", "a/b"]) {
+        let piece = piece.trim().trim_start_matches('/').as_bytes();
+        for child in [piece, piece.strip_prefix(dir.as_slice()).unwrap_or(piece)] {
+            let below = [dir.as_slice(), child].concat();
+            assert!(
+                ignore.excludes(&below),
+                "{below:?} is included below an excluded directory said to include nothing"
+            );
+        }
+    }
+}
+
+/// Drive a future whose awaits all complete at once (in-memory sources and sinks).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("an in-memory future did not complete at once"),
     }
 }

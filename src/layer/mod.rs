@@ -1,7 +1,9 @@
 //! Layers: a source tree becomes a deterministic tar stream, compressed into a stored blob.
 
 pub mod blob_writer;
+pub mod ignore;
 pub mod tar;
+pub mod tarball;
 pub mod walk;
 
 use crate::compress::Compression;
