@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Each layer is a directory (bottom first); relative paths are relative to the result file.
+//! `--owner` and `--exclude` apply to them as to every directory source.
 //! With `--base REF`, each platform's layers go on top of the base image's for that platform.
 
 use crate::error::{Error, Result};
@@ -15,6 +16,7 @@ use crate::host::{read_small_file, Host};
 use crate::image::config::{self, ImageConfig};
 use crate::image::settings::ConfigSettings;
 use crate::image::spec::Descriptor;
+use crate::layer::source::{LayerSource, SourceOptions};
 use crate::platform::Platform;
 use serde::Deserialize;
 
@@ -22,8 +24,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone)]
 pub struct PlatformInput {
     pub platform: Platform,
-    /// Host paths of the layer directories, bottom first.
-    pub layers: Vec<String>,
+    /// The new layers' sources, bottom first.
+    pub layers: Vec<LayerSource>,
     /// Default or file config with the flags applied; completed per output.
     pub config: ImageConfig,
     /// `--base`: the base image's layers (already in the store) with their diffIDs, below `layers`.
@@ -64,6 +66,7 @@ pub async fn from_result_file<H: Host>(
     path: &str,
     settings: &ConfigSettings,
     base: Option<&BaseRequest<'_>>,
+    sources: &SourceOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PlatformInput>> {
     let what = format!("--result {path}");
@@ -82,7 +85,10 @@ pub async fn from_result_file<H: Host>(
         if entry.layers.is_empty() {
             return Err(Error::option(format!("{what}: platform {} has no layers", platform.id())));
         }
-        let layers = entry.layers.iter().map(|l| resolve(base_dir, l)).collect();
+        let mut layers = Vec::new();
+        for layer in &entry.layers {
+            layers.push(LayerSource::root_directory(host, &resolve(base_dir, layer), sources).await?);
+        }
         let config_file = entry.config.map(|c| resolve(base_dir, &c));
         if let Some(base) = base {
             if let Some(file) = config_file {
@@ -139,7 +145,7 @@ pub async fn on_base<H: Host>(
     host: &H,
     base: &BaseRequest<'_>,
     requested: Option<&Platform>,
-    layers: Vec<String>,
+    layers: Vec<LayerSource>,
     settings: &ConfigSettings,
     warnings: &mut Vec<String>,
 ) -> Result<PlatformInput> {

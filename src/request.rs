@@ -11,6 +11,18 @@ pub struct ExportRequest {
     /// Root filesystem directory (a host path).
     #[serde(default)]
     pub rootfs: Option<String>,
+    /// `--layer SRC[:DEST]` (npm: `{ src, dest }`): each one more layer, in order, above rootfs.
+    #[serde(default)]
+    pub layers: Vec<crate::layer::source::LayerSpec>,
+    /// `--node-app DIR`: node_modules and the rest of the app as two layers at the working directory.
+    #[serde(default)]
+    pub node_app: Option<String>,
+    /// `--owner UID:GID` for every entry of the layers built from sources.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// `--exclude PATTERN` (`.dockerignore` syntax) for every directory source.
+    #[serde(default)]
+    pub excludes: Vec<String>,
     /// `--result FILE`: a multi-platform build result (see src/build_result.rs), instead of rootfs.
     #[serde(default)]
     pub result: Option<String>,

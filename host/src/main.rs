@@ -100,8 +100,23 @@ struct StoreArgs {
 
 #[derive(clap::Args)]
 struct ExportArgs {
-    /// Root filesystem directory that becomes the image's layer.
+    /// Root filesystem directory that becomes the image's (first) layer.
     rootfs: Option<PathBuf>,
+    /// Add a layer from a directory, file or layer tarball (.tar, .tar.gz, .tar.zst; taken as is), placed at
+    /// DEST in the image (default /). Repeatable, in order, above ROOTFS.
+    #[arg(long = "layer", value_name = "SRC[:DEST]")]
+    layers: Vec<String>,
+    /// A Node.js app: node_modules as one layer, the rest of DIR as another, at the working directory
+    /// (default /app), entrypoint `npm start` and user 1000 unless --entrypoint/--user say otherwise.
+    #[arg(long, value_name = "DIR")]
+    node_app: Option<PathBuf>,
+    /// Owner of every entry of the layers built from sources (default: the source files' own).
+    #[arg(long, value_name = "UID:GID")]
+    owner: Option<String>,
+    /// Leave out paths matching PATTERN (.dockerignore syntax, `!` to keep) from directory sources;
+    /// after the patterns of each directory's .outportignore. Repeatable.
+    #[arg(long = "exclude", value_name = "PATTERN", allow_hyphen_values = true)]
+    excludes: Vec<String>,
     /// A multi-platform build result (JSON: platforms, their layer directories and configs) instead of ROOTFS.
     #[arg(long, value_name = "FILE")]
     result: Option<PathBuf>,
@@ -313,6 +328,10 @@ fn export(args: ExportArgs) -> Result<(), String> {
     let request = serde_json::json!({
         "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "result": args.result.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        "layers": args.layers,
+        "nodeApp": args.node_app.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        "owner": args.owner,
+        "excludes": args.excludes,
         "outputs": args.outputs,
         "tags": args.tags,
         "push": args.push,

@@ -26,6 +26,10 @@ Options:
                            oci-archive:FILE[:TAG]
       --base-insecure      allow plain HTTP or an unverified certificate for the base image's registry
       --result FILE        multi-platform build result (JSON) instead of ROOTFS
+      --layer SRC[:DEST]   add a layer from a directory, file or layer tarball at DEST (default /; repeatable)
+      --node-app DIR       Node.js app: node_modules and the rest as two layers at the workdir (default /app)
+      --owner UID:GID      owner of every entry of the layers built from sources
+      --exclude PATTERN    leave matching paths out of directory sources (.dockerignore syntax; repeatable)
       --store DIR          content store directory (default: $OUTPORT_STORE or $XDG_DATA_HOME/outport/store)
       --metadata-file F    also write the result metadata (buildx keys) as JSON to F
       --config FILE        image config JSON to start from
@@ -68,6 +72,10 @@ const OPTIONS = {
   base: { type: 'string' },
   'base-insecure': { type: 'boolean' },
   result: { type: 'string' },
+  layer: { type: 'string', multiple: true },
+  'node-app': { type: 'string' },
+  owner: { type: 'string' },
+  exclude: { type: 'string', multiple: true },
   store: { type: 'string' },
   'metadata-file': { type: 'string' },
   config: { type: 'string' },
@@ -133,6 +141,10 @@ async function main() {
   const metadata = await exportImage({
     rootfs: rest[0],
     result: values.result,
+    layers: values.layer ?? [],
+    nodeApp: values['node-app'],
+    owner: values.owner,
+    exclude: values.exclude ?? [],
     outputs,
     tags: values.tag ?? [],
     push: values.push ?? false,

@@ -63,11 +63,38 @@ export interface RegistryOptions {
   registryCa?: string;
 }
 
+export interface LayerSpec {
+  /** Host path: a directory, a file or a layer tarball. */
+  src: string;
+  /** Absolute path in the image; default '/'. */
+  dest?: string;
+}
+
 export interface ExportOptions extends RegistryOptions {
   /** Root filesystem directory that becomes the image's layer (or give `result`). */
   rootfs?: string;
   /** Path of a multi-platform build result JSON: { platforms: [{ platform, layers: [dir…], config? }] }. */
   result?: string;
+  /**
+   * More layers, in order, above `rootfs` (`--layer`): a directory (its contents go under `dest`), a file
+   * (placed at `dest`, or inside it when `dest` ends with '/'), or a layer tarball (.tar, .tar.gz,
+   * .tar.zst; taken as is, `dest` must be '/'). `dest` defaults to '/'. Strings take the CLI's
+   * `SRC[:DEST]` form.
+   */
+  layers?: Array<string | LayerSpec>;
+  /**
+   * A Node.js app directory (`--node-app`): node_modules as one layer, the rest as another, at
+   * `config.workdir` (default /app); entrypoint `npm start` and user 1000 unless `config` says otherwise.
+   * .git, .npmrc and other tooling files are left out.
+   */
+  nodeApp?: string;
+  /** `--owner`: 'UID:GID' for every entry of the layers built from sources (default: the files' own). */
+  owner?: string;
+  /**
+   * `--exclude`: patterns in .dockerignore syntax (`*`, `**`, `!` to keep) left out of directory sources,
+   * after the patterns of each directory's `.outportignore` file.
+   */
+  exclude?: string[];
   /** `--output` values, exactly as docker buildx takes them, e.g. `type=oci,dest=out.tar`. Default: the local store. */
   outputs?: string[];
   /** `-t/--tag`: names replacing `name` of image, oci and docker outputs. */

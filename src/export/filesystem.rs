@@ -8,6 +8,7 @@ use crate::build_result::PlatformInput;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host, ProgressEvent, SourceEntry};
+use crate::layer::source::LayerSource;
 use crate::layer::tar::{self, typeflag, Header};
 use crate::layer::walk::{self, Item, Mtime, TarSink, Tree, Visitor};
 use serde_json::{json, Value};
@@ -64,9 +65,9 @@ pub async fn write_tar<H: Host>(
             };
             out.write(&tar::encode(&dir)).await?;
         }
-        let roots: Vec<Vec<u8>> = input.layers.iter().map(|l| l.as_bytes().to_vec()).collect();
-        walk::write_tree(host, &Tree { roots: &roots, mtime, prefix: prefix.as_bytes() }, &mut out).await?;
-        for (name, bytes) in attestations.files(host, &roots, input, inputs.len() > 1).await? {
+        let roots = &input.layers;
+        walk::write_tree(host, &Tree { roots, mtime, prefix: prefix.as_bytes() }, &mut out).await?;
+        for (name, bytes) in attestations.files(host, roots, input, inputs.len() > 1).await? {
             let header = Header {
                 name: format!("{prefix}{name}").into_bytes(),
                 typeflag: typeflag::REGULAR,
@@ -113,9 +114,9 @@ pub async fn write_local<H: Host>(
         host.output_create_dir(&local.base).await?;
         local.written.insert(local.base.clone(), local.platform.clone());
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
-        let roots: Vec<Vec<u8>> = input.layers.iter().map(|l| l.as_bytes().to_vec()).collect();
-        walk::walk(host, &Tree { roots: &roots, mtime, prefix: b"" }, &mut local).await?;
-        for (name, bytes) in attestations.files(host, &roots, input, !split && inputs.len() > 1).await? {
+        let roots = &input.layers;
+        walk::walk(host, &Tree { roots, mtime, prefix: b"" }, &mut local).await?;
+        for (name, bytes) in attestations.files(host, roots, input, !split && inputs.len() > 1).await? {
             let path = local.path(name.as_bytes(), false)?;
             let handle = host.output_open(&path).await?;
             if let Err(e) = host.output_write(handle, &bytes).await {
@@ -245,7 +246,7 @@ impl Attestations<'_> {
     async fn files<H: Host>(
         &self,
         host: &H,
-        roots: &[Vec<u8>],
+        roots: &[LayerSource],
         input: &PlatformInput,
         several: bool,
     ) -> Result<Vec<(String, Vec<u8>)>> {

@@ -16,8 +16,10 @@ use crate::host::{Handle, Host, ProgressEvent};
 use crate::image::attestation::attestation_manifest;
 use crate::image::config::FromBase;
 use crate::image::mediatypes::MediaTypes;
+use crate::image::settings::ConfigSettings;
 use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
+use crate::layer::source::{self, LayerSource, SourceOptions};
 use crate::layer::{self, put_blob, WrittenBlob};
 use crate::options::expand_outputs;
 use crate::platform::Platform;
@@ -48,8 +50,8 @@ struct Run {
     attestations: Vec<Attestation>,
     env_epoch: Option<i64>,
     now: i64,
-    /// Layers by (directory, compression, mtime clamp): built once, shared by every output.
-    layers: BTreeMap<(String, Compression, Option<i64>), WrittenBlob>,
+    /// Layers by (platform, layer, compression, mtime clamp): built once, shared by every output.
+    layers: BTreeMap<(usize, usize, Compression, Option<i64>), WrittenBlob>,
     /// The base image's repository when it comes from a registry: pushes to the same registry
     /// mount its layers from there instead of uploading them.
     base_repository: Option<Reference>,
@@ -117,40 +119,71 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     Ok(response)
 }
 
-/// What to export: a `--result FILE`, or one ROOTFS directory for `--platform` (or this machine's).
+/// What to export: a `--result FILE`, or for `--platform` (or this machine's) the layers from
+/// ROOTFS, `--node-app` and `--layer`, in that order.
 async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<String>) -> Result<Vec<PlatformInput>> {
-    match (&request.result, &request.rootfs) {
-        (Some(_), Some(_)) => Err(Error::option("give either a rootfs directory or --result FILE, not both")),
-        (Some(result), None) => {
-            if request.platform.is_some() {
-                return Err(Error::option("--platform does not go with --result: the result file names its platforms"));
-            }
-            let base = base_request(request);
-            build_result::from_result_file(host, result, &request.config, base.as_ref(), warnings).await
+    let sources = SourceOptions::new(request.owner.as_deref(), &request.excludes)?;
+    let base = base_request(request);
+    if let Some(result) = &request.result {
+        let other = match () {
+            _ if request.rootfs.is_some() => Some("a rootfs directory"),
+            _ if !request.layers.is_empty() => Some("--layer"),
+            _ if request.node_app.is_some() => Some("--node-app"),
+            _ => None,
+        };
+        if let Some(other) = other {
+            return Err(Error::option(format!("give either {other} or --result FILE, not both")));
         }
-        (None, Some(rootfs)) => {
-            let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
-            if let Some(base) = base_request(request) {
-                if let Some(file) = &request.config.config_file {
-                    return Err(Error::option(format!(
-                        "--config {file} and --base {} both give the starting config: use one of them",
-                        base.reference
-                    )));
-                }
-                let layers = vec![rootfs.clone()];
-                let input =
-                    build_result::on_base(host, &base, requested.as_ref(), layers, &request.config, warnings).await?;
-                return Ok(vec![input]);
-            }
-            let config_file = request.config.config_file.as_deref();
-            let (platform, config) =
-                build_result::load_config(host, config_file, requested.as_ref(), &request.config, warnings).await?;
-            let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-            let layers = vec![rootfs.clone()];
-            Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
+        if request.platform.is_some() {
+            return Err(Error::option("--platform does not go with --result: the result file names its platforms"));
         }
-        (None, None) => Err(Error::option("no rootfs given: pass the root filesystem directory (or --result FILE)")),
+        return build_result::from_result_file(host, result, &request.config, base.as_ref(), &sources, warnings).await;
     }
+    let mut settings = request.config.clone();
+    let mut layers = Vec::new();
+    if let Some(rootfs) = &request.rootfs {
+        layers.push(LayerSource::root_directory(host, rootfs, &sources).await?);
+    }
+    if let Some(app) = &request.node_app {
+        node_app_defaults(&mut settings);
+        let workdir = settings.workdir.as_deref().unwrap_or(NODE_APP_WORKDIR);
+        layers.extend(source::node_app(host, app, workdir, &sources).await?);
+    }
+    for spec in &request.layers {
+        layers.push(source::from_spec(host, spec, &sources).await?);
+    }
+    if layers.is_empty() {
+        return Err(Error::option(
+            "nothing to export: pass the root filesystem directory, --layer SRC[:DEST], --node-app DIR or --result FILE",
+        ));
+    }
+    let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
+    if let Some(base) = base {
+        if let Some(file) = &settings.config_file {
+            return Err(Error::option(format!(
+                "--config {file} and --base {} both give the starting config: use one of them",
+                base.reference
+            )));
+        }
+        let input = build_result::on_base(host, &base, requested.as_ref(), layers, &settings, warnings).await?;
+        return Ok(vec![input]);
+    }
+    let config_file = settings.config_file.as_deref();
+    let (platform, config) =
+        build_result::load_config(host, config_file, requested.as_ref(), &settings, warnings).await?;
+    let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
+    Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
+}
+
+/// Where `--node-app` puts the app unless `--workdir` says otherwise (containerify's default).
+const NODE_APP_WORKDIR: &str = "/app";
+
+/// `--node-app`'s config, as containerify sets it, for what the flags leave open: the app's
+/// directory as working directory, `npm start` as entrypoint, user 1000 (node images' `node`).
+fn node_app_defaults(settings: &mut ConfigSettings) {
+    settings.workdir.get_or_insert_with(|| NODE_APP_WORKDIR.into());
+    settings.entrypoint.get_or_insert_with(|| r#"["npm","start"]"#.into());
+    settings.user.get_or_insert_with(|| "1000".into());
 }
 
 /// The repository of a `--base` that names a registry image (not `oci:` or `oci-archive:`).
@@ -381,10 +414,10 @@ async fn platform_image<H: Host>(
         .iter()
         .map(|(base, diff_id)| (crate::base::reused_layer(base, plan.media_types), diff_id.clone()))
         .collect();
-    for dir in &input.layers {
-        let layer = match run.layers.entry((dir.clone(), plan.compression, clamp)) {
+    for (position, source) in input.layers.iter().enumerate() {
+        let layer = match run.layers.entry((index, position, plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(build_layer(host, dir, plan.compression, clamp).await?),
+            Entry::Vacant(e) => e.insert(build_layer(host, source, plan.compression, clamp).await?),
         };
         let mut descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &layer.digest, layer.size);
         if let (Some(epoch), MediaTypes::Oci) = (clamp, plan.media_types) {
@@ -499,12 +532,12 @@ async fn name_in_store<H: Host>(
 
 async fn build_layer<H: Host>(
     host: &H,
-    dir: &str,
+    source: &LayerSource,
     compression: Compression,
     clamp: Option<i64>,
 ) -> Result<WrittenBlob> {
-    host.progress(ProgressEvent { phase: "layer".into(), id: dir.to_string(), current: 0, total: 1 });
-    let blob = layer::from_directory(host, dir.as_bytes(), compression, clamp).await?;
+    host.progress(ProgressEvent { phase: "layer".into(), id: source.describe(), current: 0, total: 1 });
+    let blob = layer::from_source(host, source, compression, clamp).await?;
     host.progress(ProgressEvent { phase: "layer".into(), id: blob.digest.clone(), current: 1, total: 1 });
     Ok(blob)
 }

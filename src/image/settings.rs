@@ -145,9 +145,13 @@ impl HealthcheckSettings {
                 "NONE" => json!(["NONE"]),
                 text if text.starts_with('[') => {
                     let argv = command("--healthcheck-cmd", text)?;
-                    let mut test = vec![json!("CMD")];
-                    test.extend(argv.as_array().expect("exec form is an array").iter().cloned());
-                    Value::Array(test)
+                    let argv = argv.as_array().expect("exec form is an array");
+                    // Docker's own spelling (["CMD", …], ["CMD-SHELL", "…"]) is kept as it is.
+                    if matches!(argv.first().and_then(Value::as_str), Some("CMD" | "CMD-SHELL" | "NONE")) {
+                        Value::Array(argv.clone())
+                    } else {
+                        Value::Array([json!("CMD")].into_iter().chain(argv.iter().cloned()).collect())
+                    }
                 }
                 text => json!(["CMD-SHELL", text]),
             };
@@ -329,6 +333,10 @@ mod tests {
         );
         assert_eq!(inner["Volumes"], json!({"/data": {}}));
         assert_eq!(inner["StopSignal"], "SIGQUIT");
+        let spelled = HealthcheckSettings { cmd: Some(r#"["CMD","true"]"#.into()), ..Default::default() };
+        let mut inner = Map::new();
+        spelled.apply(&mut inner).unwrap();
+        assert_eq!(inner["Healthcheck"], json!({"Test": ["CMD", "true"]}));
         let shell = HealthcheckSettings { cmd: Some("pg_isready".into()), ..Default::default() };
         let (inner, _) = apply(ConfigSettings { healthcheck: shell, ..Default::default() }).unwrap();
         assert_eq!(inner["Healthcheck"], json!({"Test": ["CMD-SHELL", "pg_isready"]}));

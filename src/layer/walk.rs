@@ -5,8 +5,12 @@
 //!
 //! Several roots are merged as stacked layers (the tar exporter's final filesystem): for each name
 //! the topmost layer that has it wins, and a directory's contents come from every layer, top down,
-//! until one where that name is not a directory.
+//! until one where that name is not a directory. A source placed at a destination contributes the
+//! directories on the way to it (root's, 0755) and its own entries below it; excluded names are
+//! left out, and an excluded directory is written only when an exclude exception keeps something
+//! below it.
 
+use super::source::{LayerSource, SourceKind};
 use super::tar::{self, typeflag, Header};
 use crate::error::{Error, Result};
 use crate::host::{EntryKind, Host, SourceEntry};
@@ -42,8 +46,8 @@ impl Mtime {
 }
 
 pub struct Tree<'a> {
-    /// Host paths of the layer roots, bottom first.
-    pub roots: &'a [Vec<u8>],
+    /// The layers' sources, bottom first (directories and files; tarballs are not walked).
+    pub roots: &'a [LayerSource],
     pub mtime: Mtime,
     /// Prepended to every entry name (e.g. `linux_amd64/`), or empty.
     pub prefix: &'a [u8],
@@ -55,6 +59,18 @@ struct Child {
     entry: SourceEntry,
     root: usize,
     dir_roots: Vec<usize>,
+    /// An excluded directory walked only because an exclude exception may bring back something
+    /// below it: its own entry is written only if something below is.
+    excluded: bool,
+}
+
+/// A directory being walked: its path relative to the image root (trailing '/', empty for the
+/// root), its remaining children reversed so `pop` yields them in sorted order, and, for an
+/// excluded directory, its entry until something below it is written.
+struct Frame {
+    rel: Vec<u8>,
+    children: Vec<Child>,
+    held_back: Option<(Vec<u8>, SourceEntry)>,
 }
 
 /// What the walk found at one name.
@@ -80,35 +96,49 @@ pub trait Visitor {
     async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()>;
 }
 
-/// Visit every entry of the merged tree (sockets are skipped).
+/// Visit every entry of the merged tree (sockets and excluded entries are skipped).
 pub async fn walk<H: Host, V: Visitor>(host: &H, tree: &Tree<'_>, visitor: &mut V) -> Result<()> {
     for root in tree.roots {
-        if host.source_stat(root).await?.kind != EntryKind::Directory {
-            return Err(Error::source(format!("rootfs {} is not a directory", show(root))));
-        }
+        check_root(host, root).await?;
     }
     let top_first: Vec<usize> = (0..tree.roots.len()).rev().collect();
     let mut first_path_of_inode: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    // Each frame: the directory's relative path (trailing '/', empty for the root) and its remaining
-    // children, reversed so `pop` yields them in sorted order.
-    let mut stack: Vec<(Vec<u8>, Vec<Child>)> =
-        vec![(Vec::new(), merged_children(host, tree.roots, &top_first, b"").await?)];
-    while let Some((dir, children)) = stack.last_mut() {
-        let Some(Child { mut entry, root, dir_roots }) = children.pop() else {
+    let mut stack: Vec<Frame> = vec![Frame {
+        rel: Vec::new(),
+        children: merged_children(host, tree.roots, &top_first, b"").await?,
+        held_back: None,
+    }];
+    while let Some(frame) = stack.last_mut() {
+        let Some(Child { mut entry, root, dir_roots, excluded }) = frame.children.pop() else {
             stack.pop();
             continue;
         };
         entry.mtime = tree.mtime.apply(entry.mtime);
-        let mut rel = dir.clone();
+        let mut rel = frame.rel.clone();
         rel.extend_from_slice(&entry.name);
         let name = [tree.prefix, &rel].concat();
+        if entry.kind == EntryKind::Socket {
+            continue;
+        }
+        if excluded {
+            rel.push(b'/');
+            let children = merged_children(host, tree.roots, &dir_roots, &rel).await?;
+            stack.push(Frame { rel, children, held_back: Some((name, entry)) });
+            continue;
+        }
+        // Excluded directories above this entry are written after all.
+        for frame in stack.iter_mut() {
+            if let Some((dir_name, dir_entry)) = frame.held_back.take() {
+                visitor.visit(&dir_name, &dir_entry, Item::Directory).await?;
+            }
+        }
         match entry.kind {
             EntryKind::Socket => {}
             EntryKind::Directory => {
                 visitor.visit(&name, &entry, Item::Directory).await?;
                 rel.push(b'/');
                 let children = merged_children(host, tree.roots, &dir_roots, &rel).await?;
-                stack.push((rel, children));
+                stack.push(Frame { rel, children, held_back: None });
             }
             EntryKind::Regular => {
                 let key = (entry.device, entry.inode);
@@ -118,7 +148,7 @@ pub async fn walk<H: Host, V: Visitor>(host: &H, tree: &Tree<'_>, visitor: &mut 
                         if entry.nlink > 1 {
                             first_path_of_inode.insert(key, name.clone());
                         }
-                        let source = join(&tree.roots[root], &rel);
+                        let source = host_path(&tree.roots[root], &rel);
                         visitor.visit(&name, &entry, Item::File { source: &source }).await?;
                     }
                 }
@@ -130,6 +160,20 @@ pub async fn walk<H: Host, V: Visitor>(host: &H, tree: &Tree<'_>, visitor: &mut 
         }
     }
     Ok(())
+}
+
+/// A source must be what it was when the request was resolved: a directory stays one.
+async fn check_root<H: Host>(host: &H, root: &LayerSource) -> Result<()> {
+    match root.kind {
+        SourceKind::Directory if host.source_stat(&root.path).await?.kind != EntryKind::Directory => {
+            Err(Error::source(format!("{} is not a directory", show(&root.path))))
+        }
+        SourceKind::Tarball => Err(Error::option(format!(
+            "{}: a layer tarball cannot go into this output (its files would have to be unpacked)",
+            show(&root.path)
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Write the tree's entries (not the end-of-archive trailer) to `out`.
@@ -186,31 +230,30 @@ fn header(entry: &SourceEntry, name: Vec<u8>, flag: u8) -> Header {
 }
 
 /// The merged children of directory `rel` over `dir_roots` (top first), sorted for popping.
-async fn merged_children<H: Host>(host: &H, roots: &[Vec<u8>], dir_roots: &[usize], rel: &[u8]) -> Result<Vec<Child>> {
+async fn merged_children<H: Host>(
+    host: &H,
+    roots: &[LayerSource],
+    dir_roots: &[usize],
+    rel: &[u8],
+) -> Result<Vec<Child>> {
     let mut merged: Vec<Child> = Vec::new();
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     // Names whose directory chain ended at a non-directory: lower layers no longer contribute.
     let mut closed: Vec<bool> = Vec::new();
     for &root in dir_roots {
-        let dir = join(&roots[root], rel);
-        for entry in host.source_read_dir(&dir).await? {
-            if entry.name.is_empty() || entry.name.contains(&b'/') || entry.name == b"." || entry.name == b".." {
-                return Err(Error::source(format!(
-                    "host returned an invalid entry name {:?} in {}",
-                    show(&entry.name),
-                    show(&dir)
-                )));
-            }
+        for (entry, excluded) in source_children(host, &roots[root], rel).await? {
             match index.get(&entry.name) {
                 None => {
                     index.insert(entry.name.clone(), merged.len());
                     let is_dir = entry.kind == EntryKind::Directory;
                     closed.push(!is_dir);
-                    merged.push(Child { entry, root, dir_roots: if is_dir { vec![root] } else { Vec::new() } });
+                    let dir_roots = if is_dir { vec![root] } else { Vec::new() };
+                    merged.push(Child { entry, root, dir_roots, excluded });
                 }
                 Some(&i) if !closed[i] => {
                     if entry.kind == EntryKind::Directory {
                         merged[i].dir_roots.push(root);
+                        merged[i].excluded &= excluded;
                     } else {
                         closed[i] = true;
                     }
@@ -222,6 +265,101 @@ async fn merged_children<H: Host>(host: &H, roots: &[Vec<u8>], dir_roots: &[usiz
     // Reverse byte order: the walk pops from the end.
     merged.sort_by(|a, b| b.entry.name.cmp(&a.entry.name));
     Ok(merged)
+}
+
+/// What `source` puts directly in image directory `rel` (trailing '/', empty for the root), each
+/// entry with whether it is an excluded directory walked only for exclude exceptions.
+async fn source_children<H: Host>(host: &H, source: &LayerSource, rel: &[u8]) -> Result<Vec<(SourceEntry, bool)>> {
+    let dest = &source.dest;
+    let Some(inside) = inside_source(dest, rel) else {
+        // Above the destination: the next directory on the way to it, or the source itself.
+        let Some(rest) =
+            dest.strip_prefix(rel).filter(|rest| !rest.is_empty() && (rel.is_empty() || rel.ends_with(b"/")))
+        else {
+            return Ok(Vec::new());
+        };
+        let (name, last) = match rest.iter().position(|&b| b == b'/') {
+            Some(i) => (&rest[..i], false),
+            None => (rest, true),
+        };
+        let entry = if last {
+            owned(source, SourceEntry { name: name.to_vec(), ..host.source_stat(&source.path).await? })
+        } else {
+            created_directory(name)
+        };
+        return Ok(vec![(entry, false)]);
+    };
+    let dir = join(&source.path, inside);
+    let mut children = Vec::new();
+    for entry in host.source_read_dir(&dir).await? {
+        if entry.name.is_empty() || entry.name.contains(&b'/') || entry.name == b"." || entry.name == b".." {
+            return Err(Error::source(format!(
+                "host returned an invalid entry name {:?} in {}",
+                show(&entry.name),
+                show(&dir)
+            )));
+        }
+        if inside.is_empty() && !source.takes_top_level(&entry.name) {
+            continue;
+        }
+        let path = [inside, &entry.name].concat();
+        let mut excluded = false;
+        if source.ignore.excludes(&path) {
+            if entry.kind != EntryKind::Directory || !source.ignore.may_include_below(&path) {
+                continue;
+            }
+            excluded = true;
+        }
+        children.push((owned(source, entry), excluded));
+    }
+    Ok(children)
+}
+
+/// `rel` relative to the source directory, when `rel` is the destination or below it.
+fn inside_source<'r>(dest: &[u8], rel: &'r [u8]) -> Option<&'r [u8]> {
+    if dest.is_empty() {
+        return Some(rel);
+    }
+    rel.strip_prefix(dest).and_then(|rest| rest.strip_prefix(b"/"))
+}
+
+/// The host path of image path `rel` (no trailing '/') that `source` gives.
+fn host_path(source: &LayerSource, rel: &[u8]) -> Vec<u8> {
+    match source.kind {
+        SourceKind::File => source.path.clone(),
+        _ => {
+            let inside = if source.dest.is_empty() { rel } else { rel.get(source.dest.len() + 1..).unwrap_or(b"") };
+            join(&source.path, inside)
+        }
+    }
+}
+
+fn owned(source: &LayerSource, mut entry: SourceEntry) -> SourceEntry {
+    if let Some((uid, gid)) = source.owner {
+        entry.uid = uid;
+        entry.gid = gid;
+    }
+    entry
+}
+
+/// A directory on the way to a destination that the source does not provide: root's, 0755, and
+/// time 0 so the layer does not depend on when it was built.
+fn created_directory(name: &[u8]) -> SourceEntry {
+    SourceEntry {
+        name: name.to_vec(),
+        kind: EntryKind::Directory,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: 0,
+        link_target: Vec::new(),
+        dev_major: 0,
+        dev_minor: 0,
+        device: 0,
+        inode: 0,
+        nlink: 1,
+    }
 }
 
 async fn write_file<H: Host, S: TarSink>(

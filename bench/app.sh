@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# App containerizing benchmark (not a test): a real Node app (a copy of the system's npm: package.json,
+# lib/, node_modules/) put onto a base image in a fresh local registry (Debian's docker-registry on
+# 127.0.0.1) by outport --node-app (native CLI and npm) and by containerify (fetched from the npm
+# registry into a temporary directory, never a project dependency). Measures the first push and a
+# no-change re-push, wall time and peak RSS, and the ratios to containerify.
+# Usage: bench/app.sh [BASE_MB]   (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base_mb="${1:-60}"
+work=$(mktemp -d /tmp/outport-bench-app.XXXXXX)
+registry_pid=
+trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+# The base: real files of this system, like a slim distro image.
+mkdir -p "$work/base"
+budget=$((base_mb * 1000 * 1000))
+total=0
+while read -r f; do
+  total=$((total + $(stat -c %s "$f")))
+  [ "$total" -gt "$budget" ] && break
+  mkdir -p "$work/base$(dirname "$f")"
+  cp -p "$f" "$work/base$f"
+done < <(find /usr/lib/x86_64-linux-gnu /usr/share/perl /usr/bin -xdev -type f -size -20M -readable 2>/dev/null | sort)
+cp -a /usr/lib/node_modules/npm "$work/app"
+echo "base: $(du -sm "$work/base" | cut -f1) MB; app: $(find "$work/app" -type f | wc -l) files," \
+  "$(du -sm "$work/app" | cut -f1) MB ($(du -sm "$work/app/node_modules" | cut -f1) MB node_modules)"
+
+cargo build --quiet --release -p outport-cli
+[ -f npm/wasm/outport_bg.wasm ] || bash npm/build.sh
+(cd "$work" && mkdir cfy && cd cfy && npm init -y > /dev/null && npm install --no-audit --no-fund --silent containerify > /dev/null)
+containerify="$work/cfy/node_modules/containerify/lib/cli.js"
+echo "containerify $(node "$containerify" --version)"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+  "$work/registry" "$port" > "$work/registry.yml"
+docker-registry serve "$work/registry.yml" > /dev/null 2>&1 &
+registry_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+addr="127.0.0.1:$port"
+OUTPORT_STORE="$work/base-store" target/release/outport export "$work/base" --cmd '["node"]' \
+  -o "type=registry,name=$addr/node:base,registry.insecure=true" --progress quiet > /dev/null
+
+measure() { # name, command... (shell functions too: they are exported)
+  local name=$1; shift
+  /usr/bin/time -f '%e %M' -o "$work/time" bash -c '"$@"' _ "$@" > /dev/null 2> "$work/stderr" || { cat "$work/stderr"; exit 1; }
+  read -r secs kib < "$work/time"
+  printf '%-28s %8.2f s %9.1f MiB peak RSS\n' "$name" "$secs" "$((kib / 1024))"
+  echo "$secs" > "$work/$name.secs"
+}
+
+outport_push() { # binary..., repository
+  local repo=${*: -1}
+  OUTPORT_STORE="$work/store-$repo" "${@:1:$#-1}" export --node-app "$work/app" --base "$addr/node:base" --base-insecure \
+    -o "type=registry,name=$addr/$repo:1,registry.insecure=true" --progress quiet
+}
+cfy_push() { # repository
+  node "$containerify" --fromRegistry "http://$addr/v2/" --fromImage node:base --toRegistry "http://$addr/v2/" \
+    --toImage "$1:1" --folder "$work/app" --allowNoPushAuth --layerCacheFolder "$work/cfy-cache-$1" \
+    --buildFolder "$work/cfy-build-$1-$RANDOM"
+}
+
+export -f outport_push cfy_push
+export work addr containerify
+measure outport-cli-first outport_push target/release/outport cli
+measure outport-cli-repush outport_push target/release/outport cli
+measure outport-npm-first outport_push node npm/bin/outport.js npm
+measure outport-npm-repush outport_push node npm/bin/outport.js npm
+measure containerify-first cfy_push cfy
+measure containerify-repush cfy_push cfy
+skopeo inspect --tls-verify=false "docker://$addr/cli:1" | python3 -c 'import json,sys; print("outport image layers:", len(json.load(sys.stdin)["Layers"]))'
+skopeo inspect --tls-verify=false "docker://$addr/cfy:1" | python3 -c 'import json,sys; print("containerify image layers:", len(json.load(sys.stdin)["Layers"]))'
+r() { awk -v a="$(cat "$work/$1.secs")" -v b="$(cat "$work/$2.secs")" 'BEGIN { printf "%.2fx", a / b }'; }
+echo "time ratio vs containerify (below 1 is faster): first push cli $(r outport-cli-first containerify-first)," \
+  "npm $(r outport-npm-first containerify-first); re-push cli $(r outport-cli-repush containerify-repush)," \
+  "npm $(r outport-npm-repush containerify-repush)"
