@@ -128,6 +128,9 @@ pub trait Host {
     async fn blob_list(&self) -> Result<Vec<String>>;
     /// Delete a blob (`outport store gc`).
     async fn blob_remove(&self, digest: &str) -> Result<()>;
+    /// The compression cache's record under `key` (64 hex digits).
+    async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    async fn cache_write(&self, key: &str, data: &[u8]) -> Result<()>;
     /// The store's index.json, None if it has none yet.
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>>;
     /// Replace the store's index.json atomically.

@@ -62,6 +62,12 @@ impl Host for State {
     fn blob_remove(&mut self, digest: String) -> Result<(), Error> {
         self.host.store.remove(&digest)
     }
+    fn cache_read(&mut self, key: String) -> Result<Option<Vec<u8>>, Error> {
+        self.host.store.read_cache(&key)
+    }
+    fn cache_write(&mut self, key: String, data: Vec<u8>) -> Result<(), Error> {
+        self.host.store.write_cache(&key, &data)
+    }
 
     fn store_index_read(&mut self) -> Result<Option<Vec<u8>>, Error> {
         self.host.store.read_index()

@@ -121,6 +121,35 @@ impl BlobStore {
         Ok(parent.join(hex_of(digest)?).to_string_lossy().into_owned())
     }
 
+    /// `<store>/cache/<key>`: a compression cache record (the core checks it before use).
+    fn cache_path(&self, key: &str) -> Result<PathBuf, CoreError> {
+        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(error(ErrorKind::Internal, format!("invalid cache key {key:?}")));
+        }
+        Ok(self.root.join("cache").join(key))
+    }
+
+    pub fn read_cache(&self, key: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        let path = self.cache_path(key)?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(&path, e)),
+        }
+    }
+
+    pub fn write_cache(&self, key: &str, data: &[u8]) -> Result<(), CoreError> {
+        let path = self.cache_path(key)?;
+        let dir = self.root.join("cache");
+        let temp = dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        let written =
+            fs::create_dir_all(&dir).and_then(|()| fs::write(&temp, data)).and_then(|()| fs::rename(&temp, &path));
+        written.map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            self.io(&path, e)
+        })
+    }
+
     pub fn read_index(&self) -> Result<Option<Vec<u8>>, CoreError> {
         let path = self.root.join("index.json");
         match fs::read(&path) {

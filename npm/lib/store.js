@@ -133,6 +133,35 @@ class Store {
     return path.join(parent, hexOf(digest));
   }
 
+  /** <store>/cache/<key>: a compression cache record (the core checks it before use). */
+  cachePath(key) {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw hostError('internal', `invalid cache key ${JSON.stringify(key)}`);
+    return path.join(this.root, 'cache', key);
+  }
+
+  readCache(key) {
+    const p = this.cachePath(key);
+    try {
+      return fs.readFileSync(p);
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw ioError('store', p, err);
+    }
+  }
+
+  writeCache(key, data) {
+    const p = this.cachePath(key);
+    const temp = path.join(path.dirname(p), `.${key}.${process.pid}.tmp`);
+    try {
+      fs.mkdirSync(path.dirname(p), { recursive: true });
+      fs.writeFileSync(temp, data);
+      fs.renameSync(temp, p);
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      throw ioError('store', p, err);
+    }
+  }
+
   readIndex() {
     const p = path.join(this.root, 'index.json');
     try {

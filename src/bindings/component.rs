@@ -166,6 +166,12 @@ impl Host for ComponentHost {
     async fn blob_list(&self) -> Result<Vec<String>> {
         imports::blob_list().map_err(from_wit)
     }
+    async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        imports::cache_read(key).map_err(from_wit)
+    }
+    async fn cache_write(&self, key: &str, data: &[u8]) -> Result<()> {
+        imports::cache_write(key, data).map_err(from_wit)
+    }
     async fn blob_remove(&self, digest: &str) -> Result<()> {
         imports::blob_remove(digest).map_err(from_wit)
     }

@@ -209,6 +209,13 @@ impl Host for JsHost {
     async fn blob_remove(&self, digest: &str) -> Result<()> {
         self.call("blobRemove", &[digest.into()]).await.map(drop)
     }
+    async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let v = self.call("cacheRead", &[key.into()]).await?;
+        optional_bytes("cacheRead", &v)
+    }
+    async fn cache_write(&self, key: &str, data: &[u8]) -> Result<()> {
+        self.call("cacheWrite", &[key.into(), bytes(data)]).await.map(drop)
+    }
 
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
         let v = self.call("storeIndexRead", &[]).await?;

@@ -537,7 +537,7 @@ async fn build_layer<H: Host>(
     clamp: Option<i64>,
 ) -> Result<WrittenBlob> {
     host.progress(ProgressEvent { phase: "layer".into(), id: source.describe(), current: 0, total: 1 });
-    let blob = layer::from_source(host, source, compression, clamp).await?;
+    let blob = layer::build(host, source, compression, clamp).await?;
     host.progress(ProgressEvent { phase: "layer".into(), id: blob.digest.clone(), current: 1, total: 1 });
     Ok(blob)
 }

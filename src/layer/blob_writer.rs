@@ -21,7 +21,7 @@ pub struct BlobWriter<'h, H: Host> {
 }
 
 /// What a finished layer blob is known by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WrittenBlob {
     pub digest: String,
     pub size: u64,

@@ -1,6 +1,7 @@
 //! Layers: a source tree becomes a deterministic tar stream, compressed into a stored blob.
 
 pub mod blob_writer;
+pub mod cache;
 pub mod ignore;
 pub mod source;
 pub mod tar;
@@ -8,6 +9,7 @@ pub mod tarball;
 pub mod walk;
 
 use crate::compress::Compression;
+use crate::digest::Hasher;
 use crate::error::Result;
 use crate::host::Host;
 pub use blob_writer::{put_blob, WrittenBlob};
@@ -29,6 +31,41 @@ pub async fn from_source<H: Host>(
             Err(e)
         }
     }
+}
+
+/// Build one layer from `source`, or take the blob the compression cache holds for the same tar
+/// stream compressed the same way. Reading the source twice on a miss costs far less than
+/// compressing it again on a hit.
+pub async fn build<H: Host>(
+    host: &H,
+    source: &LayerSource,
+    compression: Compression,
+    clamp_mtime: Option<i64>,
+) -> Result<WrittenBlob> {
+    if compression == Compression::Uncompressed {
+        return from_source(host, source, compression, clamp_mtime).await;
+    }
+    let tar_digest = tar_digest(host, source, clamp_mtime).await?;
+    if let Some(blob) = cache::lookup(host, &tar_digest, compression).await? {
+        return Ok(blob);
+    }
+    let blob = from_source(host, source, compression, clamp_mtime).await?;
+    cache::record(host, &tar_digest, compression, &blob).await?;
+    Ok(blob)
+}
+
+/// sha256 of the tar stream `source` gives, without compressing or storing it.
+async fn tar_digest<H: Host>(host: &H, source: &LayerSource, clamp_mtime: Option<i64>) -> Result<String> {
+    struct Digesting(Hasher);
+    impl walk::TarSink for Digesting {
+        async fn write(&mut self, data: &[u8]) -> Result<()> {
+            self.0.update(data);
+            Ok(())
+        }
+    }
+    let mut sink = Digesting(Hasher::new());
+    write_tar(host, source, clamp_mtime, &mut sink).await?;
+    Ok(sink.0.finish())
 }
 
 /// The layer's tar stream into `out`: a tarball's own bytes, or the walked source and the trailer.

@@ -1,0 +1,97 @@
+//! The compression cache in the store: re-exporting an unchanged layer takes the stored blob instead
+//! of compressing again (the blob file is not rewritten), per compression and level; a changed tree
+//! or a damaged blob is never reused.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Export `root` with `compression` to an OCI layout; the single layer's digest.
+fn export_layer(work: &Path, root: &Path, compression: &str, name: &str) -> String {
+    let dest = work.join(name);
+    let spec = format!("type=oci,dest={},tar=false,{compression}", dest.display());
+    ok(export_tree(work, root, &spec, &[]));
+    let index: serde_json::Value = serde_json::from_slice(&fs::read(dest.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().replace(':', "/");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dest.join("blobs").join(manifest_digest)).unwrap()).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    // The output's copy is whole whatever the cache did.
+    assert_eq!(format!("sha256:{}", sha256_file(&dest.join("blobs").join(layer.replace(':', "/")))), layer);
+    layer
+}
+
+fn stored_blob(work: &Path, digest: &str) -> std::path::PathBuf {
+    work.join("store/blobs").join(digest.replace(':', "/"))
+}
+
+fn inode(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().ino()
+}
+
+fn records(work: &Path) -> usize {
+    fs::read_dir(work.join("store/cache")).map(|d| d.count()).unwrap_or(0)
+}
+
+fn tree(work: &Path) -> std::path::PathBuf {
+    let root = work.join("root");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    for i in 0..50 {
+        fs::write(root.join(format!("etc/file{i}.conf")), format!("setting {i} = {}\n", "value ".repeat(i + 10)))
+            .unwrap();
+    }
+    root
+}
+
+#[test]
+fn an_unchanged_layer_is_not_compressed_again() {
+    let work = tempdir().unwrap();
+    let w = work.path();
+    let root = tree(w);
+    let first = export_layer(w, &root, "compression=gzip", "one");
+    let blob = stored_blob(w, &first);
+    let inode_before = inode(&blob);
+    assert_eq!(records(w), 1);
+
+    let again = export_layer(w, &root, "compression=gzip", "two");
+    assert_eq!(again, first);
+    assert_eq!(inode(&blob), inode_before, "the stored blob was reused, not written again");
+
+    // Another compression or level is another record and another blob; each is reused in turn.
+    let zstd3 = export_layer(w, &root, "compression=zstd", "three");
+    let zstd19 = export_layer(w, &root, "compression=zstd,compression-level=19", "four");
+    assert!(zstd3 != first && zstd19 != zstd3);
+    assert_eq!(records(w), 3);
+    let zstd3_inode = inode(&stored_blob(w, &zstd3));
+    assert_eq!(export_layer(w, &root, "compression=zstd,compression-level=3", "five"), zstd3);
+    assert_eq!(inode(&stored_blob(w, &zstd3)), zstd3_inode);
+
+    // A changed tree is a new layer.
+    fs::write(root.join("etc/file0.conf"), "changed\n").unwrap();
+    let changed = export_layer(w, &root, "compression=gzip", "six");
+    assert_ne!(changed, first);
+}
+
+#[test]
+fn a_damaged_blob_is_compressed_again_not_reused() {
+    let work = tempdir().unwrap();
+    let w = work.path();
+    let root = tree(w);
+    let first = export_layer(w, &root, "compression=gzip", "one");
+    let blob = stored_blob(w, &first);
+    let size = fs::metadata(&blob).unwrap().len() as usize;
+    fs::write(&blob, vec![0u8; size]).unwrap();
+
+    let again = export_layer(w, &root, "compression=gzip", "two");
+    assert_eq!(again, first, "the same bytes again, from a fresh compression");
+    assert_eq!(format!("sha256:{}", sha256_file(&blob)), first, "the store's blob is whole again");
+
+    // A cache record that does not parse is ignored the same way.
+    for record in fs::read_dir(w.join("store/cache")).unwrap() {
+        fs::write(record.unwrap().path(), b"{not json").unwrap();
+    }
+    assert_eq!(export_layer(w, &root, "compression=gzip", "three"), first);
+}

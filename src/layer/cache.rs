@@ -1,0 +1,92 @@
+//! The compression cache: a layer whose tar stream was compressed the same way before is not
+//! compressed again. Records live in the store under a key made of the tar stream's digest and the
+//! compression with its level; a record is used only after the blob it names is read back and its
+//! digest checked, so a stale or damaged record costs a recompression, never a wrong layer.
+
+use super::WrittenBlob;
+use crate::compress::Compression;
+use crate::digest::{sha256, Hasher};
+use crate::error::Result;
+use crate::host::Host;
+use serde::{Deserialize, Serialize};
+
+/// Stored blobs are read back this much at a time when a record is checked.
+const VERIFY_CHUNK: u32 = 4 << 20;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    /// sha256 of the tar stream that was compressed (for eStargz not the blob's diffID).
+    tar_digest: String,
+    compression: String,
+    blob: WrittenBlob,
+}
+
+/// How a compression and its level are named in keys and records.
+fn compression_name(compression: Compression) -> String {
+    format!("{compression:?}")
+}
+
+fn key(tar_digest: &str, compression: Compression) -> String {
+    let digest = sha256(format!("{tar_digest} {}", compression_name(compression)).as_bytes());
+    digest.trim_start_matches("sha256:").to_string()
+}
+
+/// The blob stored for `tar_digest` compressed with `compression`, if the cache has one and the
+/// blob is whole.
+pub async fn lookup<H: Host>(host: &H, tar_digest: &str, compression: Compression) -> Result<Option<WrittenBlob>> {
+    let Some(bytes) = host.cache_read(&key(tar_digest, compression)).await? else {
+        return Ok(None);
+    };
+    let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+        return Ok(None);
+    };
+    if record.tar_digest != tar_digest || record.compression != compression_name(compression) {
+        return Ok(None);
+    }
+    let blob = record.blob;
+    if host.blob_size(&blob.digest).await? != Some(blob.size) || !blob_matches(host, &blob.digest, blob.size).await? {
+        return Ok(None);
+    }
+    Ok(Some(blob))
+}
+
+/// Remember that `tar_digest` compressed with `compression` gave `blob`.
+pub async fn record<H: Host>(host: &H, tar_digest: &str, compression: Compression, blob: &WrittenBlob) -> Result<()> {
+    let record =
+        Record { tar_digest: tar_digest.into(), compression: compression_name(compression), blob: blob.clone() };
+    let bytes = serde_json::to_vec(&record).expect("a cache record serializes");
+    host.cache_write(&key(tar_digest, compression), &bytes).await
+}
+
+/// Read the stored blob back and check it hashes to its name.
+async fn blob_matches<H: Host>(host: &H, digest: &str, size: u64) -> Result<bool> {
+    let mut hasher = Hasher::new();
+    let mut offset = 0u64;
+    while offset < size {
+        let chunk = host.blob_read(digest, offset, VERIFY_CHUNK).await?;
+        if chunk.is_empty() {
+            return Ok(false);
+        }
+        offset += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok(offset == size && hasher.finish() == digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_differ_by_compression_and_level() {
+        let tar = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        let keys = [
+            key(tar, Compression::Gzip { level: 6 }),
+            key(tar, Compression::Gzip { level: 9 }),
+            key(tar, Compression::Zstd { level: 6 }),
+        ];
+        assert!(keys.iter().all(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
+    }
+}
