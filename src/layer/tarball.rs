@@ -1263,6 +1263,12 @@ mod tests {
         async fn blob_list(&self) -> Result<Vec<String>> {
             unimplemented!()
         }
+        async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
         async fn blob_remove(&self, _: &str) -> Result<()> {
             unimplemented!()
         }
