@@ -532,3 +532,49 @@ fn foreign_base_layers_are_referenced_not_copied() {
     assert!(!listing.contains(foreign.trim_start_matches("sha256:")), "{listing}");
     assert!(ok(outport(work.path(), &["store", "verify"])).status.success());
 }
+
+/// `force-compression=true`: base layers in another compression are recompressed as the output asks,
+/// their diffIDs kept; without it they stay as they are (BuildKit's rule).
+#[test]
+fn force_compression_recompresses_base_layers_keeping_diff_ids() {
+    let work = tempdir().unwrap();
+    let base_rootfs = work.path().join("base-rootfs");
+    fs::create_dir_all(base_rootfs.join("etc")).unwrap();
+    fs::write(base_rootfs.join("etc/base.conf"), "base = 1\n".repeat(500)).unwrap();
+    let layout = work.path().join("base-layout");
+    ok(export_tree(work.path(), &base_rootfs, &format!("type=oci,tar=false,dest={}", layout.display()), &[]));
+    let base_inspect = skopeo(&["inspect", &format!("oci:{}", layout.display())]);
+    let base = format!("oci:{}", layout.display());
+    let rootfs = app_rootfs(work.path());
+
+    let manifest_of = |dest: &Path| -> (Value, Value) {
+        let raw = skopeo(&["inspect", "--raw", &format!("oci:{}", dest.display())]);
+        let config = skopeo(&["inspect", "--config", &format!("oci:{}", dest.display())]);
+        (raw, config)
+    };
+    let kept = work.path().join("kept");
+    let spec = format!("type=oci,tar=false,dest={},compression=zstd", kept.display());
+    ok(export_tree(work.path(), &rootfs, &spec, &["--base", &base]));
+    let (raw, _) = manifest_of(&kept);
+    assert_eq!(raw["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip", "kept without force");
+    assert_eq!(raw["layers"][0]["digest"], layers(&base_inspect)[0].as_str());
+    assert_eq!(raw["layers"][1]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd");
+
+    let forced = work.path().join("forced");
+    let spec = format!("type=oci,tar=false,dest={},compression=zstd,force-compression=true", forced.display());
+    ok(export_tree(work.path(), &rootfs, &spec, &["--base", &base]));
+    let (raw, config) = manifest_of(&forced);
+    let (_, base_config) = manifest_of(&layout);
+    assert_eq!(raw["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd", "{raw}");
+    assert_ne!(raw["layers"][0]["digest"], layers(&base_inspect)[0].as_str());
+    assert_eq!(config["rootfs"]["diff_ids"][0], base_config["rootfs"]["diff_ids"][0], "diffID kept");
+    let blob = forced.join("blobs").join(raw["layers"][0]["digest"].as_str().unwrap().replace(':', "/"));
+    run("zstd", &["-tq", blob.to_str().unwrap()]);
+    let tar_digest = run("sh", &["-c", &format!("zstd -dcq {} | sha256sum", blob.display())]);
+    assert_eq!(format!("sha256:{}", &tar_digest[..64]), config["rootfs"]["diff_ids"][0].as_str().unwrap());
+    // skopeo reads the whole image, recompressed layer included.
+    run(
+        "skopeo",
+        &["copy", "-q", &format!("oci:{}", forced.display()), &format!("dir:{}", work.path().join("dir").display())],
+    );
+}

@@ -398,6 +398,21 @@ fn attestation_files<'a>(
     }
 }
 
+/// A base layer as `plan` carries it: the same blob, or with `force-compression` the same tar
+/// compressed as the plan asks. Foreign layers are never pulled, so they stay as they are.
+async fn base_layer<H: Host>(host: &H, plan: &Plan, base: &Descriptor, diff_id: &str) -> Result<Descriptor> {
+    let keep = !plan.force_compression
+        || !base.urls.is_empty()
+        || MediaTypes::same_compression(&base.media_type, plan.compression);
+    if keep {
+        return Ok(crate::base::reused_layer(base, plan.media_types));
+    }
+    host.progress(ProgressEvent { phase: "recompress".into(), id: base.digest.clone(), current: 0, total: 1 });
+    let blob = layer::recompress::recompress(host, &base.digest, diff_id, plan.compression).await?;
+    host.progress(ProgressEvent { phase: "recompress".into(), id: blob.digest.clone(), current: 1, total: 1 });
+    Ok(Descriptor::new(plan.media_types.layer(plan.compression), &blob.digest, blob.size))
+}
+
 /// Build (or reuse) one platform's layers and assemble its config and manifest for `plan`.
 async fn platform_image<H: Host>(
     host: &H,
@@ -409,11 +424,10 @@ async fn platform_image<H: Host>(
 ) -> Result<BuiltImage> {
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
     let input = &run.inputs[index];
-    let mut layers: Vec<(Descriptor, String)> = input
-        .base_layers
-        .iter()
-        .map(|(base, diff_id)| (crate::base::reused_layer(base, plan.media_types), diff_id.clone()))
-        .collect();
+    let mut layers: Vec<(Descriptor, String)> = Vec::new();
+    for (base, diff_id) in &input.base_layers {
+        layers.push((base_layer(host, plan, base, diff_id).await?, diff_id.clone()));
+    }
     for (position, source) in input.layers.iter().enumerate() {
         let layer = match run.layers.entry((index, position, plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),

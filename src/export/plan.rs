@@ -67,6 +67,8 @@ pub struct Plan {
     pub epoch: Option<Option<i64>>,
     /// Clamp layer mtimes to the epoch (needs one).
     pub rewrite_timestamp: bool,
+    /// Recompress base layers whose compression differs from `compression` (diffIDs kept).
+    pub force_compression: bool,
     /// Attestation manifests as OCI artifacts (artifactType, subject, empty config).
     pub oci_artifact: bool,
     pub annotations: Vec<Annotation>,
@@ -107,6 +109,7 @@ impl Plan {
                     media_types: MediaTypes::Docker,
                     epoch: None,
                     rewrite_timestamp: false,
+                    force_compression: false,
                     oci_artifact: false,
                     annotations: Vec::new(),
                 })
@@ -174,6 +177,7 @@ fn filesystem_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) 
         media_types: MediaTypes::Oci,
         epoch,
         rewrite_timestamp: false,
+        force_compression: false,
         oci_artifact: false,
         annotations: Vec::new(),
     })
@@ -278,7 +282,7 @@ fn image_options(spec: &OutputSpec, default_oci: bool, shape: Shape, warnings: &
     let rewrite_timestamp = bool_strict(spec, "rewrite-timestamp")?.unwrap_or(false);
     bool_strict(spec, "prefer-nondist-layers")?; // only matters for base layers with URLs
     bool_strict(spec, "attestation-inline")?; // only matters with attestations
-    bool_empty_true(spec, "force-compression")?; // only matters for base layers
+    let force_compression = bool_empty_true(spec, "force-compression")?.unwrap_or(false);
     let epoch = match get(spec, "source-date-epoch") {
         None => None,
         Some("") => Some(None),
@@ -329,6 +333,7 @@ fn image_options(spec: &OutputSpec, default_oci: bool, shape: Shape, warnings: &
         media_types: if oci { MediaTypes::Oci } else { MediaTypes::Docker },
         epoch,
         rewrite_timestamp,
+        force_compression,
         oci_artifact,
         annotations,
     })

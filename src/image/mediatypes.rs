@@ -61,6 +61,23 @@ impl MediaTypes {
         }
     }
 
+    /// Whether a layer of `media_type` is compressed the way `compression` compresses (levels
+    /// aside); unknown media types never are.
+    pub fn same_compression(media_type: &str, compression: Compression) -> bool {
+        let algorithm = match media_type.rsplit(['+', '.']).next() {
+            Some("gzip") => "gzip",
+            Some("zstd") => "zstd",
+            Some("tar") => "tar",
+            _ => return false,
+        };
+        matches!(
+            (algorithm, compression),
+            ("gzip", Compression::Gzip { .. })
+                | ("zstd", Compression::Zstd { .. })
+                | ("tar", Compression::Uncompressed)
+        )
+    }
+
     pub fn layer(self, compression: Compression) -> &'static str {
         match (self, compression) {
             (MediaTypes::Oci, Compression::Uncompressed) => "application/vnd.oci.image.layer.v1.tar",
@@ -77,6 +94,16 @@ impl MediaTypes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_a_layer_compression_from_its_media_type() {
+        let gzip = Compression::Gzip { level: 6 };
+        assert!(MediaTypes::same_compression("application/vnd.oci.image.layer.v1.tar+gzip", gzip));
+        assert!(MediaTypes::same_compression("application/vnd.docker.image.rootfs.diff.tar.gzip", gzip));
+        assert!(!MediaTypes::same_compression("application/vnd.oci.image.layer.v1.tar+zstd", gzip));
+        assert!(MediaTypes::same_compression("application/vnd.oci.image.layer.v1.tar", Compression::Uncompressed));
+        assert!(!MediaTypes::same_compression("application/octet-stream", Compression::Uncompressed));
+    }
 
     #[test]
     fn converts_existing_layers_between_spellings() {

@@ -3,6 +3,7 @@
 pub mod blob_writer;
 pub mod cache;
 pub mod ignore;
+pub mod recompress;
 pub mod source;
 pub mod tar;
 pub mod tarball;

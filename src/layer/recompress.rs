@@ -1,0 +1,53 @@
+//! `force-compression`: a base layer stored in another compression is decompressed and compressed
+//! again the way the output asks. Its tar stream, and so its diffID, stays the same; the entries are
+//! checked on the way as a layer tarball's are.
+
+use super::blob_writer::{BlobWriter, WrittenBlob};
+use super::{cache, tarball};
+use crate::compress::Compression;
+use crate::error::{Error, Result};
+use crate::host::Host;
+
+/// Stored blobs are read this much at a time.
+const READ_CHUNK: u32 = 1 << 20;
+
+/// The base layer blob `digest` (whose uncompressed tar is `diff_id`) in `compression`.
+pub async fn recompress<H: Host>(
+    host: &H,
+    digest: &str,
+    diff_id: &str,
+    compression: Compression,
+) -> Result<WrittenBlob> {
+    if let Some(blob) = cache::lookup(host, diff_id, compression).await? {
+        return Ok(blob);
+    }
+    let what = format!("base layer {digest}");
+    let mut writer = BlobWriter::create(host, compression).await?;
+    let mut stored = StoredBlob { host, digest, offset: 0 };
+    if let Err(e) = tarball::copy_stream(&mut stored, &what, &mut writer).await {
+        writer.abort().await;
+        return Err(e);
+    }
+    let blob = writer.commit().await?;
+    if blob.diff_id != diff_id {
+        let found = &blob.diff_id;
+        return Err(Error::source(format!("{what}: its content is {found}, not the diffID {diff_id} its image gives")));
+    }
+    cache::record(host, diff_id, compression, &blob).await?;
+    Ok(blob)
+}
+
+/// A stored blob read from the start, as a tarball source.
+struct StoredBlob<'h, H: Host> {
+    host: &'h H,
+    digest: &'h str,
+    offset: u64,
+}
+
+impl<H: Host> tarball::Source for StoredBlob<'_, H> {
+    async fn read(&mut self) -> Result<Vec<u8>> {
+        let chunk = self.host.blob_read(self.digest, self.offset, READ_CHUNK).await?;
+        self.offset += chunk.len() as u64;
+        Ok(chunk)
+    }
+}
