@@ -4,7 +4,9 @@
 use crate::output::Outputs;
 use crate::progress::Progress;
 use crate::runtime::outport::core::host::Host;
-use crate::runtime::outport::core::types::{Credential, Error, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::runtime::outport::core::types::{
+    Credential, Error, HttpRequest, HttpResponse, Piece, ProgressEvent, SourceEntry,
+};
 use crate::runtime::State;
 use crate::source::SourceFiles;
 use crate::store::BlobStore;
@@ -16,6 +18,7 @@ pub struct HostState {
     pub progress: Progress,
     pub http: crate::http::Http,
     pub credentials: crate::credentials::Credentials,
+    pub compress: crate::compress_pool::CompressPool,
     /// Held while the core writes to (or collects) the store; released when the state is dropped.
     pub _store_lock: Option<crate::store_lock::StoreLock>,
 }
@@ -135,6 +138,13 @@ impl Host for State {
 
     fn credentials(&mut self, registry: String, for_push: bool) -> Result<Option<Credential>, Error> {
         self.host.credentials.lookup(&registry, for_push)
+    }
+
+    fn compress_start(&mut self, piece: Piece) -> Result<u32, Error> {
+        self.host.compress.start(piece)
+    }
+    fn compress_wait(&mut self, handle: u32) -> Result<Vec<u8>, Error> {
+        self.host.compress.wait(handle)
     }
 
     fn sleep(&mut self, milliseconds: u32) {

@@ -61,20 +61,57 @@ fn internal(what: &str, e: wasmtime::Error) -> CoreError {
     CoreError { kind: ErrorKind::Internal, message: format!("{what}: {e:#}") }
 }
 
+/// The engine and the compiled core, once per process: compression workers instantiate the same.
+fn compiled() -> Result<&'static (Engine, Component), CoreError> {
+    static COMPILED: std::sync::OnceLock<Result<(Engine, Component), CoreError>> = std::sync::OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config.wasm_component_model(true);
+            let engine = Engine::new(&config).map_err(|e| internal("starting wasmtime", e))?;
+            let component = load_component(&engine).map_err(|e| internal("loading the core component", e))?;
+            Ok((engine, component))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// An instance of the core for compressing pieces on another thread: it never calls the host, so
+/// its host imports trap, and its WASI has nothing (stderr only, for a panic message).
+pub fn compressor() -> Result<(Store<WasiOnly>, Exporter), CoreError> {
+    let (engine, component) = compiled()?;
+    let mut linker = Linker::<WasiOnly>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
+    linker.define_unknown_imports_as_traps(component).map_err(|e| internal("linking the host interface", e))?;
+    let state = WasiOnly { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new() };
+    let mut store = Store::new(engine, state);
+    let exporter =
+        Exporter::instantiate(&mut store, component, &linker).map_err(|e| internal("instantiating the core", e))?;
+    Ok((store, exporter))
+}
+
+pub struct WasiOnly {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for WasiOnly {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
 /// A fresh instance of the core with our imports and a sandboxed WASI (nothing preopened).
 fn instantiate(host: HostState) -> Result<(Store<State>, Exporter), CoreError> {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    let engine = Engine::new(&config).map_err(|e| internal("starting wasmtime", e))?;
-    let component = load_component(&engine).map_err(|e| internal("loading the core component", e))?;
-    let mut linker = Linker::<State>::new(&engine);
+    let (engine, component) = compiled()?;
+    let mut linker = Linker::<State>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
     Exporter::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)
         .map_err(|e| internal("linking the host interface", e))?;
     let state = State { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new(), host };
-    let mut store = Store::new(&engine, state);
+    let mut store = Store::new(engine, state);
     let exporter =
-        Exporter::instantiate(&mut store, &component, &linker).map_err(|e| internal("instantiating the core", e))?;
+        Exporter::instantiate(&mut store, component, &linker).map_err(|e| internal("instantiating the core", e))?;
     Ok((store, exporter))
 }
 

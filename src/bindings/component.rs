@@ -36,6 +36,15 @@ impl Guest for Component {
     fn store_gc() -> std::result::Result<String, wit::Error> {
         block_on(crate::store_gc_json(&ComponentHost)).map_err(to_wit)
     }
+
+    fn compress_piece(piece: wit::Piece) -> Vec<u8> {
+        let wit::Piece { algorithm, level, prefix, data, last } = piece;
+        match crate::compress::piece::Piece::from_parts(&algorithm, level, prefix, data, last) {
+            Some(piece) => crate::compress::piece::compress_piece(&piece),
+            // The host only sends what the core's compress-start gave it.
+            None => panic!("unknown piece compression {algorithm} level {level}"),
+        }
+    }
 }
 
 export!(Component);
@@ -247,6 +256,20 @@ impl Host for ComponentHost {
             password: c.password,
             identity_token: Some(c.identity_token).filter(|t| !t.is_empty()),
         }))
+    }
+    async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
+        let (algorithm, level) = piece.algorithm();
+        let piece = wit::Piece {
+            algorithm: algorithm.into(),
+            level,
+            prefix: piece.prefix.clone(),
+            data: piece.data.clone(),
+            last: piece.last,
+        };
+        imports::compress_start(&piece).map_err(from_wit)
+    }
+    async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>> {
+        imports::compress_wait(handle).map_err(from_wit)
     }
     async fn sleep(&self, milliseconds: u32) {
         imports::sleep(milliseconds)

@@ -41,6 +41,21 @@ pub async fn push(host: JsValue, request: String) -> std::result::Result<String,
     crate::push_json(&JsHost(host), &request).await.map_err(to_js_error)
 }
 
+/// Compress one piece of a layer (src/compress/piece.rs); worker threads run this for the host's
+/// `compressStart`. Pure: the same piece gives the same bytes anywhere.
+#[wasm_bindgen(js_name = compressPiece)]
+pub fn compress_piece(
+    algorithm: String,
+    level: u8,
+    prefix: Vec<u8>,
+    data: Vec<u8>,
+    last: bool,
+) -> std::result::Result<Vec<u8>, JsValue> {
+    let piece = crate::compress::piece::Piece::from_parts(&algorithm, level, prefix, data, last)
+        .ok_or_else(|| JsValue::from_str(&format!("unknown piece compression {algorithm} level {level}")))?;
+    Ok(crate::compress::piece::compress_piece(&piece))
+}
+
 fn to_js_error(e: Error) -> JsValue {
     let error = js_sys::Error::new(&e.message);
     let _ = Reflect::set(&error, &"kind".into(), &e.kind.as_str().into());
@@ -350,6 +365,23 @@ impl Host for JsHost {
         }))
     }
 
+    async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
+        let (algorithm, level) = piece.algorithm();
+        let job = Object::new();
+        for (key, value) in [
+            ("algorithm", JsValue::from(algorithm)),
+            ("level", level.into()),
+            ("prefix", bytes(&piece.prefix)),
+            ("data", bytes(&piece.data)),
+            ("last", piece.last.into()),
+        ] {
+            Reflect::set(&job, &key.into(), &value).map_err(|e| thrown("compressStart", e))?;
+        }
+        handle("compressStart", &self.call("compressStart", &[job.into()]).await?)
+    }
+    async fn compress_wait(&self, h: Handle) -> Result<Vec<u8>> {
+        to_bytes("compressWait", "result", &self.call("compressWait", &[h.into()]).await?)
+    }
     async fn sleep(&self, milliseconds: u32) {
         self.call_quietly("sleep", &[milliseconds.into()]).await
     }

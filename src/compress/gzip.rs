@@ -15,16 +15,21 @@ pub struct GzipEncoder {
     scratch: Vec<u8>,
 }
 
+/// A member's 10-byte header as Go writes it: deflate, no flags, mtime 0, XFL by level, OS 255.
+pub fn gzip_header(level: u8) -> [u8; 10] {
+    let xfl = match level {
+        9 => 2,
+        1 => 4,
+        _ => 0,
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
+}
+
 impl GzipEncoder {
     /// Starts a member; the 10-byte header goes into `out`.
     pub fn new(level: u8, out: &mut Vec<u8>) -> GzipEncoder {
         let flags = create_comp_flags_from_zip_params(level as i32, -15, 0);
-        let xfl = match level {
-            9 => 2,
-            1 => 4,
-            _ => 0,
-        };
-        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
+        out.extend_from_slice(&gzip_header(level));
         GzipEncoder {
             deflate: Box::new(CompressorOxide::new(flags)),
             crc: crc32fast::Hasher::new(),

@@ -1,6 +1,7 @@
 //! Layer compressors. Each takes the tar stream in chunks and appends compressed bytes to a buffer.
 
 pub mod gzip;
+pub mod piece;
 pub mod zstd;
 
 use crate::error::{Error, Result};

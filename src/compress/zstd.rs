@@ -96,25 +96,51 @@ impl ZstdEncoder {
     }
 
     fn flush_frame(&mut self, out: &mut Vec<u8>) {
-        let input: &[u8] = &self.pending;
-        // ruzstd only runs its block loop for "fastest" (and "uncompressed"); the tier's strength
-        // comes from the matcher, so the frame compressor is always asked for "fastest".
-        match &mut self.matcher {
-            None => {
-                let mut frame = FrameCompressor::new(CompressionLevel::Fastest);
-                frame.set_source(input);
-                frame.set_drain(&mut *out);
-                frame.compress();
-            }
-            Some(matcher) => {
-                let mut frame = FrameCompressor::new_with_matcher(matcher, CompressionLevel::Fastest);
-                frame.set_source(input);
-                frame.set_drain(&mut *out);
-                frame.compress();
-            }
-        }
+        compress_frame_with(self.matcher.as_mut(), &self.pending, out);
         self.pending.clear();
         self.frames += 1;
+    }
+}
+
+thread_local! {
+    /// Match finders by tier, kept between frames: their tables are megabytes, allocated once.
+    static MATCHERS: std::cell::RefCell<Vec<(Tier, HashChainMatcher)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `input` as one zstd frame at `tier`.
+pub fn compress_frame(tier: Tier, input: &[u8], out: &mut Vec<u8>) {
+    let Some(params) = tier.search() else {
+        return compress_frame_with(None, input, out);
+    };
+    MATCHERS.with(|matchers| {
+        let mut matchers = matchers.borrow_mut();
+        let index = match matchers.iter().position(|(t, _)| *t == tier) {
+            Some(i) => i,
+            None => {
+                matchers.push((tier, HashChainMatcher::new(params)));
+                matchers.len() - 1
+            }
+        };
+        compress_frame_with(Some(&mut matchers[index].1), input, out);
+    })
+}
+
+fn compress_frame_with(matcher: Option<&mut HashChainMatcher>, input: &[u8], out: &mut Vec<u8>) {
+    // ruzstd only runs its block loop for "fastest" (and "uncompressed"); the tier's strength
+    // comes from the matcher, so the frame compressor is always asked for "fastest".
+    match matcher {
+        None => {
+            let mut frame = FrameCompressor::new(CompressionLevel::Fastest);
+            frame.set_source(input);
+            frame.set_drain(&mut *out);
+            frame.compress();
+        }
+        Some(matcher) => {
+            let mut frame = FrameCompressor::new_with_matcher(matcher, CompressionLevel::Fastest);
+            frame.set_source(input);
+            frame.set_drain(&mut *out);
+            frame.compress();
+        }
     }
 }
 

@@ -1326,6 +1326,12 @@ mod tests {
         async fn credentials(&self, _: &str, _: bool) -> Result<Option<crate::host::Credential>> {
             unimplemented!()
         }
+        async fn compress_start(&self, _: &crate::compress::piece::Piece) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn compress_wait(&self, _: Handle) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
         async fn sleep(&self, _: u32) {
             unimplemented!()
         }

@@ -1,0 +1,274 @@
+//! Layers compressed in independent pieces, so that hosts can compress several pieces at once (on
+//! other wasm instances or worker threads) and still produce the bytes one thread would.
+//!
+//! The tar stream is cut at fixed offsets, whatever size the writes come in and however many
+//! threads run:
+//! - gzip: one member whose deflate stream is made of 1 MiB pieces, as pigz makes it. Each piece is
+//!   compressed on its own but primed with the 32 KiB before it (deflate's whole window), and ends
+//!   byte-aligned with a sync flush, so the pieces simply join; only the last one closes the
+//!   stream. The CRC-32 and length of the trailer are computed over the stream as it passes.
+//! - zstd: each 4 MiB piece is one frame (a zstd stream may hold any number of frames).
+
+use super::gzip::gzip_header;
+use super::zstd::{compress_frame, Tier};
+use super::Compression;
+use miniz_oxide::deflate::core::{
+    compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+};
+
+/// Input bytes per gzip piece.
+const GZIP_PIECE: usize = 1 << 20;
+/// Deflate's window: a piece may refer this far back into the one before.
+const GZIP_WINDOW: usize = 32 << 10;
+/// Input bytes per zstd piece (frame).
+const ZSTD_PIECE: usize = 4 << 20;
+
+/// One piece to compress: everything the compression needs, nothing shared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub compression: Compression,
+    /// gzip: the input just before `data` (up to 32 KiB), which `data` may refer back into.
+    pub prefix: Vec<u8>,
+    pub data: Vec<u8>,
+    /// The stream's last piece (gzip: closes the deflate stream).
+    pub last: bool,
+}
+
+impl Piece {
+    /// How the piece crosses a host boundary: algorithm name and level.
+    pub fn algorithm(&self) -> (&'static str, u8) {
+        match self.compression {
+            Compression::Gzip { level } => ("gzip", level),
+            Compression::Zstd { level } => ("zstd", level),
+            Compression::Uncompressed => ("uncompressed", 0),
+        }
+    }
+
+    /// A piece back from its parts (in a worker: anything unknown is a host bug).
+    pub fn from_parts(algorithm: &str, level: u8, prefix: Vec<u8>, data: Vec<u8>, last: bool) -> Option<Piece> {
+        let compression = match algorithm {
+            "gzip" if level <= 9 => Compression::Gzip { level },
+            "zstd" if level <= 22 => Compression::Zstd { level },
+            _ => return None,
+        };
+        Some(Piece { compression, prefix, data, last })
+    }
+}
+
+/// The compressed bytes of one piece. Pure: the same piece gives the same bytes anywhere.
+pub fn compress_piece(piece: &Piece) -> Vec<u8> {
+    match piece.compression {
+        Compression::Gzip { level } => deflate_piece(level, &piece.prefix, &piece.data, piece.last),
+        Compression::Zstd { level } => {
+            let mut out = Vec::new();
+            compress_frame(Tier::from_level(level), &piece.data, &mut out);
+            out
+        }
+        Compression::Uncompressed => piece.data.clone(),
+    }
+}
+
+fn deflate_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
+    let flags = create_comp_flags_from_zip_params(level as i32, -15, 0);
+    let mut deflate = Box::new(CompressorOxide::new(flags));
+    let mut scratch = vec![0u8; 64 << 10];
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    if !prefix.is_empty() {
+        // Prime the window: the prefix's own output belongs to the piece before and is dropped.
+        run(&mut deflate, prefix, TDEFLFlush::Sync, &mut scratch, &mut Vec::new());
+    }
+    let flush = if last { TDEFLFlush::Finish } else { TDEFLFlush::Sync };
+    run(&mut deflate, data, flush, &mut scratch, &mut out);
+    out
+}
+
+fn run(deflate: &mut CompressorOxide, mut input: &[u8], flush: TDEFLFlush, scratch: &mut [u8], out: &mut Vec<u8>) {
+    loop {
+        let (status, consumed, produced) = compress(deflate, input, scratch, flush);
+        out.extend_from_slice(&scratch[..produced]);
+        input = &input[consumed..];
+        match status {
+            TDEFLStatus::Done => return,
+            TDEFLStatus::Okay if input.is_empty() && produced < scratch.len() => return,
+            TDEFLStatus::Okay => {}
+            // Only reachable with invalid parameters, which we never pass.
+            TDEFLStatus::BadParam | TDEFLStatus::PutBufFailed => unreachable!("deflate rejected its parameters"),
+        }
+    }
+}
+
+/// Cuts a layer stream into pieces and frames the result: what is written before the first piece,
+/// the pieces in order, what is written after the last.
+pub struct Pieces {
+    compression: Compression,
+    size: usize,
+    current: Vec<u8>,
+    /// The end of the previous piece (gzip's priming prefix).
+    previous_tail: Vec<u8>,
+    crc: crc32fast::Hasher,
+    length: u64,
+    cut: u64,
+}
+
+impl Pieces {
+    /// `None` for compressions that are not cut into pieces.
+    pub fn new(compression: Compression) -> Option<Pieces> {
+        let size = match compression {
+            Compression::Gzip { .. } => GZIP_PIECE,
+            Compression::Zstd { .. } => ZSTD_PIECE,
+            Compression::Uncompressed => return None,
+        };
+        Some(Pieces {
+            compression,
+            size,
+            current: Vec::new(),
+            previous_tail: Vec::new(),
+            crc: crc32fast::Hasher::new(),
+            length: 0,
+            cut: 0,
+        })
+    }
+
+    /// What comes before the first piece's bytes.
+    pub fn header(&self) -> Vec<u8> {
+        match self.compression {
+            Compression::Gzip { level } => gzip_header(level).to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Take `input`; every piece it completes goes to `ready`, in order.
+    pub fn push(&mut self, mut input: &[u8], ready: &mut Vec<Piece>) {
+        if matches!(self.compression, Compression::Gzip { .. }) {
+            self.crc.update(input);
+        }
+        self.length += input.len() as u64;
+        while !input.is_empty() {
+            let take = input.len().min(self.size - self.current.len());
+            self.current.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if self.current.len() == self.size {
+                ready.push(self.cut_piece(false));
+            }
+        }
+    }
+
+    /// The last piece (gzip always has one, to close the stream; zstd has one unless the stream
+    /// ended on a piece boundary, or is empty: then one empty frame) and what follows it.
+    pub fn finish(mut self, ready: &mut Vec<Piece>) -> Vec<u8> {
+        let needs_last = match self.compression {
+            Compression::Gzip { .. } => true,
+            _ => !self.current.is_empty() || self.cut == 0,
+        };
+        if needs_last {
+            ready.push(self.cut_piece(true));
+        }
+        match self.compression {
+            Compression::Gzip { .. } => {
+                let mut trailer = self.crc.clone().finalize().to_le_bytes().to_vec();
+                trailer.extend_from_slice(&(self.length as u32).to_le_bytes());
+                trailer
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn cut_piece(&mut self, last: bool) -> Piece {
+        let data = std::mem::replace(&mut self.current, Vec::with_capacity(if last { 0 } else { self.size }));
+        let prefix = match self.compression {
+            Compression::Gzip { .. } => std::mem::take(&mut self.previous_tail),
+            _ => Vec::new(),
+        };
+        if matches!(self.compression, Compression::Gzip { .. }) {
+            // The next piece is primed with the end of this one (or, after a short one, of both).
+            let mut tail = prefix.clone();
+            tail.extend_from_slice(&data);
+            self.previous_tail = tail[tail.len().saturating_sub(GZIP_WINDOW)..].to_vec();
+        }
+        self.cut += 1;
+        Piece { compression: self.compression, prefix, data, last }
+    }
+}
+
+/// Compress a whole stream in pieces on this thread (tests, and hosts that compress in the core).
+pub fn compress_all(compression: Compression, data: &[u8], write_size: usize) -> Vec<u8> {
+    let mut pieces = Pieces::new(compression).expect("a piecewise compression");
+    let mut out = pieces.header();
+    let mut ready = Vec::new();
+    for chunk in data.chunks(write_size.max(1)) {
+        pieces.push(chunk, &mut ready);
+    }
+    let trailer = pieces.finish(&mut ready);
+    for piece in &ready {
+        out.extend_from_slice(&compress_piece(piece));
+    }
+    out.extend_from_slice(&trailer);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use miniz_oxide::inflate::decompress_to_vec;
+    use ruzstd::decoding::FrameDecoder;
+
+    fn sample(len: usize) -> Vec<u8> {
+        let text = include_str!("piece.rs").as_bytes();
+        (0..len).map(|i| text[(i * 7 + i / 4096) % text.len()] ^ ((i / 100_000) as u8)).collect()
+    }
+
+    fn gunzip(gz: &[u8]) -> Vec<u8> {
+        assert_eq!(&gz[..3], &[0x1f, 0x8b, 8]);
+        let data = decompress_to_vec(&gz[10..gz.len() - 8]).expect("one valid deflate stream");
+        let crc = u32::from_le_bytes(gz[gz.len() - 8..gz.len() - 4].try_into().unwrap());
+        let len = u32::from_le_bytes(gz[gz.len() - 4..].try_into().unwrap());
+        assert_eq!((crc, len), (crc32fast::hash(&data), data.len() as u32));
+        data
+    }
+
+    fn unzstd(zst: &[u8], len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 1);
+        FrameDecoder::new().decode_all_to_vec(zst, &mut out).expect("valid zstd");
+        out
+    }
+
+    #[test]
+    fn gzip_pieces_join_into_one_member_at_every_level_and_boundary() {
+        for len in [0, 1, GZIP_PIECE - 1, GZIP_PIECE, GZIP_PIECE + 1, 2 * GZIP_PIECE + 12_345] {
+            let data = sample(len);
+            for level in [0, 1, 6, 9] {
+                let gz = compress_all(Compression::Gzip { level }, &data, 100_000);
+                assert_eq!(gunzip(&gz), data, "len {len} level {level}");
+            }
+        }
+    }
+
+    #[test]
+    fn zstd_pieces_are_frames() {
+        for len in [0, ZSTD_PIECE, ZSTD_PIECE + 5] {
+            let data = sample(len);
+            assert_eq!(unzstd(&compress_all(Compression::Zstd { level: 3 }, &data, 65_536), len), data, "len {len}");
+        }
+    }
+
+    #[test]
+    fn write_sizes_do_not_change_bytes() {
+        let data = sample(GZIP_PIECE * 2 + 999);
+        for compression in [Compression::Gzip { level: 6 }, Compression::Zstd { level: 1 }] {
+            assert_eq!(compress_all(compression, &data, 1 << 20), compress_all(compression, &data, 4093));
+        }
+    }
+
+    #[test]
+    fn priming_keeps_gzip_close_to_one_stream() {
+        // Repetitive across piece boundaries: without the window carried over, every piece would
+        // start from nothing.
+        let data = sample(3 * GZIP_PIECE);
+        let pieced = compress_all(Compression::Gzip { level: 6 }, &data, 1 << 16).len();
+        let mut whole = Vec::new();
+        let mut encoder = super::super::gzip::GzipEncoder::new(6, &mut whole);
+        encoder.write(&data, &mut whole);
+        encoder.finish(&mut whole);
+        assert!((pieced as f64) < whole.len() as f64 * 1.01, "pieced {pieced} vs one stream {}", whole.len());
+    }
+}
