@@ -1,5 +1,6 @@
 //! Layer compressors. Each takes the tar stream in chunks and appends compressed bytes to a buffer.
 
+pub mod estargz;
 pub mod gzip;
 pub mod piece;
 pub mod zstd;
@@ -9,8 +10,16 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Compression {
     Uncompressed,
-    Gzip { level: u8 },
-    Zstd { level: u8 },
+    Gzip {
+        level: u8,
+    },
+    Zstd {
+        level: u8,
+    },
+    /// eStargz: gzip members per file chunk, a TOC and a footer; the level is gzip's.
+    Estargz {
+        level: u8,
+    },
 }
 
 impl Compression {
@@ -37,13 +46,8 @@ impl Compression {
             "gzip" => Ok(Compression::Gzip { level: check(9, "gzip")?.unwrap_or(gzip::DEFAULT_LEVEL) }),
             "uncompressed" => Ok(Compression::Uncompressed),
             "zstd" => Ok(Compression::Zstd { level: check(22, "zstd")?.unwrap_or(zstd::DEFAULT_LEVEL) }),
-            "estargz" => {
-                // The level is validated even before the compressor exists, so errors come in order.
-                check(9, "estargz")?;
-                Err(Error::option(
-                    "compression=estargz is not implemented yet in this version of outport (use gzip, zstd or uncompressed)",
-                ))
-            }
+            // BuildKit passes Go's gzip default level, not estargz's own default (best compression).
+            "estargz" => Ok(Compression::Estargz { level: check(9, "estargz")?.unwrap_or(gzip::DEFAULT_LEVEL) }),
             other => Err(Error::option(format!("unsupported compression type {other}"))),
         }
     }
@@ -54,6 +58,17 @@ pub enum Encoder {
     Identity,
     Gzip(gzip::GzipEncoder),
     Zstd(zstd::ZstdEncoder),
+    Estargz(Box<estargz::EstargzEncoder>),
+}
+
+/// What finishing an encoder tells beyond the compressed bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Finished {
+    /// Uncompressed bytes the encoder added after its input (eStargz: the TOC tar). They are part
+    /// of the decompressed blob, so of its diffID and uncompressed size.
+    pub uncompressed_tail: Vec<u8>,
+    /// eStargz: `sha256:` of the TOC JSON.
+    pub toc_digest: Option<String>,
 }
 
 impl Encoder {
@@ -62,23 +77,32 @@ impl Encoder {
             Compression::Uncompressed => Encoder::Identity,
             Compression::Gzip { level } => Encoder::Gzip(gzip::GzipEncoder::new(level, out)),
             Compression::Zstd { level } => Encoder::Zstd(zstd::ZstdEncoder::new(level)),
+            Compression::Estargz { level } => Encoder::Estargz(Box::new(estargz::EstargzEncoder::new(level))),
         }
     }
 
-    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
+    /// Compress more of the layer tar. Only eStargz, which parses the tar, can fail.
+    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         match self {
             Encoder::Identity => out.extend_from_slice(input),
             Encoder::Gzip(g) => g.write(input, out),
             Encoder::Zstd(z) => z.write(input, out),
+            Encoder::Estargz(e) => e.write(input, out)?,
         }
+        Ok(())
     }
 
-    pub fn finish(self, out: &mut Vec<u8>) {
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<Finished> {
         match self {
             Encoder::Identity => {}
             Encoder::Gzip(g) => g.finish(out),
             Encoder::Zstd(z) => z.finish(out),
+            Encoder::Estargz(e) => {
+                let trailer = e.finish(out)?;
+                return Ok(Finished { uncompressed_tail: trailer.toc_tar, toc_digest: Some(trailer.toc_digest) });
+            }
         }
+        Ok(Finished::default())
     }
 }
 
@@ -104,7 +128,9 @@ mod tests {
         assert_eq!(Compression::from_options(Some("zstd"), None).unwrap(), Compression::Zstd { level: 3 });
         assert_eq!(Compression::from_options(Some("zstd"), Some("0")).unwrap(), Compression::Zstd { level: 0 });
         assert_eq!(Compression::from_options(Some("zstd"), Some("22")).unwrap(), Compression::Zstd { level: 22 });
-        assert!(Compression::from_options(Some("estargz"), None).unwrap_err().message.contains("not implemented"));
+        assert_eq!(Compression::from_options(Some("estargz"), None).unwrap(), Compression::Estargz { level: 6 });
+        assert_eq!(Compression::from_options(Some("estargz"), Some("0")).unwrap(), Compression::Estargz { level: 0 });
+        assert_eq!(Compression::from_options(Some("estargz"), Some("9")).unwrap(), Compression::Estargz { level: 9 });
         assert!(Compression::from_options(Some("estargz"), Some("10")).unwrap_err().message.contains("(0-9)"));
     }
 }

@@ -434,8 +434,12 @@ async fn platform_image<H: Host>(
             Entry::Vacant(e) => e.insert(build_layer(host, source, plan.compression, clamp).await?),
         };
         let mut descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &layer.digest, layer.size);
-        if let (Some(epoch), MediaTypes::Oci) = (clamp, plan.media_types) {
-            descriptor.annotations.insert(REWRITTEN_TIMESTAMP.into(), epoch.to_string());
+        // Docker manifests carry no layer annotations (BuildKit drops them all).
+        if plan.media_types == MediaTypes::Oci {
+            if let Some(epoch) = clamp {
+                descriptor.annotations.insert(REWRITTEN_TIMESTAMP.into(), epoch.to_string());
+            }
+            descriptor.annotations.extend(layer.annotations.iter().cloned());
         }
         layers.push((descriptor, layer.diff_id.clone()));
     }

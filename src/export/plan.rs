@@ -302,10 +302,17 @@ fn image_options(spec: &OutputSpec, default_oci: bool, shape: Shape, warnings: &
     }
 
     // Media types: the exporter's default, switched to OCI when the result needs it (decision §0).
+    // BuildKit checks a compression that only exists with OCI types first, when it resolves the options.
+    let estargz = matches!(compression, Compression::Estargz { .. });
+    if estargz && explicit_oci == Some(false) {
+        return Err(Error::option("exporter option \"compression=estargz\" conflicts with \"oci-mediatypes=false\""));
+    }
     let needs_oci: Option<String> = if shape.attestations {
         Some("attestations".into())
     } else if oci_artifact {
         Some("exporter option \"oci-artifact=true\"".into())
+    } else if estargz {
+        Some("exporter option \"compression=estargz\"".into())
     } else {
         annotations.iter().find(|a| a.level.needs_oci()).map(|a| format!("annotation option {}", a.option))
     };
@@ -428,6 +435,12 @@ mod tests {
             ("type=oci,dest=a,annotation-index-descriptor.k=v", "index annotations not supported"),
             ("type=oci,dest=a,annotation[linux/z80].k=v", "annotation[linux/z80].k"),
             ("type=oci,dest=a,oci-mediatypes=false,oci-artifact=true", "conflicts with \"oci-mediatypes=false\""),
+            (
+                "type=oci,dest=a,compression=estargz,oci-mediatypes=false",
+                "exporter option \"compression=estargz\" conflicts with \"oci-mediatypes=false\"",
+            ),
+            ("type=image,compression=estargz,oci-mediatypes=0,oci-artifact=true", "\"compression=estargz\" conflicts"),
+            ("type=oci,dest=a,compression=estargz,compression-level=10", "out of range for compression=estargz (0-9)"),
             ("type=docker,dest=a,oci-mediatypes=false,annotation-manifest-descriptor.k=v", "cannot export annotations"),
             ("type=image,push=maybe", "non-bool value specified for push"),
             ("type=image,store=nope", "non-bool value specified for store"),
@@ -453,6 +466,19 @@ mod tests {
         let p = Plan::parse("type=docker,dest=a,annotation-manifest-descriptor.k=v", &mut warnings).unwrap();
         assert_eq!(p.media_types, MediaTypes::Oci);
         assert!(warnings[0].contains("forcibly turning on oci-mediatype mode"), "{warnings:?}");
+        // eStargz needs OCI types: switched on for image and docker outputs, already there for oci.
+        for spec in ["type=docker,dest=a,compression=estargz", "type=image,name=a,compression=estargz"] {
+            let mut warnings = Vec::new();
+            let p = Plan::parse(spec, &mut warnings).unwrap();
+            assert_eq!((p.media_types, p.compression), (MediaTypes::Oci, Compression::Estargz { level: 6 }));
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("oci-mediatype mode") && warnings[0].contains("compression=estargz"));
+        }
+        for spec in ["type=oci,dest=a,compression=estargz", "type=image,compression=estargz,oci-mediatypes=true"] {
+            let mut warnings = Vec::new();
+            assert_eq!(Plan::parse(spec, &mut warnings).unwrap().media_types, MediaTypes::Oci);
+            assert!(warnings.is_empty(), "{spec}: {warnings:?}");
+        }
         // Manifest annotations fit Docker manifests: no switch.
         assert_eq!(parse("type=docker,dest=a,annotation.k=v").unwrap().media_types, MediaTypes::Docker);
     }

@@ -81,9 +81,15 @@ impl MediaTypes {
     pub fn layer(self, compression: Compression) -> &'static str {
         match (self, compression) {
             (MediaTypes::Oci, Compression::Uncompressed) => "application/vnd.oci.image.layer.v1.tar",
-            (MediaTypes::Oci, Compression::Gzip { .. }) => "application/vnd.oci.image.layer.v1.tar+gzip",
+            // eStargz is gzip-compatible and keeps gzip's type.
+            (MediaTypes::Oci, Compression::Gzip { .. } | Compression::Estargz { .. }) => {
+                "application/vnd.oci.image.layer.v1.tar+gzip"
+            }
             (MediaTypes::Docker, Compression::Uncompressed) => "application/vnd.docker.image.rootfs.diff.tar",
-            (MediaTypes::Docker, Compression::Gzip { .. }) => "application/vnd.docker.image.rootfs.diff.tar.gzip",
+            // Plans never pair eStargz with Docker types (they force OCI, or refuse), but the type is gzip's.
+            (MediaTypes::Docker, Compression::Gzip { .. } | Compression::Estargz { .. }) => {
+                "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            }
             (MediaTypes::Oci, Compression::Zstd { .. }) => "application/vnd.oci.image.layer.v1.tar+zstd",
             // BuildKit's non-standard Docker spelling, which decision §0 keeps for zstd in Docker mode.
             (MediaTypes::Docker, Compression::Zstd { .. }) => "application/vnd.docker.image.rootfs.diff.tar.zstd",

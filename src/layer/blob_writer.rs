@@ -2,7 +2,7 @@
 //! Compressed bytes are handed to the host in chunks of about `FLUSH_AT`, so memory stays bounded
 //! whatever the layer's size.
 
-use crate::compress::{Compression, Encoder};
+use crate::compress::{estargz, Compression, Encoder};
 use crate::digest::Hasher;
 use crate::error::Result;
 use crate::host::{Handle, Host};
@@ -25,8 +25,12 @@ pub struct BlobWriter<'h, H: Host> {
 pub struct WrittenBlob {
     pub digest: String,
     pub size: u64,
+    /// sha256 and length of the whole decompressed blob (for eStargz including the TOC tar).
     pub diff_id: String,
     pub uncompressed_size: u64,
+    /// Annotations the blob's descriptor carries in OCI manifests (eStargz: TOC digest and
+    /// uncompressed size).
+    pub annotations: Vec<(String, String)>,
 }
 
 impl<H: Host> super::walk::TarSink for BlobWriter<'_, H> {
@@ -56,7 +60,7 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         self.diff_id.update(data);
         self.uncompressed_size += data.len() as u64;
         if let Some(encoder) = self.encoder.as_mut() {
-            encoder.write(data, &mut self.pending);
+            encoder.write(data, &mut self.pending)?;
         }
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
@@ -77,8 +81,20 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Finish compression and commit the blob under its digest.
     pub async fn commit(mut self) -> Result<WrittenBlob> {
+        let mut annotations = Vec::new();
         if let Some(encoder) = self.encoder.take() {
-            encoder.finish(&mut self.pending);
+            let finished = match encoder.finish(&mut self.pending) {
+                Ok(finished) => finished,
+                Err(e) => {
+                    self.abort().await;
+                    return Err(e);
+                }
+            };
+            self.diff_id.update(&finished.uncompressed_tail);
+            self.uncompressed_size += finished.uncompressed_tail.len() as u64;
+            if let Some(toc_digest) = finished.toc_digest {
+                annotations = estargz::annotations(&toc_digest, self.uncompressed_size);
+            }
         }
         self.flush().await?;
         let digest = std::mem::take(&mut self.digest).finish();
@@ -88,6 +104,7 @@ impl<'h, H: Host> BlobWriter<'h, H> {
             size: self.size,
             diff_id: std::mem::take(&mut self.diff_id).finish(),
             uncompressed_size: self.uncompressed_size,
+            annotations,
         })
     }
 
