@@ -40,7 +40,7 @@ impl Piece {
         match self.compression {
             Compression::Gzip { level } => ("gzip", level),
             Compression::Zstd { level } => ("zstd", level),
-            Compression::Uncompressed => ("uncompressed", 0),
+            Compression::Uncompressed | Compression::Estargz { .. } => ("uncompressed", 0),
         }
     }
 
@@ -64,7 +64,8 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
             compress_frame(Tier::from_level(level), &piece.data, &mut out);
             out
         }
-        Compression::Uncompressed => piece.data.clone(),
+        // Never cut into pieces (see `Pieces::new`).
+        Compression::Uncompressed | Compression::Estargz { .. } => piece.data.clone(),
     }
 }
 
@@ -116,7 +117,8 @@ impl Pieces {
         let size = match compression {
             Compression::Gzip { .. } => GZIP_PIECE,
             Compression::Zstd { .. } => ZSTD_PIECE,
-            Compression::Uncompressed => return None,
+            // eStargz members follow tar entries, not fixed offsets.
+            Compression::Uncompressed | Compression::Estargz { .. } => return None,
         };
         Some(Pieces {
             compression,

@@ -400,17 +400,22 @@ fn attestation_files<'a>(
 
 /// A base layer as `plan` carries it: the same blob, or with `force-compression` the same tar
 /// compressed as the plan asks. Foreign layers are never pulled, so they stay as they are.
-async fn base_layer<H: Host>(host: &H, plan: &Plan, base: &Descriptor, diff_id: &str) -> Result<Descriptor> {
-    let keep = !plan.force_compression
-        || !base.urls.is_empty()
-        || MediaTypes::same_compression(&base.media_type, plan.compression);
-    if keep {
-        return Ok(crate::base::reused_layer(base, plan.media_types));
+/// Its diffID stays, except when it becomes eStargz (whose diffID covers the TOC too).
+async fn base_layer<H: Host>(host: &H, plan: &Plan, base: &Descriptor, diff_id: &str) -> Result<(Descriptor, String)> {
+    let is_estargz = base.annotations.contains_key(crate::compress::estargz::TOC_DIGEST_ANNOTATION);
+    let same = MediaTypes::same_compression(&base.media_type, plan.compression)
+        && is_estargz == matches!(plan.compression, Compression::Estargz { .. });
+    if !plan.force_compression || !base.urls.is_empty() || same {
+        return Ok((crate::base::reused_layer(base, plan.media_types), diff_id.to_string()));
     }
     host.progress(ProgressEvent { phase: "recompress".into(), id: base.digest.clone(), current: 0, total: 1 });
     let blob = layer::recompress::recompress(host, &base.digest, diff_id, plan.compression).await?;
     host.progress(ProgressEvent { phase: "recompress".into(), id: blob.digest.clone(), current: 1, total: 1 });
-    Ok(Descriptor::new(plan.media_types.layer(plan.compression), &blob.digest, blob.size))
+    let mut descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &blob.digest, blob.size);
+    if plan.media_types == MediaTypes::Oci {
+        descriptor.annotations.extend(blob.annotations.iter().cloned());
+    }
+    Ok((descriptor, blob.diff_id))
 }
 
 /// Build (or reuse) one platform's layers and assemble its config and manifest for `plan`.
@@ -426,7 +431,7 @@ async fn platform_image<H: Host>(
     let input = &run.inputs[index];
     let mut layers: Vec<(Descriptor, String)> = Vec::new();
     for (base, diff_id) in &input.base_layers {
-        layers.push((base_layer(host, plan, base, diff_id).await?, diff_id.clone()));
+        layers.push(base_layer(host, plan, base, diff_id).await?);
     }
     for (position, source) in input.layers.iter().enumerate() {
         let layer = match run.layers.entry((index, position, plan.compression, clamp)) {

@@ -72,7 +72,7 @@ impl MediaTypes {
         };
         matches!(
             (algorithm, compression),
-            ("gzip", Compression::Gzip { .. })
+            ("gzip", Compression::Gzip { .. } | Compression::Estargz { .. })
                 | ("zstd", Compression::Zstd { .. })
                 | ("tar", Compression::Uncompressed)
         )

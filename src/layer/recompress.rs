@@ -3,8 +3,10 @@
 //! checked on the way as a layer tarball's are.
 
 use super::blob_writer::{BlobWriter, WrittenBlob};
+use super::walk::TarSink;
 use super::{cache, tarball};
 use crate::compress::Compression;
+use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::Host;
 
@@ -22,19 +24,33 @@ pub async fn recompress<H: Host>(
         return Ok(blob);
     }
     let what = format!("base layer {digest}");
-    let mut writer = BlobWriter::create(host, compression).await?;
+    let mut tee = Tee { digest: Hasher::new(), writer: BlobWriter::create(host, compression).await? };
     let mut stored = StoredBlob { host, digest, offset: 0 };
-    if let Err(e) = tarball::copy_stream(&mut stored, &what, &mut writer).await {
-        writer.abort().await;
+    if let Err(e) = tarball::copy_stream(&mut stored, &what, &mut tee).await {
+        tee.writer.abort().await;
         return Err(e);
     }
-    let blob = writer.commit().await?;
-    if blob.diff_id != diff_id {
-        let found = &blob.diff_id;
+    let found = tee.digest.finish();
+    if found != diff_id {
+        tee.writer.abort().await;
         return Err(Error::source(format!("{what}: its content is {found}, not the diffID {diff_id} its image gives")));
     }
+    let blob = tee.writer.commit().await?;
     cache::record(host, diff_id, compression, &blob).await?;
     Ok(blob)
+}
+
+/// The tar stream into the blob writer, hashed on the way (an eStargz blob's own diffID covers more).
+struct Tee<'h, H: Host> {
+    digest: Hasher,
+    writer: BlobWriter<'h, H>,
+}
+
+impl<H: Host> TarSink for Tee<'_, H> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.digest.update(data);
+        self.writer.write(data).await
+    }
 }
 
 /// A stored blob read from the start, as a tarball source.
