@@ -163,7 +163,9 @@ pub trait Host {
     /// user has one; `for_push` tells whether the image is being pushed there (explicit push
     /// credentials apply only then) or pulled from it.
     async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>>;
-    /// Start compressing `piece` on another thread (only when the request asks for threads).
+    /// How many layer pieces the host compresses at once (0: the core compresses them itself).
+    fn compress_threads(&self) -> u32;
+    /// Start compressing `piece` on another thread (only when `compress_threads` is not 0).
     async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle>;
     /// The compressed bytes of a started piece.
     async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>>;

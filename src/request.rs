@@ -67,10 +67,6 @@ pub struct ExportRequest {
     /// `--base-insecure`: plain HTTP or an unverified certificate for the base image's registry.
     #[serde(default)]
     pub base_insecure: bool,
-    /// Threads the host compresses layer pieces on (`compress-start`); 0 or absent: the core
-    /// compresses them itself. The bytes are the same either way.
-    #[serde(default)]
-    pub compression_threads: u32,
     /// Image config settings (`--config`, `--label`, `--env`, …).
     #[serde(default)]
     pub config: crate::image::settings::ConfigSettings,

@@ -24,13 +24,18 @@ pub struct CompressPool {
 }
 
 impl CompressPool {
+    /// `threads`: 0 leaves compression to the core's own thread.
     pub fn new(threads: usize) -> CompressPool {
-        CompressPool { threads: threads.max(1), jobs: None, pending: HashMap::new(), next: 1 }
+        CompressPool { threads, jobs: None, pending: HashMap::new(), next: 1 }
+    }
+
+    pub fn threads(&self) -> u32 {
+        self.threads.min(256) as u32
     }
 
     pub fn start(&mut self, piece: Piece) -> Result<u32, CoreError> {
         let threads = self.threads;
-        let jobs = self.jobs.get_or_insert_with(|| spawn_workers(threads));
+        let jobs = self.jobs.get_or_insert_with(|| spawn_workers(threads.max(1)));
         let (reply, outcome) = channel();
         jobs.send(Job { piece, reply }).map_err(|_| failure("the compression threads stopped"))?;
         let handle = self.next;

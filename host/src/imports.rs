@@ -140,6 +140,9 @@ impl Host for State {
         self.host.credentials.lookup(&registry, for_push)
     }
 
+    fn compress_threads(&mut self) -> u32 {
+        self.host.compress.threads()
+    }
     fn compress_start(&mut self, piece: Piece) -> Result<u32, Error> {
         self.host.compress.start(piece)
     }

@@ -208,8 +208,8 @@ struct ExportArgs {
     /// Consecutive failures that make the container unhealthy.
     #[arg(long, value_name = "N")]
     healthcheck_retries: Option<u32>,
-    /// Threads compressing layer pieces (default: $OUTPORT_THREADS, else the number of CPUs; 0: all on
-    /// the core's own thread). The bytes are the same whatever the number.
+    /// Threads compressing layer pieces (default: $OUTPORT_THREADS, else the number of CPUs up to 4; 0:
+    /// all on the core's own thread). The bytes are the same whatever the number.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
@@ -219,10 +219,11 @@ struct ExportArgs {
     registry: RegistryArgs,
 }
 
-/// `--threads`, else `$OUTPORT_THREADS`, else one per CPU.
+/// `--threads`, else `$OUTPORT_THREADS`, else one per CPU up to 4 (each thread holds a core
+/// instance with its own match tables).
 fn compression_threads(flag: Option<usize>) -> usize {
     flag.or_else(|| std::env::var("OUTPORT_THREADS").ok().and_then(|v| v.trim().parse().ok()))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
 }
 
 fn main() -> ExitCode {
@@ -356,7 +357,6 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "platform": args.platform,
         "base": args.base,
         "baseInsecure": args.base_insecure,
-        "compressionThreads": threads,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
         "now": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),

@@ -45,6 +45,8 @@ Options:
       --healthcheck-cmd C  health check: JSON array (exec form), a shell string, or NONE
       --healthcheck-interval|-timeout|-start-period|-start-interval D   Go durations (30s, 1m30s)
       --healthcheck-retries N   failures before unhealthy
+      --threads N          threads compressing layer pieces (default: $OUTPORT_THREADS, else CPUs up to 4;
+                           0: none); the bytes are the same whatever the number
       --progress MODE      auto, plain, json (one event per line) or quiet
       --creds USER:SECRET  credentials for the registry pushed to (default: $OUTPORT_REGISTRY_USER and
                            $OUTPORT_REGISTRY_TOKEN, then docker's config.json and credential helpers)
@@ -73,6 +75,7 @@ const OPTIONS = {
   'base-insecure': { type: 'boolean' },
   result: { type: 'string' },
   layer: { type: 'string', multiple: true },
+  threads: { type: 'string' },
   'node-app': { type: 'string' },
   owner: { type: 'string' },
   exclude: { type: 'string', multiple: true },
@@ -103,6 +106,13 @@ const PROGRESS = {
   plain: (e) => process.stderr.write(`#progress ${e.phase} ${e.id} ${e.current}/${e.total}\n`),
   json: (e) => process.stderr.write(`${JSON.stringify({ phase: e.phase, id: e.id, current: e.current, total: e.total })}\n`),
 };
+
+/** --threads as a number (undefined: the default). */
+function threadCount(text) {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 256) usageError(`--threads ${JSON.stringify(text)}: expected a whole number up to 256`);
+  return Number(text);
+}
 
 /** --healthcheck-retries as a number; anything else is a usage error naming the flag. */
 function retries(text) {
@@ -142,6 +152,7 @@ async function main() {
     rootfs: rest[0],
     result: values.result,
     layers: values.layer ?? [],
+    threads: threadCount(values.threads),
     nodeApp: values['node-app'],
     owner: values.owner,
     exclude: values.exclude ?? [],

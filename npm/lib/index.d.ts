@@ -88,6 +88,11 @@ export interface ExportOptions extends RegistryOptions {
    * .git, .npmrc and other tooling files are left out.
    */
   nodeApp?: string;
+  /**
+   * Worker threads compressing layer pieces (default: $OUTPORT_THREADS, else the CPUs up to 4; 0: all
+   * on the calling thread). The bytes are the same whatever the number.
+   */
+  threads?: number;
   /** `--owner`: 'UID:GID' for every entry of the layers built from sources (default: the files' own). */
   owner?: string;
   /**

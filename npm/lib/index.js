@@ -76,11 +76,11 @@ const WRITES_STORE = { writes: true };
  * Run `job` with a Node host built from the host options, and clean up after it whatever happens.
  * A job that writes to the store (export, gc) holds the store's lock meanwhile, as in the native CLI.
  */
-async function withHost({ store, onProgress, creds, registryCa } = {}, job, { writes = false } = {}) {
+async function withHost({ store, onProgress, creds, registryCa, threads } = {}, job, { writes = false } = {}) {
   const release = writes ? await acquireStoreLock(store ?? defaultStoreDir()) : null;
   let host;
   try {
-    host = createNodeHost({ store, onProgress, creds, registryCa });
+    host = createNodeHost({ store, onProgress, creds, registryCa, threads });
     return await job(host);
   } finally {
     host?.dispose();

@@ -2,6 +2,7 @@
 // The Node implementation of the core's host interface (see wit/outport.wit): node:fs for the source
 // tree, the content store and outputs; progress goes to a callback. Synchronous fs calls: the core
 // awaits each answer anyway, and sync calls avoid a Promise per 1 MiB chunk.
+const { CompressPool, defaultThreads } = require('./compress-pool');
 const { Source } = require('./source');
 const { Store, defaultStoreDir } = require('./store');
 const { Outputs, mkdir, readWhole } = require('./output');
@@ -13,8 +14,9 @@ const { createCredentials } = require('./credentials');
  * `creds` ('USER:SECRET' or { username, password }) log in to the registry pushed to; `registryCa` is
  * a PEM file trusted for registries' TLS besides the system roots.
  */
-function createNodeHost({ store, onProgress, creds, registryCa } = {}) {
+function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) {
   const credentials = createCredentials(creds);
+  const compression = new CompressPool(threads ?? defaultThreads());
   const transport = new Transport({ registryCa });
   const source = new Source();
   const blobs = new Store(store ?? defaultStoreDir());
@@ -53,6 +55,9 @@ function createNodeHost({ store, onProgress, creds, registryCa } = {}) {
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
     httpSend: (request, maxBody) => transport.send(request, maxBody, blobs),
     credentials: (registry, forPush) => credentials(registry, forPush),
+    compressThreads: () => compression.threads,
+    compressStart: (piece) => compression.start(piece),
+    compressWait: (handle) => compression.wait(handle),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     progress: (event) => onProgress?.(event),
   };
@@ -61,6 +66,7 @@ function createNodeHost({ store, onProgress, creds, registryCa } = {}) {
     value: () => {
       outputs.removeTemporaries();
       transport.close();
+      compression.close();
     },
   });
   return host;

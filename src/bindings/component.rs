@@ -1,5 +1,7 @@
 //! WASI component glue: the `exporter` world of wit/outport.wit. The imports are synchronous, so
 //! every future of the core resolves on its first poll.
+// wit-bindgen's glue for the compress-piece export flattens the piece record into many arguments.
+#![allow(clippy::too_many_arguments)]
 
 use crate::error::{Error as CoreError, ErrorKind, Result};
 use crate::host::{
@@ -256,6 +258,9 @@ impl Host for ComponentHost {
             password: c.password,
             identity_token: Some(c.identity_token).filter(|t| !t.is_empty()),
         }))
+    }
+    fn compress_threads(&self) -> u32 {
+        imports::compress_threads()
     }
     async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
         let (algorithm, level) = piece.algorithm();

@@ -365,6 +365,14 @@ impl Host for JsHost {
         }))
     }
 
+    /// Optional for embedders: a host without `compressThreads` compresses in the core.
+    fn compress_threads(&self) -> u32 {
+        let method = Reflect::get(&self.0, &"compressThreads".into()).ok();
+        let Some(function) = method.and_then(|f| f.dyn_into::<Function>().ok()) else {
+            return 0;
+        };
+        function.call0(&self.0).ok().and_then(|v| v.as_f64()).map_or(0, |n| n.clamp(0.0, 256.0) as u32)
+    }
     async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
         let (algorithm, level) = piece.algorithm();
         let job = Object::new();

@@ -56,8 +56,8 @@ impl Compression {
 /// A running compressor for one layer.
 pub enum Encoder {
     Identity,
-    Gzip(gzip::GzipEncoder),
-    Zstd(zstd::ZstdEncoder),
+    /// gzip and zstd: in pieces (see piece.rs), here compressed one after the other.
+    Pieces(piece::Pieces),
     Estargz(Box<estargz::EstargzEncoder>),
 }
 
@@ -75,8 +75,11 @@ impl Encoder {
     pub fn new(compression: Compression, out: &mut Vec<u8>) -> Encoder {
         match compression {
             Compression::Uncompressed => Encoder::Identity,
-            Compression::Gzip { level } => Encoder::Gzip(gzip::GzipEncoder::new(level, out)),
-            Compression::Zstd { level } => Encoder::Zstd(zstd::ZstdEncoder::new(level)),
+            Compression::Gzip { .. } | Compression::Zstd { .. } => {
+                let pieces = piece::Pieces::new(compression).expect("gzip and zstd are cut into pieces");
+                out.extend_from_slice(&pieces.header());
+                Encoder::Pieces(pieces)
+            }
             Compression::Estargz { level } => Encoder::Estargz(Box::new(estargz::EstargzEncoder::new(level))),
         }
     }
@@ -85,8 +88,11 @@ impl Encoder {
     pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         match self {
             Encoder::Identity => out.extend_from_slice(input),
-            Encoder::Gzip(g) => g.write(input, out),
-            Encoder::Zstd(z) => z.write(input, out),
+            Encoder::Pieces(p) => {
+                let mut ready = Vec::new();
+                p.push(input, &mut ready);
+                ready.iter().for_each(|piece| out.extend_from_slice(&piece::compress_piece(piece)));
+            }
             Encoder::Estargz(e) => e.write(input, out)?,
         }
         Ok(())
@@ -95,8 +101,12 @@ impl Encoder {
     pub fn finish(self, out: &mut Vec<u8>) -> Result<Finished> {
         match self {
             Encoder::Identity => {}
-            Encoder::Gzip(g) => g.finish(out),
-            Encoder::Zstd(z) => z.finish(out),
+            Encoder::Pieces(p) => {
+                let mut ready = Vec::new();
+                let trailer = p.finish(&mut ready);
+                ready.iter().for_each(|piece| out.extend_from_slice(&piece::compress_piece(piece)));
+                out.extend_from_slice(&trailer);
+            }
             Encoder::Estargz(e) => {
                 let trailer = e.finish(out)?;
                 return Ok(Finished { uncompressed_tail: trailer.toc_tar, toc_digest: Some(trailer.toc_digest) });

@@ -2,6 +2,7 @@
 //! Compressed bytes are handed to the host in chunks of about `FLUSH_AT`, so memory stays bounded
 //! whatever the layer's size.
 
+use crate::compress::piece::{Piece, Pieces};
 use crate::compress::{estargz, Compression, Encoder};
 use crate::digest::Hasher;
 use crate::error::Result;
@@ -15,9 +16,20 @@ pub struct BlobWriter<'h, H: Host> {
     diff_id: Hasher,
     digest: Hasher,
     encoder: Option<Encoder>,
+    /// Instead of `encoder` when the host compresses pieces on other threads.
+    parallel: Option<Parallel>,
     pending: Vec<u8>,
     size: u64,
     uncompressed_size: u64,
+}
+
+/// Pieces being compressed by the host, oldest first: their bytes go into the blob in this order.
+struct Parallel {
+    /// Taken when the stream ends.
+    pieces: Option<Pieces>,
+    in_flight: std::collections::VecDeque<Handle>,
+    /// Enough pieces in flight to keep every host thread busy, and no more (memory).
+    limit: usize,
 }
 
 /// What a finished layer blob is known by.
@@ -43,13 +55,22 @@ impl<'h, H: Host> BlobWriter<'h, H> {
     pub async fn create(host: &'h H, compression: Compression) -> Result<BlobWriter<'h, H>> {
         let handle = host.blob_create().await?;
         let mut pending = Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4);
-        let encoder = Encoder::new(compression, &mut pending);
+        let threads = host.compress_threads() as usize;
+        let (encoder, parallel) = match Pieces::new(compression).filter(|_| threads > 0) {
+            Some(pieces) => {
+                pending.extend_from_slice(&pieces.header());
+                let limit = (threads + 1).min(16);
+                (None, Some(Parallel { pieces: Some(pieces), in_flight: Default::default(), limit }))
+            }
+            None => (Some(Encoder::new(compression, &mut pending)), None),
+        };
         Ok(BlobWriter {
             host,
             handle,
             diff_id: Hasher::new(),
             digest: Hasher::new(),
-            encoder: Some(encoder),
+            encoder,
+            parallel,
             pending,
             size: 0,
             uncompressed_size: 0,
@@ -62,9 +83,54 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.write(data, &mut self.pending)?;
         }
+        if let Some(pieces) = self.parallel.as_mut().and_then(|p| p.pieces.as_mut()) {
+            let mut ready = Vec::new();
+            pieces.push(data, &mut ready);
+            self.submit(ready).await?;
+        }
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
         }
+        Ok(())
+    }
+
+    /// Hand `ready` pieces to the host, first collecting the oldest ones in flight while at the limit.
+    async fn submit(&mut self, ready: Vec<Piece>) -> Result<()> {
+        for piece in ready {
+            while self.parallel.as_ref().is_some_and(|p| p.in_flight.len() >= p.limit) {
+                self.collect_oldest().await?;
+            }
+            let handle = self.host.compress_start(&piece).await?;
+            self.parallel.as_mut().expect("submitting in parallel mode").in_flight.push_back(handle);
+        }
+        Ok(())
+    }
+
+    /// Append the oldest piece's compressed bytes to the blob.
+    async fn collect_oldest(&mut self) -> Result<()> {
+        let Some(handle) = self.parallel.as_mut().and_then(|p| p.in_flight.pop_front()) else {
+            return Ok(());
+        };
+        let bytes = self.host.compress_wait(handle).await?;
+        self.pending.extend_from_slice(&bytes);
+        if self.pending.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// The last pieces and the trailer (parallel mode).
+    async fn finish_parallel(&mut self) -> Result<()> {
+        let Some(pieces) = self.parallel.as_mut().and_then(|p| p.pieces.take()) else {
+            return Ok(());
+        };
+        let mut ready = Vec::new();
+        let trailer = pieces.finish(&mut ready);
+        self.submit(ready).await?;
+        while self.parallel.as_ref().is_some_and(|p| !p.in_flight.is_empty()) {
+            self.collect_oldest().await?;
+        }
+        self.pending.extend_from_slice(&trailer);
         Ok(())
     }
 
@@ -81,6 +147,10 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Finish compression and commit the blob under its digest.
     pub async fn commit(mut self) -> Result<WrittenBlob> {
+        if let Err(e) = self.finish_parallel().await {
+            self.abort().await;
+            return Err(e);
+        }
         let mut annotations = Vec::new();
         if let Some(encoder) = self.encoder.take() {
             let finished = match encoder.finish(&mut self.pending) {
@@ -108,8 +178,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         })
     }
 
-    /// Drop the partial blob (after an error elsewhere in the pipeline).
+    /// Drop the partial blob (after an error elsewhere in the pipeline), and the pieces in flight.
     pub async fn abort(self) {
+        for handle in self.parallel.iter().flat_map(|p| p.in_flight.iter()) {
+            let _ = self.host.compress_wait(*handle).await;
+        }
         self.host.blob_abort(self.handle).await;
     }
 }

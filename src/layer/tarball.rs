@@ -1326,6 +1326,9 @@ mod tests {
         async fn credentials(&self, _: &str, _: bool) -> Result<Option<crate::host::Credential>> {
             unimplemented!()
         }
+        fn compress_threads(&self) -> u32 {
+            0
+        }
         async fn compress_start(&self, _: &crate::compress::piece::Piece) -> Result<Handle> {
             unimplemented!()
         }
