@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(skopeo umoci podman docker-registry apache2-utils openssl zstd python3)
+apt_packages=(skopeo umoci podman docker-registry apache2-utils openssl zstd pigz python3)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

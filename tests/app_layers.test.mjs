@@ -76,7 +76,7 @@ test('npm: node app on a registry base, then a code-only change uploads only the
         config: { healthcheck: { cmd: '["node","-e","process.exit(0)"]', interval: '30s' } },
         outputs: [`type=registry,name=${target},registry.insecure=true`],
         store: path.join(work, 'store'),
-        onProgress: (e) => { if (e.phase === 'push' && e.current === 0 && e.total > 0) uploads.add(e.id); },
+        onProgress: (e) => { if (e.phase === 'push' && e.id.startsWith('sha256:') && e.current === 0 && e.total > 0) uploads.add(e.id); },
       });
       return { metadata, uploads };
     };
