@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(skopeo umoci podman docker-registry apache2-utils openssl zstd pigz python3)
+# golang-go and the stargz-snapshotter sources: the eStargz reference reader the tests build offline.
+apt_packages=(skopeo umoci podman docker-registry apache2-utils openssl zstd pigz python3 golang-go golang-github-containerd-stargz-snapshotter-dev)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

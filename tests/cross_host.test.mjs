@@ -99,14 +99,27 @@ function variedText(bytes) {
   return parts.join('');
 }
 
-// Every zstd tier (levels 0-2, 3-5, 6-9, 10+) as well as gzip and no compression.
-for (const compression of ['gzip', 'uncompressed', 'zstd', 'zstd,compression-level=1', 'zstd,compression-level=7', 'zstd,compression-level=19']) {
+// Every zstd tier (levels 0-2, 3-5, 6-9, 10+) as well as gzip, estargz and no compression.
+for (const compression of [
+  'gzip',
+  'uncompressed',
+  'zstd',
+  'zstd,compression-level=1',
+  'zstd,compression-level=7',
+  'zstd,compression-level=19',
+  'estargz',
+  'estargz,compression-level=9',
+]) {
   test(`awkward tree, compression=${compression}: identical digests on both hosts`, () => {
     const work = tempDir();
     const rootfs = path.join(work, 'rootfs');
     fs.mkdirSync(rootfs);
     awkwardTree(rootfs);
     fs.writeFileSync(path.join(rootfs, 'varied.txt'), variedText(1024 * 1024));
+    if (compression.startsWith('estargz')) {
+      // Several 4 MiB chunks, each its own gzip member with its offset in the TOC.
+      fs.writeFileSync(path.join(rootfs, 'chunked.txt'), variedText(9 * 1024 * 1024 + 5));
+    }
     const meta = exportWithBoth(rootfs, work, `type=oci,compression=${compression}`);
     assert.deepEqual(meta.native, meta.npm);
     assert.ok(fs.readFileSync(path.join(work, 'native')).equals(fs.readFileSync(path.join(work, 'npm'))));
