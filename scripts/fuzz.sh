@@ -2,6 +2,7 @@
 # Fuzz every target in fuzz/ for SECONDS each (default 60; CI runs a short pass) with cargo-fuzz on
 # nightly Rust, and report executions and crashes per target. A crash input is copied to
 # fuzz/regressions/<target>/ so that tests/fuzz_regressions.rs replays it on stable from then on.
+# Seeds (fuzz/seeds/<target>/, committed) start a target where random bytes rarely reach.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,10 +11,10 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 
 status=0
-for target in output_spec annotation www_authenticate image_json reference layer_tarball ignore; do
-  mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
+for target in output_spec annotation www_authenticate image_json reference layer_tarball ignore estargz_toc; do
+  mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" "fuzz/seeds/$target"
   log="fuzz/artifacts/$target.log"
-  if cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \
+  if cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
       -max_total_time="$seconds" -max_len=4096 -timeout=10 -print_final_stats=1 > "$log" 2>&1; then
     result=ok
   elif ! grep -q 'stat::number_of_executed_units' "$log"; then

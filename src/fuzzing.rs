@@ -1,10 +1,18 @@
 //! What each fuzz target (fuzz/) feeds with arbitrary bytes: the parsers that read input from
 //! outside — users' `--output`, annotation and reference strings, registries' challenges and JSON,
-//! ignore files, and layer tarballs (decompressed and checked).
+//! ignore files, layer tarballs (decompressed and checked) and eStargz blobs (footer and TOC).
 //! Kept here so that crashes the fuzzer finds replay as plain tests (tests/fuzz_regressions.rs).
 
-pub const TARGETS: &[&str] =
-    &["output_spec", "annotation", "www_authenticate", "image_json", "reference", "layer_tarball", "ignore"];
+pub const TARGETS: &[&str] = &[
+    "output_spec",
+    "annotation",
+    "www_authenticate",
+    "image_json",
+    "reference",
+    "layer_tarball",
+    "ignore",
+    "estargz_toc",
+];
 
 /// Feed `data` to `target`'s parsers. Errors are fine; only a panic (or a hang) is a finding.
 pub fn run(target: &str, data: &[u8]) {
@@ -40,6 +48,7 @@ pub fn run(target: &str, data: &[u8]) {
         }
         ("layer_tarball", _) => layer_tarball(data),
         ("ignore", Some(text)) => ignore(text),
+        ("estargz_toc", _) => estargz_toc(data),
         _ => {}
     }
 }
@@ -49,16 +58,9 @@ pub fn run(target: &str, data: &[u8]) {
 /// gzip- or zstd-compressed (by our own encoders) must get the same verdict.
 fn layer_tarball(data: &[u8]) {
     use crate::layer::tarball::{copy_stream, detect, Chunks, Kind};
-    struct Collect(Vec<u8>);
-    impl crate::layer::walk::TarSink for Collect {
-        async fn write(&mut self, data: &[u8]) -> crate::Result<()> {
-            self.0.extend_from_slice(data);
-            Ok(())
-        }
-    }
     let run = |data: &[u8], chunk: usize| {
-        let mut out = Collect(Vec::new());
-        block_on(copy_stream(&mut Chunks { data, chunk }, "fuzz", &mut out)).map(|()| out.0)
+        let mut out = Vec::new();
+        block_on(copy_stream(&mut Chunks { data, chunk }, "fuzz", &mut out)).map(|()| out)
     };
     let whole = run(data, usize::MAX);
     assert_eq!(run(data, 7), whole, "the outcome depends on chunking");
@@ -78,6 +80,51 @@ fn layer_tarball(data: &[u8]) {
     encoder.write(data, &mut zstd);
     encoder.finish(&mut zstd);
     assert_eq!(run(&zstd, 4096), whole, "zstd changed the verdict");
+}
+
+/// `data` three ways: as a whole blob (footer, TOC member, TOC); as the TOC JSON inside a well-formed
+/// TOC member, so the JSON checks are reached; and, when it is a tar the encoder takes, as the layer
+/// of an eStargz blob, which must then read back with the encoder's TOC and the original tar before it.
+fn estargz_toc(data: &[u8]) {
+    use crate::compress::estargz::{footer, reader, EstargzEncoder, TOC_TAR_NAME};
+    use crate::compress::gzip::GzipEncoder;
+    use crate::layer::tar as tar_writer;
+    if let Ok(toc) = reader::parse_blob(data) {
+        assert!(toc.toc_offset < data.len() as u64, "the TOC offset lies outside the blob");
+        assert!(toc.entries.iter().all(|e| e.offset as u64 <= toc.toc_offset), "an entry points past the TOC");
+    }
+
+    let mut toc_tar = tar_writer::encode(&tar_writer::Header {
+        name: TOC_TAR_NAME.as_bytes().to_vec(),
+        typeflag: tar_writer::typeflag::REGULAR,
+        size: data.len() as i64,
+        ..Default::default()
+    });
+    toc_tar.extend_from_slice(data);
+    toc_tar.resize(toc_tar.len() + tar_writer::padding(data.len() as u64), 0);
+    toc_tar.extend_from_slice(&tar_writer::TRAILER);
+    let mut blob = Vec::new();
+    let mut member = GzipEncoder::new(1, &mut blob);
+    member.write(&toc_tar, &mut blob);
+    member.finish(&mut blob);
+    blob.extend_from_slice(&footer(0));
+    if let Ok(toc) = reader::parse_blob(&blob) {
+        assert_eq!(toc.digest, crate::digest::sha256(data), "the TOC digest is not the JSON's");
+        assert_eq!(toc.toc_tar, toc_tar);
+    }
+
+    let mut blob = Vec::new();
+    let mut encoder = EstargzEncoder::new(1);
+    let Ok(()) = encoder.write(data, &mut blob) else { return };
+    let Ok(trailer) = encoder.finish(&mut blob) else { return };
+    let toc = reader::parse_blob(&blob).expect("an eStargz blob the encoder wrote reads back");
+    assert_eq!(toc.digest, trailer.toc_digest);
+    assert_eq!(toc.toc_tar, trailer.toc_tar);
+    let mut layer = Vec::new();
+    let before_toc = crate::layer::tarball::Chunks { data: &blob[..toc.toc_offset as usize], chunk: 4096 };
+    if block_on(crate::layer::tarball::copy_stream(&mut { before_toc }, "fuzz", &mut layer)).is_ok() {
+        assert_eq!(layer, data, "the blob before the TOC is not the original tar");
+    }
 }
 
 /// An ignore file, then the path on its last line. Beyond not panicking: when a directory is

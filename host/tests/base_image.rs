@@ -578,3 +578,63 @@ fn force_compression_recompresses_base_layers_keeping_diff_ids() {
         &["copy", "-q", &format!("oci:{}", forced.display()), &format!("dir:{}", work.path().join("dir").display())],
     );
 }
+
+/// An eStargz base layer forced to gzip becomes its original tar, as BuildKit converts it: the TOC
+/// member is left behind, so the diffID is the one a plain gzip export of the same tree gives.
+#[test]
+fn force_compression_from_estargz_keeps_only_the_original_tar() {
+    let work = tempdir().unwrap();
+    let base_rootfs = work.path().join("base-rootfs");
+    fs::create_dir_all(base_rootfs.join("etc")).unwrap();
+    fs::write(base_rootfs.join("etc/base.conf"), "base = 1\n".repeat(500)).unwrap();
+    let config_of = |dest: &Path| skopeo(&["inspect", "--config", &format!("oci:{}", dest.display())]);
+    let raw_of = |dest: &Path| skopeo(&["inspect", "--raw", &format!("oci:{}", dest.display())]);
+    let layout = work.path().join("estargz-base");
+    ok(export_tree(
+        work.path(),
+        &base_rootfs,
+        &format!("type=oci,tar=false,dest={},compression=estargz", layout.display()),
+        &[],
+    ));
+    let plain = work.path().join("gzip-base");
+    ok(export_tree(work.path(), &base_rootfs, &format!("type=oci,tar=false,dest={}", plain.display()), &[]));
+    let estargz_diff_id = config_of(&layout)["rootfs"]["diff_ids"][0].clone();
+    let plain_diff_id = config_of(&plain)["rootfs"]["diff_ids"][0].clone();
+    assert_ne!(estargz_diff_id, plain_diff_id, "an eStargz diffID covers its TOC");
+    assert!(raw_of(&layout)["layers"][0]["annotations"]["containerd.io/snapshot/stargz/toc.digest"].is_string());
+
+    let forced = work.path().join("forced");
+    let rootfs = app_rootfs(work.path());
+    let spec = format!("type=oci,tar=false,dest={},compression=gzip,force-compression=true", forced.display());
+    ok(export_tree(work.path(), &rootfs, &spec, &["--base", &format!("oci:{}", layout.display())]));
+    let (raw, config) = (raw_of(&forced), config_of(&forced));
+    assert_eq!(raw["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip", "{raw}");
+    assert!(raw["layers"][0].get("annotations").is_none(), "no eStargz annotations left: {raw}");
+    assert_eq!(config["rootfs"]["diff_ids"][0], plain_diff_id, "the original tar's diffID");
+    let blob = forced.join("blobs").join(raw["layers"][0]["digest"].as_str().unwrap().replace(':', "/"));
+    let tar_digest = run("sh", &["-c", &format!("gzip -dc {} | sha256sum", blob.display())]);
+    assert_eq!(format!("sha256:{}", &tar_digest[..64]), plain_diff_id.as_str().unwrap());
+    let listing = run("sh", &["-c", &format!("gzip -dc {} | tar -t", blob.display())]);
+    assert!(!listing.contains("stargz.index.json"), "{listing}");
+    // Without force the eStargz layer stays as it is, annotations and diffID included.
+    let kept = work.path().join("kept");
+    ok(export_tree(
+        work.path(),
+        &rootfs,
+        &format!("type=oci,tar=false,dest={}", kept.display()),
+        &["--base", &format!("oci:{}", layout.display())],
+    ));
+    assert_eq!(config_of(&kept)["rootfs"]["diff_ids"][0], estargz_diff_id);
+    assert!(raw_of(&kept)["layers"][0]["annotations"]["containerd.io/snapshot/stargz/toc.digest"].is_string());
+    // umoci unpacks the converted image.
+    run(
+        "umoci",
+        &[
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:latest", forced.display()),
+            work.path().join("bundle").to_str().unwrap(),
+        ],
+    );
+}

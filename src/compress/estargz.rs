@@ -8,6 +8,7 @@
 //! Streaming: the tar is parsed as it arrives; only the TOC entries stay in memory.
 
 mod header;
+pub mod reader;
 mod toc;
 
 use super::gzip::GzipEncoder;

@@ -400,7 +400,8 @@ fn attestation_files<'a>(
 
 /// A base layer as `plan` carries it: the same blob, or with `force-compression` the same tar
 /// compressed as the plan asks. Foreign layers are never pulled, so they stay as they are.
-/// Its diffID stays, except when it becomes eStargz (whose diffID covers the TOC too).
+/// Its diffID stays, except when it becomes eStargz (whose diffID covers the TOC too) or stops
+/// being eStargz (only the original tar is kept).
 async fn base_layer<H: Host>(host: &H, plan: &Plan, base: &Descriptor, diff_id: &str) -> Result<(Descriptor, String)> {
     let is_estargz = base.annotations.contains_key(crate::compress::estargz::TOC_DIGEST_ANNOTATION);
     let same = MediaTypes::same_compression(&base.media_type, plan.compression)
@@ -409,7 +410,7 @@ async fn base_layer<H: Host>(host: &H, plan: &Plan, base: &Descriptor, diff_id: 
         return Ok((crate::base::reused_layer(base, plan.media_types), diff_id.to_string()));
     }
     host.progress(ProgressEvent { phase: "recompress".into(), id: base.digest.clone(), current: 0, total: 1 });
-    let blob = layer::recompress::recompress(host, &base.digest, diff_id, plan.compression).await?;
+    let blob = layer::recompress::recompress(host, &base.digest, base.size, diff_id, plan.compression).await?;
     host.progress(ProgressEvent { phase: "recompress".into(), id: blob.digest.clone(), current: 1, total: 1 });
     let mut descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &blob.digest, blob.size);
     if plan.media_types == MediaTypes::Oci {

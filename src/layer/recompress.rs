@@ -1,10 +1,12 @@
 //! `force-compression`: a base layer stored in another compression is decompressed and compressed
 //! again the way the output asks. Its tar stream, and so its diffID, stays the same; the entries are
-//! checked on the way as a layer tarball's are.
+//! checked on the way as a layer tarball's are. An eStargz layer becomes its original tar (the blob
+//! before the TOC member) as in BuildKit, so its diffID changes to that tar's.
 
 use super::blob_writer::{BlobWriter, WrittenBlob};
 use super::walk::TarSink;
 use super::{cache, tarball};
+use crate::compress::estargz::reader as estargz;
 use crate::compress::Compression;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
@@ -13,10 +15,12 @@ use crate::host::Host;
 /// Stored blobs are read this much at a time.
 const READ_CHUNK: u32 = 1 << 20;
 
-/// The base layer blob `digest` (whose uncompressed tar is `diff_id`) in `compression`.
+/// The stored base layer blob `digest` of `size` bytes (whose whole decompressed stream is
+/// `diff_id`) in `compression`.
 pub async fn recompress<H: Host>(
     host: &H,
     digest: &str,
+    size: u64,
     diff_id: &str,
     compression: Compression,
 ) -> Result<WrittenBlob> {
@@ -24,11 +28,20 @@ pub async fn recompress<H: Host>(
         return Ok(blob);
     }
     let what = format!("base layer {digest}");
+    let toc = match compression {
+        Compression::Estargz { .. } => None,
+        _ => estargz::read(host, digest, size).await?,
+    };
     let mut tee = Tee { digest: Hasher::new(), writer: BlobWriter::create(host, compression).await? };
-    let mut stored = StoredBlob { host, digest, offset: 0 };
+    let end = toc.as_ref().map_or(u64::MAX, |toc| toc.toc_offset);
+    let mut stored = StoredBlob { host, digest, offset: 0, end };
     if let Err(e) = tarball::copy_stream(&mut stored, &what, &mut tee).await {
         tee.writer.abort().await;
         return Err(e);
+    }
+    // The diffID the image gives covers the TOC tar (and the footer's empty member) too.
+    if let Some(toc) = &toc {
+        tee.digest.update(&toc.toc_tar);
     }
     let found = tee.digest.finish();
     if found != diff_id {
@@ -53,16 +66,21 @@ impl<H: Host> TarSink for Tee<'_, H> {
     }
 }
 
-/// A stored blob read from the start, as a tarball source.
+/// A stored blob read from the start up to `end`, as a tarball source.
 struct StoredBlob<'h, H: Host> {
     host: &'h H,
     digest: &'h str,
     offset: u64,
+    end: u64,
 }
 
 impl<H: Host> tarball::Source for StoredBlob<'_, H> {
     async fn read(&mut self) -> Result<Vec<u8>> {
-        let chunk = self.host.blob_read(self.digest, self.offset, READ_CHUNK).await?;
+        let want = (self.end - self.offset).min(u64::from(READ_CHUNK)) as u32;
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let chunk = self.host.blob_read(self.digest, self.offset, want).await?;
         self.offset += chunk.len() as u64;
         Ok(chunk)
     }

@@ -790,15 +790,6 @@ mod tests {
     use super::*;
     use crate::fuzzing::block_on;
 
-    struct Collect(Vec<u8>);
-
-    impl TarSink for Collect {
-        async fn write(&mut self, data: &[u8]) -> Result<()> {
-            self.0.extend_from_slice(data);
-            Ok(())
-        }
-    }
-
     fn entry(name: &str, flag: u8, data: &[u8]) -> Vec<u8> {
         let header = Header {
             name: name.as_bytes().to_vec(),
@@ -833,9 +824,9 @@ mod tests {
 
     /// Run the whole pipeline over `data` handed out `chunk` bytes at a time.
     fn run_chunked(data: &[u8], chunk: usize) -> Result<Vec<u8>> {
-        let mut out = Collect(Vec::new());
+        let mut out = Vec::new();
         block_on(copy_stream(&mut Chunks { data, chunk }, "layer.tar", &mut out))?;
-        Ok(out.0)
+        Ok(out)
     }
 
     /// Run in one piece and in awkward chunks: the outcome must not depend on chunking.
@@ -1356,8 +1347,8 @@ mod tests {
         ];
         let host = MemHost { files: files.into_iter().collect(), open: Default::default() };
         let copy = |path: &[u8]| {
-            let mut out = Collect(Vec::new());
-            block_on(copy_tarball(&host, path, &mut out)).map(|()| out.0)
+            let mut out = Vec::new();
+            block_on(copy_tarball(&host, path, &mut out)).map(|()| out)
         };
         assert_eq!(copy(b"/in/layer.tar").unwrap(), tar);
         assert_eq!(copy(b"/in/layer.tgz").unwrap(), big_tar);

@@ -25,6 +25,14 @@ pub trait TarSink {
     async fn write(&mut self, data: &[u8]) -> Result<()>;
 }
 
+/// Collects the tar in memory (tests, fuzzing, small outputs).
+impl TarSink for Vec<u8> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.extend_from_slice(data);
+        Ok(())
+    }
+}
+
 /// What happens to entry mtimes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mtime {
