@@ -32,6 +32,7 @@ fn inode(path: &Path) -> u64 {
     fs::metadata(path).unwrap().ino()
 }
 
+/// Cache records: one per compressed tar, and one per tree shape (its tar headers) beside it.
 fn records(work: &Path) -> usize {
     fs::read_dir(work.join("store/cache")).map(|d| d.count()).unwrap_or(0)
 }
@@ -54,7 +55,7 @@ fn an_unchanged_layer_is_not_compressed_again() {
     let first = export_layer(w, &root, "compression=gzip", "one");
     let blob = stored_blob(w, &first);
     let inode_before = inode(&blob);
-    assert_eq!(records(w), 1);
+    assert_eq!(records(w), 2);
 
     let again = export_layer(w, &root, "compression=gzip", "two");
     assert_eq!(again, first);
@@ -64,7 +65,7 @@ fn an_unchanged_layer_is_not_compressed_again() {
     let zstd3 = export_layer(w, &root, "compression=zstd", "three");
     let zstd19 = export_layer(w, &root, "compression=zstd,compression-level=19", "four");
     assert!(zstd3 != first && zstd19 != zstd3);
-    assert_eq!(records(w), 3);
+    assert_eq!(records(w), 6);
     let zstd3_inode = inode(&stored_blob(w, &zstd3));
     assert_eq!(export_layer(w, &root, "compression=zstd,compression-level=3", "five"), zstd3);
     assert_eq!(inode(&stored_blob(w, &zstd3)), zstd3_inode);
@@ -94,4 +95,41 @@ fn a_damaged_blob_is_compressed_again_not_reused() {
         fs::write(record.unwrap().path(), b"{not json").unwrap();
     }
     assert_eq!(export_layer(w, &root, "compression=gzip", "three"), first);
+}
+
+/// A file rewritten with other bytes of the same size and its old mtime leaves every tar header as
+/// it was: the cache must still notice the new content (with and without rewrite-timestamp).
+#[test]
+fn same_headers_with_new_content_is_a_new_layer() {
+    let work = tempdir().unwrap();
+    let w = work.path();
+    let root = tree(w);
+    let file = root.join("etc/file3.conf");
+    let mtime = fs::metadata(&file).unwrap().modified().unwrap();
+    for (i, options) in ["compression=gzip", "compression=zstd,rewrite-timestamp=true"].iter().enumerate() {
+        let before = export_layer(w, &root, options, &format!("before{i}"));
+        assert_eq!(export_layer(w, &root, options, &format!("again{i}")), before);
+        let old = fs::read(&file).unwrap();
+        let new: Vec<u8> =
+            old.iter().map(|b| if b.is_ascii_lowercase() { b.to_ascii_uppercase() } else { *b }).collect();
+        assert_eq!(new.len(), old.len());
+        fs::write(&file, &new).unwrap();
+        fs::File::options().write(true).open(&file).unwrap().set_modified(mtime).unwrap();
+        let after = export_layer(w, &root, options, &format!("after{i}"));
+        assert_ne!(after, before, "{options}: the old blob was reused for new content");
+        let listing = run(
+            "sh",
+            &[
+                "-c",
+                &format!(
+                    "{} -dc {} | tar -xO etc/file3.conf",
+                    if i == 0 { "gzip" } else { "zstd" },
+                    stored_blob(w, &after).display()
+                ),
+            ],
+        );
+        assert_eq!(listing.as_bytes(), new.as_slice());
+        fs::write(&file, &old).unwrap();
+        fs::File::options().write(true).open(&file).unwrap().set_modified(mtime).unwrap();
+    }
 }

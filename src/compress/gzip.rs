@@ -15,6 +15,20 @@ pub struct GzipEncoder {
     scratch: Vec<u8>,
 }
 
+/// miniz's deflate flags for `level`, except that the default level 6 searches 48 match candidates
+/// instead of miniz's 128: measured on a 200 MB rootfs it is 1.5× faster and its output 0.7% larger
+/// than `gzip -6`'s (miniz's own level 6: +0.2%, level 5 with 32 candidates: +1.1%).
+pub fn deflate_flags(level: u8) -> u32 {
+    const LEVEL_6_PROBES: u32 = 48;
+    const PROBES_MASK: u32 = 0xfff;
+    let flags = create_comp_flags_from_zip_params(level as i32, -15, 0);
+    if level == 6 {
+        (flags & !PROBES_MASK) | LEVEL_6_PROBES
+    } else {
+        flags
+    }
+}
+
 /// A member's 10-byte header as Go writes it: deflate, no flags, mtime 0, XFL by level, OS 255.
 pub fn gzip_header(level: u8) -> [u8; 10] {
     let xfl = match level {
@@ -28,7 +42,7 @@ pub fn gzip_header(level: u8) -> [u8; 10] {
 impl GzipEncoder {
     /// Starts a member; the 10-byte header goes into `out`.
     pub fn new(level: u8, out: &mut Vec<u8>) -> GzipEncoder {
-        let flags = create_comp_flags_from_zip_params(level as i32, -15, 0);
+        let flags = deflate_flags(level);
         out.extend_from_slice(&gzip_header(level));
         GzipEncoder {
             deflate: Box::new(CompressorOxide::new(flags)),

@@ -9,12 +9,10 @@
 //!   stream. The CRC-32 and length of the trailer are computed over the stream as it passes.
 //! - zstd: each 4 MiB piece is one frame (a zstd stream may hold any number of frames).
 
-use super::gzip::gzip_header;
+use super::gzip::{deflate_flags, gzip_header};
 use super::zstd::{compress_frame, Tier};
 use super::Compression;
-use miniz_oxide::deflate::core::{
-    compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
-};
+use miniz_oxide::deflate::core::{compress, CompressorOxide, TDEFLFlush, TDEFLStatus};
 
 /// Input bytes per gzip piece.
 const GZIP_PIECE: usize = 1 << 20;
@@ -70,7 +68,7 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
 }
 
 fn deflate_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
-    let flags = create_comp_flags_from_zip_params(level as i32, -15, 0);
+    let flags = deflate_flags(level);
     let mut deflate = Box::new(CompressorOxide::new(flags));
     let mut scratch = vec![0u8; 64 << 10];
     let mut out = Vec::with_capacity(data.len() / 2 + 64);

@@ -2,6 +2,11 @@
 //! compressed again. Records live in the store under a key made of the tar stream's digest and the
 //! compression with its level; a record is used only after the blob it names is read back and its
 //! digest checked, so a stale or damaged record costs a recompression, never a wrong layer.
+//!
+//! Beside each record of a walked tree, a shape record keyed by the digest of the tar's header blocks
+//! alone (names, modes, owners, sizes, mtimes; see `walk::write_headers`). Equal tar streams have
+//! equal headers, so when no shape record exists the tar cannot be in the cache either, and the
+//! source need not be read twice to find that out.
 
 use super::WrittenBlob;
 use crate::compress::Compression;
@@ -49,6 +54,34 @@ pub async fn lookup<H: Host>(host: &H, tar_digest: &str, compression: Compressio
         return Ok(None);
     }
     Ok(Some(blob))
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShapeRecord {
+    headers_digest: String,
+    compression: String,
+}
+
+fn shape_key(headers_digest: &str, compression: Compression) -> String {
+    key(&format!("headers {headers_digest}"), compression)
+}
+
+/// Whether a tree with these tar headers was ever cached compressed with `compression` (if not,
+/// its tar stream is not in the cache).
+pub async fn shape_seen<H: Host>(host: &H, headers_digest: &str, compression: Compression) -> Result<bool> {
+    let Some(bytes) = host.cache_read(&shape_key(headers_digest, compression)).await? else {
+        return Ok(false);
+    };
+    Ok(serde_json::from_slice::<ShapeRecord>(&bytes)
+        .is_ok_and(|r| r.headers_digest == headers_digest && r.compression == compression_name(compression)))
+}
+
+/// Remember that a tree with these tar headers was cached compressed with `compression`.
+pub async fn record_shape<H: Host>(host: &H, headers_digest: &str, compression: Compression) -> Result<()> {
+    let record = ShapeRecord { headers_digest: headers_digest.into(), compression: compression_name(compression) };
+    let bytes = serde_json::to_vec(&record).expect("a shape record serializes");
+    host.cache_write(&shape_key(headers_digest, compression), &bytes).await
 }
 
 /// Remember that `tar_digest` compressed with `compression` gave `blob`.

@@ -35,8 +35,8 @@ pub async fn from_source<H: Host>(
 }
 
 /// Build one layer from `source`, or take the blob the compression cache holds for the same tar
-/// stream compressed the same way. Reading the source twice on a miss costs far less than
-/// compressing it again on a hit.
+/// stream compressed the same way. A tree whose tar headers the cache has seen is read twice (once
+/// to hash its tar, which is far cheaper than compressing it again); any other is read once.
 pub async fn build<H: Host>(
     host: &H,
     source: &LayerSource,
@@ -46,24 +46,54 @@ pub async fn build<H: Host>(
     if compression == Compression::Uncompressed {
         return from_source(host, source, compression, clamp_mtime).await;
     }
-    let tar_digest = tar_digest(host, source, clamp_mtime).await?;
-    if let Some(blob) = cache::lookup(host, &tar_digest, compression).await? {
-        return Ok(blob);
+    let headers = match source.kind {
+        SourceKind::Tarball => None,
+        SourceKind::Directory | SourceKind::File => Some(headers_digest(host, source, clamp_mtime).await?),
+    };
+    let seen = match &headers {
+        Some(headers) => cache::shape_seen(host, headers, compression).await?,
+        None => true,
+    };
+    // An eStargz blob's diffID covers its TOC, so only a separate pass gives its tar's digest.
+    let blob = if !seen && !matches!(compression, Compression::Estargz { .. }) {
+        let blob = from_source(host, source, compression, clamp_mtime).await?;
+        cache::record(host, &blob.diff_id, compression, &blob).await?;
+        blob
+    } else {
+        let tar_digest = tar_digest(host, source, clamp_mtime).await?;
+        if let Some(blob) = cache::lookup(host, &tar_digest, compression).await? {
+            return Ok(blob);
+        }
+        let blob = from_source(host, source, compression, clamp_mtime).await?;
+        cache::record(host, &tar_digest, compression, &blob).await?;
+        blob
+    };
+    if let Some(headers) = &headers {
+        cache::record_shape(host, headers, compression).await?;
     }
-    let blob = from_source(host, source, compression, clamp_mtime).await?;
-    cache::record(host, &tar_digest, compression, &blob).await?;
     Ok(blob)
+}
+
+/// sha256 of the tar's header blocks alone (a directory or file source; nothing is read).
+async fn headers_digest<H: Host>(host: &H, source: &LayerSource, clamp_mtime: Option<i64>) -> Result<String> {
+    let mut sink = Digesting(Hasher::new());
+    let mtime = clamp_mtime.map_or(walk::Mtime::Keep, walk::Mtime::Clamp);
+    let tree = walk::Tree { roots: std::slice::from_ref(source), mtime, prefix: b"" };
+    walk::write_headers(host, &tree, &mut sink).await?;
+    Ok(sink.0.finish())
+}
+
+struct Digesting(Hasher);
+
+impl walk::TarSink for Digesting {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.0.update(data);
+        Ok(())
+    }
 }
 
 /// sha256 of the tar stream `source` gives, without compressing or storing it.
 async fn tar_digest<H: Host>(host: &H, source: &LayerSource, clamp_mtime: Option<i64>) -> Result<String> {
-    struct Digesting(Hasher);
-    impl walk::TarSink for Digesting {
-        async fn write(&mut self, data: &[u8]) -> Result<()> {
-            self.0.update(data);
-            Ok(())
-        }
-    }
     let mut sink = Digesting(Hasher::new());
     write_tar(host, source, clamp_mtime, &mut sink).await?;
     Ok(sink.0.finish())

@@ -186,19 +186,27 @@ async fn check_root<H: Host>(host: &H, root: &LayerSource) -> Result<()> {
 
 /// Write the tree's entries (not the end-of-archive trailer) to `out`.
 pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
-    walk(host, tree, &mut TarVisitor { host, out }).await
+    walk(host, tree, &mut TarVisitor { host, out, file_data: true }).await
+}
+
+/// Only the header blocks `write_tree` would write: the tree's shape, from directory listings alone
+/// (no file is opened). Two trees whose tar streams are equal have equal headers.
+pub async fn write_headers<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
+    walk(host, tree, &mut TarVisitor { host, out, file_data: false }).await
 }
 
 /// Turns visited entries into tar headers and file data.
 struct TarVisitor<'a, H: Host, S: TarSink> {
     host: &'a H,
     out: &'a mut S,
+    file_data: bool,
 }
 
 impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
     async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
         let header = match item {
             Item::Directory => header(entry, [name, b"/"].concat(), typeflag::DIRECTORY),
+            Item::File { source: _ } if !self.file_data => file_header(entry, name.to_vec()),
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
             Item::Hardlink { target } => {
                 Header { linkname: target.to_vec(), ..header(entry, name.to_vec(), typeflag::HARDLINK) }
@@ -235,6 +243,10 @@ fn header(entry: &SourceEntry, name: Vec<u8>, flag: u8) -> Header {
         mtime: entry.mtime,
         ..Default::default()
     }
+}
+
+fn file_header(entry: &SourceEntry, name: Vec<u8>) -> Header {
+    Header { size: entry.size as i64, ..header(entry, name, typeflag::REGULAR) }
 }
 
 /// The merged children of directory `rel` over `dir_roots` (top first), sorted for popping.
@@ -377,9 +389,7 @@ async fn write_file<H: Host, S: TarSink>(
     name: Vec<u8>,
     out: &mut S,
 ) -> Result<()> {
-    let mut h = header(entry, name, typeflag::REGULAR);
-    h.size = entry.size as i64;
-    out.write(&tar::encode(&h)).await?;
+    out.write(&tar::encode(&file_header(entry, name))).await?;
     copy_source(host, path, entry.size, out).await?;
     out.write(&[0u8; tar::BLOCK][..tar::padding(entry.size)]).await
 }
