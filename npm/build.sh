@@ -5,3 +5,5 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 cargo build --quiet -p outport --target wasm32-unknown-unknown --profile wasm
 wasm-bindgen --target nodejs --out-dir npm/wasm target/wasm32-unknown-unknown/wasm/outport.wasm
+# The same core for browsers and web workers (lib/browser.mjs).
+wasm-bindgen --target web --out-dir npm/wasm-web target/wasm32-unknown-unknown/wasm/outport.wasm

@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# golang-go and the stargz-snapshotter sources: the eStargz reference reader the tests build offline.
-apt_packages=(skopeo umoci podman docker-registry apache2-utils openssl zstd pigz python3 golang-go golang-github-containerd-stargz-snapshotter-dev)
+# golang-go and the stargz-snapshotter sources: the eStargz reference reader the tests build offline;
+# chromium: the browser build's test.
+apt_packages=(skopeo umoci podman docker-registry apache2-utils openssl zstd pigz python3 golang-go golang-github-containerd-stargz-snapshotter-dev chromium)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -27,6 +28,8 @@ command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 
 cargo build --quiet --release --workspace
 bash npm/build.sh
+# The npm package's test tools (typescript, playwright-core), pinned by npm/package-lock.json.
+(cd npm && npm ci --no-audit --no-fund --loglevel=error)
 
 # The main job: the bundled example, exported by both hosts, must be byte-identical.
 mkdir -p out

@@ -13,11 +13,129 @@ export interface ExportMetadata {
   [key: string]: unknown;
 }
 
+/**
+ * One step of a run, as the CLI's `--progress json` prints it: `phase` (e.g. layer, recompress,
+ * upload, pull, export), `id` (a layer or blob digest, or an output), and bytes or items done of `total`.
+ */
 export interface ProgressEvent {
   phase: string;
   id: string;
   current: number;
   total: number;
+}
+
+/**
+ * An `--output` value as an object: the same keys and values as the string form
+ * (`{ type: 'oci', dest: 'out.tar', compression: 'zstd' }` is `type=oci,dest=out.tar,compression=zstd`);
+ * arrays (e.g. several `name`s) are joined with commas.
+ */
+export interface OutputSpec {
+  type: 'image' | 'registry' | 'oci' | 'docker' | 'local' | 'tar' | 'cacheonly';
+  dest?: string;
+  name?: string | string[];
+  push?: boolean;
+  tar?: boolean;
+  compression?: 'gzip' | 'zstd' | 'estargz' | 'uncompressed';
+  'compression-level'?: number;
+  'force-compression'?: boolean;
+  'oci-mediatypes'?: boolean;
+  'rewrite-timestamp'?: boolean;
+  'registry.insecure'?: boolean;
+  'push-by-digest'?: boolean;
+  /** Any other exporter option (annotations, `platform-split`, …), as in the string form. */
+  [option: string]: string | number | boolean | string[] | undefined;
+}
+
+/** A source entry as the host describes it (lstat: symlinks are described, never followed). */
+export interface SourceEntry {
+  name: Uint8Array;
+  kind: 'regular' | 'directory' | 'symlink' | 'char-device' | 'block-device' | 'fifo' | 'socket';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number | bigint;
+  /** Unix seconds. */
+  mtime: number | bigint;
+  linkTarget: Uint8Array;
+  devMajor: number;
+  devMinor: number;
+  device: number | bigint;
+  inode: number | bigint;
+  nlink: number | bigint;
+}
+
+/** A registry request: the body is empty, bytes, or a range of a stored blob. */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Array<[string, string]>;
+  insecure: boolean;
+  body: null | Uint8Array | { blob: string; offset: number; length: number };
+}
+
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * What the core asks of its host (wit/outport.wit, as JS sees it). The Node host (`createNodeHost`)
+ * and the in-memory host (`createMemoryHost`) implement it; an embedder may pass any object that
+ * does, e.g. over an editor's virtual file system. Paths of the source tree are bytes; failures are
+ * thrown as Errors with `kind` ('source', 'store', 'output', 'registry', 'auth', 'invalid-option'),
+ * and the message names the path at fault. Every method may return a Promise.
+ */
+export interface OutportHost {
+  sourceStat(path: Uint8Array): Awaitable<SourceEntry>;
+  sourceReadDir(path: Uint8Array): Awaitable<SourceEntry[]>;
+  sourceOpen(path: Uint8Array): Awaitable<number>;
+  /** Up to `max` bytes; fewer only at the end of the file. */
+  sourceRead(handle: number, max: number): Awaitable<Uint8Array>;
+  sourceClose(handle: number): Awaitable<unknown>;
+  blobSize(digest: string): Awaitable<number | null>;
+  blobCreate(): Awaitable<number>;
+  blobWrite(handle: number, data: Uint8Array): Awaitable<unknown>;
+  /** Make the written bytes visible under `digest` (computed by the core). */
+  blobCommit(handle: number, digest: string): Awaitable<unknown>;
+  blobAbort(handle: number): Awaitable<unknown>;
+  blobRead(digest: string, offset: number, max: number): Awaitable<Uint8Array>;
+  blobList(): Awaitable<string[]>;
+  blobRemove(digest: string): Awaitable<unknown>;
+  cacheRead(key: string): Awaitable<Uint8Array | null>;
+  cacheWrite(key: string, data: Uint8Array): Awaitable<unknown>;
+  storeIndexRead(): Awaitable<Uint8Array | null>;
+  storeIndexWrite(data: Uint8Array): Awaitable<unknown>;
+  storeUnpackDir(digest: string): Awaitable<string>;
+  /** Output files appear at `path` only when committed. */
+  outputOpen(path: string): Awaitable<number>;
+  outputWrite(handle: number, data: Uint8Array): Awaitable<unknown>;
+  /** Append a stored blob; resolves to its length. */
+  outputWriteBlob(handle: number, digest: string): Awaitable<number>;
+  outputCommit(handle: number): Awaitable<unknown>;
+  outputAbort(handle: number): Awaitable<unknown>;
+  outputMkdir(path: string): Awaitable<unknown>;
+  outputRead(path: string): Awaitable<Uint8Array | null>;
+  outputCreateDir(path: string): Awaitable<unknown>;
+  outputSymlink(path: string, target: Uint8Array): Awaitable<unknown>;
+  outputHardlink(path: string, target: string): Awaitable<unknown>;
+  /** `[name, isDirectory]` pairs, or null when `path` is not a directory. */
+  outputListDir(path: string): Awaitable<Array<[string, boolean]> | null>;
+  outputRemove(path: string): Awaitable<unknown>;
+  outputSetAttributes(path: string, mode: number, uid: number, gid: number, mtime: number): Awaitable<unknown>;
+  /** The response body is cut at `maxBody` bytes. Redirects are returned, not followed. */
+  httpSend(request: HttpRequest, maxBody: number): Awaitable<{ status: number; headers: Array<[string, string]>; body: Uint8Array }>;
+  credentials(registry: string, forPush: boolean): Awaitable<{ username?: string; password?: string; identityToken?: string } | null>;
+  sleep(milliseconds: number): Awaitable<unknown>;
+  progress(event: ProgressEvent): void;
+  /** Optional: threads for layer pieces (absent or 0: the core compresses on its own thread). */
+  compressThreads?(): number;
+  compressStart?(piece: { algorithm: string; level: number; prefix: Uint8Array; data: Uint8Array; last: boolean }): Awaitable<number>;
+  compressWait?(handle: number): Awaitable<Uint8Array>;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Run on this host instead of a Node host built from the other options (e.g. `createMemoryHost`). */
+  host?: OutportHost;
+  /** Stops the run at its next step; what it had started is removed and the call rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /** Image config settings, the CLI's --config/--label/--env/… flags. */
@@ -70,7 +188,7 @@ export interface LayerSpec {
   dest?: string;
 }
 
-export interface ExportOptions extends RegistryOptions {
+export interface ExportOptions extends RegistryOptions, CallOptions {
   /** Root filesystem directory that becomes the image's layer (or give `result`). */
   rootfs?: string;
   /** Path of a multi-platform build result JSON: { platforms: [{ platform, layers: [dir…], config? }] }. */
@@ -100,8 +218,13 @@ export interface ExportOptions extends RegistryOptions {
    * after the patterns of each directory's `.outportignore` file.
    */
   exclude?: string[];
-  /** `--output` values, exactly as docker buildx takes them, e.g. `type=oci,dest=out.tar`. Default: the local store. */
-  outputs?: string[];
+  /**
+   * `--output` values, exactly as docker buildx takes them (`type=oci,dest=out.tar`), or as objects.
+   * Default: the local store.
+   */
+  outputs?: Array<string | OutputSpec>;
+  /** SOURCE_DATE_EPOCH for this run (default: the environment's). */
+  sourceDateEpoch?: string | number;
   /** `-t/--tag`: names replacing `name` of image, oci and docker outputs. */
   tags?: string[];
   /** `--push`: shorthand for an output `type=registry`. */
@@ -144,9 +267,9 @@ export interface StoredImage {
 }
 
 /** The images in the local store, sorted by name. */
-export function images(options?: { store?: string }): Promise<StoredImage[]>;
+export function images(options?: { store?: string } & CallOptions): Promise<StoredImage[]>;
 
-export interface PushOptions extends RegistryOptions {
+export interface PushOptions extends RegistryOptions, CallOptions {
   /** The image's name in the store, e.g. ghcr.io/owner/app:1. */
   name: string;
   store?: string;
@@ -161,10 +284,19 @@ export interface PushOptions extends RegistryOptions {
 export function push(options: PushOptions): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
 
 /** `outport store verify`: every blob hashed, every reference followed; `problems` is empty when the store is whole. */
-export function storeVerify(options?: { store?: string }): Promise<{ blobs: number; bytes: number; images: number; problems: string[] }>;
+export function storeVerify(options?: { store?: string } & CallOptions): Promise<{ blobs: number; bytes: number; images: number; problems: string[] }>;
 
 /** `outport store gc`: remove the blobs no image in the store reaches. */
-export function storeGc(options?: { store?: string }): Promise<{ images: number; kept: number; removed: number; freed: number }>;
+export function storeGc(options?: { store?: string } & CallOptions): Promise<{ images: number; kept: number; removed: number; freed: number }>;
 
 /** This machine's platform in OCI terms, e.g. `linux/amd64`. */
 export function hostPlatform(): string;
+
+/** The Node host: node:fs for sources, store and outputs, node:http(s) for registries, worker threads. */
+export function createNodeHost(options?: {
+  store?: string;
+  onProgress?: (event: ProgressEvent) => void;
+  creds?: RegistryOptions['creds'];
+  registryCa?: string;
+  threads?: number;
+}): OutportHost & { dispose(): void };

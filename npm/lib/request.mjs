@@ -1,0 +1,93 @@
+// What every JS entry point (Node CommonJS and ESM, browsers) shares: turning API options into the
+// core's JSON requests, and cancelling a run through an AbortSignal. No Node APIs here.
+
+/**
+ * The core's export request from `exportImage` options. `env` says what the caller's platform knows:
+ * `{ cwd, hostPlatform, sourceDateEpoch }`.
+ */
+export function exportRequest(options, env) {
+  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config } = options ?? {};
+  return {
+    rootfs,
+    result,
+    layers,
+    nodeApp,
+    owner,
+    excludes: exclude,
+    outputs: [].concat(outputs).map(outputString),
+    tags,
+    push,
+    load,
+    strict,
+    attestations,
+    allow,
+    cwd: env.cwd,
+    platform,
+    base,
+    baseInsecure,
+    hostPlatform: env.hostPlatform,
+    sourceDateEpoch: options?.sourceDateEpoch ?? env.sourceDateEpoch,
+    now: Math.floor(Date.now() / 1000),
+    config: config ?? {},
+  };
+}
+
+/** The core's push request from `push` options. */
+export function pushRequest(options) {
+  const { name, insecure = false, byDigest = false } = options ?? {};
+  return { name, insecure, byDigest };
+}
+
+/**
+ * An `--output` value from a string (as docker buildx takes it) or a typed object
+ * (`{ type: 'oci', dest: 'out.tar', compression: 'zstd' }`: keys and values as in the string form;
+ * arrays, as for `name`, are joined with commas). Fields are quoted as CSV when they need it.
+ */
+export function outputString(output) {
+  if (typeof output === 'string') return output;
+  if (output === null || typeof output !== 'object' || typeof output.type !== 'string') {
+    throw new TypeError('an output is a string like "type=oci,dest=out.tar" or an object with a type');
+  }
+  return Object.entries(output)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => {
+      const field = `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`;
+      return /[",\n]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
+    })
+    .join(',');
+}
+
+/** Host methods that clean up: they must still run after an abort. */
+const CLEANUP = new Set(['sourceClose', 'blobAbort', 'outputAbort', 'compressWait', 'progress']);
+
+/**
+ * `host`, failing every call after `signal` aborts (except the clean-up ones), so the core stops at
+ * its next step, removes what it had started and rejects; the caller then rejects with the reason.
+ */
+export function abortable(host, signal) {
+  if (!signal) return host;
+  const wrapped = {};
+  for (const [key, value] of Object.entries(host)) {
+    wrapped[key] =
+      typeof value !== 'function' || CLEANUP.has(key)
+        ? value
+        : (...args) => {
+            if (signal.aborted) throw Object.assign(new Error('aborted'), { kind: 'internal' });
+            return key === 'sleep' ? Promise.race([value.apply(host, args), aborted(signal)]) : value.apply(host, args);
+          };
+  }
+  return wrapped;
+}
+
+const aborted = (signal) => new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+
+/** Run `job(host)` and, if `signal` aborted meanwhile, reject with its reason instead. */
+export async function runAbortable(host, signal, job) {
+  signal?.throwIfAborted();
+  try {
+    return await job(abortable(host, signal));
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+// Type-checked only (tsc --noEmit): how a Node ESM user calls outport. `@ts-expect-error` lines
+// prove the declarations reject what the API rejects.
+import { exportImage, push, images, storeVerify, createMemoryHost, outputString, type ExportMetadata, type OutportHost, type ProgressEvent } from 'outport';
+
+const controller = new AbortController();
+const meta: ExportMetadata = await exportImage({
+  rootfs: './rootfs',
+  outputs: ['type=oci,dest=out.tar', { type: 'registry', name: ['127.0.0.1:5000/app:1'], compression: 'zstd', 'compression-level': 3 }],
+  layers: ['./app:/app', { src: './node_modules', dest: '/app/node_modules' }],
+  config: { env: ['A=1'], healthcheck: { cmd: '["CMD","true"]', retries: 3 } },
+  signal: controller.signal,
+  onProgress: (event: ProgressEvent) => console.log(event.phase, event.current, event.total),
+});
+const digest: string = meta['containerimage.digest'];
+await push({ name: '127.0.0.1:5000/app:1', insecure: true, creds: { username: 'u', password: 'p' } });
+const list = await images({ store: '/tmp/store' });
+list.forEach((image) => image.name.toUpperCase());
+const report = await storeVerify();
+report.problems.length;
+
+const memory = createMemoryHost({ files: { '/src/a.txt': 'hi', '/src/bin': { symlink: 'a.txt' } }, defaults: { mtime: 0 } });
+const host: OutportHost = memory;
+await exportImage({ host, rootfs: '/src', outputs: [{ type: 'oci', dest: '/out.tar' }] });
+const bytes: Uint8Array | undefined = memory.readOutput('/out.tar');
+const spec: string = outputString({ type: 'tar', dest: '-' });
+
+// @ts-expect-error: an output object needs a known type
+await exportImage({ outputs: [{ type: 'zip', dest: 'x' }] });
+// @ts-expect-error: compression is one of four
+await exportImage({ outputs: [{ type: 'oci', compression: 'brotli' }] });
+// @ts-expect-error: push needs a name
+await push({});
+// @ts-expect-error: a memory file is text, bytes or a description
+createMemoryHost({ files: { '/a': 42 } });
+export { digest, bytes, spec };
