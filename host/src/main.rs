@@ -64,7 +64,7 @@ struct PushArgs {
     /// Push by digest only, without the tag.
     #[arg(long)]
     by_digest: bool,
-    /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
+    /// Progress on stderr: auto (bars on a terminal, else nothing), plain, json (one event per line) or quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
 }
@@ -212,7 +212,7 @@ struct ExportArgs {
     /// all on the core's own thread). The bytes are the same whatever the number.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Progress output on stderr: auto, plain, json (one event per line) or quiet.
+    /// Progress on stderr: auto (bars on a terminal, else nothing), plain, json (one event per line) or quiet.
     #[arg(long, default_value = "auto", value_parser = ["auto", "plain", "json", "quiet"])]
     progress: String,
     #[command(flatten)]

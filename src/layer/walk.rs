@@ -186,13 +186,16 @@ async fn check_root<H: Host>(host: &H, root: &LayerSource) -> Result<()> {
 
 /// Write the tree's entries (not the end-of-archive trailer) to `out`.
 pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
-    walk(host, tree, &mut TarVisitor { host, out, file_data: true }).await
+    walk(host, tree, &mut TarVisitor { host, out, file_data: true, skipped: 0 }).await
 }
 
 /// Only the header blocks `write_tree` would write: the tree's shape, from directory listings alone
-/// (no file is opened). Two trees whose tar streams are equal have equal headers.
-pub async fn write_headers<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
-    walk(host, tree, &mut TarVisitor { host, out, file_data: false }).await
+/// (no file is opened). Two trees whose tar streams are equal have equal headers. Returns the bytes
+/// of file data and padding left out, so the whole tar is that much longer.
+pub async fn write_headers<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<u64> {
+    let mut visitor = TarVisitor { host, out, file_data: false, skipped: 0 };
+    walk(host, tree, &mut visitor).await?;
+    Ok(visitor.skipped)
 }
 
 /// Turns visited entries into tar headers and file data.
@@ -200,13 +203,18 @@ struct TarVisitor<'a, H: Host, S: TarSink> {
     host: &'a H,
     out: &'a mut S,
     file_data: bool,
+    /// Without file data: the data and padding bytes not written.
+    skipped: u64,
 }
 
 impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
     async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
         let header = match item {
             Item::Directory => header(entry, [name, b"/"].concat(), typeflag::DIRECTORY),
-            Item::File { source: _ } if !self.file_data => file_header(entry, name.to_vec()),
+            Item::File { source: _ } if !self.file_data => {
+                self.skipped += entry.size + tar::padding(entry.size) as u64;
+                file_header(entry, name.to_vec())
+            }
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
             Item::Hardlink { target } => {
                 Header { linkname: target.to_vec(), ..header(entry, name.to_vec(), typeflag::HARDLINK) }
