@@ -6,7 +6,12 @@ export type MemoryFile =
   | Uint8Array
   | { data?: string | Uint8Array; mode?: number; uid?: number; gid?: number; mtime?: number }
   | { symlink: string; uid?: number; gid?: number; mtime?: number }
-  | { directory: true; mode?: number; uid?: number; gid?: number; mtime?: number };
+  | { directory: true; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { fifo: true; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { charDevice: [number, number]; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { blockDevice: [number, number]; mode?: number; uid?: number; gid?: number; mtime?: number }
+  /** Another name for a regular file given elsewhere in `files` (same inode and data). */
+  | { hardlink: string };
 
 export interface MemoryHostOptions {
   /** Absolute paths ('/src/app.js') to files; missing parents become 0755 directories. */

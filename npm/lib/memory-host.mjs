@@ -62,6 +62,15 @@ class Tree {
     return full;
   }
 
+  /** `node` (already in the tree) under another name too. */
+  link(path, node) {
+    path = normalize(path);
+    const parent = parentOf(path);
+    if (!this.nodes.has(parent)) this.put(parent, { kind: 'directory', mode: 0o755 });
+    this.nodes.set(path, node);
+    this.children.get(parent).add(baseName(path));
+  }
+
   get(path) {
     return this.nodes.get(normalize(path));
   }
@@ -84,9 +93,16 @@ function sourceNode(path, spec) {
   if (typeof spec === 'string') spec = { data: encoder.encode(spec) };
   else if (spec instanceof Uint8Array) spec = { data: spec };
   if (spec === null || typeof spec !== 'object') throw new TypeError(`files[${JSON.stringify(path)}]: expected a string, bytes or an object`);
-  const { data, symlink, directory, ...attributes } = spec;
+  const { data, symlink, directory, fifo, charDevice, blockDevice, hardlink, ...attributes } = spec;
   if (symlink !== undefined) return { kind: 'symlink', mode: 0o777, linkTarget: encoder.encode(symlink), ...attributes };
   if (directory) return { kind: 'directory', mode: 0o755, ...attributes };
+  if (fifo) return { kind: 'fifo', mode: 0o644, ...attributes };
+  const device = charDevice ?? blockDevice;
+  if (device) {
+    const [devMajor, devMinor] = device;
+    return { kind: charDevice ? 'char-device' : 'block-device', mode: 0o644, devMajor, devMinor, ...attributes };
+  }
+  if (hardlink !== undefined) return { hardlink: normalize(hardlink) };
   const bytes = typeof data === 'string' ? encoder.encode(data) : data ?? new Uint8Array(0);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`files[${JSON.stringify(path)}].data: expected a string or bytes`);
   return { kind: 'regular', mode: 0o644, data: bytes, ...attributes };
@@ -95,7 +111,8 @@ function sourceNode(path, spec) {
 /**
  * A host keeping everything in memory.
  * - `files`: `{ '/src/app.js': 'text' | Uint8Array | { data, mode, uid, gid, mtime } | { symlink: 'target' }
- *   | { directory: true, mode } }` (absolute paths; parents are created as 0755 directories).
+ *   | { directory: true } | { fifo: true } | { charDevice: [major, minor] } | { blockDevice: [major, minor] }
+ *   | { hardlink: '/src/other' } }` (absolute paths; parents are created as 0755 directories).
  * - `defaults`: uid, gid and mtime (Unix seconds) for entries that do not give theirs (all 0).
  * - `creds`: 'USER:SECRET' or { username, password } for registries; `fetch` replaces globalThis.fetch.
  * The returned host also has `readOutput(path)` (an output file's bytes, or undefined),
@@ -103,7 +120,19 @@ function sourceNode(path, spec) {
  */
 export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds, fetch: fetchImpl } = {}) {
   const source = new Tree(defaults);
-  for (const [path, spec] of files instanceof Map ? files : Object.entries(files)) source.put(path, sourceNode(path, spec));
+  const links = [];
+  for (const [path, spec] of files instanceof Map ? files : Object.entries(files)) {
+    const node = sourceNode(path, spec);
+    if (node.hardlink) links.push([path, node.hardlink]);
+    else source.put(path, node);
+  }
+  // Another name for a file: the same node (inode and data), counted in nlink.
+  for (const [path, target] of links) {
+    const node = source.get(target);
+    if (node?.kind !== 'regular') throw new TypeError(`files[${JSON.stringify(path)}]: hardlink target ${target} is not a regular file`);
+    node.nlink = (node.nlink ?? 1) + 1;
+    source.link(path, node);
+  }
   const output = new Tree(defaults);
   const blobs = new Map();
   const cache = new Map();
@@ -132,11 +161,11 @@ export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds,
       size: node.kind === 'regular' ? node.data.length : 0,
       mtime: node.mtime,
       linkTarget: node.linkTarget ?? new Uint8Array(0),
-      devMajor: 0,
-      devMinor: 0,
+      devMajor: node.devMajor ?? 0,
+      devMinor: node.devMinor ?? 0,
       device: 1,
       inode: node.inode,
-      nlink: 1,
+      nlink: node.nlink ?? 1,
     };
   }
 
