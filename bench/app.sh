@@ -13,15 +13,8 @@ registry_pid=
 trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 # The base: real files of this system, like a slim distro image.
-mkdir -p "$work/base"
-budget=$((base_mb * 1000 * 1000))
-total=0
-while read -r f; do
-  total=$((total + $(stat -c %s "$f")))
-  [ "$total" -gt "$budget" ] && break
-  mkdir -p "$work/base$(dirname "$f")"
-  cp -p "$f" "$work/base$f"
-done < <(find /usr/lib/x86_64-linux-gnu /usr/share/perl /usr/bin -xdev -type f -size -20M -readable 2>/dev/null | sort)
+source bench/lib.sh
+copy_system_files "$work/base" "$base_mb" /usr/lib/x86_64-linux-gnu /usr/share/perl /usr/bin
 cp -a /usr/lib/node_modules/npm "$work/app"
 echo "base: $(du -sm "$work/base" | cut -f1) MB; app: $(find "$work/app" -type f | wc -l) files," \
   "$(du -sm "$work/app" | cut -f1) MB ($(du -sm "$work/app/node_modules" | cut -f1) MB node_modules)"

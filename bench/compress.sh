@@ -11,15 +11,8 @@ size_mb="${1:-200}"
 work=$(mktemp -d /tmp/outport-bench-compress.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-mkdir -p "$work/rootfs"
-budget=$((size_mb * 1000 * 1000))
-total=0
-while read -r f; do
-  total=$((total + $(stat -c %s "$f")))
-  [ "$total" -gt "$budget" ] && break
-  mkdir -p "$work/rootfs$(dirname "$f")"
-  cp -p "$f" "$work/rootfs$f"
-done < <(find /usr/lib /usr/share /usr/bin -xdev -type f -size -20M -readable 2>/dev/null | sort)
+source bench/lib.sh
+copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
 tar_mb=$(tar -C "$work/rootfs" -cf - . | wc -c | awk '{ printf "%.1f", $1 / 1e6 }')
 echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, ${tar_mb} MB as tar; $(nproc) CPUs"
 

@@ -11,18 +11,8 @@ work=$(mktemp -d /tmp/outport-bench-push.XXXXXX)
 registry_pid=
 trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-# Real files of a real system: binaries, libraries, docs (many small files and some large ones).
-mkdir -p "$work/rootfs"
-budget=$((size_mb * 1000 * 1000))
-find /usr/lib /usr/share /usr/bin -xdev -type f -size -20M -readable 2>/dev/null | sort > "$work/candidates"
-total=0
-while read -r f; do
-  size=$(stat -c %s "$f")
-  total=$((total + size))
-  [ "$total" -gt "$budget" ] && break
-  mkdir -p "$work/rootfs$(dirname "$f")"
-  cp -p "$f" "$work/rootfs$f"
-done < "$work/candidates"
+source bench/lib.sh
+copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
 echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, $(du -sm "$work/rootfs" | cut -f1) MB"
 
 cargo build --quiet --release -p outport-cli
