@@ -90,6 +90,8 @@ test('examples/vscode-extension exports the workspace folder, and reports its er
   fs.mkdirSync(path.join(workspace, '.git'));
   fs.writeFileSync(path.join(workspace, '.git', 'HEAD'), 'ref: refs/heads/main\n');
   process.env.OUTPORT_STORE = path.join(workspace, '..', `${path.basename(workspace)}-store`);
+  // Without an epoch `created` is the clock's, and two exports a second apart differ.
+  process.env.SOURCE_DATE_EPOCH = '1700000000';
 
   const { vscode, shown } = editor(workspace, defaults);
   const metadata = await exportWorkspace(vscode);
