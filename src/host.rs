@@ -39,6 +39,8 @@ pub struct SourceEntry {
     pub device: u64,
     pub inode: u64,
     pub nlink: u64,
+    /// ctime in nanoseconds; 0 when unknown (see wit/outport.wit).
+    pub change_time_ns: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +126,11 @@ pub trait Host {
     async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()>;
     async fn blob_abort(&self, handle: Handle);
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>>;
+    /// sha256 of a stored blob's bytes as they are now; None if absent. Hosts hash natively; this
+    /// default reads the blob through `blob_read`.
+    async fn blob_digest(&self, digest: &str) -> Result<Option<String>> {
+        hash_stored_blob(self, digest).await
+    }
     /// Every blob in the store, by digest.
     async fn blob_list(&self) -> Result<Vec<String>>;
     /// Delete a blob (`outport store gc`).
@@ -194,4 +201,23 @@ pub async fn read_small_file<H: Host>(host: &H, path: &str, limit: u64) -> Resul
     };
     host.source_close(handle).await;
     result
+}
+
+/// The stored blob `digest` hashed in the core, read a few MiB at a time; None if absent.
+pub async fn hash_stored_blob<H: Host + ?Sized>(host: &H, digest: &str) -> Result<Option<String>> {
+    const CHUNK: u32 = 4 << 20;
+    let Some(size) = host.blob_size(digest).await? else {
+        return Ok(None);
+    };
+    let mut hasher = crate::digest::Hasher::new();
+    let mut offset = 0u64;
+    while offset < size {
+        let chunk = host.blob_read(digest, offset, CHUNK).await?;
+        if chunk.is_empty() {
+            break;
+        }
+        offset += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok(Some(hasher.finish()))
 }

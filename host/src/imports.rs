@@ -58,6 +58,9 @@ impl Host for State {
     fn blob_read(&mut self, digest: String, offset: u64, max: u32) -> Result<Vec<u8>, Error> {
         self.host.store.read(&digest, offset, max)
     }
+    fn blob_digest(&mut self, digest: String) -> Result<Option<String>, Error> {
+        self.host.store.digest(&digest)
+    }
 
     fn blob_list(&mut self) -> Result<Vec<String>, Error> {
         self.host.store.list()

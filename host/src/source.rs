@@ -73,6 +73,7 @@ fn entry(path: &Path, name: Vec<u8>, meta: &Metadata) -> Result<SourceEntry, Cor
         device: meta.dev(),
         inode: meta.ino(),
         nlink: meta.nlink(),
+        change_time_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
     })
 }
 

@@ -89,6 +89,20 @@ impl BlobStore {
         Ok(buf)
     }
 
+    /// sha256 of the stored blob's bytes as they are now, hashed natively; None if absent.
+    pub fn digest(&self, digest: &str) -> Result<Option<String>, CoreError> {
+        use sha2::Digest as _;
+        let path = self.blob_path(digest)?;
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&path, e)),
+        };
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(|e| self.io(&path, e))?;
+        Ok(Some(format!("sha256:{:x}", hasher.finalize())))
+    }
+
     /// Every blob under `blobs/sha256/` whose name is a digest (anything else is not ours).
     pub fn list(&self) -> Result<Vec<String>, CoreError> {
         let dir = self.root.join("blobs").join("sha256");

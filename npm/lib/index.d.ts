@@ -62,6 +62,11 @@ export interface SourceEntry {
   device: number | bigint;
   inode: number | bigint;
   nlink: number | bigint;
+  /**
+   * ctime in nanoseconds. Optional: with it, the compression cache recognizes unchanged files
+   * without reading them; without it (or 0), they are read and hashed.
+   */
+  changeTimeNs?: number | bigint;
 }
 
 /** A registry request: the body is empty, bytes, or a range of a stored blob. */
@@ -96,6 +101,8 @@ export interface OutportHost {
   blobCommit(handle: number, digest: string): Awaitable<unknown>;
   blobAbort(handle: number): Awaitable<unknown>;
   blobRead(digest: string, offset: number, max: number): Awaitable<Uint8Array>;
+  /** Optional: "sha256:<hex>" of a stored blob's bytes, or null if absent (else the core hashes it). */
+  blobDigest?(digest: string): Awaitable<string | null>;
   blobList(): Awaitable<string[]>;
   blobRemove(digest: string): Awaitable<unknown>;
   cacheRead(key: string): Awaitable<Uint8Array | null>;

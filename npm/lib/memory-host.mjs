@@ -216,6 +216,12 @@ export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds,
     },
     blobAbort: (h) => open.delete(h),
     blobRead: (d, offset, max) => blob(d).subarray(offset, offset + max),
+    blobDigest: async (d) => {
+      const bytes = blobs.get(d);
+      if (!bytes) return null;
+      const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      return `sha256:${Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+    },
     blobList: () => [...blobs.keys()],
     blobRemove: (d) => blobs.delete(d),
     cacheRead: (key) => cache.get(key) ?? null,

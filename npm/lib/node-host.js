@@ -33,6 +33,7 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
     blobCommit: (h, d) => blobs.commit(h, d),
     blobAbort: (h) => blobs.abort(h),
     blobRead: (d, offset, max) => blobs.read(d, offset, max),
+    blobDigest: (d) => blobs.digest(d),
     blobList: () => blobs.list(),
     blobRemove: (d) => blobs.remove(d),
     cacheRead: (key) => blobs.readCache(key),

@@ -56,6 +56,7 @@ function entry(fullPath, name) {
     device: stat.dev,
     inode: stat.ino,
     nlink: stat.nlink,
+    changeTimeNs: stat.ctimeNs,
   };
 }
 

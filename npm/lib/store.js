@@ -1,6 +1,7 @@
 'use strict';
 // The local content store: an OCI-layout-shaped directory, blobs at blobs/sha256/<hex>. New blobs are
 // written under ingest/ and renamed into place, so a blob never sits under its name half-written.
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -28,6 +29,28 @@ class Store {
 
   blobPath(digest) {
     return path.join(this.root, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  /** sha256 of the stored blob's bytes as they are now (node:crypto), or null if absent. */
+  digest(digest) {
+    const p = this.blobPath(digest);
+    let fd;
+    try {
+      fd = fs.openSync(p, 'r');
+    } catch (err) {
+      if (err.code === 'ENOENT') return null;
+      throw ioError('store', p, err);
+    }
+    try {
+      const hash = crypto.createHash('sha256');
+      const buf = Buffer.allocUnsafe(4 << 20);
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+      return `sha256:${hash.digest('hex')}`;
+    } catch (err) {
+      throw ioError('store', p, err);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   size(digest) {

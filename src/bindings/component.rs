@@ -135,6 +135,7 @@ fn entry(e: wit::SourceEntry) -> SourceEntry {
         device: e.device,
         inode: e.inode,
         nlink: e.nlink,
+        change_time_ns: e.change_time_ns,
     }
 }
 
@@ -173,6 +174,9 @@ impl Host for ComponentHost {
     }
     async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
         imports::blob_read(digest, offset, max).map_err(from_wit)
+    }
+    async fn blob_digest(&self, digest: &str) -> Result<Option<String>> {
+        imports::blob_digest(digest).map_err(from_wit)
     }
     async fn blob_list(&self) -> Result<Vec<String>> {
         imports::blob_list().map_err(from_wit)

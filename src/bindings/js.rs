@@ -78,6 +78,10 @@ impl JsHost {
         }
     }
 
+    fn has(&self, method: &str) -> bool {
+        Reflect::get(&self.0, &method.into()).is_ok_and(|f| f.is_function())
+    }
+
     /// Calls whose failure the core cannot act on (close, abort) report nothing.
     async fn call_quietly(&self, method: &str, args: &[JsValue]) {
         let _ = self.call(method, args).await;
@@ -154,6 +158,11 @@ fn entry(method: &str, obj: &JsValue) -> Result<SourceEntry> {
         device: number_field(method, obj, "device")?,
         inode: number_field(method, obj, "inode")?,
         nlink: number_field(method, obj, "nlink")?,
+        // Optional: a host that cannot tell (or an embedder's own) leaves it out, 0.
+        change_time_ns: match get(method, obj, "changeTimeNs")? {
+            v if v.is_undefined() || v.is_null() => 0,
+            v => number(method, "changeTimeNs", &v)?,
+        },
     })
 }
 
@@ -215,6 +224,17 @@ impl Host for JsHost {
         to_bytes("blobRead", "result", &data)
     }
 
+    /// Optional for embedders: without `blobDigest` the core hashes the blob itself.
+    async fn blob_digest(&self, digest: &str) -> Result<Option<String>> {
+        if !self.has("blobDigest") {
+            return crate::host::hash_stored_blob(self, digest).await;
+        }
+        let v = self.call("blobDigest", &[digest.into()]).await?;
+        if v.is_null() || v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| Error::internal("host blobDigest did not return a string"))
+    }
     async fn blob_list(&self) -> Result<Vec<String>> {
         let v = self.call("blobList", &[]).await?;
         let bad = || Error::internal("host blobList: result is not an array of strings");

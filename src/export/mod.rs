@@ -429,6 +429,7 @@ async fn platform_image<H: Host>(
     created: i64,
 ) -> Result<BuiltImage> {
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
+    let now = run.now;
     let input = &run.inputs[index];
     let mut layers: Vec<(Descriptor, String)> = Vec::new();
     for (base, diff_id) in &input.base_layers {
@@ -437,7 +438,7 @@ async fn platform_image<H: Host>(
     for (position, source) in input.layers.iter().enumerate() {
         let layer = match run.layers.entry((index, position, plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(build_layer(host, source, plan.compression, clamp).await?),
+            Entry::Vacant(e) => e.insert(build_layer(host, source, plan.compression, clamp, now).await?),
         };
         let mut descriptor = Descriptor::new(plan.media_types.layer(plan.compression), &layer.digest, layer.size);
         // Docker manifests carry no layer annotations (BuildKit drops them all).
@@ -559,9 +560,10 @@ async fn build_layer<H: Host>(
     source: &LayerSource,
     compression: Compression,
     clamp: Option<i64>,
+    now: i64,
 ) -> Result<WrittenBlob> {
     host.progress(ProgressEvent { phase: "layer".into(), id: source.describe(), current: 0, total: 1 });
-    let blob = layer::build(host, source, compression, clamp).await?;
+    let blob = layer::build(host, source, compression, clamp, now).await?;
     host.progress(ProgressEvent { phase: "layer".into(), id: blob.digest.clone(), current: 1, total: 1 });
     Ok(blob)
 }

@@ -7,16 +7,19 @@
 //! alone (names, modes, owners, sizes, mtimes; see `walk::write_headers`). Equal tar streams have
 //! equal headers, so when no shape record exists the tar cannot be in the cache either, and the
 //! source need not be read twice to find that out.
+//!
+//! And a files record: the tar stream a tree gave, keyed by its headers plus each file's identity and
+//! change time (device, inode, ctime in nanoseconds). Any write to a file moves its ctime, so an
+//! unchanged tree is recognized without reading it. Trees with a file changed within the last
+//! seconds before the export are not recorded, as git treats "racily clean" files: a write in the
+//! same clock tick as the export could leave the ctime as it was.
 
 use super::WrittenBlob;
 use crate::compress::Compression;
-use crate::digest::{sha256, Hasher};
+use crate::digest::sha256;
 use crate::error::Result;
 use crate::host::Host;
 use serde::{Deserialize, Serialize};
-
-/// Stored blobs are read back this much at a time when a record is checked.
-const VERIFY_CHUNK: u32 = 4 << 20;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,7 +53,7 @@ pub async fn lookup<H: Host>(host: &H, tar_digest: &str, compression: Compressio
         return Ok(None);
     }
     let blob = record.blob;
-    if host.blob_size(&blob.digest).await? != Some(blob.size) || !blob_matches(host, &blob.digest, blob.size).await? {
+    if host.blob_size(&blob.digest).await? != Some(blob.size) || !blob_matches(host, &blob.digest).await? {
         return Ok(None);
     }
     Ok(Some(blob))
@@ -77,6 +80,41 @@ pub async fn shape_seen<H: Host>(host: &H, headers_digest: &str, compression: Co
         .is_ok_and(|r| r.headers_digest == headers_digest && r.compression == compression_name(compression)))
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilesRecord {
+    files_key: String,
+    compression: String,
+    tar_digest: String,
+}
+
+fn files_key(files: &str, compression: Compression) -> String {
+    key(&format!("files {files}"), compression)
+}
+
+/// The tar stream's digest recorded for a tree whose headers and files are `files`, if any.
+pub async fn tar_for_files<H: Host>(host: &H, files: &str, compression: Compression) -> Result<Option<String>> {
+    let Some(bytes) = host.cache_read(&files_key(files, compression)).await? else {
+        return Ok(None);
+    };
+    let Ok(record) = serde_json::from_slice::<FilesRecord>(&bytes) else {
+        return Ok(None);
+    };
+    let matches = record.files_key == files && record.compression == compression_name(compression);
+    Ok(matches.then_some(record.tar_digest))
+}
+
+/// Remember that the tree whose headers and files are `files` gave the tar stream `tar_digest`.
+pub async fn record_files<H: Host>(host: &H, files: &str, compression: Compression, tar_digest: &str) -> Result<()> {
+    let record = FilesRecord {
+        files_key: files.into(),
+        compression: compression_name(compression),
+        tar_digest: tar_digest.into(),
+    };
+    let bytes = serde_json::to_vec(&record).expect("a files record serializes");
+    host.cache_write(&files_key(files, compression), &bytes).await
+}
+
 /// Remember that a tree with these tar headers was cached compressed with `compression`.
 pub async fn record_shape<H: Host>(host: &H, headers_digest: &str, compression: Compression) -> Result<()> {
     let record = ShapeRecord { headers_digest: headers_digest.into(), compression: compression_name(compression) };
@@ -92,19 +130,9 @@ pub async fn record<H: Host>(host: &H, tar_digest: &str, compression: Compressio
     host.cache_write(&key(tar_digest, compression), &bytes).await
 }
 
-/// Read the stored blob back and check it hashes to its name.
-async fn blob_matches<H: Host>(host: &H, digest: &str, size: u64) -> Result<bool> {
-    let mut hasher = Hasher::new();
-    let mut offset = 0u64;
-    while offset < size {
-        let chunk = host.blob_read(digest, offset, VERIFY_CHUNK).await?;
-        if chunk.is_empty() {
-            return Ok(false);
-        }
-        offset += chunk.len() as u64;
-        hasher.update(&chunk);
-    }
-    Ok(offset == size && hasher.finish() == digest)
+/// Have the host hash the stored blob and check it matches its name.
+async fn blob_matches<H: Host>(host: &H, digest: &str) -> Result<bool> {
+    Ok(host.blob_digest(digest).await?.as_deref() == Some(digest))
 }
 
 #[cfg(test)]

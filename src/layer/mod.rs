@@ -42,56 +42,90 @@ pub async fn from_source<H: Host>(
     }
 }
 
+/// Files changed less than this long before the export are not trusted to show a later change in
+/// their ctime (a write in the same clock tick leaves it as it was): such trees get no files record.
+const RACY_SECONDS: i64 = 2;
+
 /// Build one layer from `source`, or take the blob the compression cache holds for the same tar
-/// stream compressed the same way. A tree whose tar headers the cache has seen is read twice (once
-/// to hash its tar, which is far cheaper than compressing it again); any other is read once.
+/// stream compressed the same way. `now`: the export's time (Unix seconds).
+/// - A tree whose files are all as they were when cached is not read at all.
+/// - A tree whose tar headers the cache has seen is read twice (once to hash its tar, which is far
+///   cheaper than compressing it again).
+/// - Any other is read once.
 pub async fn build<H: Host>(
     host: &H,
     source: &LayerSource,
     compression: Compression,
     clamp_mtime: Option<i64>,
+    now: i64,
 ) -> Result<WrittenBlob> {
     let shape = match source.kind {
         SourceKind::Tarball => None,
         SourceKind::Directory | SourceKind::File => Some(tree_shape(host, source, clamp_mtime).await?),
     };
-    let tar_size = shape.as_ref().map_or(0, |(_, size)| *size);
+    let tar_size = shape.as_ref().map_or(0, |s| s.tar_size);
     if compression == Compression::Uncompressed {
         return from_source(host, source, compression, clamp_mtime, tar_size).await;
     }
-    let headers = shape.map(|(digest, _)| digest);
-    let seen = match &headers {
-        Some(headers) => cache::shape_seen(host, headers, compression).await?,
+    if let Some(files) = shape.as_ref().and_then(|s| s.files.as_deref()) {
+        if let Some(tar_digest) = cache::tar_for_files(host, files, compression).await? {
+            if let Some(blob) = cache::lookup(host, &tar_digest, compression).await? {
+                return Ok(blob);
+            }
+        }
+    }
+    let seen = match &shape {
+        Some(shape) => cache::shape_seen(host, &shape.headers, compression).await?,
         None => true,
     };
     // An eStargz blob's diffID covers its TOC, so only a separate pass gives its tar's digest.
-    let blob = if !seen && !matches!(compression, Compression::Estargz { .. }) {
+    let (blob, tar_digest) = if !seen && !matches!(compression, Compression::Estargz { .. }) {
         let blob = from_source(host, source, compression, clamp_mtime, tar_size).await?;
-        cache::record(host, &blob.diff_id, compression, &blob).await?;
-        blob
+        let tar_digest = blob.diff_id.clone();
+        (blob, tar_digest)
     } else {
         let tar_digest = tar_digest(host, source, clamp_mtime).await?;
-        if let Some(blob) = cache::lookup(host, &tar_digest, compression).await? {
-            return Ok(blob);
+        match cache::lookup(host, &tar_digest, compression).await? {
+            Some(blob) => (blob, tar_digest),
+            None => (from_source(host, source, compression, clamp_mtime, tar_size).await?, tar_digest),
         }
-        let blob = from_source(host, source, compression, clamp_mtime, tar_size).await?;
-        cache::record(host, &tar_digest, compression, &blob).await?;
-        blob
     };
-    if let Some(headers) = &headers {
-        cache::record_shape(host, headers, compression).await?;
+    cache::record(host, &tar_digest, compression, &blob).await?;
+    if let Some(shape) = &shape {
+        cache::record_shape(host, &shape.headers, compression).await?;
+        let settled = shape.newest_change_ns < now.saturating_sub(RACY_SECONDS).saturating_mul(1_000_000_000);
+        if let Some(files) = shape.files.as_deref().filter(|_| settled) {
+            cache::record_files(host, files, compression, &tar_digest).await?;
+        }
     }
     Ok(blob)
 }
 
-/// sha256 of the tar's header blocks alone, and the length the whole tar will have (a directory or
-/// file source; only directory listings are read).
-async fn tree_shape<H: Host>(host: &H, source: &LayerSource, clamp_mtime: Option<i64>) -> Result<(String, u64)> {
+/// What a stat-only walk of a directory or file source tells.
+struct TreeShape {
+    /// sha256 of the tar's header blocks alone.
+    headers: String,
+    /// The length the whole tar will have.
+    tar_size: u64,
+    /// The headers and each file's identity and ctime, hashed; None if the host gave no ctimes.
+    files: Option<String>,
+    newest_change_ns: i64,
+}
+
+/// The tree's shape from directory listings alone (no file is read).
+async fn tree_shape<H: Host>(host: &H, source: &LayerSource, clamp_mtime: Option<i64>) -> Result<TreeShape> {
     let mut sink = Digesting(Hasher::new(), 0);
     let mtime = clamp_mtime.map_or(walk::Mtime::Keep, walk::Mtime::Clamp);
     let tree = walk::Tree { roots: std::slice::from_ref(source), mtime, prefix: b"" };
-    let file_data = walk::write_headers(host, &tree, &mut sink).await?;
-    Ok((sink.0.finish(), sink.1 + file_data + tar::TRAILER.len() as u64))
+    let walked = walk::write_headers(host, &tree, &mut sink).await?;
+    let headers = sink.0.finish();
+    let files = walked.files.map(|files| crate::digest::sha256(format!("{headers} {files}").as_bytes()));
+    Ok(TreeShape {
+        tar_size: sink.1 + walked.file_data + tar::TRAILER.len() as u64,
+        headers,
+        files,
+        newest_change_ns: walked.newest_change_ns,
+    })
 }
 
 /// Hashes and counts what passes.

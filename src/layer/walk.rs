@@ -12,6 +12,7 @@
 
 use super::source::{LayerSource, SourceKind};
 use super::tar::{self, typeflag, Header};
+use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::{EntryKind, Host, SourceEntry};
 use std::collections::HashMap;
@@ -186,16 +187,27 @@ async fn check_root<H: Host>(host: &H, root: &LayerSource) -> Result<()> {
 
 /// Write the tree's entries (not the end-of-archive trailer) to `out`.
 pub async fn write_tree<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<()> {
-    walk(host, tree, &mut TarVisitor { host, out, file_data: true, skipped: 0 }).await
+    walk(host, tree, &mut TarVisitor { host, out, file_data: true, skipped: 0, files: None, newest_change_ns: 0 }).await
+}
+
+/// What a headers-only walk learns beside the headers.
+pub struct Headers {
+    /// Bytes of file data and padding left out: the whole tar is that much longer.
+    pub file_data: u64,
+    /// sha256 over each regular file's (device, inode, ctime); None if the host gave no ctime.
+    pub files: Option<String>,
+    /// The latest ctime among the regular files, in nanoseconds.
+    pub newest_change_ns: i64,
 }
 
 /// Only the header blocks `write_tree` would write: the tree's shape, from directory listings alone
-/// (no file is opened). Two trees whose tar streams are equal have equal headers. Returns the bytes
-/// of file data and padding left out, so the whole tar is that much longer.
-pub async fn write_headers<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<u64> {
-    let mut visitor = TarVisitor { host, out, file_data: false, skipped: 0 };
+/// (no file is opened). Two trees whose tar streams are equal have equal headers.
+pub async fn write_headers<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: &mut S) -> Result<Headers> {
+    let mut visitor =
+        TarVisitor { host, out, file_data: false, skipped: 0, files: Some(Hasher::new()), newest_change_ns: 0 };
     walk(host, tree, &mut visitor).await?;
-    Ok(visitor.skipped)
+    let files = visitor.files.map(Hasher::finish);
+    Ok(Headers { file_data: visitor.skipped, files, newest_change_ns: visitor.newest_change_ns })
 }
 
 /// Turns visited entries into tar headers and file data.
@@ -203,8 +215,10 @@ struct TarVisitor<'a, H: Host, S: TarSink> {
     host: &'a H,
     out: &'a mut S,
     file_data: bool,
-    /// Without file data: the data and padding bytes not written.
+    /// Without file data: the data and padding bytes not written, and the files' identities.
     skipped: u64,
+    files: Option<Hasher>,
+    newest_change_ns: i64,
 }
 
 impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
@@ -213,6 +227,15 @@ impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
             Item::Directory => header(entry, [name, b"/"].concat(), typeflag::DIRECTORY),
             Item::File { source: _ } if !self.file_data => {
                 self.skipped += entry.size + tar::padding(entry.size) as u64;
+                self.newest_change_ns = self.newest_change_ns.max(entry.change_time_ns);
+                if entry.change_time_ns == 0 {
+                    self.files = None;
+                }
+                if let Some(files) = self.files.as_mut() {
+                    for n in [entry.device, entry.inode, entry.change_time_ns as u64] {
+                        files.update(&n.to_le_bytes());
+                    }
+                }
                 file_header(entry, name.to_vec())
             }
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
@@ -387,6 +410,7 @@ fn created_directory(name: &[u8]) -> SourceEntry {
         device: 0,
         inode: 0,
         nlink: 1,
+        change_time_ns: 0,
     }
 }
 
