@@ -65,21 +65,58 @@ impl GzipEncoder {
         out.extend_from_slice(&(self.input_len as u32).to_le_bytes());
     }
 
-    fn run(&mut self, mut input: &[u8], flush: TDEFLFlush, out: &mut Vec<u8>) {
-        loop {
-            let (status, consumed, produced) = compress(&mut self.deflate, input, &mut self.scratch, flush);
-            out.extend_from_slice(&self.scratch[..produced]);
-            input = &input[consumed..];
-            match status {
-                TDEFLStatus::Done => return,
-                TDEFLStatus::Okay if input.is_empty() && produced < self.scratch.len() => return,
-                TDEFLStatus::Okay => {}
-                // Only reachable with invalid parameters, which we never pass.
-                TDEFLStatus::BadParam | TDEFLStatus::PutBufFailed => {
-                    unreachable!("deflate rejected its parameters")
-                }
+    fn run(&mut self, input: &[u8], flush: TDEFLFlush, out: &mut Vec<u8>) {
+        deflate_into(&mut self.deflate, input, flush, &mut self.scratch, out);
+    }
+}
+
+/// What miniz writes for a sync flush with nothing pending, byte-aligned as after any completed
+/// sync flush: an empty fixed-Huffman block and an empty stored block (the 00 00 FF FF marker);
+/// at level 0, whose blocks are all stored, two empty stored blocks.
+const IDLE_SYNC: [&[u8]; 2] = [&[2, 0, 0, 0, 0xff, 0xff], &[0, 0, 0, 0xff, 0xff, 0, 0, 0, 0xff, 0xff]];
+/// Calls after the input is consumed before a flush must be over (miniz holds at most a match's
+/// worth of lookahead); more would be a miniz bug, not something to wait out.
+const MAX_FLUSH_CALLS: usize = 64;
+
+/// Feed `input` to `deflate` with `flush`, appending what it writes to `out` (`scratch`: its
+/// output space per call). miniz can return from a `Sync` or `Finish` call with input consumed and
+/// room left in the output while data still sits in its lookahead, the flush not done. So `Finish`
+/// runs until miniz says Done, and `Sync` is repeated until a call adds nothing but an idle sync,
+/// which is dropped (it would only repeat the marker).
+pub fn deflate_into(
+    deflate: &mut CompressorOxide,
+    mut input: &[u8],
+    flush: TDEFLFlush,
+    scratch: &mut [u8],
+    out: &mut Vec<u8>,
+) {
+    let mut calls_without_input = 0;
+    loop {
+        let (status, consumed, produced) = compress(deflate, input, scratch, flush);
+        input = &input[consumed..];
+        let written = &scratch[..produced];
+        match status {
+            TDEFLStatus::Done => {
+                out.extend_from_slice(written);
+                return;
             }
+            TDEFLStatus::Okay => {}
+            // Only reachable with invalid parameters, which we never pass.
+            TDEFLStatus::BadParam | TDEFLStatus::PutBufFailed => unreachable!("deflate rejected its parameters"),
         }
+        let drained = input.is_empty() && produced < scratch.len();
+        if drained && flush == TDEFLFlush::None {
+            out.extend_from_slice(written);
+            return;
+        }
+        if drained && consumed == 0 {
+            if IDLE_SYNC.contains(&written) {
+                return;
+            }
+            calls_without_input += 1;
+            assert!(calls_without_input <= MAX_FLUSH_CALLS, "deflate did not finish its flush");
+        }
+        out.extend_from_slice(written);
     }
 }
 
@@ -116,6 +153,39 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 13) as u8).collect();
         assert_eq!(gzip(&data, 6, 1), gzip(&data, 6, 100_000));
         assert_eq!(gzip(&data, 6, 777), gzip(&data, 6, 4096));
+    }
+
+    /// Incompressible bytes (a fixed pseudo-random sequence).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 33) as u8
+            })
+            .collect()
+    }
+
+    /// Sizes at which miniz once returned from a sync flush with data still in its lookahead and
+    /// room left in the output (found by search; the stream then lacked its end and the marker).
+    #[test]
+    fn a_sync_flush_is_complete_even_when_miniz_stops_early() {
+        for (len, level) in [(190_607, 6), (190_607, 9), (116_829, 1), (233_478, 1)] {
+            let data = noise(len, len as u64 * 31);
+            // miniz's own flags for the level, as when the sizes were found.
+            let mut deflate = Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(level, -15, 0)));
+            let mut out = Vec::new();
+            deflate_into(&mut deflate, &data, TDEFLFlush::Sync, &mut vec![0; 64 << 10], &mut out);
+            assert!(out.ends_with(&[0, 0, 0xff, 0xff]), "{len} at {level}: ends with the sync marker");
+            out.extend_from_slice(&[3, 0]); // a final empty block, so the stream can be inflated whole
+            assert_eq!(decompress_to_vec(&out).expect("valid deflate"), data, "{len} at level {level}");
+        }
+        // A sync with nothing new to say adds nothing.
+        let mut deflate = Box::new(CompressorOxide::new(deflate_flags(6)));
+        let (mut first, mut again) = (Vec::new(), Vec::new());
+        deflate_into(&mut deflate, b"hello hello hello", TDEFLFlush::Sync, &mut vec![0; 1024], &mut first);
+        deflate_into(&mut deflate, b"", TDEFLFlush::Sync, &mut vec![0; 1024], &mut again);
+        assert!(first.ends_with(&[0, 0, 0xff, 0xff]) && again.is_empty());
     }
 
     #[test]

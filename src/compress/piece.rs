@@ -9,10 +9,10 @@
 //!   stream. The CRC-32 and length of the trailer are computed over the stream as it passes.
 //! - zstd: each 4 MiB piece is one frame (a zstd stream may hold any number of frames).
 
-use super::gzip::{deflate_flags, gzip_header};
+use super::gzip::{deflate_flags, deflate_into, gzip_header};
 use super::zstd::{compress_frame, Tier};
 use super::Compression;
-use miniz_oxide::deflate::core::{compress, CompressorOxide, TDEFLFlush, TDEFLStatus};
+use miniz_oxide::deflate::core::{CompressorOxide, TDEFLFlush};
 
 /// Input bytes per gzip piece.
 const GZIP_PIECE: usize = 1 << 20;
@@ -74,26 +74,11 @@ fn deflate_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     if !prefix.is_empty() {
         // Prime the window: the prefix's own output belongs to the piece before and is dropped.
-        run(&mut deflate, prefix, TDEFLFlush::Sync, &mut scratch, &mut Vec::new());
+        deflate_into(&mut deflate, prefix, TDEFLFlush::Sync, &mut scratch, &mut Vec::new());
     }
     let flush = if last { TDEFLFlush::Finish } else { TDEFLFlush::Sync };
-    run(&mut deflate, data, flush, &mut scratch, &mut out);
+    deflate_into(&mut deflate, data, flush, &mut scratch, &mut out);
     out
-}
-
-fn run(deflate: &mut CompressorOxide, mut input: &[u8], flush: TDEFLFlush, scratch: &mut [u8], out: &mut Vec<u8>) {
-    loop {
-        let (status, consumed, produced) = compress(deflate, input, scratch, flush);
-        out.extend_from_slice(&scratch[..produced]);
-        input = &input[consumed..];
-        match status {
-            TDEFLStatus::Done => return,
-            TDEFLStatus::Okay if input.is_empty() && produced < scratch.len() => return,
-            TDEFLStatus::Okay => {}
-            // Only reachable with invalid parameters, which we never pass.
-            TDEFLStatus::BadParam | TDEFLStatus::PutBufFailed => unreachable!("deflate rejected its parameters"),
-        }
-    }
 }
 
 /// Cuts a layer stream into pieces and frames the result: what is written before the first piece,
