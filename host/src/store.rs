@@ -99,7 +99,15 @@ impl BlobStore {
             Err(e) => return Err(self.io(&path, e)),
         };
         let mut hasher = sha2::Sha256::new();
-        std::io::copy(&mut file, &mut hasher).map_err(|e| self.io(&path, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io(&path, e)),
+            }
+        }
         Ok(Some(format!("sha256:{:x}", hasher.finalize())))
     }
 
