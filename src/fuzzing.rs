@@ -86,31 +86,22 @@ fn layer_tarball(data: &[u8]) {
 /// TOC member, so the JSON checks are reached; and, when it is a tar the encoder takes, as the layer
 /// of an eStargz blob, which must then read back with the encoder's TOC and the original tar before it.
 fn estargz_toc(data: &[u8]) {
-    use crate::compress::estargz::{footer, reader, EstargzEncoder, TOC_TAR_NAME};
+    use crate::compress::estargz::{footer, reader, toc_tar, EstargzEncoder};
     use crate::compress::gzip::GzipEncoder;
-    use crate::layer::tar as tar_writer;
     if let Ok(toc) = reader::parse_blob(data) {
         assert!(toc.toc_offset < data.len() as u64, "the TOC offset lies outside the blob");
         assert!(toc.entries.iter().all(|e| e.offset as u64 <= toc.toc_offset), "an entry points past the TOC");
     }
 
-    let mut toc_tar = tar_writer::encode(&tar_writer::Header {
-        name: TOC_TAR_NAME.as_bytes().to_vec(),
-        typeflag: tar_writer::typeflag::REGULAR,
-        size: data.len() as i64,
-        ..Default::default()
-    });
-    toc_tar.extend_from_slice(data);
-    toc_tar.resize(toc_tar.len() + tar_writer::padding(data.len() as u64), 0);
-    toc_tar.extend_from_slice(&tar_writer::TRAILER);
+    let wrapped = toc_tar(data);
     let mut blob = Vec::new();
     let mut member = GzipEncoder::new(1, &mut blob);
-    member.write(&toc_tar, &mut blob);
+    member.write(&wrapped, &mut blob);
     member.finish(&mut blob);
     blob.extend_from_slice(&footer(0));
     if let Ok(toc) = reader::parse_blob(&blob) {
         assert_eq!(toc.digest, crate::digest::sha256(data), "the TOC digest is not the JSON's");
-        assert_eq!(toc.toc_tar, toc_tar);
+        assert_eq!(toc.toc_tar, wrapped);
     }
 
     let mut blob = Vec::new();

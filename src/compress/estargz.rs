@@ -315,15 +315,7 @@ impl EstargzEncoder {
         }
         let toc_offset = self.position(out);
         let json = toc::to_json(&self.toc);
-        let mut toc_tar = tar_writer::encode(&tar_writer::Header {
-            name: TOC_TAR_NAME.as_bytes().to_vec(),
-            typeflag: tar_writer::typeflag::REGULAR,
-            size: json.len() as i64,
-            ..Default::default()
-        });
-        toc_tar.extend_from_slice(&json);
-        toc_tar.resize(toc_tar.len() + tar_writer::padding(json.len() as u64), 0);
-        toc_tar.extend_from_slice(&tar_writer::TRAILER);
+        let toc_tar = toc_tar(&json);
         let mut member = GzipEncoder::new(self.level, out);
         member.write(&toc_tar, out);
         member.finish(out);
@@ -338,6 +330,21 @@ fn name_if_changed(seen: &mut BTreeMap<i64, Vec<u8>>, id: i64, name: &[u8]) -> V
     }
     seen.insert(id, name.to_vec());
     name.to_vec()
+}
+
+/// The TOC member's content: a tar holding `json` as its one regular file `stargz.index.json`
+/// (minimal header: mode 0, mtime 0), with the tar's own end-of-archive marker.
+pub fn toc_tar(json: &[u8]) -> Vec<u8> {
+    let mut tar = tar_writer::encode(&tar_writer::Header {
+        name: TOC_TAR_NAME.as_bytes().to_vec(),
+        typeflag: tar_writer::typeflag::REGULAR,
+        size: json.len() as i64,
+        ..Default::default()
+    });
+    tar.extend_from_slice(json);
+    tar.resize(tar.len() + tar_writer::padding(json.len() as u64), 0);
+    tar.extend_from_slice(&tar_writer::TRAILER);
+    tar
 }
 
 /// estargz's gzipFooterBytes: an empty gzip member (stored, as Go's NoCompression writes it) whose

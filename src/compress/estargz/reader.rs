@@ -6,11 +6,11 @@
 //! Everything here reads bytes from outside (pulled base layers), so every size is bounded and every
 //! offset checked before it is used.
 
+use super::header::{padding, parse_block, Block, Pending, BLOCK};
 use super::{parse_footer, FOOTER_SIZE, TOC_TAR_NAME};
 use crate::digest::sha256;
 use crate::error::Result;
 use crate::host::Host;
-use crate::layer::tar as tar_writer;
 use miniz_oxide::inflate::stream::{inflate, InflateState};
 use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 use serde::Deserialize;
@@ -190,34 +190,27 @@ fn skip_gzip_header(member: &[u8]) -> Option<&[u8]> {
     Some(rest)
 }
 
-/// The content of `stargz.index.json`, which must be the tar's only entry.
+/// The content of `stargz.index.json`, which must be the tar's only entry. Its header is read as
+/// the encoder reads layer tars (Go's archive/tar rules, checksum included).
 fn toc_json(tar: &[u8]) -> std::result::Result<&[u8], String> {
-    let header = tar.get(..tar_writer::BLOCK).ok_or("the TOC tar has no header")?;
-    let name = &header[..100];
-    let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(100)];
-    if name != TOC_TAR_NAME.as_bytes() || !matches!(header[156], b'0' | 0) {
+    let block: &[u8; BLOCK] = tar.get(..BLOCK).and_then(|b| b.try_into().ok()).ok_or("the TOC tar has no header")?;
+    let entry = match parse_block(block, &mut Pending::default()) {
+        Ok(Block::Entry(entry)) => entry,
+        Ok(_) => return Err("the TOC tar does not start with an entry".into()),
+        Err(e) => return Err(format!("the TOC tar's header: {}", e.message)),
+    };
+    if entry.name != TOC_TAR_NAME.as_bytes() || entry.typeflag != b'0' {
         return Err(format!("the TOC tar's entry is not a regular file named {TOC_TAR_NAME}"));
     }
-    let stored_sum = octal(&header[148..156]).ok_or("the TOC tar header's checksum field is not a number")?;
-    let sum: u64 =
-        header.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
-    if stored_sum != sum {
-        return Err("the TOC tar header's checksum does not match".into());
-    }
-    let size = octal(&header[124..136]).ok_or("the TOC tar header's size is not a number")?;
-    let body = &tar[tar_writer::BLOCK..];
-    let padded = size.checked_add(tar_writer::padding(size) as u64).filter(|&p| p <= body.len() as u64);
+    let size = entry.size as u64;
+    let body = &tar[BLOCK..];
+    let padded = size.checked_add(padding(size)).filter(|&p| p <= body.len() as u64);
     let padded = padded.ok_or("the TOC tar is shorter than its entry")? as usize;
     // The end-of-archive marker and nothing else may follow: the TOC is the last entry.
-    if body.len() - padded < 2 * tar_writer::BLOCK || body[padded..].iter().any(|&b| b != 0) {
+    if body.len() - padded < 2 * BLOCK || body[padded..].iter().any(|&b| b != 0) {
         return Err(format!("{TOC_TAR_NAME} is not the last entry of the TOC tar"));
     }
     Ok(&body[..size as usize])
-}
-
-fn octal(field: &[u8]) -> Option<u64> {
-    let digits = std::str::from_utf8(field).ok()?.trim_matches(|c| c == ' ' || c == '\0');
-    u64::from_str_radix(digits, 8).ok()
 }
 
 /// Offsets must lie inside the compressed layer before the TOC; chunks inside their file.
@@ -241,6 +234,7 @@ mod tests {
     use super::*;
     use crate::compress::estargz::EstargzEncoder;
     use crate::fuzzing::block_on;
+    use crate::layer::tar as tar_writer;
     use crate::layer::tarball::{copy_stream, Chunks};
 
     fn sample_tar() -> Vec<u8> {
