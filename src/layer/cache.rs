@@ -43,10 +43,7 @@ fn key(tar_digest: &str, compression: Compression) -> String {
 /// The blob stored for `tar_digest` compressed with `compression`, if the cache has one and the
 /// blob is whole.
 pub async fn lookup<H: Host>(host: &H, tar_digest: &str, compression: Compression) -> Result<Option<WrittenBlob>> {
-    let Some(bytes) = host.cache_read(&key(tar_digest, compression)).await? else {
-        return Ok(None);
-    };
-    let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
+    let Some(record) = read::<H, Record>(host, &key(tar_digest, compression)).await? else {
         return Ok(None);
     };
     if record.tar_digest != tar_digest || record.compression != compression_name(compression) {
@@ -73,11 +70,8 @@ fn shape_key(headers_digest: &str, compression: Compression) -> String {
 /// Whether a tree with these tar headers was ever cached compressed with `compression` (if not,
 /// its tar stream is not in the cache).
 pub async fn shape_seen<H: Host>(host: &H, headers_digest: &str, compression: Compression) -> Result<bool> {
-    let Some(bytes) = host.cache_read(&shape_key(headers_digest, compression)).await? else {
-        return Ok(false);
-    };
-    Ok(serde_json::from_slice::<ShapeRecord>(&bytes)
-        .is_ok_and(|r| r.headers_digest == headers_digest && r.compression == compression_name(compression)))
+    let record = read::<H, ShapeRecord>(host, &shape_key(headers_digest, compression)).await?;
+    Ok(record.is_some_and(|r| r.headers_digest == headers_digest && r.compression == compression_name(compression)))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -94,10 +88,7 @@ fn files_key(files: &str, compression: Compression) -> String {
 
 /// The tar stream's digest recorded for a tree whose headers and files are `files`, if any.
 pub async fn tar_for_files<H: Host>(host: &H, files: &str, compression: Compression) -> Result<Option<String>> {
-    let Some(bytes) = host.cache_read(&files_key(files, compression)).await? else {
-        return Ok(None);
-    };
-    let Ok(record) = serde_json::from_slice::<FilesRecord>(&bytes) else {
+    let Some(record) = read::<H, FilesRecord>(host, &files_key(files, compression)).await? else {
         return Ok(None);
     };
     let matches = record.files_key == files && record.compression == compression_name(compression);
@@ -111,23 +102,31 @@ pub async fn record_files<H: Host>(host: &H, files: &str, compression: Compressi
         compression: compression_name(compression),
         tar_digest: tar_digest.into(),
     };
-    let bytes = serde_json::to_vec(&record).expect("a files record serializes");
-    host.cache_write(&files_key(files, compression), &bytes).await
+    write(host, &files_key(files, compression), &record).await
 }
 
 /// Remember that a tree with these tar headers was cached compressed with `compression`.
 pub async fn record_shape<H: Host>(host: &H, headers_digest: &str, compression: Compression) -> Result<()> {
     let record = ShapeRecord { headers_digest: headers_digest.into(), compression: compression_name(compression) };
-    let bytes = serde_json::to_vec(&record).expect("a shape record serializes");
-    host.cache_write(&shape_key(headers_digest, compression), &bytes).await
+    write(host, &shape_key(headers_digest, compression), &record).await
 }
 
 /// Remember that `tar_digest` compressed with `compression` gave `blob`.
 pub async fn record<H: Host>(host: &H, tar_digest: &str, compression: Compression, blob: &WrittenBlob) -> Result<()> {
     let record =
         Record { tar_digest: tar_digest.into(), compression: compression_name(compression), blob: blob.clone() };
-    let bytes = serde_json::to_vec(&record).expect("a cache record serializes");
-    host.cache_write(&key(tar_digest, compression), &bytes).await
+    write(host, &key(tar_digest, compression), &record).await
+}
+
+/// The record under `key`; None when there is none or it does not parse (a stale or damaged record
+/// only costs the work it would have saved).
+async fn read<H: Host, T: serde::de::DeserializeOwned>(host: &H, key: &str) -> Result<Option<T>> {
+    Ok(host.cache_read(key).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+}
+
+async fn write<H: Host, T: Serialize>(host: &H, key: &str, record: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(record).expect("cache records are plain data");
+    host.cache_write(key, &bytes).await
 }
 
 /// Have the host hash the stored blob and check it matches its name.

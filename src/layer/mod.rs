@@ -79,20 +79,25 @@ pub async fn build<H: Host>(
         None => true,
     };
     // An eStargz blob's diffID covers its TOC, so only a separate pass gives its tar's digest.
-    let (blob, tar_digest) = if !seen && !matches!(compression, Compression::Estargz { .. }) {
+    let (blob, tar_digest, built) = if !seen && !matches!(compression, Compression::Estargz { .. }) {
         let blob = from_source(host, source, compression, clamp_mtime, tar_size).await?;
         let tar_digest = blob.diff_id.clone();
-        (blob, tar_digest)
+        (blob, tar_digest, true)
     } else {
         let tar_digest = tar_digest(host, source, clamp_mtime).await?;
         match cache::lookup(host, &tar_digest, compression).await? {
-            Some(blob) => (blob, tar_digest),
-            None => (from_source(host, source, compression, clamp_mtime, tar_size).await?, tar_digest),
+            Some(blob) => (blob, tar_digest, false),
+            None => (from_source(host, source, compression, clamp_mtime, tar_size).await?, tar_digest, true),
         }
     };
-    cache::record(host, &tar_digest, compression, &blob).await?;
+    // A blob taken from the cache already has its record.
+    if built {
+        cache::record(host, &tar_digest, compression, &blob).await?;
+    }
     if let Some(shape) = &shape {
-        cache::record_shape(host, &shape.headers, compression).await?;
+        if !seen {
+            cache::record_shape(host, &shape.headers, compression).await?;
+        }
         let settled = shape.newest_change_ns < now.saturating_sub(RACY_SECONDS).saturating_mul(1_000_000_000);
         if let Some(files) = shape.files.as_deref().filter(|_| settled) {
             cache::record_files(host, files, compression, &tar_digest).await?;
