@@ -67,10 +67,8 @@ struct JsHost(JsValue);
 impl JsHost {
     /// Call `host[method](...args)`, awaiting the result if it is a Promise.
     async fn call(&self, method: &str, args: &[JsValue]) -> Result<JsValue> {
-        let function = Reflect::get(&self.0, &method.into())
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-            .ok_or_else(|| Error::internal(format!("the JS host has no method {method}")))?;
+        let function =
+            self.method(method).ok_or_else(|| Error::internal(format!("the JS host has no method {method}")))?;
         let value = function.apply(&self.0, &args.iter().collect::<Array>()).map_err(|e| thrown(method, e))?;
         match value.dyn_into::<Promise>() {
             Ok(promise) => JsFuture::from(promise).await.map_err(|e| thrown(method, e)),
@@ -78,8 +76,9 @@ impl JsHost {
         }
     }
 
-    fn has(&self, method: &str) -> bool {
-        Reflect::get(&self.0, &method.into()).is_ok_and(|f| f.is_function())
+    /// `host[name]` if it is a function (optional methods may be missing).
+    fn method(&self, name: &str) -> Option<Function> {
+        Reflect::get(&self.0, &name.into()).ok().and_then(|f| f.dyn_into::<Function>().ok())
     }
 
     /// Calls whose failure the core cannot act on (close, abort) report nothing.
@@ -226,7 +225,7 @@ impl Host for JsHost {
 
     /// Optional for embedders: without `blobDigest` the core hashes the blob itself.
     async fn blob_digest(&self, digest: &str) -> Result<Option<String>> {
-        if !self.has("blobDigest") {
+        if self.method("blobDigest").is_none() {
             return crate::host::hash_stored_blob(self, digest).await;
         }
         let v = self.call("blobDigest", &[digest.into()]).await?;
@@ -387,8 +386,7 @@ impl Host for JsHost {
 
     /// Optional for embedders: a host without `compressThreads` compresses in the core.
     fn compress_threads(&self) -> u32 {
-        let method = Reflect::get(&self.0, &"compressThreads".into()).ok();
-        let Some(function) = method.and_then(|f| f.dyn_into::<Function>().ok()) else {
+        let Some(function) = self.method("compressThreads") else {
             return 0;
         };
         function.call0(&self.0).ok().and_then(|v| v.as_f64()).map_or(0, |n| n.clamp(0.0, 256.0) as u32)
@@ -424,7 +422,7 @@ impl Host for JsHost {
         set("current", (event.current as f64).into());
         set("total", (event.total as f64).into());
         // Progress is fire-and-forget: a failing callback must not fail the export.
-        if let Some(f) = Reflect::get(&self.0, &"progress".into()).ok().and_then(|f| f.dyn_into::<Function>().ok()) {
+        if let Some(f) = self.method("progress") {
             let _ = f.call1(&self.0, &obj);
         }
     }
