@@ -5,44 +5,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
 import { writeTree, memoryFiles, SAMPLE } from './support/trees.mjs';
+import { startChromium } from './support/chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = process.env.OUTPORT_BIN ?? path.join(root, 'target', 'release', 'outport');
-const { chromium } = createRequire(path.join(root, 'npm', 'package.json'))('playwright-core');
 const EPOCH = '1700000000';
-const TYPES = { '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
 
-let server;
-let browser;
-let base;
+let chromium;
 
 before(async () => {
-  // Serves npm/ (lib/, wasm-web/) and tests/support/ on 127.0.0.1 only.
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    const file = url.pathname === '/' ? null : path.join(root, path.normalize(url.pathname));
-    const allowed = file && (file.startsWith(path.join(root, 'npm') + path.sep) || file.startsWith(path.join(root, 'tests', 'support') + path.sep));
-    if (!allowed || !fs.existsSync(file)) {
-      res.writeHead(url.pathname === '/' ? 200 : 404, { 'content-type': 'text/html' });
-      return res.end('<!doctype html><title>outport</title>');
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  chromium = await startChromium();
 });
 
 after(async () => {
-  await browser?.close();
-  server?.close();
+  await chromium?.close();
 });
 
 /** Export the sample tree inside the page; resolves to the tarball's bytes and the metadata. */
@@ -67,10 +47,9 @@ test('Chromium exports an OCI tarball from in-memory files, byte-identical to th
   const rootfs = writeTree(path.join(work, 'rootfs'));
   const files = memoryFiles('/src');
   for (const spec of Object.values(files)) if (spec.data instanceof Uint8Array) spec.data = Array.from(spec.data);
-  const page = await browser.newPage();
+  const page = await chromium.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(base);
   for (const compression of ['gzip', 'zstd', 'estargz', 'uncompressed']) {
     const result = await exportInBrowser(page, structuredClone(files), compression);
     const cliTar = path.join(work, `cli-${compression}.tar`);
@@ -93,8 +72,7 @@ test('Chromium exports an OCI tarball from in-memory files, byte-identical to th
 });
 
 test('Chromium: bad input is a clear error, not a crash', async () => {
-  const page = await browser.newPage();
-  await page.goto(base);
+  const page = await chromium.newPage();
   const message = await page.evaluate(async () => {
     const outport = await import('/npm/lib/browser.mjs');
     const host = outport.createMemoryHost({ files: { '/src/a': 'a' } });

@@ -5,47 +5,34 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { INPUTS, buildInput, readTree } from './support/matrix.mjs';
+import { startChromium } from './support/chromium.mjs';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const cli = process.env.OUTPORT_BIN ?? path.join(repo, 'target', 'release', 'outport');
-const require = createRequire(path.join(repo, 'npm', 'package.json'));
-const { chromium } = require('playwright-core');
-const { exportImage } = require(path.join(repo, 'npm'));
+const { exportImage } = createRequire(import.meta.url)(path.join(repo, 'npm'));
 const COMPRESSIONS = ['gzip', 'zstd', 'estargz', 'uncompressed'];
 const EPOCH = '1700000000';
 
-let server;
-let browser;
+let chromium;
 let page;
 
 before(async () => {
-  server = http.createServer((req, res) => {
-    const file = path.join(repo, 'npm', path.normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
-    if (!file.startsWith(path.join(repo, 'npm') + path.sep) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) return res.end('<!doctype html><title>matrix</title>');
-    const type = file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
-    res.writeHead(200, { 'content-type': type });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
-  page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  chromium = await startChromium();
+  page = await chromium.newPage();
 });
 
 after(async () => {
-  await browser?.close();
-  server?.close();
+  await chromium?.close();
 });
 
 function inBrowser(files) {
   return page.evaluate(
     async ({ files, compressions, epoch }) => {
-      const outport = await import('/lib/browser.mjs');
+      const outport = await import('/npm/lib/browser.mjs');
       for (const spec of Object.values(files)) {
         if (spec.data64 === undefined) continue;
         const binary = atob(spec.data64);
