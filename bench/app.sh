@@ -25,13 +25,7 @@ cargo build --quiet --release -p outport-cli
 containerify="$work/cfy/node_modules/containerify/lib/cli.js"
 echo "containerify $(node "$containerify" --version)"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-  "$work/registry" "$port" > "$work/registry.yml"
-docker-registry serve "$work/registry.yml" > /dev/null 2>&1 &
-registry_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-addr="127.0.0.1:$port"
+start_registry
 OUTPORT_STORE="$work/base-store" target/release/outport export "$work/base" --cmd '["node"]' \
   -o "type=registry,name=$addr/node:base,registry.insecure=true" --progress quiet > /dev/null
 

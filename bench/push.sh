@@ -23,18 +23,6 @@ target/release/outport export "$work/rootfs" -t bench/app:1 -o "type=oci,dest=$w
 image_mb=$(du -sm "$work/layout/blobs" | cut -f1)
 echo "image: ${image_mb} MB of blobs (gzip)"
 
-start_registry() {
-  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null || true
-  rm -rf "$work/registry"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-    "$work/registry" "$port" > "$work/registry.yml"
-  docker-registry serve "$work/registry.yml" > /dev/null 2>&1 &
-  registry_pid=$!
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-  addr="127.0.0.1:$port"
-}
-
 measure() { # name, command... (each run against a fresh, empty registry)
   local name=$1; shift
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" > /dev/null 2> "$work/stderr" || { cat "$work/stderr"; exit 1; }
