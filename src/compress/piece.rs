@@ -4,20 +4,19 @@
 //! The tar stream is cut at fixed offsets, whatever size the writes come in and however many
 //! threads run:
 //! - gzip: one member whose deflate stream is made of 1 MiB pieces, as pigz makes it. Each piece is
-//!   compressed on its own but primed with the 32 KiB before it (deflate's whole window), and ends
-//!   byte-aligned with a sync flush, so the pieces simply join; only the last one closes the
-//!   stream. The CRC-32 and length of the trailer are computed over the stream as it passes.
+//!   compressed on its own but given the 32 KiB before it as deflate's dictionary (its whole
+//!   window), and ends byte-aligned with a sync flush, so the pieces simply join; only the last one
+//!   closes the stream. The CRC-32 and length of the trailer are computed over the stream as it
+//!   passes.
 //! - zstd: each 4 MiB piece is one frame (a zstd stream may hold any number of frames).
 
-use super::gzip::{deflate_flags, deflate_into, gzip_header};
+use super::deflate::{Flush, RawDeflate, WINDOW as GZIP_WINDOW};
+use super::gzip::{gzip_header, gzip_trailer};
 use super::zstd::{compress_frame, Tier};
 use super::Compression;
-use miniz_oxide::deflate::core::{CompressorOxide, TDEFLFlush};
 
 /// Input bytes per gzip piece.
 const GZIP_PIECE: usize = 1 << 20;
-/// Deflate's window: a piece may refer this far back into the one before.
-const GZIP_WINDOW: usize = 32 << 10;
 /// Input bytes per zstd piece (frame).
 const ZSTD_PIECE: usize = 4 << 20;
 
@@ -68,16 +67,12 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
 }
 
 fn deflate_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
-    let flags = deflate_flags(level);
-    let mut deflate = Box::new(CompressorOxide::new(flags));
-    let mut scratch = vec![0u8; 64 << 10];
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut deflate = RawDeflate::new(level);
     if !prefix.is_empty() {
-        // Prime the window: the prefix's own output belongs to the piece before and is dropped.
-        deflate_into(&mut deflate, prefix, TDEFLFlush::Sync, &mut scratch, &mut Vec::new());
+        deflate.set_dictionary(prefix);
     }
-    let flush = if last { TDEFLFlush::Finish } else { TDEFLFlush::Sync };
-    deflate_into(&mut deflate, data, flush, &mut scratch, &mut out);
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    deflate.compress(data, if last { Flush::Finish } else { Flush::Sync }, &mut out);
     out
 }
 
@@ -149,11 +144,7 @@ impl Pieces {
             ready.push(self.cut_piece(true));
         }
         match self.compression {
-            Compression::Gzip { .. } => {
-                let mut trailer = self.crc.clone().finalize().to_le_bytes().to_vec();
-                trailer.extend_from_slice(&(self.length as u32).to_le_bytes());
-                trailer
-            }
+            Compression::Gzip { .. } => gzip_trailer(self.crc.clone().finalize(), self.length).to_vec(),
             _ => Vec::new(),
         }
     }
@@ -193,8 +184,8 @@ pub fn compress_all(compression: Compression, data: &[u8], write_size: usize) ->
 
 #[cfg(test)]
 mod tests {
+    use super::super::deflate::RawInflate;
     use super::*;
-    use miniz_oxide::inflate::decompress_to_vec;
     use ruzstd::decoding::FrameDecoder;
 
     fn sample(len: usize) -> Vec<u8> {
@@ -204,10 +195,8 @@ mod tests {
 
     fn gunzip(gz: &[u8]) -> Vec<u8> {
         assert_eq!(&gz[..3], &[0x1f, 0x8b, 8]);
-        let data = decompress_to_vec(&gz[10..gz.len() - 8]).expect("one valid deflate stream");
-        let crc = u32::from_le_bytes(gz[gz.len() - 8..gz.len() - 4].try_into().unwrap());
-        let len = u32::from_le_bytes(gz[gz.len() - 4..].try_into().unwrap());
-        assert_eq!((crc, len), (crc32fast::hash(&data), data.len() as u32));
+        let (data, trailer) = RawInflate::inflate_all(&gz[10..], usize::MAX).expect("one valid deflate stream");
+        assert_eq!(trailer, gzip_trailer(crc32fast::hash(&data), data.len() as u64));
         data
     }
 
@@ -256,4 +245,21 @@ mod tests {
         encoder.finish(&mut whole);
         assert!((pieced as f64) < whole.len() as f64 * 1.01, "pieced {pieced} vs one stream {}", whole.len());
     }
+}
+
+/// Measures pieced compression of a file named by OUTPORT_PIECE_BENCH (a benchmark, not a test):
+/// `OUTPORT_PIECE_BENCH=tree.tar cargo test --release -p outport --lib piece_throughput -- --ignored --nocapture`.
+#[cfg(test)]
+#[test]
+#[ignore]
+fn piece_throughput() {
+    let path = std::env::var("OUTPORT_PIECE_BENCH").expect("OUTPORT_PIECE_BENCH names a tar");
+    let data = std::fs::read(path).expect("readable");
+    for compression in [1, 6, 9].map(|level| Compression::Gzip { level }) {
+        let start = std::time::Instant::now();
+        let out = compress_all(compression, &data, 1 << 20);
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("{compression:?}: {} bytes, {:.1} MB/s on one thread", out.len(), data.len() as f64 / secs / 1e6);
+    }
+    eprintln!("one stream at 6: {} bytes", super::gzip::gzip_member(6, &data).len());
 }

@@ -9,10 +9,9 @@
 
 use super::tar::BLOCK;
 use super::walk::{show, TarSink};
+use crate::compress::deflate::RawInflate;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host};
-use miniz_oxide::inflate::stream::{inflate, InflateState};
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
@@ -225,7 +224,7 @@ const FCOMMENT: u8 = 0x10;
 async fn gunzip<R: Source, S: TarSink>(input: &mut Input<'_, R>, what: &str, sink: &mut Checked<'_, S>) -> Result<()> {
     let bad = |why: &str| Error::source(format!("{what}: invalid gzip data: {why}"));
     let truncated = || Error::source(format!("{what}: truncated gzip data (unexpected end of file)"));
-    let mut state = InflateState::new_boxed(DataFormat::Raw);
+    let mut inflate = RawInflate::new();
     let mut out = vec![0u8; INFLATE_CHUNK];
     let mut first = true;
     loop {
@@ -282,21 +281,17 @@ async fn gunzip<R: Source, S: TarSink>(input: &mut Input<'_, R>, what: &str, sin
         let mut crc = crc32fast::Hasher::new();
         let mut size = 0u32;
         loop {
-            if input.data().is_empty() {
-                input.fill().await?;
+            if input.data().is_empty() && !input.fill().await? {
+                return Err(truncated());
             }
-            let step = inflate(&mut state, input.data(), &mut out, MZFlush::None);
-            input.consume(step.bytes_consumed);
-            let produced = &out[..step.bytes_written];
+            let step = inflate.step(input.data(), &mut out).map_err(|_| bad("corrupt deflate stream"))?;
+            input.consume(step.consumed);
+            let produced = &out[..step.written];
             crc.update(produced);
             size = size.wrapping_add(produced.len() as u32);
             sink.write(produced).await?;
-            match step.status {
-                Ok(MZStatus::StreamEnd) => break,
-                Ok(_) => {}
-                // Only returned when it needs input and none is left.
-                Err(MZError::Buf) => return Err(truncated()),
-                Err(_) => return Err(bad("corrupt deflate stream")),
+            if step.end {
+                break;
             }
         }
         if !input.ensure(8).await? {
@@ -310,7 +305,7 @@ async fn gunzip<R: Source, S: TarSink>(input: &mut Input<'_, R>, what: &str, sin
             return Err(bad("length mismatch (the data is corrupt)"));
         }
         input.consume(8);
-        state.reset(DataFormat::Raw);
+        inflate.reset();
     }
 }
 

@@ -8,11 +8,10 @@
 
 use super::header::{padding, parse_block, Block, Pending, BLOCK};
 use super::{parse_footer, FOOTER_SIZE, TOC_TAR_NAME};
+use crate::compress::deflate::{InflateAllError, RawInflate};
 use crate::digest::sha256;
 use crate::error::Result;
 use crate::host::Host;
-use miniz_oxide::inflate::stream::{inflate, InflateState};
-use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 use serde::Deserialize;
 
 /// The footer stargz wrote before eStargz: the extra field is `%016xSTARGZ` without a subfield header.
@@ -134,26 +133,11 @@ async fn read_exact<H: Host>(host: &H, digest: &str, mut offset: u64, len: u64) 
 /// One whole gzip member, nothing after it, inflated to at most [`MAX_TOC_TAR`] bytes.
 fn gunzip_member(member: &[u8]) -> std::result::Result<Vec<u8>, String> {
     let deflate = skip_gzip_header(member).ok_or("the TOC member is not a gzip member")?;
-    let mut state = InflateState::new_boxed(DataFormat::Raw);
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    let mut input = deflate;
-    loop {
-        let step = inflate(&mut state, input, &mut buf, MZFlush::None);
-        input = &input[step.bytes_consumed..];
-        out.extend_from_slice(&buf[..step.bytes_written]);
-        if out.len() > MAX_TOC_TAR {
-            return Err(format!("the TOC member inflates to more than {MAX_TOC_TAR} bytes"));
-        }
-        match step.status {
-            Ok(MZStatus::StreamEnd) => break,
-            Ok(_) if step.bytes_consumed == 0 && step.bytes_written == 0 => {
-                return Err("the TOC member is cut short".into())
-            }
-            Ok(_) => {}
-            Err(e) => return Err(format!("the TOC member does not inflate: {e:?}")),
-        }
-    }
+    let (out, input) = RawInflate::inflate_all(deflate, MAX_TOC_TAR).map_err(|e| match e {
+        InflateAllError::TooLarge => format!("the TOC member inflates to more than {MAX_TOC_TAR} bytes"),
+        InflateAllError::Truncated => "the TOC member is cut short".to_string(),
+        InflateAllError::Corrupt => "the TOC member does not inflate: corrupt deflate data".to_string(),
+    })?;
     let trailer: [u8; 8] =
         input.try_into().map_err(|_| "the TOC member's gzip trailer is missing or followed by other bytes")?;
     let crc = u32::from_le_bytes(trailer[..4].try_into().expect("4 bytes"));

@@ -2,9 +2,8 @@
 //! with the input tar, the TOC read back and every offset and digest checked against the members.
 
 use super::*;
+use crate::compress::deflate::RawInflate;
 use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
-use miniz_oxide::inflate::stream::{inflate, InflateState};
-use miniz_oxide::{DataFormat, MZFlush, MZStatus};
 use serde_json::Value;
 
 /// One gzip member of a blob: where it starts and what it decompresses to.
@@ -24,19 +23,8 @@ fn members(blob: &[u8]) -> Vec<Member> {
         if flags & 4 != 0 {
             body += 2 + u16::from_le_bytes([blob[body], blob[body + 1]]) as usize;
         }
-        let mut state = InflateState::new_boxed(DataFormat::Raw);
-        let (mut data, mut input) = (Vec::new(), &blob[body..]);
-        let mut buf = vec![0; 1 << 16];
-        loop {
-            let r = inflate(&mut state, input, &mut buf, MZFlush::None);
-            data.extend_from_slice(&buf[..r.bytes_written]);
-            input = &input[r.bytes_consumed..];
-            match r.status {
-                Ok(MZStatus::StreamEnd) => break,
-                Ok(_) => {}
-                Err(e) => panic!("inflate error {e:?} in member at {at}"),
-            }
-        }
+        let (data, input) = RawInflate::inflate_all(&blob[body..], usize::MAX)
+            .unwrap_or_else(|e| panic!("inflate error {e:?} in member at {at}"));
         let end = blob.len() - input.len();
         assert_eq!(u32::from_le_bytes(blob[end..end + 4].try_into().unwrap()), crc32fast::hash(&data));
         assert_eq!(u32::from_le_bytes(blob[end + 4..end + 8].try_into().unwrap()), data.len() as u32);
