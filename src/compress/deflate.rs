@@ -129,7 +129,7 @@ impl RawInflate {
 
     /// A whole raw deflate stream into memory, refusing to grow past `limit` bytes; returns the
     /// data and what follows the stream in `input`.
-    pub fn inflate_all<'a>(input: &'a [u8], limit: usize) -> Result<(Vec<u8>, &'a [u8]), InflateAllError> {
+    pub fn inflate_all(input: &[u8], limit: usize) -> Result<(Vec<u8>, &[u8]), InflateAllError> {
         let mut inflate = RawInflate::new();
         let (mut out, mut buf, mut rest) = (Vec::new(), vec![0u8; SCRATCH], input);
         loop {
