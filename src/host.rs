@@ -149,6 +149,11 @@ pub trait Host {
     async fn output_open(&self, path: &str) -> Result<Handle>;
     async fn output_write(&self, handle: Handle, data: &[u8]) -> Result<()>;
     async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64>;
+    /// Put a stored blob at `path` as a whole file, digest verified (an OCI layout's blobs/).
+    /// Hosts link or clone the store's file where they can; this default copies it.
+    async fn output_place_blob(&self, path: &str, digest: &str) -> Result<u64> {
+        copy_stored_blob(self, path, digest).await
+    }
     async fn output_commit(&self, handle: Handle) -> Result<()>;
     async fn output_abort(&self, handle: Handle);
     async fn output_mkdir(&self, path: &str) -> Result<()>;
@@ -220,4 +225,17 @@ pub async fn hash_stored_blob<H: Host + ?Sized>(host: &H, digest: &str) -> Resul
         hasher.update(&chunk);
     }
     Ok(Some(hasher.finish()))
+}
+
+/// A stored blob copied into a new output file at `path` (the host verifies its digest while
+/// copying); returns its size. Nothing is left at `path` on failure.
+pub async fn copy_stored_blob<H: Host + ?Sized>(host: &H, path: &str, digest: &str) -> Result<u64> {
+    let handle = host.output_open(path).await?;
+    match host.output_write_blob(handle, digest).await {
+        Ok(size) => host.output_commit(handle).await.map(|()| size),
+        Err(e) => {
+            host.output_abort(handle).await;
+            Err(e)
+        }
+    }
 }

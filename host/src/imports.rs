@@ -96,6 +96,10 @@ impl Host for State {
         let HostState { outputs, store, .. } = &mut self.host;
         outputs.write_blob(handle, store, &digest)
     }
+    fn output_place_blob(&mut self, path: String, digest: String) -> Result<u64, Error> {
+        let HostState { outputs, store, .. } = &mut self.host;
+        outputs.place_blob(&path, store, &digest)
+    }
     fn output_commit(&mut self, handle: u32) -> Result<(), Error> {
         self.host.outputs.commit(handle)
     }

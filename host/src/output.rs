@@ -34,26 +34,28 @@ impl Outputs {
             }
             Target::Stdout
         } else {
-            let dest = PathBuf::from(path);
-            if dest.is_dir() {
-                return Err(error(ErrorKind::Output, format!("destination file {path} is a directory")));
-            }
-            let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            if !parent.is_dir() {
-                return Err(error(
-                    ErrorKind::Output,
-                    format!("{path}: parent directory {} does not exist", parent.display()),
-                ));
-            }
-            let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            self.next += 1;
-            let temp = parent.join(format!(".{name}.outport-{}-{}.tmp", std::process::id(), self.next));
+            let (temp, dest) = self.temp_for(path)?;
             let file = File::create(&temp).map_err(|e| io_error(ErrorKind::Output, &temp, &e))?;
             Target::File { file: io::BufWriter::with_capacity(COPY_CHUNK, file), temp, dest }
         };
         self.next += 1;
         self.open.insert(self.next, target);
         Ok(self.next)
+    }
+
+    /// A new hidden temporary name beside `path` (whose parent must exist), and `path` itself.
+    fn temp_for(&mut self, path: &str) -> Result<(PathBuf, PathBuf), CoreError> {
+        let dest = PathBuf::from(path);
+        if dest.is_dir() {
+            return Err(error(ErrorKind::Output, format!("destination file {path} is a directory")));
+        }
+        let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(error(ErrorKind::Output, format!("{path}: parent directory {} does not exist", parent.display())));
+        }
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.next += 1;
+        Ok((parent.join(format!(".{name}.outport-{}-{}.tmp", std::process::id(), self.next)), dest))
     }
 
     pub fn write(&mut self, handle: u32, data: &[u8]) -> Result<(), CoreError> {
@@ -65,10 +67,16 @@ impl Outputs {
         }
     }
 
-    /// Stream a stored blob into the output, verifying its digest on the way.
+    /// Stream a stored blob into the output, verifying its digest on the way (unless this run
+    /// verified the unchanged file already).
     pub fn write_blob(&mut self, handle: u32, store: &BlobStore, digest: &str) -> Result<u64, CoreError> {
-        let path = store.blob_path(digest)?;
-        let mut blob = File::open(&path).map_err(|e| io_error(ErrorKind::Store, &path, &e))?;
+        let (mut blob, path, verified) = match store.verified_file(digest)? {
+            Some((file, path)) => (file, path, true),
+            None => {
+                let path = store.blob_path(digest)?;
+                (File::open(&path).map_err(|e| io_error(ErrorKind::Store, &path, &e))?, path, false)
+            }
+        };
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; COPY_CHUNK];
         let mut total = 0u64;
@@ -79,18 +87,53 @@ impl Outputs {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_error(ErrorKind::Store, &path, &e)),
             };
-            hasher.update(&buf[..n]);
+            if !verified {
+                hasher.update(&buf[..n]);
+            }
             self.write(handle, &buf[..n])?;
             total += n as u64;
         }
-        let actual = format!("sha256:{:x}", hasher.finalize());
-        if actual != digest {
-            return Err(error(
-                ErrorKind::Store,
-                format!("blob {digest} in the store is corrupt ({} has content {actual})", path.display()),
-            ));
+        if !verified {
+            let actual = format!("sha256:{:x}", hasher.finalize());
+            store.remember_file(digest, &actual, &blob);
+            if actual != digest {
+                return Err(corrupt(digest, &path, &actual));
+            }
         }
         Ok(total)
+    }
+
+    /// Put a stored blob at `path` as a whole file (an OCI layout's `blobs/`): a reflink or hard
+    /// link to the store's file where both are on one file system, else a copy. The digest is
+    /// checked either way, once per run for an unchanged blob. Returns the blob's size.
+    pub fn place_blob(&mut self, path: &str, store: &BlobStore, digest: &str) -> Result<u64, CoreError> {
+        let source = store.blob_path(digest)?;
+        if store.verified_file(digest)?.is_none() {
+            match store.digest(digest)? {
+                Some(actual) if actual == digest => {}
+                Some(actual) => return Err(corrupt(digest, &source, &actual)),
+                None => return Err(error(ErrorKind::Store, format!("blob {digest} is not in the store"))),
+            }
+        }
+        let (temp, dest) = self.temp_for(path)?;
+        if link_or_clone(&source, &temp).is_ok() {
+            let size = fs::metadata(&temp).map(|m| m.len());
+            return match size.and_then(|size| fs::rename(&temp, &dest).map(|()| size)) {
+                Ok(size) => Ok(size),
+                Err(e) => {
+                    let _ = fs::remove_file(&temp);
+                    Err(io_error(ErrorKind::Output, &dest, &e))
+                }
+            };
+        }
+        let handle = self.open(path)?;
+        match self.write_blob(handle, store, digest) {
+            Ok(size) => self.commit(handle).map(|()| size),
+            Err(e) => {
+                self.abort(handle);
+                Err(e)
+            }
+        }
     }
 
     pub fn commit(&mut self, handle: u32) -> Result<(), CoreError> {
@@ -116,6 +159,28 @@ impl Outputs {
             let _ = fs::remove_file(temp);
         }
     }
+}
+
+fn corrupt(digest: &str, path: &Path, actual: &str) -> CoreError {
+    error(ErrorKind::Store, format!("blob {digest} in the store is corrupt ({} has content {actual})", path.display()))
+}
+
+/// `temp` as a copy-on-write clone of `source` (btrfs, XFS: no bytes copied, and the two stay
+/// independent), else as a hard link to it (the store's blobs are never written again in place).
+fn link_or_clone(source: &Path, temp: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let from = File::open(source)?;
+        let to = File::create(temp)?;
+        // SAFETY: FICLONE takes two open descriptors and touches no memory of ours.
+        if unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) } == 0 {
+            return Ok(());
+        }
+        drop(to);
+        fs::remove_file(temp)?;
+    }
+    fs::hard_link(source, temp)
 }
 
 impl Drop for Outputs {

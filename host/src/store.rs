@@ -13,6 +13,31 @@ pub struct BlobStore {
     root: PathBuf,
     writers: HashMap<u32, (File, PathBuf)>,
     next: u32,
+    /// Blobs hashed in this run and found right, with the identity of the file hashed: a blob
+    /// whose file is unchanged since is not hashed again (a cached re-export hashes each once).
+    verified: std::sync::Mutex<HashMap<String, FileIdentity>>,
+}
+
+/// What tells a file apart from any rewrite of it: inode, size and change time (any write or
+/// rename-over moves ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    ctime_ns: i128,
+}
+
+impl FileIdentity {
+    fn of(metadata: &fs::Metadata) -> FileIdentity {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            len: metadata.len(),
+            ctime_ns: i128::from(metadata.ctime()) * 1_000_000_000 + i128::from(metadata.ctime_nsec()),
+        }
+    }
 }
 
 /// The `<hex>` of a well-formed sha256 digest; digests become file names, so nothing else passes.
@@ -25,7 +50,7 @@ pub fn hex_of(digest: &str) -> Result<&str, CoreError> {
 
 impl BlobStore {
     pub fn new(root: PathBuf) -> BlobStore {
-        BlobStore { root, writers: HashMap::new(), next: 0 }
+        BlobStore { root, writers: HashMap::new(), next: 0, verified: Default::default() }
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf, CoreError> {
@@ -91,24 +116,45 @@ impl BlobStore {
 
     /// sha256 of the stored blob's bytes as they are now, hashed natively; None if absent.
     pub fn digest(&self, digest: &str) -> Result<Option<String>, CoreError> {
-        use sha2::Digest as _;
         let path = self.blob_path(digest)?;
         let mut file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.io(&path, e)),
         };
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => hasher.update(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.io(&path, e)),
-            }
+        let identity = FileIdentity::of(&file.metadata().map_err(|e| self.io(&path, e))?);
+        if self.verified.lock().expect("not poisoned").get(digest) == Some(&identity) {
+            return Ok(Some(digest.to_string()));
         }
-        Ok(Some(format!("sha256:{:x}", hasher.finalize())))
+        let actual = hash_file(&mut file).map_err(|e| self.io(&path, e))?;
+        self.remember(digest, &actual, identity);
+        Ok(Some(actual))
+    }
+
+    /// The blob's file if it was verified in this run and is unchanged since (then no need to
+    /// hash it again).
+    pub fn verified_file(&self, digest: &str) -> Result<Option<(File, PathBuf)>, CoreError> {
+        let path = self.blob_path(digest)?;
+        let Ok(file) = File::open(&path) else { return Ok(None) };
+        let identity = file.metadata().map(|m| FileIdentity::of(&m)).ok();
+        let known = self.verified.lock().expect("not poisoned").get(digest).copied();
+        Ok((identity.is_some() && identity == known).then_some((file, path)))
+    }
+
+    /// Note a hash of `file` (as it was when `identity` was taken) that came out `actual`.
+    pub fn remember_file(&self, digest: &str, actual: &str, file: &File) {
+        if let Ok(metadata) = file.metadata() {
+            self.remember(digest, actual, FileIdentity::of(&metadata));
+        }
+    }
+
+    fn remember(&self, digest: &str, actual: &str, identity: FileIdentity) {
+        let mut verified = self.verified.lock().expect("not poisoned");
+        if actual == digest {
+            verified.insert(digest.to_string(), identity);
+        } else {
+            verified.remove(digest);
+        }
     }
 
     /// Every blob under `blobs/sha256/` whose name is a digest (anything else is not ours).
@@ -203,4 +249,19 @@ impl BlobStore {
 
 fn bad_handle(handle: u32) -> CoreError {
     error(ErrorKind::Internal, format!("blob handle {handle} is not open"))
+}
+
+/// sha256 of a whole file, read 1 MiB at a time.
+pub fn hash_file(file: &mut File) -> std::io::Result<String> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(format!("sha256:{:x}", hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }

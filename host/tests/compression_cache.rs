@@ -66,6 +66,15 @@ fn an_unchanged_layer_is_not_compressed_again() {
     let again = export_layer(w, &root, "compression=gzip", "two");
     assert_eq!(again, first);
     assert_eq!(inode(&blob), inode_before, "the stored blob was reused, not written again");
+    // Nor copied: the layout's blob is the store's file (a hard link), or a clone of it where the
+    // file system makes copy-on-write clones.
+    let in_layout = w.join("two/blobs").join(first.replace(':', "/"));
+    let probe = w.join("reflink-probe");
+    let clones = std::process::Command::new("cp")
+        .args(["--reflink=always", blob.to_str().unwrap(), probe.to_str().unwrap()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(clones || inode(&in_layout) == inode_before, "the cached blob was copied into the layout");
 
     // Another compression or level is another record and another blob; each is reused in turn.
     let zstd3 = export_layer(w, &root, "compression=zstd", "three");

@@ -115,6 +115,8 @@ export interface OutportHost {
   outputWrite(handle: number, data: Uint8Array): Awaitable<unknown>;
   /** Append a stored blob; resolves to its length. */
   outputWriteBlob(handle: number, digest: string): Awaitable<number>;
+  /** Optional: put a stored blob at `path` as a whole file (digest verified; linked or cloned where possible); resolves to its length. Without it the blob is copied through outputOpen/outputWriteBlob. */
+  outputPlaceBlob?(path: string, digest: string): Awaitable<number>;
   outputCommit(handle: number): Awaitable<unknown>;
   outputAbort(handle: number): Awaitable<unknown>;
   outputMkdir(path: string): Awaitable<unknown>;

@@ -44,6 +44,7 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
     outputOpen: (p) => outputs.openFile(p),
     outputWrite: (h, data) => outputs.write(h, data),
     outputWriteBlob: (h, d) => outputs.writeBlob(h, blobs, d),
+    outputPlaceBlob: (p, d) => outputs.placeBlob(p, blobs, d),
     outputCommit: (h) => outputs.commit(h),
     outputAbort: (h) => outputs.abort(h),
     outputMkdir: (p) => mkdir(p),

@@ -20,11 +20,36 @@ function hexOf(digest) {
   return match[1];
 }
 
+/** What tells a file apart from any rewrite of it: inode, size and change time (bigint stats). */
+function fileIdentity(stats) {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.ctimeNs}`;
+}
+
 class Store {
   constructor(root) {
     this.root = root;
     this.writers = new Map();
     this.next = 0;
+    // Blobs hashed in this run and found right, with the identity of the file hashed: an unchanged
+    // blob is not hashed again (a cached re-export hashes each once).
+    this.verified = new Map();
+  }
+
+  /** True if `digest` was verified in this run and its file is unchanged since. */
+  isVerified(digest) {
+    const known = this.verified.get(digest);
+    if (known === undefined) return false;
+    try {
+      return fileIdentity(fs.statSync(this.blobPath(digest), { bigint: true })) === known;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Note a hash of the file open as `fd` that came out `actual`. */
+  remember(digest, actual, fd) {
+    if (actual === digest) this.verified.set(digest, fileIdentity(fs.fstatSync(fd, { bigint: true })));
+    else this.verified.delete(digest);
   }
 
   blobPath(digest) {
@@ -44,8 +69,11 @@ class Store {
     try {
       const hash = crypto.createHash('sha256');
       const buf = Buffer.allocUnsafe(4 << 20);
+      if (this.isVerified(digest)) return digest;
       for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
-      return `sha256:${hash.digest('hex')}`;
+      const actual = `sha256:${hash.digest('hex')}`;
+      this.remember(digest, actual, fd);
+      return actual;
     } catch (err) {
       throw ioError('store', p, err);
     } finally {

@@ -208,6 +208,9 @@ impl Host for ComponentHost {
     async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64> {
         imports::output_write_blob(handle, digest).map_err(from_wit)
     }
+    async fn output_place_blob(&self, path: &str, digest: &str) -> Result<u64> {
+        imports::output_place_blob(path, digest).map_err(from_wit)
+    }
     async fn output_commit(&self, handle: Handle) -> Result<()> {
         imports::output_commit(handle).map_err(from_wit)
     }

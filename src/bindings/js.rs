@@ -272,6 +272,13 @@ impl Host for JsHost {
     async fn output_write_blob(&self, h: Handle, digest: &str) -> Result<u64> {
         number("outputWriteBlob", "result", &self.call("outputWriteBlob", &[h.into(), digest.into()]).await?)
     }
+    /// Optional for embedders: without `outputPlaceBlob` the blob is copied through an output.
+    async fn output_place_blob(&self, path: &str, digest: &str) -> Result<u64> {
+        if self.method("outputPlaceBlob").is_none() {
+            return crate::host::copy_stored_blob(self, path, digest).await;
+        }
+        number("outputPlaceBlob", "result", &self.call("outputPlaceBlob", &[path.into(), digest.into()]).await?)
+    }
     async fn output_commit(&self, h: Handle) -> Result<()> {
         self.call("outputCommit", &[h.into()]).await.map(drop)
     }

@@ -104,19 +104,13 @@ pub async fn write_dir<H: Host>(host: &H, dest: &str, layout: Layout<'_>) -> Res
         host.output_mkdir(&dir).await?;
     }
     for (hex, digest, size) in sorted_blobs(layout.blobs)? {
-        let h = host.output_open(&format!("{dest}/blobs/sha256/{hex}")).await?;
-        let copied = match host.output_write_blob(h, digest).await {
-            Ok(n) => n,
-            Err(e) => {
-                host.output_abort(h).await;
-                return Err(e);
-            }
-        };
-        if copied != size {
-            host.output_abort(h).await;
-            return Err(Error::store(format!("stored blob {digest} has {copied} bytes, expected {size}")));
+        let path = format!("{dest}/blobs/sha256/{hex}");
+        let placed = host.output_place_blob(&path, digest).await?;
+        if placed != size {
+            // Not ours to leave behind: a blob whose size disagrees with its descriptor.
+            let _ = host.output_remove(&path).await;
+            return Err(Error::store(format!("stored blob {digest} has {placed} bytes, expected {size}")));
         }
-        host.output_commit(h).await?;
     }
     write_file(host, &format!("{dest}/oci-layout"), OCI_LAYOUT).await?;
     let index_path = format!("{dest}/index.json");
