@@ -51,7 +51,10 @@ impl Outputs {
         }
         let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(error(ErrorKind::Output, format!("{path}: parent directory {} does not exist", parent.display())));
+            return Err(error(
+                ErrorKind::Output,
+                format!("{path}: parent directory {} does not exist", parent.display()),
+            ));
         }
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         self.next += 1;

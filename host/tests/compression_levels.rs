@@ -74,7 +74,8 @@ fn gzip_levels_round_trip_at_every_strategy_boundary() {
     // zlib-rs's strategies: 0 stored, 1 quick, 2–3 fast, 4–6 medium, 7–9 slow.
     let mut sizes = Vec::new();
     for level in [0, 1, 2, 3, 4, 6, 7, 9] {
-        let (blob, diff_id) = export(work.path(), &root, &format!("gzip-{level}"), &format!("compression-level={level}"));
+        let (blob, diff_id) =
+            export(work.path(), &root, &format!("gzip-{level}"), &format!("compression-level={level}"));
         assert_eq!(check_and_digest("gzip", &blob), diff_id, "gzip level {level}");
         sizes.push((level, size(&blob)));
     }
@@ -94,7 +95,10 @@ fn zstd_levels_round_trip_as_one_frame_and_tiers_shrink() {
         let (blob, diff_id) = export(work.path(), &root, &format!("zstd-{level}"), &options);
         assert_eq!(check_and_digest("zstd", &blob), diff_id, "zstd level {level}");
         let listing = run("zstd", &["-lv", blob.to_str().unwrap()]);
-        assert!(listing.lines().any(|l| l.trim() == "# Zstandard Frames: 1"), "zstd level {level} is not one frame:\n{listing}");
+        assert!(
+            listing.lines().any(|l| l.trim() == "# Zstandard Frames: 1"),
+            "zstd level {level} is not one frame:\n{listing}"
+        );
         sizes.push((level, size(&blob)));
     }
     eprintln!("zstd sizes by level: {sizes:?}");

@@ -54,6 +54,19 @@ impl Compression {
     }
 }
 
+impl Compression {
+    /// Which encoder makes this compression's bytes. Part of the compression cache's keys, so a
+    /// store filled by an earlier encoder (other bytes for the same tar) is never served as ours:
+    /// change it whenever an encoder's output changes.
+    pub fn encoder(self) -> &'static str {
+        match self {
+            Compression::Uncompressed => "identity",
+            Compression::Gzip { .. } | Compression::Estargz { .. } => "zlib-rs 0.6.9",
+            Compression::Zstd { .. } => "ruzstd 0.9.1 + hash chains",
+        }
+    }
+}
+
 /// A running compressor for one layer.
 pub enum Encoder {
     Identity,

@@ -30,9 +30,9 @@ struct Record {
     blob: WrittenBlob,
 }
 
-/// How a compression and its level are named in keys and records.
+/// How a compression, its level and the encoder are named in keys and records.
 fn compression_name(compression: Compression) -> String {
-    format!("{compression:?}")
+    format!("{compression:?} by {}", compression.encoder())
 }
 
 fn key(tar_digest: &str, compression: Compression) -> String {
@@ -148,5 +148,7 @@ mod tests {
         ];
         assert!(keys.iter().all(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit())));
         assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
+        // Records of another encoder (other bytes for the same tar) are other keys.
+        assert_eq!(compression_name(Compression::Gzip { level: 6 }), "Gzip { level: 6 } by zlib-rs 0.6.9");
     }
 }
