@@ -19,8 +19,7 @@ cp -a /usr/lib/node_modules/npm "$work/app"
 echo "base: $(du -sm "$work/base" | cut -f1) MB; app: $(find "$work/app" -type f | wc -l) files," \
   "$(du -sm "$work/app" | cut -f1) MB ($(du -sm "$work/app/node_modules" | cut -f1) MB node_modules)"
 
-cargo build --quiet --release -p outport-cli
-[ -f npm/wasm/outport_bg.wasm ] || bash npm/build.sh
+prepare_outport
 (cd "$work" && mkdir cfy && cd cfy && npm init -y > /dev/null && npm install --no-audit --no-fund --silent containerify > /dev/null)
 containerify="$work/cfy/node_modules/containerify/lib/cli.js"
 echo "containerify $(node "$containerify" --version)"
@@ -29,13 +28,7 @@ start_registry
 OUTPORT_STORE="$work/base-store" target/release/outport export "$work/base" --cmd '["node"]' \
   -o "type=registry,name=$addr/node:base,registry.insecure=true" --progress quiet > /dev/null
 
-measure() { # name, command... (shell functions too: they are exported)
-  local name=$1; shift
-  /usr/bin/time -f '%e %M' -o "$work/time" bash -c '"$@"' _ "$@" > /dev/null 2> "$work/stderr" || { cat "$work/stderr"; exit 1; }
-  read -r secs kib < "$work/time"
-  printf '%-28s %8.2f s %9.1f MiB peak RSS\n' "$name" "$secs" "$((kib / 1024))"
-  echo "$secs" > "$work/$name.secs"
-}
+rate_size=$(du -sm "$work/app" | cut -f1) rate_unit=MB # of the app
 
 outport_push() { # binary..., repository
   local repo=${*: -1}
@@ -58,7 +51,8 @@ measure containerify-first cfy_push cfy
 measure containerify-repush cfy_push cfy
 skopeo inspect --tls-verify=false "docker://$addr/cli:1" | python3 -c 'import json,sys; print("outport image layers:", len(json.load(sys.stdin)["Layers"]))'
 skopeo inspect --tls-verify=false "docker://$addr/cfy:1" | python3 -c 'import json,sys; print("containerify image layers:", len(json.load(sys.stdin)["Layers"]))'
-r() { awk -v a="$(cat "$work/$1.secs")" -v b="$(cat "$work/$2.secs")" 'BEGIN { printf "%.2fx", a / b }'; }
-echo "time ratio vs containerify (below 1 is faster): first push cli $(r outport-cli-first containerify-first)," \
-  "npm $(r outport-npm-first containerify-first); re-push cli $(r outport-cli-repush containerify-repush)," \
-  "npm $(r outport-npm-repush containerify-repush)"
+echo "time ratio vs containerify (below 1 is faster): first push cli $(ratio outport-cli-first containerify-first)x," \
+  "npm $(ratio outport-npm-first containerify-first)x; re-push cli $(ratio outport-cli-repush containerify-repush)x," \
+  "npm $(ratio outport-npm-repush containerify-repush)x"
+echo
+markdown_table

@@ -1,85 +1,113 @@
 #!/usr/bin/env bash
 # Compression benchmark (not a test): a ~200 MB many-file rootfs (copied from /usr) exported as one
-# layer by outport (native CLI and npm; gzip, zstd and estargz at their default levels), next to
-# `tar | gzip -6 | sha256sum`, `tar | pigz | sha256sum`, `tar | zstd -3 -T0 | sha256sum`, umoci
-# inserting the same tree into an image, and skopeo recompressing the gzip image to zstd. All in one
-# run on this machine; wall time, peak RSS, output size, and the ratios the issue asks for.
+# layer by outport (native CLI and npm; gzip, zstd and estargz at their default levels), next to its
+# peers compressing the same tree as one tar (made once, outside the timed runs), each piped to
+# `tee BLOB | sha256sum` as an exporter writes and hashes its blob:
+#   gzip-6, pigz, zstd-3-T0       gzip -6, pigz (level 6, all CPUs), zstd -3 -T0
+#   zstd-3-long27-T0              zstd -3 --long=27 -T0: a size reference (a window outport does not use)
+#   go-gzip-6                     BuildKit's gzip: Go's compress/gzip at level 6, one thread
+#   go-klauspost-zstd             BuildKit's zstd: klauspost zstd.NewWriter defaults (SpeedDefault, GOMAXPROCS)
+#   go-estargz-writer             BuildKit's eStargz: estargz.NewWriterLevel(6) + AppendTarLossLess
+#   go-estargz-build              the reference writer's estargz.Build at level 6 (parallel parts)
+# (the Go peers: bench/go-peers/main.go, built offline from Debian's Go packages into the temporary
+# directory), and umoci inserting the tree into an image, skopeo recompressing outport's gzip image to
+# zstd. All in one run on this machine: wall time, peak RSS, output size, the ratios issue 15 names
+# against their targets, and a Markdown table for the README.
 # Usage: bench/compress.sh [SIZE_MB]   (default 200)
+# Needs: golang-go golang-github-klauspost-compress-dev golang-github-containerd-stargz-snapshotter-dev
+# umoci skopeo pigz zstd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb="${1:-200}"
 work=$(mktemp -d /tmp/outport-bench-compress.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# umoci, skopeo and estargz.Build keep their temporary files here too.
+export TMPDIR=$work work
 
 source bench/lib.sh
 copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
-tar_mb=$(tar -C "$work/rootfs" -cf - . | wc -c | awk '{ printf "%.1f", $1 / 1e6 }')
-echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, ${tar_mb} MB as tar; $(nproc) CPUs"
+tar -C "$work/rootfs" -cf "$work/tree.tar" .
+rate_size=$(stat -c %s "$work/tree.tar" | awk '{ printf "%.1f", $1 / 1e6 }') rate_unit=MB
+echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, ${rate_size} MB as tar; $(nproc) CPUs"
 
-cargo build --quiet --release -p outport-cli
-[ -f npm/wasm/outport_bg.wasm ] || bash npm/build.sh
+GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE="$work/go-cache" \
+  go build -o "$work/go-peers" bench/go-peers/main.go \
+  || { echo "building bench/go-peers failed: apt-get install golang-go golang-github-klauspost-compress-dev golang-github-containerd-stargz-snapshotter-dev" >&2; exit 1; }
+prepare_outport
 export SOURCE_DATE_EPOCH=1700000000
-# Warm the native CLI's compiled-core cache, so no run pays for compiling it.
-OUTPORT_STORE="$work/warm" target/release/outport export examples/rootfs -o "type=oci,dest=$work/warm.tar" --progress quiet > /dev/null
 
-printf '%-26s %8s %9s %11s %12s\n' run seconds MB/s "peak MiB" "output bytes"
-measure() { # name, output size (a file holding it, layout:DIR for an outport layout's layer, or -), command...
-  local name=$1 out=$2; shift 2
-  /usr/bin/time -f '%e %M' -o "$work/time" bash -c '"$@"' _ "$@" > "$work/stdout" 2> "$work/stderr" \
-    || { cat "$work/stderr"; exit 1; }
-  read -r secs kib < "$work/time"
-  local bytes
-  case $out in
-    -) bytes=- ;;
-    layout:*) bytes=$(layer_size "${out#layout:}") ;;
-    *) bytes=$(cat "$out") ;;
-  esac
-  printf '%-26s %8.2f %9.1f %11.1f %12s\n' "$name" "$secs" "$(awk -v m="$tar_mb" -v s="$secs" 'BEGIN { print m / s }')" \
-    "$(awk -v k="$kib" 'BEGIN { print k / 1024 }')" "$bytes"
-  echo "$secs" > "$work/$name.secs"
-  echo "$bytes" > "$work/$name.bytes"
-}
-
-# The size of the single layer an outport OCI layout holds.
+# The size of the single layer an OCI layout (directory) holds.
 layer_size() {
-  python3 -c 'import json,sys,os
+  python3 -c 'import json,sys
 d=sys.argv[1]; i=json.load(open(d+"/index.json"))
 m=json.load(open(d+"/blobs/"+i["manifests"][0]["digest"].replace(":","/")))
 print(m["layers"][0]["size"])' "$1"
 }
-# Only the export is timed: its destination is new, the layer's size is read afterwards.
-outport_export() { # binary..., compression, store name, output name
-  local name=${*: -1} store=${*: -2:1} compression=${*: -3:1}
-  OUTPORT_STORE="$work/store-$store" "${@:1:$#-3}" export "$work/rootfs" \
-    -o "type=oci,dest=$work/$name,tar=false,compression=$compression" --progress quiet > /dev/null
+# compress_tar COMMAND...: the tree's tar through COMMAND into $work/blob, hashed on the way.
+compress_tar() {
+  set -o pipefail
+  "$@" < "$work/tree.tar" | tee "$work/blob" | sha256sum
 }
-export -f outport_export
-export work
+# Only the export is timed: its destination is new, the layer's size is read afterwards.
+outport_export() { # host (cli or npm), compression, store name, output name
+  OUTPORT_STORE="$work/store-$3" run_outport "$1" export "$work/rootfs" \
+    -o "type=oci,dest=$work/$4,tar=false,compression=$2" --progress quiet
+}
+export -f compress_tar outport_export
 
-# The reference sizes, outside the timed runs.
-tar -C "$work/rootfs" -cf - . | gzip -6 | wc -c > "$work/gzip.size"
-tar -C "$work/rootfs" -cf - . | pigz | wc -c > "$work/pigz.size"
-tar -C "$work/rootfs" -cf - . | zstd -3 -T0 -q | wc -c > "$work/zstd.size"
-measure tar-gzip-6 "$work/gzip.size" sh -c "tar -C '$work/rootfs' -cf - . | gzip -6 | sha256sum"
-measure tar-pigz "$work/pigz.size" sh -c "tar -C '$work/rootfs' -cf - . | pigz | sha256sum"
-measure tar-zstd-3-T0 "$work/zstd.size" sh -c "tar -C '$work/rootfs' -cf - . | zstd -3 -T0 -q | sha256sum"
-for c in gzip zstd estargz; do
-  measure "outport-cli-$c" "layout:$work/cli-$c" outport_export target/release/outport "$c" "cli-$c" "cli-$c"
-done
-for c in gzip zstd estargz; do
-  measure "outport-npm-$c" "layout:$work/npm-$c" outport_export node npm/bin/outport.js "$c" "npm-$c" "npm-$c"
+peer() { # name, command...
+  local name=$1
+  shift
+  timed "$name" compress_tar "$@"
+  stat -c %s "$work/blob" > "$work/$name.bytes"
+  rm "$work/blob"
+  row "$name"
+}
+outport_run() { # name, host, compression, store name, output name
+  timed "$1" outport_export "${@:2}"
+  layer_size "$work/$5" > "$work/$1.bytes"
+  row "$1"
+}
+
+peer gzip-6 gzip -6
+peer pigz pigz
+peer zstd-3-T0 zstd -3 -T0 -q
+peer zstd-3-long27-T0 zstd -3 --long=27 -T0 -q
+peer go-gzip-6 "$work/go-peers" gzip
+peer go-klauspost-zstd "$work/go-peers" zstd
+peer go-estargz-writer "$work/go-peers" estargz
+peer go-estargz-build "$work/go-peers" estargz-build
+for host in cli npm; do
+  for c in gzip zstd estargz; do
+    outport_run "outport-$host-$c" "$host" "$c" "$host-$c" "$host-$c"
+  done
 done
 # Cached re-export: the same tree into the same store again (a new destination).
-measure outport-cli-gzip-cached "layout:$work/cli-gzip-again" outport_export target/release/outport gzip cli-gzip cli-gzip-again
-measure umoci-insert - sh -c "umoci init --layout '$work/umoci' && umoci new --image '$work/umoci:app' && umoci insert --rootless --image '$work/umoci:app' '$work/rootfs' /"
-measure skopeo-copy-zstd - skopeo copy -q --dest-compress-format zstd "oci:$work/cli-gzip" "oci:$work/skopeo-zstd"
+outport_run outport-cli-gzip-cached cli gzip cli-gzip cli-gzip-again
+timed umoci-insert sh -c "umoci init --layout '$work/umoci' && umoci new --image '$work/umoci:app' &&
+  umoci insert --rootless --image '$work/umoci:app' '$work/rootfs' /"
+layer_size "$work/umoci" > "$work/umoci-insert.bytes"
+row umoci-insert
+timed skopeo-copy-zstd skopeo copy -q --dest-compress-format zstd "oci:$work/cli-gzip" "oci:$work/skopeo-zstd"
+layer_size "$work/skopeo-zstd" > "$work/skopeo-copy-zstd.bytes"
+row skopeo-copy-zstd
 
-r() { awk -v a="$(cat "$work/$1.secs")" -v b="$(cat "$work/$2.secs")" 'BEGIN { printf "%.2f", a / b }'; }
-s() { awk -v a="$(cat "$work/$1.bytes")" -v b="$(cat "$work/$2.bytes")" 'BEGIN { printf "%+.2f%%", (a / b - 1) * 100 }'; }
 echo
-echo "gzip export vs umoci insert: $(r umoci-insert outport-cli-gzip)x umoci's throughput (target >= 1.5)"
-echo "gzip export vs tar|pigz|sha256sum: $(r outport-cli-gzip tar-pigz)x its time (target <= 1.2)"
-echo "zstd export vs skopeo copy to zstd: $(r outport-cli-zstd skopeo-copy-zstd)x its time (target <= 1)"
-echo "npm vs CLI: gzip $(r outport-npm-gzip outport-cli-gzip)x, zstd $(r outport-npm-zstd outport-cli-zstd)x"
-echo "cached re-export: $(r outport-cli-gzip outport-cli-gzip-cached)x faster than the first (target >= 20)"
-echo "size: gzip level 6 $(s outport-cli-gzip tar-gzip-6) vs gzip -6 (target within 1%); zstd level 3 $(s outport-cli-zstd tar-zstd-3-T0) vs zstd -3 (within 5%)"
+markdown_table
+echo
+echo "Ratios (throughput: the peer's time over outport's; size: outport's bytes over the peer's):"
+check "gzip: throughput vs umoci insert" "$(ratio umoci-insert outport-cli-gzip)" ">=" 1.0
+check "gzip: throughput vs Go compress/gzip level 6 (BuildKit)" "$(ratio go-gzip-6 outport-cli-gzip)" ">=" 2.5
+check "gzip: size vs gzip -6" "$(size_ratio outport-cli-gzip gzip-6)" "<=" 1.015
+echo "- gzip: time vs pigz (reference): $(ratio outport-cli-gzip pigz)"
+check "zstd: throughput vs skopeo copy to zstd" "$(ratio skopeo-copy-zstd outport-cli-zstd)" ">=" 1.3
+check "zstd: throughput vs klauspost zstd (BuildKit)" "$(ratio go-klauspost-zstd outport-cli-zstd)" ">=" 1.0
+check "zstd: size vs zstd -3" "$(size_ratio outport-cli-zstd zstd-3-T0)" "<=" 0.93
+echo "- zstd: size vs klauspost zstd: $(size_ratio outport-cli-zstd go-klauspost-zstd); vs zstd -3 --long=27 (reference): $(size_ratio outport-cli-zstd zstd-3-long27-T0)"
+check "estargz: time vs the Go reference writer (estargz.Build)" "$(ratio outport-cli-estargz go-estargz-build)" "<=" 0.5
+check "estargz: time vs BuildKit's estargz writer (NewWriterLevel + AppendTarLossLess)" "$(ratio outport-cli-estargz go-estargz-writer)" "<=" 0.5
+for c in gzip zstd estargz; do
+  check "npm vs CLI time, $c" "$(ratio "outport-npm-$c" "outport-cli-$c")" "<=" 1.3
+done
+check_memory
+check "cached re-export: times faster than the first" "$(ratio outport-cli-gzip outport-cli-gzip-cached)" ">=" 20
