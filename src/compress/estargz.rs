@@ -5,13 +5,20 @@
 //! member is open. Then a member holding a tar of the TOC (`stargz.index.json`) and the 51-byte
 //! footer that points at it. No prefetch landmarks (decision §0).
 //!
-//! Streaming: the tar is parsed as it arrives; only the TOC entries stay in memory.
+//! Streaming and parallel: the tar is parsed as it arrives, and [`EstargzPieces`] hands out each
+//! member's uncompressed bytes, once the member is complete, as a [`Piece`] that compresses to that
+//! one gzip member anywhere (see piece.rs), so hosts compress members on several threads. A TOC entry
+//! records the index of the member its data starts; the compressed sizes of the members, as they come
+//! back in order, turn indexes into offsets when finishing. In memory: the member being built, the
+//! members in flight, the TOC entries and one size per member. [`EstargzEncoder`] compresses the same
+//! pieces one after the other on the calling thread: the same bytes for any number of threads.
 
 mod header;
 pub mod reader;
 mod toc;
 
-use super::gzip::GzipEncoder;
+use super::piece::{compress_piece, Piece};
+use super::{Compression, Encoder, PieceStream};
 use crate::digest::{sha256, Hasher};
 use crate::error::{Error, Result};
 use crate::layer::tar as tar_writer;
@@ -73,13 +80,18 @@ struct FileData {
     chunk_hash: Hasher,
 }
 
-pub struct EstargzEncoder {
+/// The eStargz encoder proper: parses the layer tar and cuts it into members, handed out as pieces
+/// to compress (in order, each to one whole gzip member); the TOC member and the footer are written
+/// by `finish` once every member's compressed size is known.
+pub struct EstargzPieces {
     level: u8,
     chunk_size: u64,
-    member: Option<GzipEncoder>,
-    /// Compressed bytes emitted before the current call, and `out.len()` when it started.
-    emitted: u64,
-    mark: usize,
+    /// The uncompressed bytes of the open member.
+    member: Option<Vec<u8>>,
+    /// Members handed out so far: the index of the next one.
+    members: usize,
+    /// Compressed sizes of the members back so far, in order.
+    sizes: Vec<u64>,
     state: State,
     buffer: Vec<u8>,
     pending: Pending,
@@ -90,18 +102,18 @@ pub struct EstargzEncoder {
     group_names: BTreeMap<i64, Vec<u8>>,
 }
 
-impl EstargzEncoder {
-    pub fn new(level: u8) -> EstargzEncoder {
-        EstargzEncoder::with_chunk_size(level, CHUNK_SIZE)
+impl EstargzPieces {
+    pub fn new(level: u8) -> EstargzPieces {
+        EstargzPieces::with_chunk_size(level, CHUNK_SIZE)
     }
 
-    pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzEncoder {
-        EstargzEncoder {
+    pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzPieces {
+        EstargzPieces {
             level,
             chunk_size: chunk_size.max(1),
             member: None,
-            emitted: 0,
-            mark: 0,
+            members: 0,
+            sizes: Vec::new(),
             state: State::Header,
             buffer: Vec::with_capacity(BLOCK),
             pending: Pending::default(),
@@ -111,18 +123,17 @@ impl EstargzEncoder {
         }
     }
 
-    pub fn write(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        self.mark = out.len();
+    /// Take more of the layer tar; every member it completes goes to `ready`, in order.
+    pub fn push(&mut self, mut input: &[u8], ready: &mut Vec<Piece>) -> Result<()> {
         while !input.is_empty() {
-            let taken = self.step(input, out)?;
+            let taken = self.step(input, ready)?;
             input = &input[taken..];
         }
-        self.emitted += (out.len() - self.mark) as u64;
         Ok(())
     }
 
     /// Consume some of `input` (at least one byte, unless a state change needs none); returns how many.
-    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize> {
+    fn step(&mut self, input: &[u8], ready: &mut Vec<Piece>) -> Result<usize> {
         let n = match &mut self.state {
             State::Header | State::SecondZero => {
                 let n = (BLOCK - self.buffer.len()).min(input.len());
@@ -149,13 +160,13 @@ impl EstargzEncoder {
             }
             State::End => input.len(),
         };
-        self.emit(&input[..n], out);
-        self.advance(out)?;
+        self.emit(&input[..n]);
+        self.advance(ready)?;
         Ok(n)
     }
 
     /// Move to the next state once the current one has all its bytes.
-    fn advance(&mut self, out: &mut Vec<u8>) -> Result<()> {
+    fn advance(&mut self, ready: &mut Vec<Piece>) -> Result<()> {
         match &mut self.state {
             State::Header | State::SecondZero if self.buffer.len() < BLOCK => {}
             State::Header => {
@@ -165,9 +176,9 @@ impl EstargzEncoder {
                     Block::Zero => self.state = State::SecondZero,
                     Block::Meta { kind, size } => {
                         self.state = State::Meta { kind, size: size as usize };
-                        return self.advance(out);
+                        return self.advance(ready);
                     }
-                    Block::Entry(h) => self.entry(h, out)?,
+                    Block::Entry(h) => self.entry(h, ready)?,
                 }
             }
             State::SecondZero => {
@@ -189,7 +200,7 @@ impl EstargzEncoder {
             State::Data(file) if file.chunk_left == 0 => {
                 self.toc[file.chunk].chunk_digest = std::mem::take(&mut file.chunk_hash).finish();
                 if file.done < file.size {
-                    self.start_chunk(out);
+                    self.start_chunk(ready);
                 } else {
                     self.toc[file.reg].digest = std::mem::take(&mut file.file_hash).finish();
                     let padding = header::padding(file.size);
@@ -202,7 +213,7 @@ impl EstargzEncoder {
     }
 
     /// A real tar entry: its TOC entry, and for a non-empty regular file the first chunk's member.
-    fn entry(&mut self, h: header::EntryHeader, out: &mut Vec<u8>) -> Result<()> {
+    fn entry(&mut self, h: header::EntryHeader, ready: &mut Vec<Piece>) -> Result<()> {
         if header::clean_name(&h.name) == TOC_TAR_NAME.as_bytes() {
             return Err(Error::source(format!(
                 "compression=estargz: the layer has its own {TOC_TAR_NAME}: existing TOC JSON is not allowed; decompress layer before append"
@@ -259,16 +270,14 @@ impl EstargzEncoder {
         let (file_hash, chunk_hash) = (Hasher::new(), Hasher::new());
         let file = FileData { reg, chunk: reg, name, size, done: 0, chunk_left: 0, file_hash, chunk_hash };
         self.state = State::Data(Box::new(file));
-        self.start_chunk(out);
+        self.start_chunk(ready);
         Ok(())
     }
 
     /// Close the open member and start the next chunk of the current file in a new one.
-    fn start_chunk(&mut self, out: &mut Vec<u8>) {
-        if let Some(member) = self.member.take() {
-            member.finish(out);
-        }
-        let offset = self.position(out);
+    fn start_chunk(&mut self, ready: &mut Vec<Piece>) {
+        self.close_member(ready);
+        let member = self.members as u64;
         let chunk_size = self.chunk_size;
         let State::Data(file) = &mut self.state else { unreachable!("start_chunk outside file data") };
         let left = file.size - file.done;
@@ -277,31 +286,32 @@ impl EstargzEncoder {
             file.chunk = self.toc.len() - 1;
         }
         let entry = &mut self.toc[file.chunk];
-        entry.offset = offset;
+        // The member's index until `finish` knows the offsets.
+        entry.offset = member;
         entry.chunk_offset = file.done;
         if left >= chunk_size {
             entry.chunk_size = chunk_size;
         }
         file.chunk_left = left.min(chunk_size);
-        self.member = Some(GzipEncoder::new(self.level, out));
+        self.member = Some(Vec::with_capacity(file.chunk_left.min(CHUNK_SIZE) as usize + BLOCK));
     }
 
-    /// Compressed bytes written so far, including those in `out` from this call.
-    fn position(&self, out: &[u8]) -> u64 {
-        self.emitted + (out.len() - self.mark) as u64
-    }
-
-    fn emit(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        if data.is_empty() {
-            return;
+    /// Hand out the open member, if any, as the next piece.
+    fn close_member(&mut self, ready: &mut Vec<Piece>) {
+        if let Some(data) = self.member.take() {
+            ready.push(member_piece(self.level, data));
+            self.members += 1;
         }
-        let level = self.level;
-        self.member.get_or_insert_with(|| GzipEncoder::new(level, out)).write(data, out);
     }
 
-    /// Close the last member, then write the TOC member and the footer.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Trailer> {
-        self.mark = out.len();
+    fn emit(&mut self, data: &[u8]) {
+        if !data.is_empty() {
+            self.member.get_or_insert_with(Vec::new).extend_from_slice(data);
+        }
+    }
+
+    /// The tar has ended: its last member goes to `ready`.
+    pub fn end(&mut self, ready: &mut Vec<Piece>) -> Result<()> {
         let at_boundary = match self.state {
             State::Header | State::SecondZero => self.buffer.is_empty(),
             State::Skip(0) | State::End => true,
@@ -310,17 +320,73 @@ impl EstargzEncoder {
         if !at_boundary {
             return Err(Error::source("compression=estargz: reading the layer tar: unexpected EOF"));
         }
-        if let Some(member) = self.member.take() {
-            member.finish(out);
+        self.close_member(ready);
+        Ok(())
+    }
+
+    /// The compressed size of the next member, in the order they were handed out.
+    pub fn compressed(&mut self, size: usize) {
+        self.sizes.push(size as u64);
+    }
+
+    /// After `end` and every member's compressed size: write the TOC member (compressed here) and
+    /// the footer.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Trailer> {
+        if self.member.is_some() || self.sizes.len() != self.members {
+            return Err(Error::internal(format!(
+                "compression=estargz: finishing with {} of {} members compressed",
+                self.sizes.len(),
+                self.members + self.member.is_some() as usize
+            )));
         }
-        let toc_offset = self.position(out);
+        // Where each member starts; entries without data hold 0, which is where member 0 starts.
+        let mut starts = Vec::with_capacity(self.sizes.len() + 1);
+        let mut toc_offset = 0;
+        for size in std::mem::take(&mut self.sizes) {
+            starts.push(toc_offset);
+            toc_offset += size;
+        }
+        starts.push(toc_offset);
+        for entry in &mut self.toc {
+            entry.offset = starts[entry.offset as usize];
+        }
         let json = toc::to_json(&self.toc);
         let toc_tar = toc_tar(&json);
-        let mut member = GzipEncoder::new(self.level, out);
-        member.write(&toc_tar, out);
-        member.finish(out);
+        let member = member_piece(self.level, toc_tar);
+        out.extend_from_slice(&compress_piece(&member));
         out.extend_from_slice(&footer(toc_offset));
-        Ok(Trailer { toc_tar, toc_digest: sha256(&json) })
+        Ok(Trailer { toc_tar: member.data, toc_digest: sha256(&json) })
+    }
+}
+
+/// A member as a piece: compressed, it is one whole gzip member of `data`.
+fn member_piece(level: u8, data: Vec<u8>) -> Piece {
+    Piece { compression: Compression::Estargz { level }, prefix: Vec::new(), data, last: true }
+}
+
+/// The serial driver: [`EstargzPieces`] with every member compressed in place, in order, as
+/// `compress::Encoder` does for any piecewise stream.
+pub struct EstargzEncoder(Encoder);
+
+impl EstargzEncoder {
+    pub fn new(level: u8) -> EstargzEncoder {
+        EstargzEncoder::with_chunk_size(level, CHUNK_SIZE)
+    }
+
+    pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzEncoder {
+        let pieces = EstargzPieces::with_chunk_size(level, chunk_size);
+        EstargzEncoder(Encoder::Pieces(PieceStream::Estargz(Box::new(pieces))))
+    }
+
+    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.0.write(input, out)
+    }
+
+    /// Close the last member, then write the TOC member and the footer.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<Trailer> {
+        let finished = self.0.finish(out)?;
+        let toc_digest = finished.toc_digest.ok_or_else(|| Error::internal("compression=estargz: no TOC digest"))?;
+        Ok(Trailer { toc_tar: finished.uncompressed_tail, toc_digest })
     }
 }
 

@@ -20,6 +20,8 @@ const GZIP_PIECE: usize = 1 << 20;
 const GZIP_WINDOW: usize = 32 << 10;
 /// Input bytes per zstd piece (frame).
 const ZSTD_PIECE: usize = 4 << 20;
+/// Input bytes per write into an eStargz member's gzip encoder.
+const ESTARGZ_WRITE: usize = 64 << 10;
 
 /// One piece to compress: everything the compression needs, nothing shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +40,8 @@ impl Piece {
         match self.compression {
             Compression::Gzip { level } => ("gzip", level),
             Compression::Zstd { level } => ("zstd", level),
-            Compression::Uncompressed | Compression::Estargz { .. } => ("uncompressed", 0),
+            Compression::Estargz { level } => ("estargz", level),
+            Compression::Uncompressed => ("uncompressed", 0),
         }
     }
 
@@ -47,6 +50,7 @@ impl Piece {
         let compression = match algorithm {
             "gzip" if level <= 9 => Compression::Gzip { level },
             "zstd" if level <= 22 => Compression::Zstd { level },
+            "estargz" if level <= 9 => Compression::Estargz { level },
             _ => return None,
         };
         Some(Piece { compression, prefix, data, last })
@@ -62,8 +66,19 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
             compress_frame(Tier::from_level(level), &piece.data, &mut out);
             out
         }
+        // eStargz: `data` is one whole gzip member (see estargz.rs), fed in 64 KiB writes as the
+        // streaming encoder was (miniz's level 1 writes other bytes for one multi-MiB write).
+        Compression::Estargz { level } => {
+            let mut out = Vec::with_capacity(piece.data.len() / 2 + 64);
+            let mut member = super::gzip::GzipEncoder::new(level, &mut out);
+            for part in piece.data.chunks(ESTARGZ_WRITE) {
+                member.write(part, &mut out);
+            }
+            member.finish(&mut out);
+            out
+        }
         // Never cut into pieces (see `Pieces::new`).
-        Compression::Uncompressed | Compression::Estargz { .. } => piece.data.clone(),
+        Compression::Uncompressed => piece.data.clone(),
     }
 }
 

@@ -2,8 +2,8 @@
 //! Compressed bytes are handed to the host in chunks of about `FLUSH_AT`, so memory stays bounded
 //! whatever the layer's size.
 
-use crate::compress::piece::{Piece, Pieces};
-use crate::compress::{estargz, Compression, Encoder};
+use crate::compress::piece::Piece;
+use crate::compress::{estargz, Compression, Encoder, Finished, PieceStream};
 use crate::digest::Hasher;
 use crate::error::Result;
 use crate::host::{Handle, Host};
@@ -25,8 +25,7 @@ pub struct BlobWriter<'h, H: Host> {
 
 /// Pieces being compressed by the host, oldest first: their bytes go into the blob in this order.
 struct Parallel {
-    /// Taken when the stream ends.
-    pieces: Option<Pieces>,
+    stream: PieceStream,
     in_flight: std::collections::VecDeque<Handle>,
     /// Enough pieces in flight to keep every host thread busy, and no more (memory).
     limit: usize,
@@ -56,11 +55,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         let handle = host.blob_create().await?;
         let mut pending = Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4);
         let threads = host.compress_threads() as usize;
-        let (encoder, parallel) = match Pieces::new(compression).filter(|_| threads > 0) {
-            Some(pieces) => {
-                pending.extend_from_slice(&pieces.header());
+        let (encoder, parallel) = match PieceStream::new(compression).filter(|_| threads > 0) {
+            Some(stream) => {
+                pending.extend_from_slice(&stream.header());
                 let limit = (threads + 1).min(16);
-                (None, Some(Parallel { pieces: Some(pieces), in_flight: Default::default(), limit }))
+                (None, Some(Parallel { stream, in_flight: Default::default(), limit }))
             }
             None => (Some(Encoder::new(compression, &mut pending)), None),
         };
@@ -83,9 +82,9 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.write(data, &mut self.pending)?;
         }
-        if let Some(pieces) = self.parallel.as_mut().and_then(|p| p.pieces.as_mut()) {
+        if let Some(parallel) = self.parallel.as_mut() {
             let mut ready = Vec::new();
-            pieces.push(data, &mut ready);
+            parallel.stream.push(data, &mut ready)?;
             self.submit(ready).await?;
         }
         if self.pending.len() >= FLUSH_AT {
@@ -108,10 +107,12 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Append the oldest piece's compressed bytes to the blob.
     async fn collect_oldest(&mut self) -> Result<()> {
-        let Some(handle) = self.parallel.as_mut().and_then(|p| p.in_flight.pop_front()) else {
-            return Ok(());
-        };
+        let Some(parallel) = self.parallel.as_mut() else { return Ok(()) };
+        let Some(handle) = parallel.in_flight.pop_front() else { return Ok(()) };
         let bytes = self.host.compress_wait(handle).await?;
+        if let Some(parallel) = self.parallel.as_mut() {
+            parallel.stream.compressed(bytes.len());
+        }
         self.pending.extend_from_slice(&bytes);
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
@@ -119,19 +120,20 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         Ok(())
     }
 
-    /// The last pieces and the trailer (parallel mode).
-    async fn finish_parallel(&mut self) -> Result<()> {
-        let Some(pieces) = self.parallel.as_mut().and_then(|p| p.pieces.take()) else {
-            return Ok(());
-        };
+    /// The end of the compressed stream: the last pieces (parallel mode) and what follows them.
+    async fn finish_compression(&mut self) -> Result<Finished> {
+        if let Some(encoder) = self.encoder.take() {
+            return encoder.finish(&mut self.pending);
+        }
+        let Some(parallel) = self.parallel.as_mut() else { return Ok(Finished::default()) };
         let mut ready = Vec::new();
-        let trailer = pieces.finish(&mut ready);
+        parallel.stream.end(&mut ready)?;
         self.submit(ready).await?;
         while self.parallel.as_ref().is_some_and(|p| !p.in_flight.is_empty()) {
             self.collect_oldest().await?;
         }
-        self.pending.extend_from_slice(&trailer);
-        Ok(())
+        let parallel = self.parallel.take().expect("parallel mode");
+        parallel.stream.finish(&mut self.pending)
     }
 
     async fn flush(&mut self) -> Result<()> {
@@ -147,24 +149,18 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Finish compression and commit the blob under its digest.
     pub async fn commit(mut self) -> Result<WrittenBlob> {
-        if let Err(e) = self.finish_parallel().await {
-            self.abort().await;
-            return Err(e);
-        }
-        let mut annotations = Vec::new();
-        if let Some(encoder) = self.encoder.take() {
-            let finished = match encoder.finish(&mut self.pending) {
-                Ok(finished) => finished,
-                Err(e) => {
-                    self.abort().await;
-                    return Err(e);
-                }
-            };
-            self.diff_id.update(&finished.uncompressed_tail);
-            self.uncompressed_size += finished.uncompressed_tail.len() as u64;
-            if let Some(toc_digest) = finished.toc_digest {
-                annotations = estargz::annotations(&toc_digest, self.uncompressed_size);
+        let finished = match self.finish_compression().await {
+            Ok(finished) => finished,
+            Err(e) => {
+                self.abort().await;
+                return Err(e);
             }
+        };
+        self.diff_id.update(&finished.uncompressed_tail);
+        self.uncompressed_size += finished.uncompressed_tail.len() as u64;
+        let mut annotations = Vec::new();
+        if let Some(toc_digest) = finished.toc_digest {
+            annotations = estargz::annotations(&toc_digest, self.uncompressed_size);
         }
         self.flush().await?;
         let digest = std::mem::take(&mut self.digest).finish();
