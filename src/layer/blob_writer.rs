@@ -197,3 +197,233 @@ pub async fn put_blob<H: Host>(host: &H, data: &[u8]) -> Result<String> {
     host.blob_commit(handle, &digest).await?;
     Ok(digest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::estargz::reader;
+    use crate::compress::piece::compress_piece;
+    use crate::fuzzing::block_on;
+    use crate::host::{Credential, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+    use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
+    use std::cell::{Cell, RefCell};
+
+    /// A host with a blob store in memory that compresses pieces "on other threads": a piece is
+    /// kept when started and compressed when waited for, so several are in flight at once.
+    #[derive(Default)]
+    struct PieceHost {
+        threads: u32,
+        blobs: RefCell<Vec<Vec<u8>>>,
+        committed: RefCell<Vec<(String, Vec<u8>)>>,
+        started: RefCell<Vec<Option<Piece>>>,
+        algorithms: RefCell<Vec<&'static str>>,
+        in_flight: Cell<usize>,
+        most_in_flight: Cell<usize>,
+    }
+
+    impl Host for PieceHost {
+        fn compress_threads(&self) -> u32 {
+            self.threads
+        }
+        async fn compress_start(&self, piece: &Piece) -> Result<Handle> {
+            assert!(self.threads > 0, "pieces started on a host without compress threads");
+            self.algorithms.borrow_mut().push(piece.algorithm().0);
+            self.in_flight.set(self.in_flight.get() + 1);
+            self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
+            let mut started = self.started.borrow_mut();
+            started.push(Some(piece.clone()));
+            Ok(started.len() as Handle - 1)
+        }
+        async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>> {
+            let piece = self.started.borrow_mut()[handle as usize].take().expect("a piece waited for once");
+            self.in_flight.set(self.in_flight.get() - 1);
+            Ok(compress_piece(&piece))
+        }
+        async fn blob_create(&self) -> Result<Handle> {
+            let mut blobs = self.blobs.borrow_mut();
+            blobs.push(Vec::new());
+            Ok(blobs.len() as Handle - 1)
+        }
+        async fn blob_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+            self.blobs.borrow_mut()[handle as usize].extend_from_slice(data);
+            Ok(())
+        }
+        async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()> {
+            let blob = std::mem::take(&mut self.blobs.borrow_mut()[handle as usize]);
+            assert_eq!(crate::digest::sha256(&blob), digest);
+            self.committed.borrow_mut().push((digest.to_string(), blob));
+            Ok(())
+        }
+        async fn blob_abort(&self, _: Handle) {}
+        async fn source_stat(&self, _: &[u8]) -> Result<SourceEntry> {
+            unimplemented!()
+        }
+        async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<SourceEntry>> {
+            unimplemented!()
+        }
+        async fn source_open(&self, _: &[u8]) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn source_read(&self, _: Handle, _: u32) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn source_close(&self, _: Handle) {
+            unimplemented!()
+        }
+        async fn blob_size(&self, _: &str) -> Result<Option<u64>> {
+            unimplemented!()
+        }
+        async fn blob_read(&self, _: &str, _: u64, _: u32) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn blob_list(&self) -> Result<Vec<String>> {
+            unimplemented!()
+        }
+        async fn blob_remove(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn store_index_write(&self, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn store_unpack_dir(&self, _: &str) -> Result<String> {
+            unimplemented!()
+        }
+        async fn output_open(&self, _: &str) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
+            unimplemented!()
+        }
+        async fn output_commit(&self, _: Handle) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_abort(&self, _: Handle) {
+            unimplemented!()
+        }
+        async fn output_mkdir(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn output_create_dir(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
+            unimplemented!()
+        }
+        async fn output_remove(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
+            unimplemented!()
+        }
+        async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
+            unimplemented!()
+        }
+        async fn credentials(&self, _: &str, _: bool) -> Result<Option<Credential>> {
+            unimplemented!()
+        }
+        async fn sleep(&self, _: u32) {
+            unimplemented!()
+        }
+        fn progress(&self, _: ProgressEvent) {}
+    }
+
+    /// Many small files, directories, and one file of three 4 MiB chunks.
+    fn layer_tar() -> Vec<u8> {
+        let mut tar = Vec::new();
+        let mut add = |name: String, flag: u8, data: &[u8]| {
+            let size = data.len() as i64;
+            tar.extend(encode(&Header {
+                name: name.into_bytes(),
+                typeflag: flag,
+                mode: 0o644,
+                size,
+                ..Default::default()
+            }));
+            tar.extend_from_slice(data);
+            tar.resize(tar.len() + padding(data.len() as u64), 0);
+        };
+        let text = include_str!("walk.rs").as_bytes();
+        for i in 0..60usize {
+            if i % 8 == 0 {
+                add(format!("d{i}/"), typeflag::DIRECTORY, &[]);
+            }
+            add(format!("d{}/f{i}", i / 8 * 8), typeflag::REGULAR, &text[i * 50..i * 50 + i * 97 % 3000]);
+        }
+        let big: Vec<u8> = (0..(9 << 20) + 5).map(|i| text[i % text.len()] ^ (i >> 14) as u8).collect();
+        add("big".into(), typeflag::REGULAR, &big);
+        tar.extend_from_slice(&TRAILER);
+        tar
+    }
+
+    fn write_layer(host: &PieceHost, compression: Compression, tar: &[u8]) -> (WrittenBlob, Vec<u8>) {
+        let written = block_on(async {
+            let mut writer = BlobWriter::create(host, compression).await.unwrap();
+            for part in tar.chunks(300_001) {
+                writer.write(part).await.unwrap();
+            }
+            writer.commit().await.unwrap()
+        });
+        let blob = host.committed.borrow_mut().pop().expect("a committed blob").1;
+        (written, blob)
+    }
+
+    #[test]
+    fn host_threads_give_the_serial_bytes() {
+        let tar = layer_tar();
+        for compression in
+            [Compression::Estargz { level: 6 }, Compression::Gzip { level: 1 }, Compression::Zstd { level: 3 }]
+        {
+            let serial_host = PieceHost::default();
+            let (serial, serial_blob) = write_layer(&serial_host, compression, &tar);
+            assert!(serial_host.algorithms.borrow().is_empty());
+            for threads in [1, 3] {
+                let host = PieceHost { threads, ..Default::default() };
+                let (written, blob) = write_layer(&host, compression, &tar);
+                assert_eq!(written, serial, "{compression:?} with {threads} threads");
+                assert!(blob == serial_blob, "{compression:?} with {threads} threads");
+                let algorithms = host.algorithms.borrow();
+                assert!(algorithms.len() > 2, "{compression:?}: {} pieces", algorithms.len());
+                let name = match compression {
+                    Compression::Estargz { .. } => "estargz",
+                    Compression::Gzip { .. } => "gzip",
+                    _ => "zstd",
+                };
+                assert!(algorithms.iter().all(|&a| a == name), "{algorithms:?}");
+                // At most threads + 1 pieces in flight: never the whole layer.
+                assert_eq!(host.most_in_flight.get(), (threads as usize + 1).min(algorithms.len()), "{compression:?}");
+                assert_eq!(host.in_flight.get(), 0);
+            }
+            if let Compression::Estargz { .. } = compression {
+                let toc = reader::parse_blob(&serial_blob).unwrap();
+                let mut whole = tar.clone();
+                whole.extend_from_slice(&toc.toc_tar);
+                assert_eq!(serial.diff_id, crate::digest::sha256(&whole));
+                assert_eq!(serial.uncompressed_size, whole.len() as u64);
+                assert_eq!(serial.annotations, estargz::annotations(&toc.digest, whole.len() as u64));
+                // 60 small files (one empty) and the big file's three chunks.
+                assert_eq!(toc.entries.iter().filter(|e| e.offset > 0).count(), 59 + 3);
+            }
+        }
+    }
+}
