@@ -7,16 +7,20 @@
 //!
 //! Streaming and parallel: the tar is parsed as it arrives, and [`EstargzPieces`] hands out each
 //! member's uncompressed bytes, once the member is complete, as a [`Piece`] that compresses to that
-//! one gzip member anywhere (see piece.rs), so hosts compress members on several threads. A TOC entry
-//! records the index of the member its data starts; the compressed sizes of the members, as they come
-//! back in order, turn indexes into offsets when finishing. In memory: the member being built, the
-//! members in flight, the TOC entries and one size per member. [`EstargzEncoder`] compresses the same
-//! pieces one after the other on the calling thread: the same bytes for any number of threads.
+//! one gzip member anywhere (see piece.rs), so hosts compress members on several threads. A member
+//! that grows past `SPILL_AT` (a long run of headers without file data: directories, links, empty
+//! files) is compressed here as it grows instead, and handed out already compressed, in pieces that
+//! pass through. A TOC entry records the index of the piece its member starts with; the compressed
+//! sizes of the pieces, as they come back in order, turn indexes into offsets when finishing. In
+//! memory: the member being built, the pieces in flight, the TOC entries and one size per piece.
+//! [`EstargzEncoder`] compresses the same pieces one after the other on the calling thread: the same
+//! bytes for any number of threads.
 
 mod header;
 pub mod reader;
 mod toc;
 
+use super::gzip::GzipEncoder;
 use super::piece::{compress_piece, Piece};
 use super::{Compression, Encoder, PieceStream};
 use crate::digest::{sha256, Hasher};
@@ -34,6 +38,14 @@ pub const TOC_DIGEST_ANNOTATION: &str = "containerd.io/snapshot/stargz/toc.diges
 /// Descriptor annotation: length of the whole decompressed blob.
 pub const UNCOMPRESSED_SIZE_ANNOTATION: &str = "io.containers.estargz.uncompressed-size";
 pub const FOOTER_SIZE: usize = 51;
+/// A member is compressed in writes of this size, whole or as it grows, so that both give the same
+/// bytes (miniz's level 1 writes other bytes for one multi-MiB write).
+const MEMBER_WRITE: usize = 64 << 10;
+/// Uncompressed bytes past which the open member is compressed here as it grows (above a full chunk
+/// and its headers, so only long runs of headers get there).
+const SPILL_AT: usize = CHUNK_SIZE as usize + (1 << 20);
+/// Compressed bytes of such a member handed out at a time.
+const PASS_ON: usize = 1 << 20;
 
 /// The layer descriptor annotations of an eStargz blob.
 pub fn annotations(toc_digest: &str, uncompressed_size: u64) -> Vec<(String, String)> {
@@ -68,6 +80,14 @@ enum State {
     End,
 }
 
+/// The open member.
+enum Member {
+    /// Its uncompressed bytes, to go out as one piece.
+    Whole(Vec<u8>),
+    /// Too big to hold: compressed here as it grows; `out` holds what is not yet handed out.
+    Spilled { gzip: GzipEncoder, out: Vec<u8> },
+}
+
 struct FileData {
     /// Index of the file's `reg` TOC entry, and of the entry of the chunk being written.
     reg: usize,
@@ -86,11 +106,13 @@ struct FileData {
 pub struct EstargzPieces {
     level: u8,
     chunk_size: u64,
-    /// The uncompressed bytes of the open member.
-    member: Option<Vec<u8>>,
-    /// Members handed out so far: the index of the next one.
-    members: usize,
-    /// Compressed sizes of the members back so far, in order.
+    member: Option<Member>,
+    /// `SPILL_AT` and `PASS_ON` (tests lower them).
+    spill_at: usize,
+    pass_on: usize,
+    /// Pieces handed out so far: the index of the next one.
+    pieces: usize,
+    /// Compressed sizes of the pieces back so far, in order.
     sizes: Vec<u64>,
     state: State,
     buffer: Vec<u8>,
@@ -112,7 +134,9 @@ impl EstargzPieces {
             level,
             chunk_size: chunk_size.max(1),
             member: None,
-            members: 0,
+            spill_at: SPILL_AT,
+            pass_on: PASS_ON,
+            pieces: 0,
             sizes: Vec::new(),
             state: State::Header,
             buffer: Vec::with_capacity(BLOCK),
@@ -123,7 +147,15 @@ impl EstargzPieces {
         }
     }
 
-    /// Take more of the layer tar; every member it completes goes to `ready`, in order.
+    /// With members spilled past `spill_at` bytes, and passed on `pass_on` compressed bytes at a
+    /// time (tests).
+    #[cfg(test)]
+    pub fn with_spill(mut self, spill_at: usize, pass_on: usize) -> EstargzPieces {
+        (self.spill_at, self.pass_on) = (spill_at, pass_on);
+        self
+    }
+
+    /// Take more of the layer tar; every piece it completes goes to `ready`, in order.
     pub fn push(&mut self, mut input: &[u8], ready: &mut Vec<Piece>) -> Result<()> {
         while !input.is_empty() {
             let taken = self.step(input, ready)?;
@@ -160,7 +192,7 @@ impl EstargzPieces {
             }
             State::End => input.len(),
         };
-        self.emit(&input[..n]);
+        self.emit(&input[..n], ready);
         self.advance(ready)?;
         Ok(n)
     }
@@ -277,7 +309,7 @@ impl EstargzPieces {
     /// Close the open member and start the next chunk of the current file in a new one.
     fn start_chunk(&mut self, ready: &mut Vec<Piece>) {
         self.close_member(ready);
-        let member = self.members as u64;
+        let piece = self.pieces as u64;
         let chunk_size = self.chunk_size;
         let State::Data(file) = &mut self.state else { unreachable!("start_chunk outside file data") };
         let left = file.size - file.done;
@@ -286,27 +318,59 @@ impl EstargzPieces {
             file.chunk = self.toc.len() - 1;
         }
         let entry = &mut self.toc[file.chunk];
-        // The member's index until `finish` knows the offsets.
-        entry.offset = member;
+        // The index of the member's first piece until `finish` knows the offsets.
+        entry.offset = piece;
         entry.chunk_offset = file.done;
         if left >= chunk_size {
             entry.chunk_size = chunk_size;
         }
         file.chunk_left = left.min(chunk_size);
-        self.member = Some(Vec::with_capacity(file.chunk_left.min(CHUNK_SIZE) as usize + BLOCK));
+        let capacity = file.chunk_left.min(self.spill_at as u64) as usize + BLOCK;
+        self.member = Some(Member::Whole(Vec::with_capacity(capacity)));
     }
 
-    /// Hand out the open member, if any, as the next piece.
+    /// Hand out the open member, if any: whole as the next piece, or the rest of a spilled one.
     fn close_member(&mut self, ready: &mut Vec<Piece>) {
-        if let Some(data) = self.member.take() {
-            ready.push(member_piece(self.level, data));
-            self.members += 1;
+        match self.member.take() {
+            None => return,
+            Some(Member::Whole(data)) => ready.push(member_piece(self.level, data)),
+            Some(Member::Spilled { gzip, mut out }) => {
+                gzip.finish(&mut out);
+                ready.push(passed_on(out));
+            }
         }
+        self.pieces += 1;
     }
 
-    fn emit(&mut self, data: &[u8]) {
-        if !data.is_empty() {
-            self.member.get_or_insert_with(Vec::new).extend_from_slice(data);
+    /// Add `data` to the open member (opening one if none is).
+    fn emit(&mut self, data: &[u8], ready: &mut Vec<Piece>) {
+        if data.is_empty() {
+            return;
+        }
+        let member = match self.member.take() {
+            None => Member::Whole(data.to_vec()),
+            Some(Member::Whole(mut bytes)) => {
+                bytes.extend_from_slice(data);
+                if bytes.len() < self.spill_at {
+                    Member::Whole(bytes)
+                } else {
+                    let mut out = Vec::new();
+                    let mut gzip = GzipEncoder::new(self.level, &mut out);
+                    write_member(&mut gzip, &bytes, &mut out);
+                    Member::Spilled { gzip, out }
+                }
+            }
+            Some(Member::Spilled { mut gzip, mut out }) => {
+                write_member(&mut gzip, data, &mut out);
+                Member::Spilled { gzip, out }
+            }
+        };
+        self.member = Some(member);
+        if let Some(Member::Spilled { out, .. }) = &mut self.member {
+            if out.len() >= self.pass_on {
+                ready.push(passed_on(std::mem::take(out)));
+                self.pieces += 1;
+            }
         }
     }
 
@@ -324,22 +388,22 @@ impl EstargzPieces {
         Ok(())
     }
 
-    /// The compressed size of the next member, in the order they were handed out.
+    /// The compressed size of the next piece, in the order they were handed out.
     pub fn compressed(&mut self, size: usize) {
         self.sizes.push(size as u64);
     }
 
-    /// After `end` and every member's compressed size: write the TOC member (compressed here) and
-    /// the footer.
+    /// After `end` and every piece's compressed size: write the TOC member (compressed here) and the
+    /// footer.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Trailer> {
-        if self.member.is_some() || self.sizes.len() != self.members {
+        if self.member.is_some() || self.sizes.len() != self.pieces {
             return Err(Error::internal(format!(
-                "compression=estargz: finishing with {} of {} members compressed",
+                "compression=estargz: finishing with {} of {} pieces compressed",
                 self.sizes.len(),
-                self.members + self.member.is_some() as usize
+                self.pieces + self.member.is_some() as usize
             )));
         }
-        // Where each member starts; entries without data hold 0, which is where member 0 starts.
+        // Where each piece starts; entries without data hold 0, which is where piece 0 starts.
         let mut starts = Vec::with_capacity(self.sizes.len() + 1);
         let mut toc_offset = 0;
         for size in std::mem::take(&mut self.sizes) {
@@ -362,6 +426,27 @@ impl EstargzPieces {
 /// A member as a piece: compressed, it is one whole gzip member of `data`.
 fn member_piece(level: u8, data: Vec<u8>) -> Piece {
     Piece { compression: Compression::Estargz { level }, prefix: Vec::new(), data, last: true }
+}
+
+/// Compressed bytes of a spilled member as a piece that passes through unchanged (never sent to a
+/// host: see `BlobWriter`).
+fn passed_on(data: Vec<u8>) -> Piece {
+    Piece { compression: Compression::Uncompressed, prefix: Vec::new(), data, last: true }
+}
+
+/// One whole gzip member of `data` (what an eStargz piece compresses to).
+pub fn compress_member(level: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut gzip = GzipEncoder::new(level, &mut out);
+    write_member(&mut gzip, data, &mut out);
+    gzip.finish(&mut out);
+    out
+}
+
+fn write_member(gzip: &mut GzipEncoder, data: &[u8], out: &mut Vec<u8>) {
+    for part in data.chunks(MEMBER_WRITE) {
+        gzip.write(part, out);
+    }
 }
 
 /// The serial driver: [`EstargzPieces`] with every member compressed in place, in order, as

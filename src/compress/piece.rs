@@ -20,8 +20,6 @@ const GZIP_PIECE: usize = 1 << 20;
 const GZIP_WINDOW: usize = 32 << 10;
 /// Input bytes per zstd piece (frame).
 const ZSTD_PIECE: usize = 4 << 20;
-/// Input bytes per write into an eStargz member's gzip encoder.
-const ESTARGZ_WRITE: usize = 64 << 10;
 
 /// One piece to compress: everything the compression needs, nothing shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,18 +64,9 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
             compress_frame(Tier::from_level(level), &piece.data, &mut out);
             out
         }
-        // eStargz: `data` is one whole gzip member (see estargz.rs), fed in 64 KiB writes as the
-        // streaming encoder was (miniz's level 1 writes other bytes for one multi-MiB write).
-        Compression::Estargz { level } => {
-            let mut out = Vec::with_capacity(piece.data.len() / 2 + 64);
-            let mut member = super::gzip::GzipEncoder::new(level, &mut out);
-            for part in piece.data.chunks(ESTARGZ_WRITE) {
-                member.write(part, &mut out);
-            }
-            member.finish(&mut out);
-            out
-        }
-        // Never cut into pieces (see `Pieces::new`).
+        // eStargz: `data` is one whole gzip member (see estargz.rs).
+        Compression::Estargz { level } => super::estargz::compress_member(level, &piece.data),
+        // Bytes already compressed (eStargz members too big to hold), passed on.
         Compression::Uncompressed => piece.data.clone(),
     }
 }

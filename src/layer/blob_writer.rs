@@ -26,9 +26,16 @@ pub struct BlobWriter<'h, H: Host> {
 /// Pieces being compressed by the host, oldest first: their bytes go into the blob in this order.
 struct Parallel {
     stream: PieceStream,
-    in_flight: std::collections::VecDeque<Handle>,
+    in_flight: std::collections::VecDeque<InFlight>,
     /// Enough pieces in flight to keep every host thread busy, and no more (memory).
     limit: usize,
+}
+
+enum InFlight {
+    Host(Handle),
+    /// A piece that is already compressed bytes (`Compression::Uncompressed`: the part of an
+    /// eStargz member too big to hold, compressed as it grew), waiting for its turn.
+    Done(Vec<u8>),
 }
 
 /// What a finished layer blob is known by.
@@ -99,8 +106,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
             while self.parallel.as_ref().is_some_and(|p| p.in_flight.len() >= p.limit) {
                 self.collect_oldest().await?;
             }
-            let handle = self.host.compress_start(&piece).await?;
-            self.parallel.as_mut().expect("submitting in parallel mode").in_flight.push_back(handle);
+            let entry = match piece.compression {
+                Compression::Uncompressed => InFlight::Done(piece.data),
+                _ => InFlight::Host(self.host.compress_start(&piece).await?),
+            };
+            self.parallel.as_mut().expect("submitting in parallel mode").in_flight.push_back(entry);
         }
         Ok(())
     }
@@ -108,8 +118,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
     /// Append the oldest piece's compressed bytes to the blob.
     async fn collect_oldest(&mut self) -> Result<()> {
         let Some(parallel) = self.parallel.as_mut() else { return Ok(()) };
-        let Some(handle) = parallel.in_flight.pop_front() else { return Ok(()) };
-        let bytes = self.host.compress_wait(handle).await?;
+        let bytes = match parallel.in_flight.pop_front() {
+            None => return Ok(()),
+            Some(InFlight::Done(bytes)) => bytes,
+            Some(InFlight::Host(handle)) => self.host.compress_wait(handle).await?,
+        };
         if let Some(parallel) = self.parallel.as_mut() {
             parallel.stream.compressed(bytes.len());
         }
@@ -176,8 +189,10 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Drop the partial blob (after an error elsewhere in the pipeline), and the pieces in flight.
     pub async fn abort(self) {
-        for handle in self.parallel.iter().flat_map(|p| p.in_flight.iter()) {
-            let _ = self.host.compress_wait(*handle).await;
+        for entry in self.parallel.iter().flat_map(|p| p.in_flight.iter()) {
+            if let InFlight::Host(handle) = entry {
+                let _ = self.host.compress_wait(*handle).await;
+            }
         }
         self.host.blob_abort(self.handle).await;
     }
@@ -425,5 +440,33 @@ mod tests {
                 assert_eq!(toc.entries.iter().filter(|e| e.offset > 0).count(), 59 + 3);
             }
         }
+    }
+
+    #[test]
+    fn long_header_runs_pass_through_in_order() {
+        // 11,000 directories: a member of 5.4 MiB of headers, compressed by the core as it grows and
+        // passed on, never sent to the host.
+        let mut tar = Vec::new();
+        for i in 0..11_000 {
+            let name = format!("dir{i:05}/").into_bytes();
+            tar.extend(encode(&Header { name, typeflag: typeflag::DIRECTORY, mode: 0o755, ..Default::default() }));
+        }
+        tar.extend(encode(&Header { name: b"f".to_vec(), typeflag: typeflag::REGULAR, size: 2, ..Default::default() }));
+        tar.extend_from_slice(b"hi");
+        tar.resize(tar.len() + padding(2), 0);
+        tar.extend_from_slice(&TRAILER);
+        let compression = Compression::Estargz { level: 6 };
+        let (serial, serial_blob) = write_layer(&PieceHost::default(), compression, &tar);
+        let host = PieceHost { threads: 2, ..Default::default() };
+        let (written, blob) = write_layer(&host, compression, &tar);
+        assert_eq!(written, serial);
+        assert!(blob == serial_blob);
+        // The file's member only: the headers' member was compressed here.
+        assert_eq!(*host.algorithms.borrow(), ["estargz"]);
+        let toc = reader::parse_blob(&blob).unwrap();
+        let file = toc.entries.iter().find(|e| e.name == "f").unwrap();
+        let at = file.offset as usize;
+        assert_eq!(&blob[at..at + 3], &[0x1f, 0x8b, 8]);
+        assert!(at > 10_000, "{at}");
     }
 }
