@@ -5,13 +5,24 @@
 //! member is open. Then a member holding a tar of the TOC (`stargz.index.json`) and the 51-byte
 //! footer that points at it. No prefetch landmarks (decision §0).
 //!
-//! Streaming: the tar is parsed as it arrives; only the TOC entries stay in memory.
+//! Streaming and parallel: the tar is parsed as it arrives, and [`EstargzPieces`] hands out each
+//! member's uncompressed bytes, once the member is complete, as a [`Piece`] that compresses to that
+//! one gzip member anywhere (see piece.rs), so hosts compress members on several threads. A member
+//! that grows past `SPILL_AT` (a long run of headers without file data: directories, links, empty
+//! files) is compressed here as it grows instead, and handed out already compressed, in pieces that
+//! pass through. A TOC entry records the index of the piece its member starts with; the compressed
+//! sizes of the pieces, as they come back in order, turn indexes into offsets when finishing. In
+//! memory: the member being built, the pieces in flight, the TOC entries and one size per piece.
+//! [`EstargzEncoder`] compresses the same pieces one after the other on the calling thread: the same
+//! bytes for any number of threads.
 
 mod header;
 pub mod reader;
 mod toc;
 
 use super::gzip::GzipEncoder;
+use super::piece::{compress_piece, Piece};
+use super::{Compression, Encoder, PieceStream};
 use crate::digest::{sha256, Hasher};
 use crate::error::{Error, Result};
 use crate::layer::tar as tar_writer;
@@ -27,6 +38,11 @@ pub const TOC_DIGEST_ANNOTATION: &str = "containerd.io/snapshot/stargz/toc.diges
 /// Descriptor annotation: length of the whole decompressed blob.
 pub const UNCOMPRESSED_SIZE_ANNOTATION: &str = "io.containers.estargz.uncompressed-size";
 pub const FOOTER_SIZE: usize = 51;
+/// Uncompressed bytes past which the open member is compressed here as it grows (above a full chunk
+/// and its headers, so only long runs of headers get there).
+const SPILL_AT: usize = CHUNK_SIZE as usize + (1 << 20);
+/// Compressed bytes of such a member handed out at a time.
+const PASS_ON: usize = 1 << 20;
 
 /// The layer descriptor annotations of an eStargz blob.
 pub fn annotations(toc_digest: &str, uncompressed_size: u64) -> Vec<(String, String)> {
@@ -61,6 +77,14 @@ enum State {
     End,
 }
 
+/// The open member.
+enum Member {
+    /// Its uncompressed bytes, to go out as one piece.
+    Whole(Vec<u8>),
+    /// Too big to hold: compressed here as it grows; `out` holds what is not yet handed out.
+    Spilled { gzip: GzipEncoder, out: Vec<u8> },
+}
+
 struct FileData {
     /// Index of the file's `reg` TOC entry, and of the entry of the chunk being written.
     reg: usize,
@@ -73,13 +97,20 @@ struct FileData {
     chunk_hash: Hasher,
 }
 
-pub struct EstargzEncoder {
+/// The eStargz encoder proper: parses the layer tar and cuts it into members, handed out as pieces
+/// to compress (in order, each to one whole gzip member); the TOC member and the footer are written
+/// by `finish` once every member's compressed size is known.
+pub struct EstargzPieces {
     level: u8,
     chunk_size: u64,
-    member: Option<GzipEncoder>,
-    /// Compressed bytes emitted before the current call, and `out.len()` when it started.
-    emitted: u64,
-    mark: usize,
+    member: Option<Member>,
+    /// `SPILL_AT` and `PASS_ON` (tests lower them).
+    spill_at: usize,
+    pass_on: usize,
+    /// Pieces handed out so far: the index of the next one.
+    pieces: usize,
+    /// Compressed sizes of the pieces back so far, in order.
+    sizes: Vec<u64>,
     state: State,
     buffer: Vec<u8>,
     pending: Pending,
@@ -90,18 +121,20 @@ pub struct EstargzEncoder {
     group_names: BTreeMap<i64, Vec<u8>>,
 }
 
-impl EstargzEncoder {
-    pub fn new(level: u8) -> EstargzEncoder {
-        EstargzEncoder::with_chunk_size(level, CHUNK_SIZE)
+impl EstargzPieces {
+    pub fn new(level: u8) -> EstargzPieces {
+        EstargzPieces::with_chunk_size(level, CHUNK_SIZE)
     }
 
-    pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzEncoder {
-        EstargzEncoder {
+    pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzPieces {
+        EstargzPieces {
             level,
             chunk_size: chunk_size.max(1),
             member: None,
-            emitted: 0,
-            mark: 0,
+            spill_at: SPILL_AT,
+            pass_on: PASS_ON,
+            pieces: 0,
+            sizes: Vec::new(),
             state: State::Header,
             buffer: Vec::with_capacity(BLOCK),
             pending: Pending::default(),
@@ -111,18 +144,25 @@ impl EstargzEncoder {
         }
     }
 
-    pub fn write(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        self.mark = out.len();
+    /// With members spilled past `spill_at` bytes, and passed on `pass_on` compressed bytes at a
+    /// time (tests).
+    #[cfg(test)]
+    pub fn with_spill(mut self, spill_at: usize, pass_on: usize) -> EstargzPieces {
+        (self.spill_at, self.pass_on) = (spill_at, pass_on);
+        self
+    }
+
+    /// Take more of the layer tar; every piece it completes goes to `ready`, in order.
+    pub fn push(&mut self, mut input: &[u8], ready: &mut Vec<Piece>) -> Result<()> {
         while !input.is_empty() {
-            let taken = self.step(input, out)?;
+            let taken = self.step(input, ready)?;
             input = &input[taken..];
         }
-        self.emitted += (out.len() - self.mark) as u64;
         Ok(())
     }
 
     /// Consume some of `input` (at least one byte, unless a state change needs none); returns how many.
-    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize> {
+    fn step(&mut self, input: &[u8], ready: &mut Vec<Piece>) -> Result<usize> {
         let n = match &mut self.state {
             State::Header | State::SecondZero => {
                 let n = (BLOCK - self.buffer.len()).min(input.len());
@@ -149,13 +189,13 @@ impl EstargzEncoder {
             }
             State::End => input.len(),
         };
-        self.emit(&input[..n], out);
-        self.advance(out)?;
+        self.emit(&input[..n], ready);
+        self.advance(ready)?;
         Ok(n)
     }
 
     /// Move to the next state once the current one has all its bytes.
-    fn advance(&mut self, out: &mut Vec<u8>) -> Result<()> {
+    fn advance(&mut self, ready: &mut Vec<Piece>) -> Result<()> {
         match &mut self.state {
             State::Header | State::SecondZero if self.buffer.len() < BLOCK => {}
             State::Header => {
@@ -165,9 +205,9 @@ impl EstargzEncoder {
                     Block::Zero => self.state = State::SecondZero,
                     Block::Meta { kind, size } => {
                         self.state = State::Meta { kind, size: size as usize };
-                        return self.advance(out);
+                        return self.advance(ready);
                     }
-                    Block::Entry(h) => self.entry(h, out)?,
+                    Block::Entry(h) => self.entry(h, ready)?,
                 }
             }
             State::SecondZero => {
@@ -189,7 +229,7 @@ impl EstargzEncoder {
             State::Data(file) if file.chunk_left == 0 => {
                 self.toc[file.chunk].chunk_digest = std::mem::take(&mut file.chunk_hash).finish();
                 if file.done < file.size {
-                    self.start_chunk(out);
+                    self.start_chunk(ready);
                 } else {
                     self.toc[file.reg].digest = std::mem::take(&mut file.file_hash).finish();
                     let padding = header::padding(file.size);
@@ -202,7 +242,7 @@ impl EstargzEncoder {
     }
 
     /// A real tar entry: its TOC entry, and for a non-empty regular file the first chunk's member.
-    fn entry(&mut self, h: header::EntryHeader, out: &mut Vec<u8>) -> Result<()> {
+    fn entry(&mut self, h: header::EntryHeader, ready: &mut Vec<Piece>) -> Result<()> {
         if header::clean_name(&h.name) == TOC_TAR_NAME.as_bytes() {
             return Err(Error::source(format!(
                 "compression=estargz: the layer has its own {TOC_TAR_NAME}: existing TOC JSON is not allowed; decompress layer before append"
@@ -259,16 +299,14 @@ impl EstargzEncoder {
         let (file_hash, chunk_hash) = (Hasher::new(), Hasher::new());
         let file = FileData { reg, chunk: reg, name, size, done: 0, chunk_left: 0, file_hash, chunk_hash };
         self.state = State::Data(Box::new(file));
-        self.start_chunk(out);
+        self.start_chunk(ready);
         Ok(())
     }
 
     /// Close the open member and start the next chunk of the current file in a new one.
-    fn start_chunk(&mut self, out: &mut Vec<u8>) {
-        if let Some(member) = self.member.take() {
-            member.finish(out);
-        }
-        let offset = self.position(out);
+    fn start_chunk(&mut self, ready: &mut Vec<Piece>) {
+        self.close_member(ready);
+        let piece = self.pieces as u64;
         let chunk_size = self.chunk_size;
         let State::Data(file) = &mut self.state else { unreachable!("start_chunk outside file data") };
         let left = file.size - file.done;
@@ -277,31 +315,64 @@ impl EstargzEncoder {
             file.chunk = self.toc.len() - 1;
         }
         let entry = &mut self.toc[file.chunk];
-        entry.offset = offset;
+        // The index of the member's first piece until `finish` knows the offsets.
+        entry.offset = piece;
         entry.chunk_offset = file.done;
         if left >= chunk_size {
             entry.chunk_size = chunk_size;
         }
         file.chunk_left = left.min(chunk_size);
-        self.member = Some(GzipEncoder::new(self.level, out));
+        let capacity = file.chunk_left.min(self.spill_at as u64) as usize + BLOCK;
+        self.member = Some(Member::Whole(Vec::with_capacity(capacity)));
     }
 
-    /// Compressed bytes written so far, including those in `out` from this call.
-    fn position(&self, out: &[u8]) -> u64 {
-        self.emitted + (out.len() - self.mark) as u64
+    /// Hand out the open member, if any: whole as the next piece, or the rest of a spilled one.
+    fn close_member(&mut self, ready: &mut Vec<Piece>) {
+        match self.member.take() {
+            None => return,
+            Some(Member::Whole(data)) => ready.push(member_piece(self.level, data)),
+            Some(Member::Spilled { gzip, mut out }) => {
+                gzip.finish(&mut out);
+                ready.push(passed_on(out));
+            }
+        }
+        self.pieces += 1;
     }
 
-    fn emit(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Add `data` to the open member (opening one if none is).
+    fn emit(&mut self, data: &[u8], ready: &mut Vec<Piece>) {
         if data.is_empty() {
             return;
         }
-        let level = self.level;
-        self.member.get_or_insert_with(|| GzipEncoder::new(level, out)).write(data, out);
+        let member = match self.member.take() {
+            None => Member::Whole(data.to_vec()),
+            Some(Member::Whole(mut bytes)) => {
+                bytes.extend_from_slice(data);
+                if bytes.len() < self.spill_at {
+                    Member::Whole(bytes)
+                } else {
+                    let mut out = Vec::new();
+                    let mut gzip = GzipEncoder::new(self.level, &mut out);
+                    gzip.write(&bytes, &mut out);
+                    Member::Spilled { gzip, out }
+                }
+            }
+            Some(Member::Spilled { mut gzip, mut out }) => {
+                gzip.write(data, &mut out);
+                Member::Spilled { gzip, out }
+            }
+        };
+        self.member = Some(member);
+        if let Some(Member::Spilled { out, .. }) = &mut self.member {
+            if out.len() >= self.pass_on {
+                ready.push(passed_on(std::mem::take(out)));
+                self.pieces += 1;
+            }
+        }
     }
 
-    /// Close the last member, then write the TOC member and the footer.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Trailer> {
-        self.mark = out.len();
+    /// The tar has ended: its last member goes to `ready`.
+    pub fn end(&mut self, ready: &mut Vec<Piece>) -> Result<()> {
         let at_boundary = match self.state {
             State::Header | State::SecondZero => self.buffer.is_empty(),
             State::Skip(0) | State::End => true,
@@ -310,17 +381,84 @@ impl EstargzEncoder {
         if !at_boundary {
             return Err(Error::source("compression=estargz: reading the layer tar: unexpected EOF"));
         }
-        if let Some(member) = self.member.take() {
-            member.finish(out);
+        self.close_member(ready);
+        Ok(())
+    }
+
+    /// The compressed size of the next piece, in the order they were handed out.
+    pub fn compressed(&mut self, size: usize) {
+        self.sizes.push(size as u64);
+    }
+
+    /// After `end` and every piece's compressed size: write the TOC member (compressed here) and the
+    /// footer.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Trailer> {
+        if self.member.is_some() || self.sizes.len() != self.pieces {
+            return Err(Error::internal(format!(
+                "compression=estargz: finishing with {} of {} pieces compressed",
+                self.sizes.len(),
+                self.pieces + self.member.is_some() as usize
+            )));
         }
-        let toc_offset = self.position(out);
+        // Where each piece starts; entries without data hold 0, which is where piece 0 starts.
+        let mut starts = Vec::with_capacity(self.sizes.len() + 1);
+        let mut toc_offset = 0;
+        for size in std::mem::take(&mut self.sizes) {
+            starts.push(toc_offset);
+            toc_offset += size;
+        }
+        starts.push(toc_offset);
+        for entry in &mut self.toc {
+            entry.offset = starts[entry.offset as usize];
+        }
         let json = toc::to_json(&self.toc);
         let toc_tar = toc_tar(&json);
-        let mut member = GzipEncoder::new(self.level, out);
-        member.write(&toc_tar, out);
-        member.finish(out);
+        let member = member_piece(self.level, toc_tar);
+        out.extend_from_slice(&compress_piece(&member));
         out.extend_from_slice(&footer(toc_offset));
-        Ok(Trailer { toc_tar, toc_digest: sha256(&json) })
+        Ok(Trailer { toc_tar: member.data, toc_digest: sha256(&json) })
+    }
+}
+
+/// A member as a piece: compressed, it is one whole gzip member of `data`.
+fn member_piece(level: u8, data: Vec<u8>) -> Piece {
+    Piece { compression: Compression::Estargz { level }, prefix: Vec::new(), data, last: true }
+}
+
+/// Compressed bytes of a spilled member as a piece that passes through unchanged (never sent to a
+/// host: see `BlobWriter`).
+fn passed_on(data: Vec<u8>) -> Piece {
+    Piece { compression: Compression::Uncompressed, prefix: Vec::new(), data, last: true }
+}
+
+/// One whole gzip member of `data` (what an eStargz piece compresses to).
+pub fn compress_member(level: u8, data: &[u8]) -> Vec<u8> {
+    super::gzip::gzip_member(level, data)
+}
+
+/// The serial driver: [`EstargzPieces`] with every member compressed in place, in order, as
+/// `compress::Encoder` does for any piecewise stream.
+pub struct EstargzEncoder(Encoder);
+
+impl EstargzEncoder {
+    pub fn new(level: u8) -> EstargzEncoder {
+        EstargzEncoder::with_chunk_size(level, CHUNK_SIZE)
+    }
+
+    pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzEncoder {
+        let pieces = EstargzPieces::with_chunk_size(level, chunk_size);
+        EstargzEncoder(Encoder::Pieces(PieceStream::Estargz(Box::new(pieces))))
+    }
+
+    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.0.write(input, out)
+    }
+
+    /// Close the last member, then write the TOC member and the footer.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<Trailer> {
+        let finished = self.0.finish(out)?;
+        let toc_digest = finished.toc_digest.ok_or_else(|| Error::internal("compression=estargz: no TOC digest"))?;
+        Ok(Trailer { toc_tar: finished.uncompressed_tail, toc_digest })
     }
 }
 

@@ -67,12 +67,88 @@ impl Compression {
     }
 }
 
+/// A layer stream cut into pieces that compress independently, so hosts can compress several at once:
+/// gzip and zstd at fixed offsets (piece.rs), eStargz at its gzip members (estargz.rs). The pieces'
+/// compressed bytes, joined in order between `header` and what `finish` writes, are the blob.
+pub enum PieceStream {
+    Fixed {
+        /// Taken by `end`, which leaves the trailer.
+        pieces: Option<piece::Pieces>,
+        trailer: Vec<u8>,
+    },
+    Estargz(Box<estargz::EstargzPieces>),
+}
+
+impl PieceStream {
+    /// `None` for an uncompressed layer.
+    pub fn new(compression: Compression) -> Option<PieceStream> {
+        match compression {
+            Compression::Uncompressed => None,
+            Compression::Estargz { level } => Some(PieceStream::Estargz(Box::new(estargz::EstargzPieces::new(level)))),
+            _ => Some(PieceStream::Fixed { pieces: piece::Pieces::new(compression), trailer: Vec::new() }),
+        }
+    }
+
+    /// What comes before the first piece's bytes.
+    pub fn header(&self) -> Vec<u8> {
+        match self {
+            PieceStream::Fixed { pieces, .. } => pieces.as_ref().map(|p| p.header()).unwrap_or_default(),
+            PieceStream::Estargz(_) => Vec::new(),
+        }
+    }
+
+    /// Take more of the layer tar; every piece it completes goes to `ready`, in order. Only eStargz,
+    /// which parses the tar, can fail.
+    pub fn push(&mut self, input: &[u8], ready: &mut Vec<piece::Piece>) -> Result<()> {
+        match self {
+            PieceStream::Fixed { pieces, .. } => {
+                pieces.as_mut().expect("pushing before the end").push(input, ready);
+                Ok(())
+            }
+            PieceStream::Estargz(e) => e.push(input, ready),
+        }
+    }
+
+    /// The input has ended: the last pieces go to `ready`.
+    pub fn end(&mut self, ready: &mut Vec<piece::Piece>) -> Result<()> {
+        match self {
+            PieceStream::Fixed { pieces, trailer } => {
+                if let Some(p) = pieces.take() {
+                    *trailer = p.finish(ready);
+                }
+                Ok(())
+            }
+            PieceStream::Estargz(e) => e.end(ready),
+        }
+    }
+
+    /// The compressed size of the next piece, in the order they were handed out.
+    pub fn compressed(&mut self, size: usize) {
+        if let PieceStream::Estargz(e) = self {
+            e.compressed(size);
+        }
+    }
+
+    /// After `end` and every piece's bytes: what follows them.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<Finished> {
+        match self {
+            PieceStream::Fixed { trailer, .. } => {
+                out.extend_from_slice(&trailer);
+                Ok(Finished::default())
+            }
+            PieceStream::Estargz(e) => {
+                let trailer = e.finish(out)?;
+                Ok(Finished { uncompressed_tail: trailer.toc_tar, toc_digest: Some(trailer.toc_digest) })
+            }
+        }
+    }
+}
+
 /// A running compressor for one layer.
 pub enum Encoder {
     Identity,
-    /// gzip and zstd: in pieces (see piece.rs), here compressed one after the other.
-    Pieces(piece::Pieces),
-    Estargz(Box<estargz::EstargzEncoder>),
+    /// In pieces, here compressed one after the other on this thread.
+    Pieces(PieceStream),
 }
 
 /// What finishing an encoder tells beyond the compressed bytes.
@@ -87,14 +163,12 @@ pub struct Finished {
 
 impl Encoder {
     pub fn new(compression: Compression, out: &mut Vec<u8>) -> Encoder {
-        match compression {
-            Compression::Uncompressed => Encoder::Identity,
-            Compression::Gzip { .. } | Compression::Zstd { .. } => {
-                let pieces = piece::Pieces::new(compression).expect("gzip and zstd are cut into pieces");
-                out.extend_from_slice(&pieces.header());
-                Encoder::Pieces(pieces)
+        match PieceStream::new(compression) {
+            None => Encoder::Identity,
+            Some(stream) => {
+                out.extend_from_slice(&stream.header());
+                Encoder::Pieces(stream)
             }
-            Compression::Estargz { level } => Encoder::Estargz(Box::new(estargz::EstargzEncoder::new(level))),
         }
     }
 
@@ -102,31 +176,34 @@ impl Encoder {
     pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         match self {
             Encoder::Identity => out.extend_from_slice(input),
-            Encoder::Pieces(p) => {
+            Encoder::Pieces(stream) => {
                 let mut ready = Vec::new();
-                p.push(input, &mut ready);
-                ready.iter().for_each(|piece| out.extend_from_slice(&piece::compress_piece(piece)));
+                stream.push(input, &mut ready)?;
+                compress_in_order(stream, &ready, out);
             }
-            Encoder::Estargz(e) => e.write(input, out)?,
         }
         Ok(())
     }
 
     pub fn finish(self, out: &mut Vec<u8>) -> Result<Finished> {
         match self {
-            Encoder::Identity => {}
-            Encoder::Pieces(p) => {
+            Encoder::Identity => Ok(Finished::default()),
+            Encoder::Pieces(mut stream) => {
                 let mut ready = Vec::new();
-                let trailer = p.finish(&mut ready);
-                ready.iter().for_each(|piece| out.extend_from_slice(&piece::compress_piece(piece)));
-                out.extend_from_slice(&trailer);
-            }
-            Encoder::Estargz(e) => {
-                let trailer = e.finish(out)?;
-                return Ok(Finished { uncompressed_tail: trailer.toc_tar, toc_digest: Some(trailer.toc_digest) });
+                stream.end(&mut ready)?;
+                compress_in_order(&mut stream, &ready, out);
+                stream.finish(out)
             }
         }
-        Ok(Finished::default())
+    }
+}
+
+/// The serial path: each piece compressed here, its size told to the stream, its bytes appended.
+fn compress_in_order(stream: &mut PieceStream, ready: &[piece::Piece], out: &mut Vec<u8>) {
+    for piece in ready {
+        let bytes = piece::compress_piece(piece);
+        stream.compressed(bytes.len());
+        out.extend_from_slice(&bytes);
     }
 }
 

@@ -37,7 +37,8 @@ impl Piece {
         match self.compression {
             Compression::Gzip { level } => ("gzip", level),
             Compression::Zstd { level } => ("zstd", level),
-            Compression::Uncompressed | Compression::Estargz { .. } => ("uncompressed", 0),
+            Compression::Estargz { level } => ("estargz", level),
+            Compression::Uncompressed => ("uncompressed", 0),
         }
     }
 
@@ -46,6 +47,7 @@ impl Piece {
         let compression = match algorithm {
             "gzip" if level <= 9 => Compression::Gzip { level },
             "zstd" if level <= 22 => Compression::Zstd { level },
+            "estargz" if level <= 9 => Compression::Estargz { level },
             _ => return None,
         };
         Some(Piece { compression, prefix, data, last })
@@ -61,8 +63,10 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
             compress_frame(Tier::from_level(level), &piece.data, &mut out);
             out
         }
-        // Never cut into pieces (see `Pieces::new`).
-        Compression::Uncompressed | Compression::Estargz { .. } => piece.data.clone(),
+        // eStargz: `data` is one whole gzip member (see estargz.rs).
+        Compression::Estargz { level } => super::estargz::compress_member(level, &piece.data),
+        // Bytes already compressed (eStargz members too big to hold), passed on.
+        Compression::Uncompressed => piece.data.clone(),
     }
 }
 

@@ -2,8 +2,8 @@
 //! Compressed bytes are handed to the host in chunks of about `FLUSH_AT`, so memory stays bounded
 //! whatever the layer's size.
 
-use crate::compress::piece::{Piece, Pieces};
-use crate::compress::{estargz, Compression, Encoder};
+use crate::compress::piece::Piece;
+use crate::compress::{estargz, Compression, Encoder, Finished, PieceStream};
 use crate::digest::Hasher;
 use crate::error::Result;
 use crate::host::{Handle, Host};
@@ -25,11 +25,17 @@ pub struct BlobWriter<'h, H: Host> {
 
 /// Pieces being compressed by the host, oldest first: their bytes go into the blob in this order.
 struct Parallel {
-    /// Taken when the stream ends.
-    pieces: Option<Pieces>,
-    in_flight: std::collections::VecDeque<Handle>,
+    stream: PieceStream,
+    in_flight: std::collections::VecDeque<InFlight>,
     /// Enough pieces in flight to keep every host thread busy, and no more (memory).
     limit: usize,
+}
+
+enum InFlight {
+    Host(Handle),
+    /// A piece that is already compressed bytes (`Compression::Uncompressed`: the part of an
+    /// eStargz member too big to hold, compressed as it grew), waiting for its turn.
+    Done(Vec<u8>),
 }
 
 /// What a finished layer blob is known by.
@@ -56,11 +62,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         let handle = host.blob_create().await?;
         let mut pending = Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4);
         let threads = host.compress_threads() as usize;
-        let (encoder, parallel) = match Pieces::new(compression).filter(|_| threads > 0) {
-            Some(pieces) => {
-                pending.extend_from_slice(&pieces.header());
+        let (encoder, parallel) = match PieceStream::new(compression).filter(|_| threads > 0) {
+            Some(stream) => {
+                pending.extend_from_slice(&stream.header());
                 let limit = (threads + 1).min(16);
-                (None, Some(Parallel { pieces: Some(pieces), in_flight: Default::default(), limit }))
+                (None, Some(Parallel { stream, in_flight: Default::default(), limit }))
             }
             None => (Some(Encoder::new(compression, &mut pending)), None),
         };
@@ -83,9 +89,9 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.write(data, &mut self.pending)?;
         }
-        if let Some(pieces) = self.parallel.as_mut().and_then(|p| p.pieces.as_mut()) {
+        if let Some(parallel) = self.parallel.as_mut() {
             let mut ready = Vec::new();
-            pieces.push(data, &mut ready);
+            parallel.stream.push(data, &mut ready)?;
             self.submit(ready).await?;
         }
         if self.pending.len() >= FLUSH_AT {
@@ -100,18 +106,26 @@ impl<'h, H: Host> BlobWriter<'h, H> {
             while self.parallel.as_ref().is_some_and(|p| p.in_flight.len() >= p.limit) {
                 self.collect_oldest().await?;
             }
-            let handle = self.host.compress_start(&piece).await?;
-            self.parallel.as_mut().expect("submitting in parallel mode").in_flight.push_back(handle);
+            let entry = match piece.compression {
+                Compression::Uncompressed => InFlight::Done(piece.data),
+                _ => InFlight::Host(self.host.compress_start(&piece).await?),
+            };
+            self.parallel.as_mut().expect("submitting in parallel mode").in_flight.push_back(entry);
         }
         Ok(())
     }
 
     /// Append the oldest piece's compressed bytes to the blob.
     async fn collect_oldest(&mut self) -> Result<()> {
-        let Some(handle) = self.parallel.as_mut().and_then(|p| p.in_flight.pop_front()) else {
-            return Ok(());
+        let Some(parallel) = self.parallel.as_mut() else { return Ok(()) };
+        let bytes = match parallel.in_flight.pop_front() {
+            None => return Ok(()),
+            Some(InFlight::Done(bytes)) => bytes,
+            Some(InFlight::Host(handle)) => self.host.compress_wait(handle).await?,
         };
-        let bytes = self.host.compress_wait(handle).await?;
+        if let Some(parallel) = self.parallel.as_mut() {
+            parallel.stream.compressed(bytes.len());
+        }
         self.pending.extend_from_slice(&bytes);
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
@@ -119,19 +133,20 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         Ok(())
     }
 
-    /// The last pieces and the trailer (parallel mode).
-    async fn finish_parallel(&mut self) -> Result<()> {
-        let Some(pieces) = self.parallel.as_mut().and_then(|p| p.pieces.take()) else {
-            return Ok(());
-        };
+    /// The end of the compressed stream: the last pieces (parallel mode) and what follows them.
+    async fn finish_compression(&mut self) -> Result<Finished> {
+        if let Some(encoder) = self.encoder.take() {
+            return encoder.finish(&mut self.pending);
+        }
+        let Some(parallel) = self.parallel.as_mut() else { return Ok(Finished::default()) };
         let mut ready = Vec::new();
-        let trailer = pieces.finish(&mut ready);
+        parallel.stream.end(&mut ready)?;
         self.submit(ready).await?;
         while self.parallel.as_ref().is_some_and(|p| !p.in_flight.is_empty()) {
             self.collect_oldest().await?;
         }
-        self.pending.extend_from_slice(&trailer);
-        Ok(())
+        let parallel = self.parallel.take().expect("parallel mode");
+        parallel.stream.finish(&mut self.pending)
     }
 
     async fn flush(&mut self) -> Result<()> {
@@ -147,24 +162,18 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Finish compression and commit the blob under its digest.
     pub async fn commit(mut self) -> Result<WrittenBlob> {
-        if let Err(e) = self.finish_parallel().await {
-            self.abort().await;
-            return Err(e);
-        }
-        let mut annotations = Vec::new();
-        if let Some(encoder) = self.encoder.take() {
-            let finished = match encoder.finish(&mut self.pending) {
-                Ok(finished) => finished,
-                Err(e) => {
-                    self.abort().await;
-                    return Err(e);
-                }
-            };
-            self.diff_id.update(&finished.uncompressed_tail);
-            self.uncompressed_size += finished.uncompressed_tail.len() as u64;
-            if let Some(toc_digest) = finished.toc_digest {
-                annotations = estargz::annotations(&toc_digest, self.uncompressed_size);
+        let finished = match self.finish_compression().await {
+            Ok(finished) => finished,
+            Err(e) => {
+                self.abort().await;
+                return Err(e);
             }
+        };
+        self.diff_id.update(&finished.uncompressed_tail);
+        self.uncompressed_size += finished.uncompressed_tail.len() as u64;
+        let mut annotations = Vec::new();
+        if let Some(toc_digest) = finished.toc_digest {
+            annotations = estargz::annotations(&toc_digest, self.uncompressed_size);
         }
         self.flush().await?;
         let digest = std::mem::take(&mut self.digest).finish();
@@ -180,8 +189,10 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     /// Drop the partial blob (after an error elsewhere in the pipeline), and the pieces in flight.
     pub async fn abort(self) {
-        for handle in self.parallel.iter().flat_map(|p| p.in_flight.iter()) {
-            let _ = self.host.compress_wait(*handle).await;
+        for entry in self.parallel.iter().flat_map(|p| p.in_flight.iter()) {
+            if let InFlight::Host(handle) = entry {
+                let _ = self.host.compress_wait(*handle).await;
+            }
         }
         self.host.blob_abort(self.handle).await;
     }
@@ -200,4 +211,262 @@ pub async fn put_blob<H: Host>(host: &H, data: &[u8]) -> Result<String> {
     }
     host.blob_commit(handle, &digest).await?;
     Ok(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::estargz::reader;
+    use crate::compress::piece::compress_piece;
+    use crate::fuzzing::block_on;
+    use crate::host::{Credential, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+    use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
+    use std::cell::{Cell, RefCell};
+
+    /// A host with a blob store in memory that compresses pieces "on other threads": a piece is
+    /// kept when started and compressed when waited for, so several are in flight at once.
+    #[derive(Default)]
+    struct PieceHost {
+        threads: u32,
+        blobs: RefCell<Vec<Vec<u8>>>,
+        committed: RefCell<Vec<(String, Vec<u8>)>>,
+        started: RefCell<Vec<Option<Piece>>>,
+        algorithms: RefCell<Vec<&'static str>>,
+        in_flight: Cell<usize>,
+        most_in_flight: Cell<usize>,
+    }
+
+    impl Host for PieceHost {
+        fn compress_threads(&self) -> u32 {
+            self.threads
+        }
+        async fn compress_start(&self, piece: &Piece) -> Result<Handle> {
+            assert!(self.threads > 0, "pieces started on a host without compress threads");
+            self.algorithms.borrow_mut().push(piece.algorithm().0);
+            self.in_flight.set(self.in_flight.get() + 1);
+            self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
+            let mut started = self.started.borrow_mut();
+            started.push(Some(piece.clone()));
+            Ok(started.len() as Handle - 1)
+        }
+        async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>> {
+            let piece = self.started.borrow_mut()[handle as usize].take().expect("a piece waited for once");
+            self.in_flight.set(self.in_flight.get() - 1);
+            Ok(compress_piece(&piece))
+        }
+        async fn blob_create(&self) -> Result<Handle> {
+            let mut blobs = self.blobs.borrow_mut();
+            blobs.push(Vec::new());
+            Ok(blobs.len() as Handle - 1)
+        }
+        async fn blob_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+            self.blobs.borrow_mut()[handle as usize].extend_from_slice(data);
+            Ok(())
+        }
+        async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()> {
+            let blob = std::mem::take(&mut self.blobs.borrow_mut()[handle as usize]);
+            assert_eq!(crate::digest::sha256(&blob), digest);
+            self.committed.borrow_mut().push((digest.to_string(), blob));
+            Ok(())
+        }
+        async fn blob_abort(&self, _: Handle) {}
+        async fn source_stat(&self, _: &[u8]) -> Result<SourceEntry> {
+            unimplemented!()
+        }
+        async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<SourceEntry>> {
+            unimplemented!()
+        }
+        async fn source_open(&self, _: &[u8]) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn source_read(&self, _: Handle, _: u32) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn source_close(&self, _: Handle) {
+            unimplemented!()
+        }
+        async fn blob_size(&self, _: &str) -> Result<Option<u64>> {
+            unimplemented!()
+        }
+        async fn blob_read(&self, _: &str, _: u64, _: u32) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn blob_list(&self) -> Result<Vec<String>> {
+            unimplemented!()
+        }
+        async fn blob_remove(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn store_index_write(&self, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn store_unpack_dir(&self, _: &str) -> Result<String> {
+            unimplemented!()
+        }
+        async fn output_open(&self, _: &str) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
+            unimplemented!()
+        }
+        async fn output_commit(&self, _: Handle) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_abort(&self, _: Handle) {
+            unimplemented!()
+        }
+        async fn output_mkdir(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn output_create_dir(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
+            unimplemented!()
+        }
+        async fn output_remove(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
+            unimplemented!()
+        }
+        async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
+            unimplemented!()
+        }
+        async fn credentials(&self, _: &str, _: bool) -> Result<Option<Credential>> {
+            unimplemented!()
+        }
+        async fn sleep(&self, _: u32) {
+            unimplemented!()
+        }
+        fn progress(&self, _: ProgressEvent) {}
+    }
+
+    /// Many small files, directories, and one file of three 4 MiB chunks.
+    fn layer_tar() -> Vec<u8> {
+        let mut tar = Vec::new();
+        let mut add = |name: String, flag: u8, data: &[u8]| {
+            let size = data.len() as i64;
+            tar.extend(encode(&Header {
+                name: name.into_bytes(),
+                typeflag: flag,
+                mode: 0o644,
+                size,
+                ..Default::default()
+            }));
+            tar.extend_from_slice(data);
+            tar.resize(tar.len() + padding(data.len() as u64), 0);
+        };
+        let text = include_str!("walk.rs").as_bytes();
+        for i in 0..60usize {
+            if i % 8 == 0 {
+                add(format!("d{i}/"), typeflag::DIRECTORY, &[]);
+            }
+            add(format!("d{}/f{i}", i / 8 * 8), typeflag::REGULAR, &text[i * 50..i * 50 + i * 97 % 3000]);
+        }
+        let big: Vec<u8> = (0..(9 << 20) + 5).map(|i| text[i % text.len()] ^ (i >> 14) as u8).collect();
+        add("big".into(), typeflag::REGULAR, &big);
+        tar.extend_from_slice(&TRAILER);
+        tar
+    }
+
+    fn write_layer(host: &PieceHost, compression: Compression, tar: &[u8]) -> (WrittenBlob, Vec<u8>) {
+        let written = block_on(async {
+            let mut writer = BlobWriter::create(host, compression).await.unwrap();
+            for part in tar.chunks(300_001) {
+                writer.write(part).await.unwrap();
+            }
+            writer.commit().await.unwrap()
+        });
+        let blob = host.committed.borrow_mut().pop().expect("a committed blob").1;
+        (written, blob)
+    }
+
+    #[test]
+    fn host_threads_give_the_serial_bytes() {
+        let tar = layer_tar();
+        for compression in
+            [Compression::Estargz { level: 6 }, Compression::Gzip { level: 1 }, Compression::Zstd { level: 3 }]
+        {
+            let serial_host = PieceHost::default();
+            let (serial, serial_blob) = write_layer(&serial_host, compression, &tar);
+            assert!(serial_host.algorithms.borrow().is_empty());
+            for threads in [1, 3] {
+                let host = PieceHost { threads, ..Default::default() };
+                let (written, blob) = write_layer(&host, compression, &tar);
+                assert_eq!(written, serial, "{compression:?} with {threads} threads");
+                assert!(blob == serial_blob, "{compression:?} with {threads} threads");
+                let algorithms = host.algorithms.borrow();
+                assert!(algorithms.len() > 2, "{compression:?}: {} pieces", algorithms.len());
+                let name = match compression {
+                    Compression::Estargz { .. } => "estargz",
+                    Compression::Gzip { .. } => "gzip",
+                    _ => "zstd",
+                };
+                assert!(algorithms.iter().all(|&a| a == name), "{algorithms:?}");
+                // At most threads + 1 pieces in flight: never the whole layer.
+                assert_eq!(host.most_in_flight.get(), (threads as usize + 1).min(algorithms.len()), "{compression:?}");
+                assert_eq!(host.in_flight.get(), 0);
+            }
+            if let Compression::Estargz { .. } = compression {
+                let toc = reader::parse_blob(&serial_blob).unwrap();
+                let mut whole = tar.clone();
+                whole.extend_from_slice(&toc.toc_tar);
+                assert_eq!(serial.diff_id, crate::digest::sha256(&whole));
+                assert_eq!(serial.uncompressed_size, whole.len() as u64);
+                assert_eq!(serial.annotations, estargz::annotations(&toc.digest, whole.len() as u64));
+                // 60 small files (one empty) and the big file's three chunks.
+                assert_eq!(toc.entries.iter().filter(|e| e.offset > 0).count(), 59 + 3);
+            }
+        }
+    }
+
+    #[test]
+    fn long_header_runs_pass_through_in_order() {
+        // 11,000 directories: a member of 5.4 MiB of headers, compressed by the core as it grows and
+        // passed on, never sent to the host.
+        let mut tar = Vec::new();
+        for i in 0..11_000 {
+            let name = format!("dir{i:05}/").into_bytes();
+            tar.extend(encode(&Header { name, typeflag: typeflag::DIRECTORY, mode: 0o755, ..Default::default() }));
+        }
+        tar.extend(encode(&Header { name: b"f".to_vec(), typeflag: typeflag::REGULAR, size: 2, ..Default::default() }));
+        tar.extend_from_slice(b"hi");
+        tar.resize(tar.len() + padding(2), 0);
+        tar.extend_from_slice(&TRAILER);
+        let compression = Compression::Estargz { level: 6 };
+        let (serial, serial_blob) = write_layer(&PieceHost::default(), compression, &tar);
+        let host = PieceHost { threads: 2, ..Default::default() };
+        let (written, blob) = write_layer(&host, compression, &tar);
+        assert_eq!(written, serial);
+        assert!(blob == serial_blob);
+        // The file's member only: the headers' member was compressed here.
+        assert_eq!(*host.algorithms.borrow(), ["estargz"]);
+        let toc = reader::parse_blob(&blob).unwrap();
+        let file = toc.entries.iter().find(|e| e.name == "f").unwrap();
+        let at = file.offset as usize;
+        assert_eq!(&blob[at..at + 3], &[0x1f, 0x8b, 8]);
+        assert!(at > 10_000, "{at}");
+    }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::compress::deflate::RawInflate;
+use crate::compress::piece::{compress_piece, Piece};
 use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
 use serde_json::Value;
 
@@ -349,4 +350,200 @@ fn user_names_only_when_changed() {
     let toc = toc_of(&trailer);
     let names: Vec<Option<&str>> = toc["entries"].as_array().unwrap().iter().map(|e| e["userName"].as_str()).collect();
     assert_eq!(names, [Some("alice"), None, Some("bob"), Some("al")]);
+}
+
+/// The inputs of the piece tests: name, tar, chunk size.
+fn piece_cases() -> Vec<(&'static str, Vec<u8>, u64)> {
+    let mut many = Vec::new();
+    for i in 0..200 {
+        let data = noise(i * 37 % 1500, i as u64);
+        many.extend(encode(&entry(&format!("d{}/f{i}", i % 7), typeflag::REGULAR, data.len())));
+        many.extend_from_slice(&data);
+        many.resize(many.len() + padding(data.len() as u64), 0);
+        if i % 10 == 0 {
+            many.extend(encode(&entry(&format!("dir{i}/"), typeflag::DIRECTORY, 0)));
+        }
+    }
+    many.extend_from_slice(&TRAILER);
+    let mut chunked = encode(&entry("big", typeflag::REGULAR, 5 * 4096 + 1));
+    let text = include_str!("header.rs").as_bytes();
+    chunked.extend((0..5 * 4096 + 1).map(|i| text[i % text.len()] ^ (i >> 10) as u8));
+    chunked.resize(chunked.len() + padding(5 * 4096 + 1), 0);
+    chunked.extend_from_slice(&TRAILER);
+    // Files of exactly one, two and three chunks, back to back: every chunk ends on a boundary.
+    let mut exact = Vec::new();
+    for i in 1..4 {
+        exact.extend(encode(&entry(&format!("e{i}"), typeflag::REGULAR, 1024 * i)));
+        exact.extend(noise(1024 * i, i as u64 + 40));
+    }
+    exact.extend_from_slice(&TRAILER);
+    // Long runs of headers without file data (one member each): directories, then symlinks.
+    let mut runs = Vec::new();
+    for i in 0..300 {
+        runs.extend(encode(&entry(&format!("dir{i:03}/"), typeflag::DIRECTORY, 0)));
+    }
+    runs.extend(encode(&entry("file", typeflag::REGULAR, 5)));
+    runs.extend_from_slice(b"hello");
+    runs.resize(runs.len() + padding(5), 0);
+    for i in 0..300 {
+        runs.extend(encode(&Header { linkname: b"file".to_vec(), ..entry(&format!("l{i}"), typeflag::SYMLINK, 0) }));
+    }
+    runs.extend_from_slice(&TRAILER);
+    vec![
+        ("sample", sample_tar(1000).0, 1000),
+        ("many small files", many, CHUNK_SIZE),
+        ("one file of six chunks", chunked, 4096),
+        ("exact chunk boundaries", exact, 1024),
+        ("runs of headers", runs, CHUNK_SIZE),
+        ("only the end marker", TRAILER.to_vec(), CHUNK_SIZE),
+        ("empty", Vec::new(), CHUNK_SIZE),
+    ]
+}
+
+/// What a host with threads does: the members handed out as pieces, sent through the host boundary
+/// (algorithm name and level), compressed out of order (last first), joined in order, their sizes
+/// told back in order; then the TOC member and footer. `spill`: members spilled past that many
+/// bytes, passed on that many compressed bytes at a time. Also returns how many pieces there were.
+fn encode_in_parallel(
+    tar: &[u8],
+    level: u8,
+    chunk: u64,
+    write: usize,
+    spill: Option<usize>,
+) -> (Vec<u8>, Trailer, usize) {
+    let mut enc = EstargzPieces::with_chunk_size(level, chunk);
+    if let Some(at) = spill {
+        enc = enc.with_spill(at, at);
+    }
+    let mut pieces = Vec::new();
+    for w in tar.chunks(write.max(1)) {
+        enc.push(w, &mut pieces).unwrap();
+    }
+    enc.end(&mut pieces).unwrap();
+    let mut compressed = vec![Vec::new(); pieces.len()];
+    for (i, piece) in pieces.iter().enumerate().rev() {
+        assert!(piece.prefix.is_empty());
+        if piece.compression == Compression::Uncompressed {
+            // Already compressed: passed on by the blob writer, never sent to a host.
+            assert!(spill.is_some());
+            compressed[i] = compress_piece(piece);
+            continue;
+        }
+        let (algorithm, level) = piece.algorithm();
+        assert_eq!(algorithm, "estargz");
+        let crossed = Piece::from_parts(algorithm, level, Vec::new(), piece.data.clone(), piece.last).unwrap();
+        compressed[i] = compress_piece(&crossed);
+    }
+    let mut blob = Vec::new();
+    for bytes in compressed {
+        enc.compressed(bytes.len());
+        blob.extend_from_slice(&bytes);
+    }
+    let trailer = enc.finish(&mut blob).unwrap();
+    (blob, trailer, pieces.len())
+}
+
+#[test]
+fn pieces_compressed_out_of_order_give_the_serial_bytes() {
+    for (name, tar, chunk) in piece_cases() {
+        for level in [1, 6] {
+            let (serial, serial_trailer) = encode_in_pieces(&tar, level, chunk, 4096);
+            for write in [tar.len(), 1000] {
+                let (parallel, trailer, pieces) = encode_in_parallel(&tar, level, chunk, write, None);
+                assert!(parallel == serial, "{name}: level {level} write {write}");
+                assert_eq!(trailer, serial_trailer, "{name}");
+                // One piece per member before the TOC.
+                let toc_offset = parse_footer(&serial[serial.len() - FOOTER_SIZE..]).unwrap() as usize;
+                assert_eq!(pieces, members(&serial[..toc_offset]).len(), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn piece_blobs_read_back_with_every_chunk_at_its_member() {
+    for ((name, tar, chunk), spill) in piece_cases().into_iter().flat_map(|c| [(c.clone(), None), (c, Some(1))]) {
+        let (blob, trailer, _) = encode_in_parallel(&tar, 6, chunk, 777, spill);
+        let toc = reader::parse_blob(&blob).unwrap();
+        assert_eq!(toc.digest, trailer.toc_digest, "{name}");
+        assert_eq!(toc.toc_tar, trailer.toc_tar, "{name}");
+        let members = members(&blob[..toc.toc_offset as usize]);
+        let payload: Vec<u8> = members.iter().flat_map(|m| m.data.clone()).collect();
+        assert_eq!(payload, tar, "{name}");
+        // Every chunk the reader finds starts the member at its offset, and that member begins with
+        // the chunk's bytes (as the digest the encoder took from the input says).
+        let json = toc_of(&trailer);
+        let digests = json["entries"].as_array().cloned().unwrap_or_default();
+        assert_eq!(toc.entries.len(), digests.len(), "{name}");
+        let (mut chunks, mut file_size) = (0, 0);
+        for (e, json) in toc.entries.iter().zip(&digests) {
+            assert_eq!(json["name"], e.name.as_str());
+            if e.kind == "reg" {
+                file_size = e.size;
+            }
+            if e.kind != "chunk" && (e.kind != "reg" || e.size == 0) {
+                assert_eq!(e.offset, 0, "{name}: {e:?}");
+                continue;
+            }
+            let member = members.iter().find(|m| m.offset as i64 == e.offset).expect("offset starts a member");
+            let len = if e.chunk_size > 0 { e.chunk_size } else { file_size - e.chunk_offset };
+            assert_eq!(json["chunkDigest"], sha256(&member.data[..len as usize]), "{name}: {e:?}");
+            chunks += 1;
+        }
+        // The first member holds the leading headers; every other one starts a chunk.
+        assert_eq!(members.len(), chunks + !tar.is_empty() as usize, "{name}");
+    }
+}
+
+#[test]
+fn spilled_members_give_the_same_bytes_and_offsets() {
+    for (name, tar, chunk) in piece_cases() {
+        for level in [1, 6] {
+            let (serial, serial_trailer) = encode_in_pieces(&tar, level, chunk, 4096);
+            let (_, _, whole_pieces) = encode_in_parallel(&tar, level, chunk, 1000, None);
+            for spill in [1, 700, 5000] {
+                let (blob, trailer, pieces) = encode_in_parallel(&tar, level, chunk, 1000, Some(spill));
+                assert!(blob == serial, "{name}: level {level} spilled at {spill}");
+                assert_eq!(trailer, serial_trailer, "{name}");
+                if spill == 1 && !tar.is_empty() {
+                    // Spilled members come out in several pieces, so offsets are per piece.
+                    assert!(pieces > whole_pieces, "{name}: {pieces} pieces");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn spilling_a_big_member_keeps_its_bytes() {
+    // zlib-rs's bytes depend on how its input is split between calls (the gzip encoder feeds it in
+    // fixed blocks for that reason): a member compressed as it grows must still match the same
+    // member compressed whole.
+    let size = 9 << 20;
+    let text = include_str!("header.rs").as_bytes();
+    let mut tar = encode(&entry("big", typeflag::REGULAR, size));
+    tar.extend((0..size).map(|i| text[i % text.len()] ^ (i >> 14) as u8));
+    tar.extend_from_slice(&TRAILER);
+    for level in [1, 6] {
+        // Chunks of 8 MiB: members that big are spilled by default, so the whole one is asked for.
+        let whole = encode_in_parallel(&tar, level, 8 << 20, 1 << 20, Some(16 << 20));
+        let spilled = encode_in_parallel(&tar, level, 8 << 20, 1 << 20, Some(1 << 20));
+        assert!(whole.0 == spilled.0, "level {level}");
+        assert_eq!(whole.1, spilled.1);
+        assert!(spilled.2 > whole.2, "{} pieces", spilled.2);
+    }
+}
+
+#[test]
+fn finishing_before_every_member_is_back_fails() {
+    let (tar, _) = sample_tar(1000);
+    let mut enc = EstargzPieces::with_chunk_size(6, 1000);
+    let mut pieces = Vec::new();
+    enc.push(&tar, &mut pieces).unwrap();
+    enc.end(&mut pieces).unwrap();
+    for piece in &pieces[1..] {
+        enc.compressed(compress_piece(piece).len());
+    }
+    let message = enc.finish(&mut Vec::new()).unwrap_err().message;
+    assert!(message.contains(&format!("finishing with {} of {} pieces", pieces.len() - 1, pieces.len())), "{message}");
 }
