@@ -22,43 +22,77 @@ class CompressPool {
     this.jobs = new Map();
     this.next = 1;
     this.turn = 0;
+    this.free = [];
+    this.returned = [];
   }
 
-  /** Start compressing `piece` ({ algorithm, level, prefix, data, last }); returns a handle. */
+  /**
+   * Start compressing `piece` ({ algorithm, level, prefix, data, last }); returns a handle. The
+   * piece's bytes are copied into one of the pool's shared buffers before this returns (the core
+   * hands views of its own memory), and the result comes back in that buffer.
+   */
   start(piece) {
     if (this.workers.length === 0) this.spawn();
+    this.releaseReturned();
     const id = this.next++;
-    const job = {};
+    const slot = this.takeSlot(piece.prefix.length + piece.data.length);
+    const input = new Uint8Array(slot.buffer);
+    input.set(piece.prefix, 0);
+    input.set(piece.data, piece.prefix.length);
+    const job = { slot };
     job.done = new Promise((resolve, reject) => Object.assign(job, { resolve, reject }));
     this.jobs.set(id, job);
     const worker = this.workers[this.turn++ % this.workers.length];
     // A worker with work keeps the process alive; an idle one must not.
     if (worker.outstanding++ === 0) worker.ref();
-    worker.postMessage({ id, piece }, [piece.prefix.buffer, piece.data.buffer].filter((b, i, all) => all.indexOf(b) === i));
+    const { algorithm, level, last } = piece;
+    worker.postMessage({ id, algorithm, level, buffer: slot.buffer, prefixLength: piece.prefix.length, dataLength: piece.data.length, last });
     return id;
   }
 
-  /** The compressed bytes of a started piece. */
+  /**
+   * The compressed bytes of a started piece: a view of its shared buffer, valid until the next call
+   * into the pool (the core copies it at once, and only then calls again).
+   */
   async wait(id) {
+    this.releaseReturned();
     const job = this.jobs.get(id);
     if (!job) throw hostError('internal', `no compression job ${id}`);
     try {
-      return await job.done;
+      const length = await job.done;
+      return new Uint8Array(job.slot.buffer, 0, length);
     } finally {
       this.jobs.delete(id);
+      this.returned.push(job.slot);
     }
+  }
+
+  /** A free shared buffer of at least `size` bytes (buffers are kept and reused: one per piece in flight). */
+  takeSlot(size) {
+    const index = this.free.findIndex((slot) => slot.buffer.byteLength >= size);
+    if (index >= 0) return this.free.splice(index, 1)[0];
+    // None is big enough: replace the smallest (or add one), sized for this piece and a bit more.
+    this.free.sort((a, b) => a.buffer.byteLength - b.buffer.byteLength).shift();
+    return { buffer: new SharedArrayBuffer(size + (size >> 4) + 1024) };
+  }
+
+  /** Buffers whose results the core has taken (it has called the pool again since). */
+  releaseReturned() {
+    this.free.push(...this.returned);
+    this.returned = [];
   }
 
   spawn() {
     for (let i = 0; i < Math.max(this.threads, 1); i++) {
       const worker = new Worker(path.join(__dirname, 'compress-worker.js'));
       worker.outstanding = 0;
-      worker.on('message', ({ id, bytes, error }) => {
+      worker.on('message', ({ id, length, grown, error }) => {
         if (--worker.outstanding === 0) worker.unref();
         const job = this.jobs.get(id);
         if (!job) return;
+        if (grown) job.slot.buffer = grown;
         if (error) job.reject(hostError('internal', `compressing a layer piece: ${error}`));
-        else job.resolve(bytes);
+        else job.resolve(length);
       });
       worker.on('error', (err) => {
         for (const job of this.jobs.values()) job.reject(hostError('internal', `a compression thread failed: ${err.message}`));

@@ -92,10 +92,12 @@ export interface OutportHost {
   sourceReadDir(path: Uint8Array): Awaitable<SourceEntry[]>;
   sourceOpen(path: Uint8Array): Awaitable<number>;
   /** Up to `max` bytes; fewer only at the end of the file. */
+  /** The core copies the result at once: the host may reuse its buffer on its next call. */
   sourceRead(handle: number, max: number): Awaitable<Uint8Array>;
   sourceClose(handle: number): Awaitable<unknown>;
   blobSize(digest: string): Awaitable<number | null>;
   blobCreate(): Awaitable<number>;
+  /** `data` is a view of the core's memory, valid only during the call: write or copy it before returning (not after an await). */
   blobWrite(handle: number, data: Uint8Array): Awaitable<unknown>;
   /** Make the written bytes visible under `digest` (computed by the core). */
   blobCommit(handle: number, digest: string): Awaitable<unknown>;
@@ -112,6 +114,7 @@ export interface OutportHost {
   storeUnpackDir(digest: string): Awaitable<string>;
   /** Output files appear at `path` only when committed. */
   outputOpen(path: string): Awaitable<number>;
+  /** `data` is a view of the core's memory, valid only during the call: write or copy it before returning (not after an await). */
   outputWrite(handle: number, data: Uint8Array): Awaitable<unknown>;
   /** Append a stored blob; resolves to its length. */
   outputWriteBlob(handle: number, digest: string): Awaitable<number>;
@@ -135,7 +138,9 @@ export interface OutportHost {
   progress(event: ProgressEvent): void;
   /** Optional: threads for layer pieces (absent or 0: the core compresses on its own thread). */
   compressThreads?(): number;
+  /** `prefix` and `data` are views of the core's memory, valid only during this call: copy them before returning. */
   compressStart?(piece: { algorithm: string; level: number; prefix: Uint8Array; data: Uint8Array; last: boolean }): Awaitable<number>;
+  /** The core copies the bytes at once; they need stay valid only until the host's next call. */
   compressWait?(handle: number): Awaitable<Uint8Array>;
 }
 

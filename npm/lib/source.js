@@ -98,7 +98,9 @@ class Source {
   read(handle, max) {
     const file = this.files.get(handle);
     if (!file) throw hostError('internal', `source handle ${handle} is not open`);
-    const buf = Buffer.allocUnsafe(max);
+    // One buffer, reused: the core copies what a read returns before it calls again.
+    if (!this.buffer || this.buffer.length < max) this.buffer = Buffer.allocUnsafe(max);
+    const buf = this.buffer;
     let filled = 0;
     try {
       while (filled < max) {

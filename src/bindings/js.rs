@@ -41,8 +41,15 @@ pub async fn push(host: JsValue, request: String) -> std::result::Result<String,
     crate::push_json(&JsHost(host), &request).await.map_err(to_js_error)
 }
 
+thread_local! {
+    /// The last compressed piece, which `compressPiece` returns a view of.
+    static COMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Compress one piece of a layer (src/compress/piece.rs); worker threads run this for the host's
-/// `compressStart`. Pure: the same piece gives the same bytes anywhere.
+/// `compressStart`. Pure: the same piece gives the same bytes anywhere. The result is a view into
+/// this instance's memory, valid until the next call into it: the caller copies it out (into
+/// memory it reuses), so no buffer is allocated per piece to wait for the garbage collector.
 #[wasm_bindgen(js_name = compressPiece)]
 pub fn compress_piece(
     algorithm: String,
@@ -50,10 +57,20 @@ pub fn compress_piece(
     prefix: Vec<u8>,
     data: Vec<u8>,
     last: bool,
-) -> std::result::Result<Vec<u8>, JsValue> {
+) -> std::result::Result<Uint8Array, JsValue> {
+    // The previous result was copied out before this call: its memory serves this piece.
+    COMPRESSED.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
     let piece = crate::compress::piece::Piece::from_parts(&algorithm, level, prefix, data, last)
         .ok_or_else(|| JsValue::from_str(&format!("unknown piece compression {algorithm} level {level}")))?;
-    Ok(crate::compress::piece::compress_piece(&piece))
+    let compressed = crate::compress::piece::compress_piece(&piece);
+    drop(piece);
+    Ok(COMPRESSED.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        *kept = compressed;
+        // SAFETY: the view is returned straight to JS, which copies it before calling into this
+        // instance again (nothing here allocates after it is made).
+        unsafe { Uint8Array::view(&kept) }
+    }))
 }
 
 fn to_js_error(e: Error) -> JsValue {
@@ -100,6 +117,15 @@ fn thrown(method: &str, e: JsValue) -> Error {
 
 fn bytes(data: &[u8]) -> JsValue {
     Uint8Array::from(data).into()
+}
+
+/// `data` as a view of the core's memory, for the hot host calls whose contract says the host
+/// copies (or writes) the bytes before it returns: blobWrite and outputWrite carry every layer's
+/// bytes, and a JS copy of each chunk would only wait for the garbage collector.
+fn view(data: &[u8]) -> JsValue {
+    // SAFETY: the view is passed straight to the host call and not kept by the core; nothing in the
+    // core runs (or grows its memory) until that call returns.
+    unsafe { Uint8Array::view(data) }.into()
 }
 
 fn to_bytes(method: &str, field: &str, v: &JsValue) -> Result<Vec<u8>> {
@@ -210,7 +236,7 @@ impl Host for JsHost {
         handle("blobCreate", &self.call("blobCreate", &[]).await?)
     }
     async fn blob_write(&self, h: Handle, data: &[u8]) -> Result<()> {
-        self.call("blobWrite", &[h.into(), bytes(data)]).await.map(drop)
+        self.call("blobWrite", &[h.into(), view(data)]).await.map(drop)
     }
     async fn blob_commit(&self, h: Handle, digest: &str) -> Result<()> {
         self.call("blobCommit", &[h.into(), digest.into()]).await.map(drop)
@@ -267,7 +293,7 @@ impl Host for JsHost {
         handle("outputOpen", &self.call("outputOpen", &[path.into()]).await?)
     }
     async fn output_write(&self, h: Handle, data: &[u8]) -> Result<()> {
-        self.call("outputWrite", &[h.into(), bytes(data)]).await.map(drop)
+        self.call("outputWrite", &[h.into(), view(data)]).await.map(drop)
     }
     async fn output_write_blob(&self, h: Handle, digest: &str) -> Result<u64> {
         number("outputWriteBlob", "result", &self.call("outputWriteBlob", &[h.into(), digest.into()]).await?)
@@ -401,16 +427,21 @@ impl Host for JsHost {
     async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
         let (algorithm, level) = piece.algorithm();
         let job = Object::new();
-        for (key, value) in [
-            ("algorithm", JsValue::from(algorithm)),
-            ("level", level.into()),
-            ("prefix", bytes(&piece.prefix)),
-            ("data", bytes(&piece.data)),
-            ("last", piece.last.into()),
-        ] {
+        for (key, value) in
+            [("algorithm", JsValue::from(algorithm)), ("level", level.into()), ("last", piece.last.into())]
+        {
             Reflect::set(&job, &key.into(), &value).map_err(|e| thrown("compressStart", e))?;
         }
-        handle("compressStart", &self.call("compressStart", &[job.into()]).await?)
+        // Views into the core's memory, made last so that nothing grows the memory before the host
+        // has copied them (as `compressStart` must, before it returns): a piece is megabytes, and a
+        // copy per piece would wait for the garbage collector.
+        // SAFETY: the slices outlive the call, and nothing in the core runs until it returns.
+        let (prefix, data) = unsafe { (Uint8Array::view(&piece.prefix), Uint8Array::view(&piece.data)) };
+        for (key, value) in [("prefix", prefix), ("data", data)] {
+            Reflect::set(&job, &key.into(), &value).map_err(|e| thrown("compressStart", e))?;
+        }
+        let started = self.call("compressStart", &[job.into()]).await?;
+        handle("compressStart", &started)
     }
     async fn compress_wait(&self, h: Handle) -> Result<Vec<u8>> {
         to_bytes("compressWait", "result", &self.call("compressWait", &[h.into()]).await?)

@@ -2,7 +2,7 @@
 //! frames it (no name, mtime 0, OS byte 255, XFL 2 for level 9 and 4 for level 1).
 //!
 //! Levels are zlib's 0–9 as zlib-rs implements them (zlib-ng's strategies): 0 stored, 1 quick
-//! (static Huffman within a block), 2–3 fast (greedy), 4–6 medium, 7–9 slow (lazy); the default
+//! (static Huffman within a block), 2 fast (greedy), 3–6 medium, 7–9 slow (lazy); the default
 //! is 6, Go's `gzip.DefaultCompression`.
 
 use super::deflate::{Flush, RawDeflate};
@@ -74,9 +74,16 @@ impl GzipEncoder {
     }
 }
 
+/// At most how many bytes deflate makes of `len`: level 1's static codes spend up to 9 bits on a
+/// byte, stored blocks 5 bytes per block, and a few more end the stream. Reserving it up front
+/// spares growing the output (a copy of all of it); capacity never written costs no memory pages.
+pub fn deflate_bound(len: usize) -> usize {
+    len + (len >> 3) + (len >> 12) * 5 + 64
+}
+
 /// `data` as one whole gzip member at `level`.
 pub fn gzip_member(level: u8, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut out = Vec::with_capacity(deflate_bound(data.len()) + 18);
     let mut encoder = GzipEncoder::new(level, &mut out);
     encoder.write(data, &mut out);
     encoder.finish(&mut out);
@@ -116,6 +123,21 @@ mod tests {
         assert_eq!(gzip(&data, 6, 1), gzip(&data, 6, 100_000));
         assert_eq!(gzip(&data, 6, 777), gzip(&data, 6, 4096));
         assert_eq!(gzip_member(6, &data), gzip(&data, 6, 4096));
+    }
+
+    #[test]
+    fn incompressible_input_stays_within_the_bound() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..1_000_000)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 33) as u8
+            })
+            .collect();
+        for level in [0, 1, 6, 9] {
+            let len = gzip_member(level, &noise).len();
+            assert!(len <= deflate_bound(noise.len()) + 18, "level {level}: {len} vs {}", deflate_bound(noise.len()));
+        }
     }
 
     #[test]

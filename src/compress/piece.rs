@@ -75,7 +75,7 @@ fn deflate_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
     if !prefix.is_empty() {
         deflate.set_dictionary(prefix);
     }
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut out = Vec::with_capacity(super::gzip::deflate_bound(data.len()));
     deflate.compress(data, if last { Flush::Finish } else { Flush::Sync }, &mut out);
     out
 }
