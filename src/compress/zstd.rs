@@ -54,14 +54,14 @@ impl Tier {
     }
 
     fn matcher(self) -> Matcher {
-        let lazy = |hash_log, chain_log, depth, lazy_steps, nice_len| {
-            Matcher::Lazy(Lazy::new(LazyParams { hash_log, chain_log, depth, lazy_steps, nice_len }))
+        let lazy = |hash_log, chain_log, depth, lazy_steps, nice_len, min_match| {
+            Matcher::Lazy(Lazy::new(LazyParams { hash_log, chain_log, depth, lazy_steps, nice_len, min_match }))
         };
         match self {
             Tier::Fastest => Matcher::Fast(Fast::new(16)),
-            Tier::Default => Matcher::DoubleFast(DoubleFast::new(18, 16)),
-            Tier::Better => lazy(18, 20, 16, 1, 64),
-            Tier::Best => lazy(19, 21, 64, 2, 192),
+            Tier::Default => Matcher::DoubleFast(DoubleFast::new(20, 17)),
+            Tier::Better => lazy(18, 20, 16, 1, 64, 5),
+            Tier::Best => lazy(19, 21, 64, 2, 192, 5),
         }
     }
 }

@@ -278,6 +278,9 @@ pub struct LazyParams {
     /// Positions after a match that may be tried for a better one (1: lazy, 2: lazy2).
     pub lazy_steps: u32,
     pub nice_len: usize,
+    /// Shortest match taken from the chains (4 or 5; repeat offsets always from 4): on text, a
+    /// 4-byte match far back costs about what its literals would.
+    pub min_match: usize,
 }
 
 pub struct Lazy {
@@ -302,11 +305,15 @@ impl Lazy {
 
     #[inline(always)]
     fn hash(&self, buf: &[u8], p: usize) -> usize {
-        (read32(buf, p).wrapping_mul(0x9E37_79B1) >> (32 - self.p.hash_log)) as usize
+        if self.p.min_match >= 5 {
+            hash_bytes(read64(buf, p), 5, self.p.hash_log)
+        } else {
+            (read32(buf, p).wrapping_mul(0x9E37_79B1) >> (32 - self.p.hash_log)) as usize
+        }
     }
 
     fn insert_until(&mut self, buf: &[u8], target: usize) {
-        let end = target.min(buf.len().saturating_sub(3));
+        let end = target.min(buf.len().saturating_sub(7));
         let mask = self.chain.len() - 1;
         for p in self.inserted..end {
             let h = self.hash(buf, p);
@@ -348,7 +355,8 @@ impl Lazy {
             }
         }
         let nice = self.p.nice_len.min(end - pos);
-        if best_len >= nice {
+        best_len = best_len.max(self.p.min_match - 1);
+        if best_len >= nice || pos + 8 > buf.len() {
             return best;
         }
         let mask = self.chain.len() - 1;
