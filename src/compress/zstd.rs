@@ -59,7 +59,7 @@ impl Tier {
         };
         match self {
             Tier::Fastest => Matcher::Fast(Fast::new(16)),
-            Tier::Default => Matcher::DoubleFast(DoubleFast::new(20, 17)),
+            Tier::Default => Matcher::DoubleFast(DoubleFast::new(18, 16)),
             Tier::Better => lazy(18, 20, 16, 1, 64, 5),
             Tier::Best => lazy(19, 21, 64, 2, 192, 5),
         }
@@ -89,10 +89,47 @@ pub fn compress_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<
         return out;
     }
     let tier = Tier::from_level(level);
+    WORKSPACE.with(|workspace| {
+        let mut workspace = workspace.borrow_mut();
+        let Workspace { matchers, buf, body } = &mut *workspace;
+        let matcher = match matchers.iter().position(|(t, _)| *t == tier) {
+            Some(i) => &mut matchers[i].1,
+            None => {
+                matchers.push((tier, tier.matcher()));
+                &mut matchers.last_mut().expect("just pushed").1
+            }
+        };
+        compress_parts(matcher, buf, body, prefix, data, last, &mut out);
+        buf.clear();
+        buf.shrink_to(PREFIX + SPAN);
+    });
+    out
+}
+
+/// What a thread keeps between pieces: match finder tables (megabytes, allocated once per tier)
+/// and buffers. Reset before use, so the bytes never depend on what ran before.
+#[derive(Default)]
+struct Workspace {
+    matchers: Vec<(Tier, Matcher)>,
+    buf: Vec<u8>,
+    body: Vec<u8>,
+}
+
+thread_local! {
+    static WORKSPACE: std::cell::RefCell<Workspace> = std::cell::RefCell::default();
+}
+
+fn compress_parts(
+    matcher: &mut Matcher,
+    buf: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+    prefix: &[u8],
+    data: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) {
     let mut store = SeqStore::new(if prefix.is_empty() { Reps::START } else { Reps::UNKNOWN });
     let mut entropy = EntropyState::new();
-    let mut buf = Vec::with_capacity(PREFIX.min(prefix.len()) + SPAN.min(data.len()));
-    let mut body = Vec::new();
     let mut done = 0;
     while done < data.len() {
         let part = &data[done..(done + SPAN).min(data.len())];
@@ -105,30 +142,30 @@ pub fn compress_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<
         }
         let primed = buf.len();
         buf.extend_from_slice(part);
-        let mut matcher = tier.matcher();
-        matcher.prime(&buf, primed);
+        matcher.reset();
+        matcher.prime(buf, primed);
         let mut start = primed;
         while start < buf.len() {
             let end = (start + BLOCK).min(buf.len());
             let last_block = last && last_part && end == buf.len();
             let raw = &buf[start..end];
             if raw.len() > 1 && raw.iter().all(|&b| b == raw[0]) {
-                block_header(last_block, 1, raw.len(), &mut out);
+                block_header(last_block, 1, raw.len(), out);
                 out.push(raw[0]);
             } else {
                 let before = store.reps;
                 store.clear();
-                matcher.block(&buf, start, end, &mut store);
+                matcher.block(buf, start, end, &mut store);
                 body.clear();
-                let update = entropy.encode_block(&store.literals, &store.seqs, &mut body);
+                let update = entropy.encode_block(&store.literals, &store.seqs, body);
                 if body.len() < raw.len() {
-                    block_header(last_block, 2, body.len(), &mut out);
-                    out.extend_from_slice(&body);
+                    block_header(last_block, 2, body.len(), out);
+                    out.extend_from_slice(body);
                     entropy.commit(update);
                 } else {
                     // The decoder's history does not see a raw block's matches.
                     store.reps = before;
-                    block_header(last_block, 0, raw.len(), &mut out);
+                    block_header(last_block, 0, raw.len(), out);
                     out.extend_from_slice(raw);
                 }
             }
@@ -136,7 +173,6 @@ pub fn compress_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<
         }
         done += part.len();
     }
-    out
 }
 
 /// A whole layer compressed on this thread, as a stream (one frame, in pieces; see piece.rs).
@@ -303,7 +339,21 @@ mod tests {
     #[test]
     fn sizes_at_piece_and_block_boundaries_round_trip() {
         let text = varied_text(2 * ZSTD_PIECE + BLOCK + 2);
-        for len in [1, 2, 3, 8, 9, 17, BLOCK - 1, BLOCK, BLOCK + 1, ZSTD_PIECE - 1, ZSTD_PIECE, ZSTD_PIECE + 1, 2 * ZSTD_PIECE + BLOCK + 1] {
+        for len in [
+            1,
+            2,
+            3,
+            8,
+            9,
+            17,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            ZSTD_PIECE - 1,
+            ZSTD_PIECE,
+            ZSTD_PIECE + 1,
+            2 * ZSTD_PIECE + BLOCK + 1,
+        ] {
             for level in [1, 3, 6] {
                 let zst = compress(level, &text[..len], 100_000);
                 assert_eq!(decompress(&zst, len), &text[..len], "len {len} level {level}");
@@ -339,7 +389,9 @@ mod tests {
         let mut data = Vec::new();
         let mut i = 0u32;
         while data.len() < 3 * ZSTD_PIECE / 2 {
-            data.extend_from_slice(format!("record {:08} state=ok owner=root mode=0644 size={:6}\n", i, i % 977).as_bytes());
+            data.extend_from_slice(
+                format!("record {:08} state=ok owner=root mode=0644 size={:6}\n", i, i % 977).as_bytes(),
+            );
             i += 1;
         }
         for tier in TIERS {

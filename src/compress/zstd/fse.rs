@@ -90,7 +90,12 @@ impl Distribution {
         if -still >= (norm[largest] >> 1) as i64 {
             // The simple fix would starve the largest symbol: shave the others one by one instead.
             while still < 0 {
-                let (s, _) = norm.iter().enumerate().filter(|(_, &p)| p > 1).max_by_key(|(i, &p)| (p, usize::MAX - i)).expect("a symbol above one");
+                let (s, _) = norm
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &p)| p > 1)
+                    .max_by_key(|(i, &p)| (p, usize::MAX - i))
+                    .expect("a symbol above one");
                 norm[s] -= 1;
                 still += 1;
             }
@@ -272,7 +277,15 @@ mod tests {
 
     #[test]
     fn normalized_counts_sum_to_the_table() {
-        for counts in [vec![1000, 1, 0, 3, 70], vec![5, 5], vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], vec![100_000, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]] {
+        for counts in [
+            vec![1000, 1, 0, 3, 70],
+            vec![5, 5],
+            vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            vec![
+                100_000, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                1, 1, 1, 1,
+            ],
+        ] {
             let d = Distribution::from_counts(&counts, 9);
             let sum: i32 = d.norm.iter().map(|&p| if p == -1 { 1 } else { p as i32 }).sum();
             assert_eq!(sum, 1 << d.log, "{counts:?} {d:?}");

@@ -132,7 +132,11 @@ fn limit_lengths(counts: &[u32; 256], symbols: &[usize], lengths: &mut [u32; 256
     order.sort_by_key(|&s| (counts[s], s));
     while kraft > full {
         // Lengthen the longest code below the cap among the rarest symbols.
-        let best = order.iter().copied().filter(|&s| lengths[s] < MAX_BITS).max_by_key(|&s| (lengths[s], u32::MAX - counts[s]));
+        let best = order
+            .iter()
+            .copied()
+            .filter(|&s| lengths[s] < MAX_BITS)
+            .max_by_key(|&s| (lengths[s], u32::MAX - counts[s]));
         let Some(s) = best else { break };
         kraft -= full >> (lengths[s] + 1);
         lengths[s] += 1;

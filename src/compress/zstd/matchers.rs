@@ -105,6 +105,22 @@ pub enum Matcher {
 }
 
 impl Matcher {
+    /// Back to the state of a new matcher (tables emptied), keeping the allocations.
+    pub fn reset(&mut self) {
+        match self {
+            Matcher::Fast(m) => m.table.fill(0),
+            Matcher::DoubleFast(m) => {
+                m.long.fill(0);
+                m.short.fill(0);
+            }
+            Matcher::Lazy(m) => {
+                m.head.fill(0);
+                m.chain.fill(0);
+                m.inserted = 0;
+            }
+        }
+    }
+
     /// Enters `buf[..end]` (the prefix) into the tables; no output.
     pub fn prime(&mut self, buf: &[u8], end: usize) {
         match self {
@@ -201,12 +217,19 @@ impl DoubleFast {
         self.short[hash_bytes(v, 5, self.short_log)] = p as u32;
     }
 
+    /// The long table over the whole prefix, every fourth position; the short one, whose entries
+    /// are overwritten sooner, only over the last stretch it can hold.
     fn prime(&mut self, buf: &[u8], end: usize) {
         let end = end.min(buf.len().saturating_sub(8));
         let mut p = end.saturating_sub(PRIME_SPAN);
         while p < end {
-            self.insert(buf, p);
-            p += 3;
+            self.long[hash_bytes(read64(buf, p), 8, self.long_log)] = p as u32;
+            p += 4;
+        }
+        let mut p = end.saturating_sub(2 << self.short_log);
+        while p < end {
+            self.short[hash_bytes(read64(buf, p), 5, self.short_log)] = p as u32;
+            p += 2;
         }
     }
 
@@ -230,17 +253,38 @@ impl DoubleFast {
                 ip += 1 + len;
             } else {
                 let found = if reachable(cand_long, ip) && read64(buf, cand_long) == v {
-                    Some((ip, cand_long, 8 + count(buf, cand_long + 8, ip + 8, end)))
+                    let len = 8 + count(buf, cand_long + 8, ip + 8, end);
+                    // One position on, a longer match may start (a cheap step of lazy matching).
+                    let next = read64(buf, ip + 1);
+                    let hl1 = hash_bytes(next, 8, self.long_log);
+                    let cand = self.long[hl1] as usize;
+                    self.long[hl1] = (ip + 1) as u32;
+                    if reachable(cand, ip + 1) && read64(buf, cand) == next {
+                        let len1 = 8 + count(buf, cand + 8, ip + 9, end);
+                        if len1 > len + 1 {
+                            Some((ip + 1, cand, len1))
+                        } else {
+                            Some((ip, cand_long, len))
+                        }
+                    } else {
+                        Some((ip, cand_long, len))
+                    }
                 } else if reachable(cand_short, ip) && read32(buf, cand_short) == v as u32 {
                     // A long match one position on is usually the better choice.
                     let next = read64(buf, ip + 1);
                     let hl1 = hash_bytes(next, 8, self.long_log);
                     let cand = self.long[hl1] as usize;
                     self.long[hl1] = (ip + 1) as u32;
+                    let short_len = MIN_MATCH + count(buf, cand_short + MIN_MATCH, ip + MIN_MATCH, end);
                     if reachable(cand, ip + 1) && read64(buf, cand) == next {
-                        Some((ip + 1, cand, 8 + count(buf, cand + 8, ip + 9, end)))
+                        let len1 = 8 + count(buf, cand + 8, ip + 9, end);
+                        if len1 > short_len {
+                            Some((ip + 1, cand, len1))
+                        } else {
+                            Some((ip, cand_short, short_len))
+                        }
                     } else {
-                        Some((ip, cand_short, MIN_MATCH + count(buf, cand_short + MIN_MATCH, ip + MIN_MATCH, end)))
+                        Some((ip, cand_short, short_len))
                     }
                 } else {
                     None
