@@ -218,18 +218,18 @@ impl Table {
         }
         let mut symbols = vec![(0u32, 0i32); symbols_n];
         let mut total = 0i32;
-        for s in 0..symbols_n {
-            match dist.norm[s] {
-                0 => symbols[s] = (((log + 1) << 16) - size as u32, 0),
+        for (symbol, &norm) in symbols.iter_mut().zip(&dist.norm) {
+            match norm {
+                0 => *symbol = (((log + 1) << 16) - size as u32, 0),
                 -1 | 1 => {
-                    symbols[s] = ((log << 16) - size as u32, total - 1);
+                    *symbol = ((log << 16) - size as u32, total - 1);
                     total += 1;
                 }
                 p => {
                     let p = p as u32;
                     let max_bits_out = log - (31 - (p - 1).leading_zeros());
                     let min_state_plus = p << max_bits_out;
-                    symbols[s] = ((max_bits_out << 16) - min_state_plus, total - p as i32);
+                    *symbol = ((max_bits_out << 16) - min_state_plus, total - p as i32);
                     total += p as i32;
                 }
             }

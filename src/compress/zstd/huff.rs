@@ -144,7 +144,7 @@ fn limit_lengths(counts: &[u32; 256], symbols: &[usize], lengths: &mut [u32; 256
     while kraft < full {
         // Shorten the most frequent symbol whose shortening still fits.
         let slack = full - kraft;
-        let best = order.iter().rev().copied().filter(|&s| lengths[s] > 1 && (full >> lengths[s]) <= slack).next();
+        let best = order.iter().rev().copied().find(|&s| lengths[s] > 1 && (full >> lengths[s]) <= slack);
         let Some(s) = best else { break };
         kraft += full >> lengths[s];
         lengths[s] -= 1;
