@@ -246,10 +246,18 @@ mod tests {
     }
 
     #[test]
-    fn zstd_pieces_are_frames() {
-        for len in [0, ZSTD_PIECE, ZSTD_PIECE + 5] {
+    fn zstd_pieces_join_into_one_frame() {
+        for len in [0, ZSTD_PIECE, ZSTD_PIECE + 5, 2 * ZSTD_PIECE + 1] {
             let data = sample(len);
-            assert_eq!(unzstd(&compress_all(Compression::Zstd { level: 3 }, &data, 65_536), len), data, "len {len}");
+            let zst = compress_all(Compression::Zstd { level: 3 }, &data, 65_536);
+            assert_eq!(&zst[..6], &frame_header(), "len {len}");
+            // One frame: ruzstd reads it and its checksum, and nothing is left.
+            let mut decoder = FrameDecoder::new();
+            let mut input = zst.as_slice();
+            decoder.reset(&mut input).expect("a frame header");
+            decoder.decode_blocks(&mut input, ruzstd::decoding::BlockDecodingStrategy::All).expect("valid blocks");
+            assert!(input.is_empty(), "len {len}: one frame only");
+            assert_eq!(unzstd(&zst, len), data, "len {len}");
         }
     }
 

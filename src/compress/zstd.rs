@@ -220,6 +220,8 @@ mod tests {
     const TIERS: [Tier; 4] = [Tier::Fastest, Tier::Default, Tier::Better, Tier::Best];
     const LEVELS: [u8; 10] = [0, 1, 2, 3, 5, 6, 9, 10, 19, 22];
     const MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    /// First 8 bytes of the SHA-256 of `bytes_are_pinned`'s output at levels 1, 3, 6, 10.
+    const PINNED: [&str; 4] = ["8146db91ca313d4f", "eea9d3b7eb685b94", "dfe5a3f0ac1400fc", "bec3a239f182e2bc"];
 
     fn level(tier: Tier) -> u8 {
         match tier {
@@ -455,6 +457,22 @@ mod tests {
         assert!(sizes[0] < data.len() / 2, "sizes per tier: {sizes:?}");
     }
 
+    /// The bytes are part of layer digests: they must not change by accident, nor differ between
+    /// targets (this test also runs on wasm32, whose usize is 32 bits wide).
+    #[test]
+    fn bytes_are_pinned() {
+        use sha2::{Digest, Sha256};
+        let data = [varied_text(ZSTD_PIECE + 300_000), noise(70_000, 5), vec![7; 1000], varied_text(9_999)].concat();
+        let digests: Vec<String> = [1, 3, 6, 10]
+            .iter()
+            .map(|&level| {
+                let digest = Sha256::digest(compress(level, &data, 1 << 16));
+                digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+            })
+            .collect();
+        assert_eq!(digests, PINNED, "compressed bytes changed");
+    }
+
     #[test]
     fn the_stream_encoder_writes_the_pieces_bytes() {
         let data = varied_text(ZSTD_PIECE + 5);
@@ -493,13 +511,23 @@ mod bench {
             let started = std::time::Instant::now();
             let out = crate::compress::piece::compress_all(compression, &data, 1 << 20);
             let seconds = started.elapsed().as_secs_f64();
+            // What a worker spends: the pieces' compression alone, without cutting the stream.
+            let mut pieces = crate::compress::piece::Pieces::new(compression).expect("zstd pieces");
+            let mut ready = Vec::new();
+            pieces.push(&data, &mut ready);
+            pieces.finish(&mut ready);
+            let started = std::time::Instant::now();
+            let piece_bytes: usize = ready.iter().map(|p| crate::compress::piece::compress_piece(p).len()).sum();
+            let piece_seconds = started.elapsed().as_secs_f64();
+            assert_eq!(piece_bytes + 6 + 4, out.len());
             let ratio = reference.map(|r| format!(", {:.4}× the reference", out.len() as f64 / r)).unwrap_or_default();
             eprintln!(
-                "level {level}: {} → {} bytes ({:.4}){ratio}, {:.1} MB/s",
+                "level {level}: {} → {} bytes ({:.4}){ratio}, {:.1} MB/s (pieces alone: {:.1} MB/s)",
                 data.len(),
                 out.len(),
                 out.len() as f64 / data.len() as f64,
-                data.len() as f64 / seconds / 1e6
+                data.len() as f64 / seconds / 1e6,
+                data.len() as f64 / piece_seconds / 1e6
             );
         }
     }
