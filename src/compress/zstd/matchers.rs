@@ -140,6 +140,9 @@ impl Matcher {
     }
 }
 
+/// Beyond this distance a short match must have six bytes: five cost about what the offset does.
+const FAR: usize = 1 << 18;
+
 /// Priming covers at most this much of the prefix: older entries would be overwritten anyway.
 const PRIME_SPAN: usize = 4 << 20;
 
@@ -269,7 +272,10 @@ impl DoubleFast {
                     } else {
                         Some((ip, cand_long, len))
                     }
-                } else if reachable(cand_short, ip) && read32(buf, cand_short) == v as u32 {
+                } else if reachable(cand_short, ip)
+                    && read64(buf, cand_short) & 0xFF_FFFF_FFFF == v & 0xFF_FFFF_FFFF
+                    && (ip - cand_short < FAR || read64(buf, cand_short) & 0xFFFF_FFFF_FFFF == v & 0xFFFF_FFFF_FFFF)
+                {
                     // A long match one position on is usually the better choice.
                     let next = read64(buf, ip + 1);
                     let hl1 = hash_bytes(next, 8, self.long_log);
@@ -442,7 +448,7 @@ impl Lazy {
         let mut ip = start + usize::from(start == 0);
         while ip < ilimit {
             let Some(mut found) = self.find(buf, ip, anchor, end, store) else {
-                ip += 1 + ((ip - anchor) >> 10);
+                ip += 1 + ((ip - anchor) >> 8);
                 continue;
             };
             let mut at = ip;
