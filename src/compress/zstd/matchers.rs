@@ -296,7 +296,7 @@ impl DoubleFast {
                     None
                 };
                 let Some((at, cand, len)) = found else {
-                    ip += ((ip - anchor) >> 8) + 1;
+                    ip += ((ip - anchor) >> 10) + 1;
                     continue;
                 };
                 let offset = at - cand;
