@@ -114,6 +114,7 @@ impl Matcher {
                 m.short.fill(0);
             }
             Matcher::Lazy(m) => {
+                m.long.fill(0);
                 m.head.fill(0);
                 m.chain.fill(0);
                 m.inserted = 0;
@@ -335,6 +336,8 @@ pub struct LazyParams {
 
 pub struct Lazy {
     p: LazyParams,
+    /// Most recent position per hash of 8 bytes: a long match the chains may hold too deep.
+    long: Vec<u32>,
     head: Vec<u32>,
     chain: Vec<u32>,
     /// Positions below this are in the chains.
@@ -350,7 +353,13 @@ struct Found {
 
 impl Lazy {
     pub fn new(p: LazyParams) -> Lazy {
-        Lazy { p, head: vec![0; 1 << p.hash_log], chain: vec![0; 1 << p.chain_log], inserted: 0 }
+        Lazy {
+            p,
+            long: vec![0; 1 << (p.hash_log + 1)],
+            head: vec![0; 1 << p.hash_log],
+            chain: vec![0; 1 << p.chain_log],
+            inserted: 0,
+        }
     }
 
     #[inline(always)]
@@ -365,10 +374,12 @@ impl Lazy {
     fn insert_until(&mut self, buf: &[u8], target: usize) {
         let end = target.min(buf.len().saturating_sub(7));
         let mask = self.chain.len() - 1;
+        let long_log = self.p.hash_log + 1;
         for p in self.inserted..end {
             let h = self.hash(buf, p);
             self.chain[p & mask] = self.head[h];
             self.head[h] = p as u32;
+            self.long[hash_bytes(read64(buf, p), 8, long_log)] = p as u32;
         }
         self.inserted = self.inserted.max(end);
     }
@@ -408,6 +419,18 @@ impl Lazy {
         best_len = best_len.max(self.p.min_match - 1);
         if best_len >= nice || pos + 8 > buf.len() {
             return best;
+        }
+        let long = self.long[hash_bytes(read64(buf, pos), 8, self.p.hash_log + 1)] as usize;
+        if reachable(long, pos) && read64(buf, long) == read64(buf, pos) {
+            let len = count(buf, long, pos, end);
+            let g = gain(len, pos - long);
+            if len > best_len && best.is_none_or(|b| g > b.gain) {
+                best_len = len;
+                best = Some(Found { len, offset: pos - long, gain: g });
+                if len >= nice {
+                    return best;
+                }
+            }
         }
         let mask = self.chain.len() - 1;
         let mut cand = self.head[self.hash(buf, pos)] as usize;
