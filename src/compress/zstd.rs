@@ -457,6 +457,47 @@ mod tests {
         assert!(sizes[0] < data.len() / 2, "sizes per tier: {sizes:?}");
     }
 
+    /// Many small streams of mixed content, cut into two pieces at a random point (so the second is
+    /// primed and starts with unknown repeat offsets), at every tier.
+    #[test]
+    fn random_streams_cut_anywhere_round_trip() {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |bound: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) as usize) % bound.max(1)
+        };
+        for case in 0..240 {
+            let mut data = Vec::new();
+            let target = next(200_000);
+            while data.len() < target {
+                match next(5) {
+                    0 => data.extend(std::iter::repeat_n(next(256) as u8, next(3000))),
+                    1 => data.extend(noise(next(2000), next(1000) as u32)),
+                    2 if !data.is_empty() => {
+                        // a copy of earlier data, at a distance that repeats often
+                        let distance = [1, 4, 8, 13, 64, 1000][next(6)].min(data.len());
+                        for _ in 0..next(500) + 3 {
+                            data.push(data[data.len() - distance]);
+                        }
+                    }
+                    3 if !data.is_empty() => {
+                        let from = next(data.len());
+                        let len = next(data.len() - from).min(5000);
+                        data.extend_from_within(from..from + len);
+                    }
+                    _ => data.extend_from_slice(&varied_text(next(4000))),
+                }
+            }
+            let cut = next(data.len() + 1);
+            let level = [1, 3, 6, 10][case % 4];
+            let mut zst = frame_header().to_vec();
+            zst.extend(compress_piece(level, &[], &data[..cut], false));
+            zst.extend(compress_piece(level, &data[..cut], &data[cut..], true));
+            zst.extend_from_slice(&(twox_hash::XxHash64::oneshot(0, &data) as u32).to_le_bytes());
+            assert_eq!(decompress(&zst, data.len()), data, "case {case}: {} bytes cut at {cut}", data.len());
+        }
+    }
+
     /// The bytes are part of layer digests: they must not change by accident, nor differ between
     /// targets (this test also runs on wasm32, whose usize is 32 bits wide).
     #[test]
