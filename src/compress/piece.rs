@@ -8,26 +8,30 @@
 //!   window), and ends byte-aligned with a sync flush, so the pieces simply join; only the last one
 //!   closes the stream. The CRC-32 and length of the trailer are computed over the stream as it
 //!   passes.
-//! - zstd: each 4 MiB piece is one frame (a zstd stream may hold any number of frames).
+//! - zstd: one frame whose blocks come in 4 MiB pieces. Each piece is compressed on its own but
+//!   primed with the 4 MiB before it (so matches reach up to the 8 MiB window), its blocks simply
+//!   follow the previous piece's, and only the last piece's last block ends the frame. The frame
+//!   header comes first, the content checksum (XXH64) is computed over the stream as it passes.
 
 use super::deflate::{Flush, RawDeflate, WINDOW as GZIP_WINDOW};
 use super::gzip::{gzip_header, gzip_trailer};
-use super::zstd::{compress_frame, Tier};
+use super::zstd::{frame_header, PREFIX as ZSTD_PREFIX};
 use super::Compression;
 
 /// Input bytes per gzip piece.
 const GZIP_PIECE: usize = 1 << 20;
-/// Input bytes per zstd piece (frame).
-const ZSTD_PIECE: usize = 4 << 20;
+/// Input bytes per zstd piece.
+pub(crate) const ZSTD_PIECE: usize = 4 << 20;
 
 /// One piece to compress: everything the compression needs, nothing shared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     pub compression: Compression,
-    /// gzip: the input just before `data` (up to 32 KiB), which `data` may refer back into.
+    /// The input just before `data` (gzip: up to 32 KiB, zstd: up to 4 MiB), which `data` may refer
+    /// back into; empty for the first piece.
     pub prefix: Vec<u8>,
     pub data: Vec<u8>,
-    /// The stream's last piece (gzip: closes the deflate stream).
+    /// The stream's last piece (gzip: closes the deflate stream; zstd: ends the frame).
     pub last: bool,
 }
 
@@ -58,11 +62,7 @@ impl Piece {
 pub fn compress_piece(piece: &Piece) -> Vec<u8> {
     match piece.compression {
         Compression::Gzip { level } => deflate_piece(level, &piece.prefix, &piece.data, piece.last),
-        Compression::Zstd { level } => {
-            let mut out = Vec::new();
-            compress_frame(Tier::from_level(level), &piece.data, &mut out);
-            out
-        }
+        Compression::Zstd { level } => super::zstd::compress_piece(level, &piece.prefix, &piece.data, piece.last),
         // eStargz: `data` is one whole gzip member (see estargz.rs).
         Compression::Estargz { level } => super::estargz::compress_member(level, &piece.data),
         // Bytes already compressed (eStargz members too big to hold), passed on.
@@ -89,6 +89,8 @@ pub struct Pieces {
     /// The end of the previous piece (gzip's priming prefix).
     previous_tail: Vec<u8>,
     crc: crc32fast::Hasher,
+    /// zstd's content checksum.
+    xxh: twox_hash::XxHash64,
     length: u64,
     cut: u64,
 }
@@ -108,6 +110,7 @@ impl Pieces {
             current: Vec::new(),
             previous_tail: Vec::new(),
             crc: crc32fast::Hasher::new(),
+            xxh: twox_hash::XxHash64::with_seed(0),
             length: 0,
             cut: 0,
         })
@@ -117,6 +120,7 @@ impl Pieces {
     pub fn header(&self) -> Vec<u8> {
         match self.compression {
             Compression::Gzip { level } => gzip_header(level).to_vec(),
+            Compression::Zstd { .. } => frame_header().to_vec(),
             _ => Vec::new(),
         }
     }
@@ -125,6 +129,9 @@ impl Pieces {
     pub fn push(&mut self, mut input: &[u8], ready: &mut Vec<Piece>) {
         if matches!(self.compression, Compression::Gzip { .. }) {
             self.crc.update(input);
+        }
+        if matches!(self.compression, Compression::Zstd { .. }) {
+            core::hash::Hasher::write(&mut self.xxh, input);
         }
         self.length += input.len() as u64;
         while !input.is_empty() {
@@ -137,11 +144,11 @@ impl Pieces {
         }
     }
 
-    /// The last piece (gzip always has one, to close the stream; zstd has one unless the stream
-    /// ended on a piece boundary, or is empty: then one empty frame) and what follows it.
+    /// The last piece (always one: it closes the gzip stream, and ends the zstd frame, with one
+    /// empty last block when the stream ended on a piece boundary or is empty) and what follows it.
     pub fn finish(mut self, ready: &mut Vec<Piece>) -> Vec<u8> {
         let needs_last = match self.compression {
-            Compression::Gzip { .. } => true,
+            Compression::Gzip { .. } | Compression::Zstd { .. } => true,
             _ => !self.current.is_empty() || self.cut == 0,
         };
         if needs_last {
@@ -149,6 +156,8 @@ impl Pieces {
         }
         match self.compression {
             Compression::Gzip { .. } => gzip_trailer(self.crc.clone().finalize(), self.length).to_vec(),
+            // The low 32 bits of XXH64 over the content, little-endian.
+            Compression::Zstd { .. } => (core::hash::Hasher::finish(&self.xxh) as u32).to_le_bytes().to_vec(),
             _ => Vec::new(),
         }
     }
@@ -156,9 +165,17 @@ impl Pieces {
     fn cut_piece(&mut self, last: bool) -> Piece {
         let data = std::mem::replace(&mut self.current, Vec::with_capacity(if last { 0 } else { self.size }));
         let prefix = match self.compression {
-            Compression::Gzip { .. } => std::mem::take(&mut self.previous_tail),
+            Compression::Gzip { .. } | Compression::Zstd { .. } => std::mem::take(&mut self.previous_tail),
             _ => Vec::new(),
         };
+        if matches!(self.compression, Compression::Zstd { .. }) && !last {
+            // The next piece is primed with up to ZSTD_PREFIX bytes before it.
+            let keep = ZSTD_PREFIX.saturating_sub(data.len()).min(prefix.len());
+            let mut tail = Vec::with_capacity(keep + data.len().min(ZSTD_PREFIX));
+            tail.extend_from_slice(&prefix[prefix.len() - keep..]);
+            tail.extend_from_slice(&data[data.len().saturating_sub(ZSTD_PREFIX)..]);
+            self.previous_tail = tail;
+        }
         if matches!(self.compression, Compression::Gzip { .. }) {
             // The next piece is primed with the end of this one (or, after a short one, of both).
             let mut tail = prefix.clone();
@@ -222,10 +239,18 @@ mod tests {
     }
 
     #[test]
-    fn zstd_pieces_are_frames() {
-        for len in [0, ZSTD_PIECE, ZSTD_PIECE + 5] {
+    fn zstd_pieces_join_into_one_frame() {
+        for len in [0, ZSTD_PIECE, ZSTD_PIECE + 5, 2 * ZSTD_PIECE + 1] {
             let data = sample(len);
-            assert_eq!(unzstd(&compress_all(Compression::Zstd { level: 3 }, &data, 65_536), len), data, "len {len}");
+            let zst = compress_all(Compression::Zstd { level: 3 }, &data, 65_536);
+            assert_eq!(&zst[..6], &frame_header(), "len {len}");
+            // One frame: ruzstd reads it and its checksum, and nothing is left.
+            let mut decoder = FrameDecoder::new();
+            let mut input = zst.as_slice();
+            decoder.reset(&mut input).expect("a frame header");
+            decoder.decode_blocks(&mut input, ruzstd::decoding::BlockDecodingStrategy::All).expect("valid blocks");
+            assert!(input.is_empty(), "len {len}: one frame only");
+            assert_eq!(unzstd(&zst, len), data, "len {len}");
         }
     }
 
