@@ -71,7 +71,7 @@ fn gzip_levels_round_trip_at_every_strategy_boundary() {
     let work = tempdir().unwrap();
     let root = work.path().join("root");
     tree(&root);
-    // zlib-rs's strategies: 0 stored, 1 quick, 2–3 fast, 4–6 medium, 7–9 slow.
+    // zlib-rs's strategies: 0 stored, 1 quick, 2 fast, 3–6 medium, 7–9 slow.
     let mut sizes = Vec::new();
     for level in [0, 1, 2, 3, 4, 6, 7, 9] {
         let (blob, diff_id) =

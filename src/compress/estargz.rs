@@ -447,7 +447,7 @@ impl EstargzEncoder {
 
     pub fn with_chunk_size(level: u8, chunk_size: u64) -> EstargzEncoder {
         let pieces = EstargzPieces::with_chunk_size(level, chunk_size);
-        EstargzEncoder(Encoder::Pieces(PieceStream::Estargz(Box::new(pieces))))
+        EstargzEncoder(Encoder::Pieces(Box::new(PieceStream::Estargz(Box::new(pieces)))))
     }
 
     pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {

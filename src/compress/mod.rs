@@ -62,7 +62,7 @@ impl Compression {
         match self {
             Compression::Uncompressed => "identity",
             Compression::Gzip { .. } | Compression::Estargz { .. } => "zlib-rs 0.6.9",
-            Compression::Zstd { .. } => "ruzstd 0.9.1 + hash chains",
+            Compression::Zstd { .. } => "outport zstd 1 (one frame, 4 MiB pieces)",
         }
     }
 }
@@ -148,7 +148,7 @@ impl PieceStream {
 pub enum Encoder {
     Identity,
     /// In pieces, here compressed one after the other on this thread.
-    Pieces(PieceStream),
+    Pieces(Box<PieceStream>),
 }
 
 /// What finishing an encoder tells beyond the compressed bytes.
@@ -167,7 +167,7 @@ impl Encoder {
             None => Encoder::Identity,
             Some(stream) => {
                 out.extend_from_slice(&stream.header());
-                Encoder::Pieces(stream)
+                Encoder::Pieces(Box::new(stream))
             }
         }
     }
