@@ -62,7 +62,7 @@ impl Compression {
         match self {
             Compression::Uncompressed => "identity",
             Compression::Gzip { .. } | Compression::Estargz { .. } => "zlib-rs 0.6.9",
-            Compression::Zstd { .. } => "outport zstd 1 (one frame, 4 MiB pieces)",
+            Compression::Zstd { .. } => "outport zstd 1 (one frame, 2 MiB pieces)",
         }
     }
 }
