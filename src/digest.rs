@@ -17,6 +17,39 @@ impl Hasher {
     }
 }
 
+/// sha256 over a stream, by the host natively where it offers to (`Host::hash_start`), else here.
+pub enum StreamHasher {
+    Core(Hasher),
+    Host(crate::host::Handle),
+}
+
+impl StreamHasher {
+    pub async fn new<H: crate::host::Host>(host: &H) -> crate::error::Result<StreamHasher> {
+        Ok(match host.hash_start().await? {
+            Some(handle) => StreamHasher::Host(handle),
+            None => StreamHasher::Core(Hasher::new()),
+        })
+    }
+
+    pub async fn update<H: crate::host::Host>(&mut self, host: &H, data: &[u8]) -> crate::error::Result<()> {
+        match self {
+            StreamHasher::Core(hasher) => {
+                hasher.update(data);
+                Ok(())
+            }
+            StreamHasher::Host(handle) => host.hash_update(*handle, data).await,
+        }
+    }
+
+    /// `sha256:<hex>`; also what ends a host's hash that is no longer wanted.
+    pub async fn finish<H: crate::host::Host>(self, host: &H) -> crate::error::Result<String> {
+        match self {
+            StreamHasher::Core(hasher) => Ok(hasher.finish()),
+            StreamHasher::Host(handle) => host.hash_finish(handle).await,
+        }
+    }
+}
+
 pub fn sha256(data: &[u8]) -> String {
     let mut h = Hasher::new();
     h.update(data);

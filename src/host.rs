@@ -175,6 +175,18 @@ pub trait Host {
     /// user has one; `for_push` tells whether the image is being pushed there (explicit push
     /// credentials apply only then) or pulled from it.
     async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>>;
+    /// Start a sha256 the host computes natively (much faster than in wasm); None: this host has
+    /// none, the core hashes. Used for layer streams (`digest::StreamHasher`).
+    async fn hash_start(&self) -> Result<Option<Handle>> {
+        Ok(None)
+    }
+    async fn hash_update(&self, _handle: Handle, _data: &[u8]) -> Result<()> {
+        Err(crate::error::Error::internal("this host does not hash"))
+    }
+    /// `sha256:<hex>` of everything given to a started hash; its handle is gone.
+    async fn hash_finish(&self, _handle: Handle) -> Result<String> {
+        Err(crate::error::Error::internal("this host does not hash"))
+    }
     /// How many layer pieces the host compresses at once (0: the core compresses them itself).
     fn compress_threads(&self) -> u32;
     /// Start compressing `piece` on another thread (only when `compress_threads` is not 0).

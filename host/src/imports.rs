@@ -19,6 +19,7 @@ pub struct HostState {
     pub http: crate::http::Http,
     pub credentials: crate::credentials::Credentials,
     pub compress: crate::compress_pool::CompressPool,
+    pub hashes: Hashes,
     /// Held while the core writes to (or collects) the store; released when the state is dropped.
     pub _store_lock: Option<crate::store_lock::StoreLock>,
 }
@@ -147,6 +148,15 @@ impl Host for State {
         self.host.credentials.lookup(&registry, for_push)
     }
 
+    fn hash_start(&mut self) -> u32 {
+        self.host.hashes.start()
+    }
+    fn hash_update(&mut self, handle: u32, data: Vec<u8>) {
+        self.host.hashes.update(handle, &data)
+    }
+    fn hash_finish(&mut self, handle: u32) -> Result<String, Error> {
+        self.host.hashes.finish(handle)
+    }
     fn compress_threads(&mut self) -> u32 {
         self.host.compress.threads()
     }
@@ -163,5 +173,37 @@ impl Host for State {
 
     fn progress(&mut self, event: ProgressEvent) {
         self.host.progress.report(&event)
+    }
+}
+
+/// sha256 of layer streams, computed natively (SHA instructions where the CPU has them) for the core.
+#[derive(Default)]
+pub struct Hashes {
+    open: std::collections::HashMap<u32, sha2::Sha256>,
+    next: u32,
+}
+
+impl Hashes {
+    fn start(&mut self) -> u32 {
+        self.next += 1;
+        self.open.insert(self.next, Default::default());
+        self.next
+    }
+
+    fn update(&mut self, handle: u32, data: &[u8]) {
+        use sha2::Digest as _;
+        // The core never names a handle it did not start; one that is gone hashes nothing.
+        if let Some(hasher) = self.open.get_mut(&handle) {
+            hasher.update(data);
+        }
+    }
+
+    fn finish(&mut self, handle: u32) -> Result<String, Error> {
+        use sha2::Digest as _;
+        let hasher = self
+            .open
+            .remove(&handle)
+            .ok_or_else(|| crate::errors::error(crate::runtime::ErrorKind::Internal, format!("no hash {handle}")))?;
+        Ok(format!("sha256:{:x}", hasher.finalize()))
     }
 }

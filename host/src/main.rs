@@ -273,6 +273,7 @@ fn host_state(
         http: http::Http::new(registry.registry_ca.as_deref())?,
         credentials: credentials::Credentials::new(registry.creds.as_deref())?,
         compress: compress_pool::CompressPool::new(compression_threads(None)),
+        hashes: Default::default(),
         _store_lock: store_lock,
     })
 }

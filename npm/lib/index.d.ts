@@ -136,6 +136,12 @@ export interface OutportHost {
   credentials(registry: string, forPush: boolean): Awaitable<{ username?: string; password?: string; identityToken?: string } | null>;
   sleep(milliseconds: number): Awaitable<unknown>;
   progress(event: ProgressEvent): void;
+  /** Optional: a sha256 the host computes natively (absent: the core hashes layer streams itself, more slowly). */
+  hashStart?(): number;
+  /** `data` is a view of the core's memory, valid only during the call. */
+  hashUpdate?(handle: number, data: Uint8Array): Awaitable<unknown>;
+  /** `sha256:<hex>` of everything given; the handle is gone. */
+  hashFinish?(handle: number): Awaitable<string>;
   /** Optional: threads for layer pieces (absent or 0: the core compresses on its own thread). */
   compressThreads?(): number;
   /** `prefix` and `data` are views of the core's memory, valid only during this call: copy them before returning. */

@@ -2,7 +2,9 @@
 // The Node implementation of the core's host interface (see wit/outport.wit): node:fs for the source
 // tree, the content store and outputs; progress goes to a callback. Synchronous fs calls: the core
 // awaits each answer anyway, and sync calls avoid a Promise per 1 MiB chunk.
+const crypto = require('node:crypto');
 const { CompressPool, defaultThreads } = require('./compress-pool');
+const { hostError } = require('./errors');
 const { Source } = require('./source');
 const { Store, defaultStoreDir } = require('./store');
 const { Outputs, mkdir, readWhole } = require('./output');
@@ -21,6 +23,9 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
   const source = new Source();
   const blobs = new Store(store ?? defaultStoreDir());
   const outputs = new Outputs();
+  // sha256 of layer streams, by node:crypto (native; wasm has no SHA instructions).
+  const hashes = new Map();
+  let nextHash = 0;
   const host = {
     sourceStat: (p) => source.stat(p),
     sourceReadDir: (p) => source.readDir(p),
@@ -57,6 +62,18 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
     httpSend: (request, maxBody) => transport.send(request, maxBody, blobs),
     credentials: (registry, forPush) => credentials(registry, forPush),
+    hashStart: () => {
+      hashes.set(++nextHash, crypto.createHash('sha256'));
+      return nextHash;
+    },
+    // `data` is a view of the core's memory: hashed before returning.
+    hashUpdate: (h, data) => void hashes.get(h)?.update(data),
+    hashFinish: (h) => {
+      const hash = hashes.get(h);
+      if (!hash) throw hostError('internal', `no hash ${h}`);
+      hashes.delete(h);
+      return `sha256:${hash.digest('hex')}`;
+    },
     compressThreads: () => compression.threads,
     compressStart: (piece) => compression.start(piece),
     compressWait: (handle) => compression.wait(handle),

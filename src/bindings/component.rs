@@ -266,6 +266,16 @@ impl Host for ComponentHost {
             identity_token: Some(c.identity_token).filter(|t| !t.is_empty()),
         }))
     }
+    async fn hash_start(&self) -> Result<Option<Handle>> {
+        Ok(Some(imports::hash_start()))
+    }
+    async fn hash_update(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        imports::hash_update(handle, data);
+        Ok(())
+    }
+    async fn hash_finish(&self, handle: Handle) -> Result<String> {
+        imports::hash_finish(handle).map_err(from_wit)
+    }
     fn compress_threads(&self) -> u32 {
         imports::compress_threads()
     }

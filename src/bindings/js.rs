@@ -417,6 +417,20 @@ impl Host for JsHost {
         }))
     }
 
+    /// Optional for embedders: without `hashStart` the core hashes layer streams itself.
+    async fn hash_start(&self) -> Result<Option<Handle>> {
+        if self.method("hashStart").is_none() {
+            return Ok(None);
+        }
+        handle("hashStart", &self.call("hashStart", &[]).await?).map(Some)
+    }
+    async fn hash_update(&self, h: Handle, data: &[u8]) -> Result<()> {
+        self.call("hashUpdate", &[h.into(), view(data)]).await.map(drop)
+    }
+    async fn hash_finish(&self, h: Handle) -> Result<String> {
+        let v = self.call("hashFinish", &[h.into()]).await?;
+        v.as_string().ok_or_else(|| Error::internal("host hashFinish did not return a string"))
+    }
     /// Optional for embedders: a host without `compressThreads` compresses in the core.
     fn compress_threads(&self) -> u32 {
         let Some(function) = self.method("compressThreads") else {

@@ -4,7 +4,7 @@
 
 use crate::compress::piece::Piece;
 use crate::compress::{estargz, Compression, Encoder, Finished, PieceStream};
-use crate::digest::Hasher;
+use crate::digest::StreamHasher;
 use crate::error::Result;
 use crate::host::{Handle, Host};
 
@@ -13,8 +13,8 @@ const FLUSH_AT: usize = 1 << 20;
 pub struct BlobWriter<'h, H: Host> {
     host: &'h H,
     handle: Handle,
-    diff_id: Hasher,
-    digest: Hasher,
+    diff_id: StreamHasher,
+    digest: StreamHasher,
     encoder: Option<Encoder>,
     /// Instead of `encoder` when the host compresses pieces on other threads.
     parallel: Option<Parallel>,
@@ -73,8 +73,8 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         Ok(BlobWriter {
             host,
             handle,
-            diff_id: Hasher::new(),
-            digest: Hasher::new(),
+            diff_id: StreamHasher::new(host).await?,
+            digest: StreamHasher::new(host).await?,
             encoder,
             parallel,
             pending,
@@ -84,7 +84,7 @@ impl<'h, H: Host> BlobWriter<'h, H> {
     }
 
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.diff_id.update(data);
+        self.diff_id.update(self.host, data).await?;
         self.uncompressed_size += data.len() as u64;
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.write(data, &mut self.pending)?;
@@ -153,9 +153,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.digest.update(&self.pending);
         self.size += self.pending.len() as u64;
-        let result = self.host.blob_write(self.handle, &self.pending).await;
+        let result = match self.digest.update(self.host, &self.pending).await {
+            Ok(()) => self.host.blob_write(self.handle, &self.pending).await,
+            Err(e) => Err(e),
+        };
         self.pending.clear();
         result
     }
@@ -169,22 +171,24 @@ impl<'h, H: Host> BlobWriter<'h, H> {
                 return Err(e);
             }
         };
-        self.diff_id.update(&finished.uncompressed_tail);
         self.uncompressed_size += finished.uncompressed_tail.len() as u64;
         let mut annotations = Vec::new();
         if let Some(toc_digest) = finished.toc_digest {
             annotations = estargz::annotations(&toc_digest, self.uncompressed_size);
         }
-        self.flush().await?;
-        let digest = std::mem::take(&mut self.digest).finish();
-        self.host.blob_commit(self.handle, &digest).await?;
-        Ok(WrittenBlob {
-            digest,
-            size: self.size,
-            diff_id: std::mem::take(&mut self.diff_id).finish(),
-            uncompressed_size: self.uncompressed_size,
-            annotations,
-        })
+        let ended = async {
+            self.diff_id.update(self.host, &finished.uncompressed_tail).await?;
+            self.flush().await
+        };
+        if let Err(e) = ended.await {
+            self.abort().await;
+            return Err(e);
+        }
+        let host = self.host;
+        let digest = self.digest.finish(host).await?;
+        let diff_id = self.diff_id.finish(host).await?;
+        host.blob_commit(self.handle, &digest).await?;
+        Ok(WrittenBlob { digest, size: self.size, diff_id, uncompressed_size: self.uncompressed_size, annotations })
     }
 
     /// Drop the partial blob (after an error elsewhere in the pipeline), and the pieces in flight.
@@ -194,6 +198,8 @@ impl<'h, H: Host> BlobWriter<'h, H> {
                 let _ = self.host.compress_wait(*handle).await;
             }
         }
+        let _ = self.diff_id.finish(self.host).await;
+        let _ = self.digest.finish(self.host).await;
         self.host.blob_abort(self.handle).await;
     }
 }
