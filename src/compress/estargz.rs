@@ -6,13 +6,14 @@
 //! footer that points at it. No prefetch landmarks (decision §0).
 //!
 //! Streaming and parallel: the tar is parsed as it arrives, and [`EstargzPieces`] hands out each
-//! member's uncompressed bytes, once the member is complete, as a [`Piece`] that compresses to that
-//! one gzip member anywhere (see piece.rs), so hosts compress members on several threads. A member
-//! that grows past `SPILL_AT` (a long run of headers without file data: directories, links, empty
-//! files) is compressed here as it grows instead, and handed out already compressed, in pieces that
-//! pass through. A TOC entry records the index of the piece its member starts with; the compressed
-//! sizes of the pieces, as they come back in order, turn indexes into offsets when finishing. In
-//! memory: the member being built, the pieces in flight, the TOC entries and one size per piece.
+//! member as it grows, the way gzip layers are cut (piece.rs, one `Pieces` per member): its 10-byte
+//! gzip header as a piece that passes through, then deflate pieces of at most 1 MiB of its bytes
+//! (each primed with the 32 KiB of the same member before it, the member's last one closing its
+//! deflate stream), then its CRC-32 and length as a piece that passes through. So hosts compress
+//! 1 MiB at a time on several threads, and neither they nor the core ever hold a whole member. A TOC
+//! entry records the index of the piece its member starts with (its header); the compressed sizes of
+//! the pieces, as they come back in order, turn indexes into offsets when finishing. In memory: at
+//! most 1 MiB of the open member, the pieces in flight, the TOC entries and one size per piece.
 //! [`EstargzEncoder`] compresses the same pieces one after the other on the calling thread: the same
 //! bytes for any number of threads.
 
@@ -20,8 +21,7 @@ mod header;
 pub mod reader;
 mod toc;
 
-use super::gzip::GzipEncoder;
-use super::piece::{compress_piece, Piece};
+use super::piece::{Piece, Pieces};
 use super::{Compression, Encoder, PieceStream};
 use crate::digest::{sha256, Hasher};
 use crate::error::{Error, Result};
@@ -38,11 +38,6 @@ pub const TOC_DIGEST_ANNOTATION: &str = "containerd.io/snapshot/stargz/toc.diges
 /// Descriptor annotation: length of the whole decompressed blob.
 pub const UNCOMPRESSED_SIZE_ANNOTATION: &str = "io.containers.estargz.uncompressed-size";
 pub const FOOTER_SIZE: usize = 51;
-/// Uncompressed bytes past which the open member is compressed here as it grows (above a full chunk
-/// and its headers, so only long runs of headers get there).
-const SPILL_AT: usize = CHUNK_SIZE as usize + (1 << 20);
-/// Compressed bytes of such a member handed out at a time.
-const PASS_ON: usize = 1 << 20;
 
 /// The layer descriptor annotations of an eStargz blob.
 pub fn annotations(toc_digest: &str, uncompressed_size: u64) -> Vec<(String, String)> {
@@ -77,14 +72,6 @@ enum State {
     End,
 }
 
-/// The open member.
-enum Member {
-    /// Its uncompressed bytes, to go out as one piece.
-    Whole(Vec<u8>),
-    /// Too big to hold: compressed here as it grows; `out` holds what is not yet handed out.
-    Spilled { gzip: GzipEncoder, out: Vec<u8> },
-}
-
 struct FileData {
     /// Index of the file's `reg` TOC entry, and of the entry of the chunk being written.
     reg: usize,
@@ -103,10 +90,8 @@ struct FileData {
 pub struct EstargzPieces {
     level: u8,
     chunk_size: u64,
-    member: Option<Member>,
-    /// `SPILL_AT` and `PASS_ON` (tests lower them).
-    spill_at: usize,
-    pass_on: usize,
+    /// The open member: one gzip stream cut into pieces.
+    member: Option<Pieces>,
     /// Pieces handed out so far: the index of the next one.
     pieces: usize,
     /// Compressed sizes of the pieces back so far, in order.
@@ -131,8 +116,6 @@ impl EstargzPieces {
             level,
             chunk_size: chunk_size.max(1),
             member: None,
-            spill_at: SPILL_AT,
-            pass_on: PASS_ON,
             pieces: 0,
             sizes: Vec::new(),
             state: State::Header,
@@ -142,14 +125,6 @@ impl EstargzPieces {
             user_names: BTreeMap::new(),
             group_names: BTreeMap::new(),
         }
-    }
-
-    /// With members spilled past `spill_at` bytes, and passed on `pass_on` compressed bytes at a
-    /// time (tests).
-    #[cfg(test)]
-    pub fn with_spill(mut self, spill_at: usize, pass_on: usize) -> EstargzPieces {
-        (self.spill_at, self.pass_on) = (spill_at, pass_on);
-        self
     }
 
     /// Take more of the layer tar; every piece it completes goes to `ready`, in order.
@@ -322,53 +297,46 @@ impl EstargzPieces {
             entry.chunk_size = chunk_size;
         }
         file.chunk_left = left.min(chunk_size);
-        let capacity = file.chunk_left.min(self.spill_at as u64) as usize + BLOCK;
-        self.member = Some(Member::Whole(Vec::with_capacity(capacity)));
+        self.open_member(ready);
     }
 
-    /// Hand out the open member, if any: whole as the next piece, or the rest of a spilled one.
+    /// The gzip members' compression (each member is one gzip stream cut as gzip layers are).
+    fn gzip(&self) -> Compression {
+        Compression::Gzip { level: self.level }
+    }
+
+    /// Start a member: its gzip header goes out as a piece that passes through.
+    fn open_member(&mut self, ready: &mut Vec<Piece>) {
+        let member = Pieces::new(self.gzip()).expect("gzip is cut into pieces");
+        self.hand_out(ready, passed_on(member.header()));
+        self.member = Some(member);
+    }
+
+    /// Hand out the open member's last piece and its trailer, if a member is open.
     fn close_member(&mut self, ready: &mut Vec<Piece>) {
-        match self.member.take() {
-            None => return,
-            Some(Member::Whole(data)) => ready.push(member_piece(self.level, data)),
-            Some(Member::Spilled { gzip, mut out }) => {
-                gzip.finish(&mut out);
-                ready.push(passed_on(out));
-            }
-        }
+        let Some(member) = self.member.take() else { return };
+        let before = ready.len();
+        let trailer = member.finish(ready);
+        self.pieces += ready.len() - before;
+        self.hand_out(ready, passed_on(trailer));
+    }
+
+    fn hand_out(&mut self, ready: &mut Vec<Piece>, piece: Piece) {
+        ready.push(piece);
         self.pieces += 1;
     }
 
-    /// Add `data` to the open member (opening one if none is).
+    /// Add `data` to the open member (opening one if none is); every full 1 MiB piece goes out.
     fn emit(&mut self, data: &[u8], ready: &mut Vec<Piece>) {
         if data.is_empty() {
             return;
         }
-        let member = match self.member.take() {
-            None => Member::Whole(data.to_vec()),
-            Some(Member::Whole(mut bytes)) => {
-                bytes.extend_from_slice(data);
-                if bytes.len() < self.spill_at {
-                    Member::Whole(bytes)
-                } else {
-                    let mut out = Vec::new();
-                    let mut gzip = GzipEncoder::new(self.level, &mut out);
-                    gzip.write(&bytes, &mut out);
-                    Member::Spilled { gzip, out }
-                }
-            }
-            Some(Member::Spilled { mut gzip, mut out }) => {
-                gzip.write(data, &mut out);
-                Member::Spilled { gzip, out }
-            }
-        };
-        self.member = Some(member);
-        if let Some(Member::Spilled { out, .. }) = &mut self.member {
-            if out.len() >= self.pass_on {
-                ready.push(passed_on(std::mem::take(out)));
-                self.pieces += 1;
-            }
+        if self.member.is_none() {
+            self.open_member(ready);
         }
+        let before = ready.len();
+        self.member.as_mut().expect("an open member").push(data, ready);
+        self.pieces += ready.len() - before;
     }
 
     /// The tar has ended: its last member goes to `ready`.
@@ -413,27 +381,16 @@ impl EstargzPieces {
         }
         let json = toc::to_json(&self.toc);
         let toc_tar = toc_tar(&json);
-        let member = member_piece(self.level, toc_tar);
-        out.extend_from_slice(&compress_piece(&member));
+        out.extend_from_slice(&super::gzip::gzip_member(self.level, &toc_tar));
         out.extend_from_slice(&footer(toc_offset));
-        Ok(Trailer { toc_tar: member.data, toc_digest: sha256(&json) })
+        Ok(Trailer { toc_tar, toc_digest: sha256(&json) })
     }
 }
 
-/// A member as a piece: compressed, it is one whole gzip member of `data`.
-fn member_piece(level: u8, data: Vec<u8>) -> Piece {
-    Piece { compression: Compression::Estargz { level }, prefix: Vec::new(), data, last: true }
-}
-
-/// Compressed bytes of a spilled member as a piece that passes through unchanged (never sent to a
+/// A member's gzip header or trailer as a piece that passes through unchanged (never sent to a
 /// host: see `BlobWriter`).
 fn passed_on(data: Vec<u8>) -> Piece {
     Piece { compression: Compression::Uncompressed, prefix: Vec::new(), data, last: true }
-}
-
-/// One whole gzip member of `data` (what an eStargz piece compresses to).
-pub fn compress_member(level: u8, data: &[u8]) -> Vec<u8> {
-    super::gzip::gzip_member(level, data)
 }
 
 /// The serial driver: [`EstargzPieces`] with every member compressed in place, in order, as

@@ -61,15 +61,16 @@ impl Compression {
     pub fn encoder(self) -> &'static str {
         match self {
             Compression::Uncompressed => "identity",
-            Compression::Gzip { .. } | Compression::Estargz { .. } => "zlib-rs 0.6.9",
+            Compression::Gzip { .. } => "zlib-rs 0.6.9",
+            Compression::Estargz { .. } => "zlib-rs 0.6.9, 1 MiB pieces",
             Compression::Zstd { .. } => "outport zstd 1 (one frame, 2 MiB pieces)",
         }
     }
 }
 
 /// A layer stream cut into pieces that compress independently, so hosts can compress several at once:
-/// gzip and zstd at fixed offsets (piece.rs), eStargz at its gzip members (estargz.rs). The pieces'
-/// compressed bytes, joined in order between `header` and what `finish` writes, are the blob.
+/// gzip and zstd at fixed offsets (piece.rs), eStargz at its gzip members, each cut as gzip is
+/// (estargz.rs). The pieces' compressed bytes, joined in order between `header` and what `finish` writes, are the blob.
 pub enum PieceStream {
     Fixed {
         /// Taken by `end`, which leaves the trailer.

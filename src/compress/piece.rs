@@ -41,9 +41,9 @@ impl Piece {
     /// How the piece crosses a host boundary: algorithm name and level.
     pub fn algorithm(&self) -> (&'static str, u8) {
         match self.compression {
-            Compression::Gzip { level } => ("gzip", level),
+            // eStargz members are cut into gzip pieces (estargz.rs): no piece is of its own kind.
+            Compression::Gzip { level } | Compression::Estargz { level } => ("gzip", level),
             Compression::Zstd { level } => ("zstd", level),
-            Compression::Estargz { level } => ("estargz", level),
             Compression::Uncompressed => ("uncompressed", 0),
         }
     }
@@ -53,7 +53,6 @@ impl Piece {
         let compression = match algorithm {
             "gzip" if level <= 9 => Compression::Gzip { level },
             "zstd" if level <= 22 => Compression::Zstd { level },
-            "estargz" if level <= 9 => Compression::Estargz { level },
             _ => return None,
         };
         Some(Piece { compression, prefix, data, last })
@@ -63,11 +62,12 @@ impl Piece {
 /// The compressed bytes of one piece. Pure: the same piece gives the same bytes anywhere.
 pub fn compress_piece(piece: &Piece) -> Vec<u8> {
     match piece.compression {
-        Compression::Gzip { level } => deflate_piece(level, &piece.prefix, &piece.data, piece.last),
+        // eStargz members are cut into gzip pieces; no piece carries its compression.
+        Compression::Gzip { level } | Compression::Estargz { level } => {
+            deflate_piece(level, &piece.prefix, &piece.data, piece.last)
+        }
         Compression::Zstd { level } => super::zstd::compress_piece(level, &piece.prefix, &piece.data, piece.last),
-        // eStargz: `data` is one whole gzip member (see estargz.rs).
-        Compression::Estargz { level } => super::estargz::compress_member(level, &piece.data),
-        // Bytes already compressed (eStargz members too big to hold), passed on.
+        // Bytes that need no compressing (an eStargz member's gzip header and trailer), passed on.
         Compression::Uncompressed => piece.data.clone(),
     }
 }
@@ -103,7 +103,7 @@ impl Pieces {
         let size = match compression {
             Compression::Gzip { .. } => GZIP_PIECE,
             Compression::Zstd { .. } => ZSTD_PIECE,
-            // eStargz members follow tar entries, not fixed offsets.
+            // eStargz layers are cut at their members, each a gzip stream cut as here (estargz.rs).
             Compression::Uncompressed | Compression::Estargz { .. } => return None,
         };
         Some(Pieces {

@@ -400,21 +400,12 @@ fn piece_cases() -> Vec<(&'static str, Vec<u8>, u64)> {
     ]
 }
 
-/// What a host with threads does: the members handed out as pieces, sent through the host boundary
-/// (algorithm name and level), compressed out of order (last first), joined in order, their sizes
-/// told back in order; then the TOC member and footer. `spill`: members spilled past that many
-/// bytes, passed on that many compressed bytes at a time. Also returns how many pieces there were.
-fn encode_in_parallel(
-    tar: &[u8],
-    level: u8,
-    chunk: u64,
-    write: usize,
-    spill: Option<usize>,
-) -> (Vec<u8>, Trailer, usize) {
+/// What a host with threads does: the pieces sent through the host boundary (algorithm name, level,
+/// prefix), compressed out of order (last first), joined in order, their sizes told back in order;
+/// the pieces that pass through (members' gzip headers and trailers) are never sent. Then the TOC
+/// member and footer. Also returns each piece's data length, and whether it passed through.
+fn encode_in_parallel(tar: &[u8], level: u8, chunk: u64, write: usize) -> (Vec<u8>, Trailer, Vec<(usize, bool)>) {
     let mut enc = EstargzPieces::with_chunk_size(level, chunk);
-    if let Some(at) = spill {
-        enc = enc.with_spill(at, at);
-    }
     let mut pieces = Vec::new();
     for w in tar.chunks(write.max(1)) {
         enc.push(w, &mut pieces).unwrap();
@@ -422,16 +413,14 @@ fn encode_in_parallel(
     enc.end(&mut pieces).unwrap();
     let mut compressed = vec![Vec::new(); pieces.len()];
     for (i, piece) in pieces.iter().enumerate().rev() {
-        assert!(piece.prefix.is_empty());
         if piece.compression == Compression::Uncompressed {
-            // Already compressed: passed on by the blob writer, never sent to a host.
-            assert!(spill.is_some());
             compressed[i] = compress_piece(piece);
             continue;
         }
         let (algorithm, level) = piece.algorithm();
-        assert_eq!(algorithm, "estargz");
-        let crossed = Piece::from_parts(algorithm, level, Vec::new(), piece.data.clone(), piece.last).unwrap();
+        assert_eq!(algorithm, "gzip");
+        let crossed =
+            Piece::from_parts(algorithm, level, piece.prefix.clone(), piece.data.clone(), piece.last).unwrap();
         compressed[i] = compress_piece(&crossed);
     }
     let mut blob = Vec::new();
@@ -440,7 +429,8 @@ fn encode_in_parallel(
         blob.extend_from_slice(&bytes);
     }
     let trailer = enc.finish(&mut blob).unwrap();
-    (blob, trailer, pieces.len())
+    let shapes = pieces.iter().map(|p| (p.data.len(), p.compression == Compression::Uncompressed)).collect();
+    (blob, trailer, shapes)
 }
 
 #[test]
@@ -449,12 +439,15 @@ fn pieces_compressed_out_of_order_give_the_serial_bytes() {
         for level in [1, 6] {
             let (serial, serial_trailer) = encode_in_pieces(&tar, level, chunk, 4096);
             for write in [tar.len(), 1000] {
-                let (parallel, trailer, pieces) = encode_in_parallel(&tar, level, chunk, write, None);
+                let (parallel, trailer, pieces) = encode_in_parallel(&tar, level, chunk, write);
                 assert!(parallel == serial, "{name}: level {level} write {write}");
                 assert_eq!(trailer, serial_trailer, "{name}");
-                // One piece per member before the TOC.
+                // Every member before the TOC: a header and a trailer passed through, deflate
+                // pieces between them.
                 let toc_offset = parse_footer(&serial[serial.len() - FOOTER_SIZE..]).unwrap() as usize;
-                assert_eq!(pieces, members(&serial[..toc_offset]).len(), "{name}");
+                let passed = pieces.iter().filter(|p| p.1).count();
+                assert_eq!(passed, 2 * members(&serial[..toc_offset]).len(), "{name}");
+                assert!(pieces.len() >= 3 * passed / 2, "{name}");
             }
         }
     }
@@ -462,8 +455,8 @@ fn pieces_compressed_out_of_order_give_the_serial_bytes() {
 
 #[test]
 fn piece_blobs_read_back_with_every_chunk_at_its_member() {
-    for ((name, tar, chunk), spill) in piece_cases().into_iter().flat_map(|c| [(c.clone(), None), (c, Some(1))]) {
-        let (blob, trailer, _) = encode_in_parallel(&tar, 6, chunk, 777, spill);
+    for (name, tar, chunk) in piece_cases() {
+        let (blob, trailer, _) = encode_in_parallel(&tar, 6, chunk, 777);
         let toc = reader::parse_blob(&blob).unwrap();
         assert_eq!(toc.digest, trailer.toc_digest, "{name}");
         assert_eq!(toc.toc_tar, trailer.toc_tar, "{name}");
@@ -495,42 +488,73 @@ fn piece_blobs_read_back_with_every_chunk_at_its_member() {
     }
 }
 
+/// A tar with a run of `dirs` directories, then a file of `size` bytes.
+fn dirs_then_file(dirs: usize, size: usize) -> Vec<u8> {
+    let mut tar = Vec::new();
+    for i in 0..dirs {
+        tar.extend(encode(&entry(&format!("dir{i:05}/"), typeflag::DIRECTORY, 0)));
+    }
+    let text = include_str!("header.rs").as_bytes();
+    tar.extend(encode(&entry("big", typeflag::REGULAR, size)));
+    tar.extend((0..size).map(|i| text[i % text.len()] ^ (i >> 14) as u8));
+    tar.resize(tar.len() + padding(size as u64), 0);
+    tar.extend_from_slice(&TRAILER);
+    tar
+}
+
 #[test]
-fn spilled_members_give_the_same_bytes_and_offsets() {
-    for (name, tar, chunk) in piece_cases() {
-        for level in [1, 6] {
-            let (serial, serial_trailer) = encode_in_pieces(&tar, level, chunk, 4096);
-            let (_, _, whole_pieces) = encode_in_parallel(&tar, level, chunk, 1000, None);
-            for spill in [1, 700, 5000] {
-                let (blob, trailer, pieces) = encode_in_parallel(&tar, level, chunk, 1000, Some(spill));
-                assert!(blob == serial, "{name}: level {level} spilled at {spill}");
-                assert_eq!(trailer, serial_trailer, "{name}");
-                if spill == 1 && !tar.is_empty() {
-                    // Spilled members come out in several pieces, so offsets are per piece.
-                    assert!(pieces > whole_pieces, "{name}: {pieces} pieces");
-                }
-            }
-        }
+fn no_piece_holds_more_than_1_mib() {
+    // 20,000 directories: a member of 9.8 MiB of headers; then a 9 MiB file in 4 MiB chunks.
+    let tar = dirs_then_file(20_000, 9 << 20);
+    for write in [1 << 20, 3 << 20, 100_001] {
+        let (blob, trailer, pieces) = encode_in_parallel(&tar, 1, CHUNK_SIZE, write);
+        let biggest = pieces.iter().map(|p| p.0).max().unwrap();
+        assert!(biggest <= 1 << 20, "write {write}: a piece of {biggest} bytes");
+        let (serial, serial_trailer) = encode_in_pieces(&tar, 1, CHUNK_SIZE, 65_536);
+        assert!(blob == serial, "write {write}");
+        assert_eq!(trailer, serial_trailer);
     }
 }
 
 #[test]
-fn spilling_a_big_member_keeps_its_bytes() {
-    // zlib-rs's bytes depend on how its input is split between calls (the gzip encoder feeds it in
-    // fixed blocks for that reason): a member compressed as it grows must still match the same
-    // member compressed whole.
-    let size = 9 << 20;
-    let text = include_str!("header.rs").as_bytes();
-    let mut tar = encode(&entry("big", typeflag::REGULAR, size));
-    tar.extend((0..size).map(|i| text[i % text.len()] ^ (i >> 14) as u8));
-    tar.extend_from_slice(&TRAILER);
-    for level in [1, 6] {
-        // Chunks of 8 MiB: members that big are spilled by default, so the whole one is asked for.
-        let whole = encode_in_parallel(&tar, level, 8 << 20, 1 << 20, Some(16 << 20));
-        let spilled = encode_in_parallel(&tar, level, 8 << 20, 1 << 20, Some(1 << 20));
-        assert!(whole.0 == spilled.0, "level {level}");
-        assert_eq!(whole.1, spilled.1);
-        assert!(spilled.2 > whole.2, "{} pieces", spilled.2);
+fn every_member_is_a_whole_gzip_member() {
+    let tar = dirs_then_file(20_000, 9 << 20);
+    let (blob, trailer, _) = encode_in_parallel(&tar, 6, CHUNK_SIZE, 1 << 20);
+    let toc = reader::parse_blob(&blob).unwrap();
+    // `members` inflates each member on its own and checks its CRC-32 and length.
+    let members = members(&blob[..toc.toc_offset as usize]);
+    let payload: Vec<u8> = members.iter().flat_map(|m| m.data.clone()).collect();
+    assert!(payload == tar);
+    // The headers' member, then the file's three chunks.
+    let sizes: Vec<usize> = members.iter().map(|m| m.data.len()).collect();
+    assert_eq!(sizes.len(), 4, "{sizes:?}");
+    assert_eq!(sizes[0], 20_001 * 512);
+    assert_eq!(sizes[1..3], [4 << 20, 4 << 20]);
+    // And the whole blob, TOC member and footer included, is one gzip stream of members.
+    let mut whole = tar.clone();
+    whole.extend_from_slice(&trailer.toc_tar);
+    let all: Vec<u8> = self::members(&blob).into_iter().flat_map(|m| m.data).collect();
+    assert!(all == whole);
+}
+
+#[test]
+fn a_9_mib_file_is_3_members_of_at_least_9_pieces() {
+    let tar = dirs_then_file(0, 9 << 20);
+    let (blob, _, pieces) = encode_in_parallel(&tar, 6, 4 << 20, 1 << 20);
+    let toc = reader::parse_blob(&blob).unwrap();
+    let members = members(&blob[..toc.toc_offset as usize]);
+    // The tar header's member, then the three chunks'.
+    assert_eq!(members.len(), 4);
+    assert_eq!(members[1..].iter().map(|m| m.data.len()).collect::<Vec<_>>()[..2], [4 << 20, 4 << 20]);
+    // At least 4 + 4 + 1 deflate pieces for the chunks (one for the tar header's member), each
+    // member with its header and trailer.
+    let chunk_pieces = pieces.iter().filter(|p| !p.1).count() - 1;
+    assert!(chunk_pieces >= 9, "{chunk_pieces} deflate pieces");
+    assert_eq!(pieces.iter().filter(|p| p.1).count(), 2 * 4);
+    let chunks: Vec<_> = toc.entries.iter().filter(|e| e.name == "big").collect();
+    assert_eq!(chunks.len(), 3);
+    for (chunk, member) in chunks.iter().zip(&members[1..]) {
+        assert_eq!(chunk.offset as usize, member.offset);
     }
 }
 
