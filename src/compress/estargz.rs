@@ -80,7 +80,9 @@ struct FileData {
     size: u64,
     done: u64,
     chunk_left: u64,
-    file_hash: Hasher,
+    /// None for a file of one chunk: its digest is the chunk's (hashing it twice in wasm, which has
+    /// no SHA instructions, cost a third of an eStargz export).
+    file_hash: Option<Hasher>,
     chunk_hash: Hasher,
 }
 
@@ -156,7 +158,9 @@ impl EstargzPieces {
             }
             State::Data(file) => {
                 let n = file.chunk_left.min(input.len() as u64) as usize;
-                file.file_hash.update(&input[..n]);
+                if let Some(file_hash) = file.file_hash.as_mut() {
+                    file_hash.update(&input[..n]);
+                }
                 file.chunk_hash.update(&input[..n]);
                 file.chunk_left -= n as u64;
                 file.done += n as u64;
@@ -206,7 +210,10 @@ impl EstargzPieces {
                 if file.done < file.size {
                     self.start_chunk(ready);
                 } else {
-                    self.toc[file.reg].digest = std::mem::take(&mut file.file_hash).finish();
+                    self.toc[file.reg].digest = match file.file_hash.take() {
+                        Some(file_hash) => file_hash.finish(),
+                        None => self.toc[file.chunk].chunk_digest.clone(),
+                    };
                     let padding = header::padding(file.size);
                     self.state = State::Skip(padding);
                 }
@@ -271,7 +278,7 @@ impl EstargzPieces {
         }
         let reg = self.toc.len() - 1;
         let name = h.name;
-        let (file_hash, chunk_hash) = (Hasher::new(), Hasher::new());
+        let (file_hash, chunk_hash) = ((size > self.chunk_size).then(Hasher::new), Hasher::new());
         let file = FileData { reg, chunk: reg, name, size, done: 0, chunk_left: 0, file_hash, chunk_hash };
         self.state = State::Data(Box::new(file));
         self.start_chunk(ready);
