@@ -190,7 +190,8 @@ pub trait Host {
     /// How many layer pieces the host compresses at once (0: the core compresses them itself).
     fn compress_threads(&self) -> u32;
     /// Start compressing `piece` on another thread (only when `compress_threads` is not 0).
-    async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle>;
+    /// The piece is the host's: its bytes are moved across, not copied first.
+    async fn compress_start(&self, piece: crate::compress::piece::Piece) -> Result<Handle>;
     /// The compressed bytes of a started piece.
     async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>>;
     /// Wait before a retry (the core has no clock).

@@ -27,26 +27,24 @@ class CompressPool {
   }
 
   /**
-   * Start compressing `piece` ({ algorithm, level, prefix, data, last }); returns a handle. The
+   * Start compressing `piece` ({ algorithm, level, input, start, last }); returns a handle. The
    * piece's bytes are copied into one of the pool's shared buffers before this returns (the core
-   * hands views of its own memory), and the result comes back in that buffer.
+   * hands a view of its own memory), and the result comes back in that buffer.
    */
   start(piece) {
     if (this.workers.length === 0) this.spawn();
     this.releaseReturned();
     const id = this.next++;
-    const slot = this.takeSlot(piece.prefix.length + piece.data.length);
-    const input = new Uint8Array(slot.buffer);
-    input.set(piece.prefix, 0);
-    input.set(piece.data, piece.prefix.length);
+    const slot = this.takeSlot(piece.input.length);
+    new Uint8Array(slot.buffer).set(piece.input);
     const job = { slot };
     job.done = new Promise((resolve, reject) => Object.assign(job, { resolve, reject }));
     this.jobs.set(id, job);
     const worker = this.workers[this.turn++ % this.workers.length];
     // A worker with work keeps the process alive; an idle one must not.
     if (worker.outstanding++ === 0) worker.ref();
-    const { algorithm, level, last } = piece;
-    worker.postMessage({ id, algorithm, level, buffer: slot.buffer, prefixLength: piece.prefix.length, dataLength: piece.data.length, last });
+    const { algorithm, level, start, last } = piece;
+    worker.postMessage({ id, algorithm, level, buffer: slot.buffer, length: piece.input.length, start, last });
     return id;
   }
 

@@ -144,8 +144,8 @@ export interface OutportHost {
   hashFinish?(handle: number): Awaitable<string>;
   /** Optional: threads for layer pieces (absent or 0: the core compresses on its own thread). */
   compressThreads?(): number;
-  /** `prefix` and `data` are views of the core's memory, valid only during this call: copy them before returning. */
-  compressStart?(piece: { algorithm: string; level: number; prefix: Uint8Array; data: Uint8Array; last: boolean }): Awaitable<number>;
+  /** `input` (the bytes before the piece, then from `start` its own) is a view of the core's memory, valid only during this call: copy it before returning. */
+  compressStart?(piece: { algorithm: string; level: number; input: Uint8Array; start: number; last: boolean }): Awaitable<number>;
   /** The core copies the bytes at once; they need stay valid only until the host's next call. */
   compressWait?(handle: number): Awaitable<Uint8Array>;
 }

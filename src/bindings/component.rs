@@ -40,8 +40,8 @@ impl Guest for Component {
     }
 
     fn compress_piece(piece: wit::Piece) -> Vec<u8> {
-        let wit::Piece { algorithm, level, prefix, data, last } = piece;
-        match crate::compress::piece::Piece::from_parts(&algorithm, level, prefix, data, last) {
+        let wit::Piece { algorithm, level, input, start, last } = piece;
+        match crate::compress::piece::Piece::from_parts(&algorithm, level, input, start as usize, last) {
             Some(piece) => crate::compress::piece::compress_piece(&piece),
             // The host only sends what the core's compress-start gave it.
             None => panic!("unknown piece compression {algorithm} level {level}"),
@@ -279,13 +279,13 @@ impl Host for ComponentHost {
     fn compress_threads(&self) -> u32 {
         imports::compress_threads()
     }
-    async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
+    async fn compress_start(&self, piece: crate::compress::piece::Piece) -> Result<Handle> {
         let (algorithm, level) = piece.algorithm();
         let piece = wit::Piece {
             algorithm: algorithm.into(),
             level,
-            prefix: piece.prefix.clone(),
-            data: piece.data.clone(),
+            input: piece.input,
+            start: piece.start as u32,
             last: piece.last,
         };
         imports::compress_start(&piece).map_err(from_wit)

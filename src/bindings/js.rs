@@ -54,13 +54,13 @@ thread_local! {
 pub fn compress_piece(
     algorithm: String,
     level: u8,
-    prefix: Vec<u8>,
-    data: Vec<u8>,
+    input: Vec<u8>,
+    start: usize,
     last: bool,
 ) -> std::result::Result<Uint8Array, JsValue> {
     // The previous result was copied out before this call: its memory serves this piece.
     COMPRESSED.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
-    let piece = crate::compress::piece::Piece::from_parts(&algorithm, level, prefix, data, last)
+    let piece = crate::compress::piece::Piece::from_parts(&algorithm, level, input, start, last)
         .ok_or_else(|| JsValue::from_str(&format!("unknown piece compression {algorithm} level {level}")))?;
     let compressed = crate::compress::piece::compress_piece(&piece);
     drop(piece);
@@ -438,22 +438,24 @@ impl Host for JsHost {
         };
         function.call0(&self.0).ok().and_then(|v| v.as_f64()).map_or(0, |n| n.clamp(0.0, 256.0) as u32)
     }
-    async fn compress_start(&self, piece: &crate::compress::piece::Piece) -> Result<Handle> {
+    async fn compress_start(&self, piece: crate::compress::piece::Piece) -> Result<Handle> {
         let (algorithm, level) = piece.algorithm();
         let job = Object::new();
-        for (key, value) in
-            [("algorithm", JsValue::from(algorithm)), ("level", level.into()), ("last", piece.last.into())]
-        {
+        let fields = [
+            ("algorithm", JsValue::from(algorithm)),
+            ("level", level.into()),
+            ("start", (piece.start as u32).into()),
+            ("last", piece.last.into()),
+        ];
+        for (key, value) in fields {
             Reflect::set(&job, &key.into(), &value).map_err(|e| thrown("compressStart", e))?;
         }
-        // Views into the core's memory, made last so that nothing grows the memory before the host
-        // has copied them (as `compressStart` must, before it returns): a piece is megabytes, and a
+        // A view into the core's memory, made last so that nothing grows the memory before the host
+        // has copied it (as `compressStart` must, before it returns): a piece is megabytes, and a
         // copy per piece would wait for the garbage collector.
-        // SAFETY: the slices outlive the call, and nothing in the core runs until it returns.
-        let (prefix, data) = unsafe { (Uint8Array::view(&piece.prefix), Uint8Array::view(&piece.data)) };
-        for (key, value) in [("prefix", prefix), ("data", data)] {
-            Reflect::set(&job, &key.into(), &value).map_err(|e| thrown("compressStart", e))?;
-        }
+        // SAFETY: the piece outlives the call, and nothing in the core runs until it returns.
+        let input = unsafe { Uint8Array::view(&piece.input) };
+        Reflect::set(&job, &"input".into(), &input).map_err(|e| thrown("compressStart", e))?;
         let started = self.call("compressStart", &[job.into()]).await?;
         handle("compressStart", &started)
     }

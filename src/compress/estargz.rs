@@ -315,7 +315,7 @@ impl EstargzPieces {
     /// Start a member: its gzip header goes out as a piece that passes through.
     fn open_member(&mut self, ready: &mut Vec<Piece>) {
         let member = Pieces::new(self.gzip()).expect("gzip is cut into pieces");
-        self.hand_out(ready, passed_on(member.header()));
+        self.hand_out(ready, Piece::passed_on(member.header()));
         self.member = Some(member);
     }
 
@@ -325,7 +325,7 @@ impl EstargzPieces {
         let before = ready.len();
         let trailer = member.finish(ready);
         self.pieces += ready.len() - before;
-        self.hand_out(ready, passed_on(trailer));
+        self.hand_out(ready, Piece::passed_on(trailer));
     }
 
     fn hand_out(&mut self, ready: &mut Vec<Piece>, piece: Piece) {
@@ -392,12 +392,6 @@ impl EstargzPieces {
         out.extend_from_slice(&footer(toc_offset));
         Ok(Trailer { toc_tar, toc_digest: sha256(&json) })
     }
-}
-
-/// A member's gzip header or trailer as a piece that passes through unchanged (never sent to a
-/// host: see `BlobWriter`).
-fn passed_on(data: Vec<u8>) -> Piece {
-    Piece { compression: Compression::Uncompressed, prefix: Vec::new(), data, last: true }
 }
 
 /// The serial driver: [`EstargzPieces`] with every member compressed in place, in order, as

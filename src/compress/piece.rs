@@ -29,15 +29,31 @@ pub(crate) const ZSTD_PIECE: usize = 2 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     pub compression: Compression,
-    /// The input just before `data` (gzip: up to 32 KiB, zstd: up to 2 MiB), which `data` may refer
-    /// back into; empty for the first piece.
-    pub prefix: Vec<u8>,
-    pub data: Vec<u8>,
+    /// The stream's input just before the piece's own (gzip: up to 32 KiB, zstd: up to 2 MiB),
+    /// which the piece may refer back into, then the piece's own input from `start`. One buffer,
+    /// so that no one joins them again (a matcher needs them contiguous).
+    pub input: Vec<u8>,
+    pub start: usize,
     /// The stream's last piece (gzip: closes the deflate stream; zstd: ends the frame).
     pub last: bool,
 }
 
 impl Piece {
+    /// Bytes already compressed, passed on as they are.
+    pub fn passed_on(data: Vec<u8>) -> Piece {
+        Piece { compression: Compression::Uncompressed, input: data, start: 0, last: true }
+    }
+
+    /// The input before the piece's own, which it may refer back into.
+    pub fn prefix(&self) -> &[u8] {
+        &self.input[..self.start]
+    }
+
+    /// The piece's own input.
+    pub fn data(&self) -> &[u8] {
+        &self.input[self.start..]
+    }
+
     /// How the piece crosses a host boundary: algorithm name and level.
     pub fn algorithm(&self) -> (&'static str, u8) {
         match self.compression {
@@ -49,13 +65,13 @@ impl Piece {
     }
 
     /// A piece back from its parts (in a worker: anything unknown is a host bug).
-    pub fn from_parts(algorithm: &str, level: u8, prefix: Vec<u8>, data: Vec<u8>, last: bool) -> Option<Piece> {
+    pub fn from_parts(algorithm: &str, level: u8, input: Vec<u8>, start: usize, last: bool) -> Option<Piece> {
         let compression = match algorithm {
             "gzip" if level <= 9 => Compression::Gzip { level },
             "zstd" if level <= 22 => Compression::Zstd { level },
             _ => return None,
         };
-        Some(Piece { compression, prefix, data, last })
+        (start <= input.len()).then_some(Piece { compression, input, start, last })
     }
 }
 
@@ -64,11 +80,11 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
     match piece.compression {
         // eStargz members are cut into gzip pieces; no piece carries its compression.
         Compression::Gzip { level } | Compression::Estargz { level } => {
-            deflate_piece(level, &piece.prefix, &piece.data, piece.last)
+            deflate_piece(level, piece.prefix(), piece.data(), piece.last)
         }
-        Compression::Zstd { level } => super::zstd::compress_piece(level, &piece.prefix, &piece.data, piece.last),
+        Compression::Zstd { level } => super::zstd::compress_joined(level, &piece.input, piece.start, piece.last),
         // Bytes that need no compressing (an eStargz member's gzip header and trailer), passed on.
-        Compression::Uncompressed => piece.data.clone(),
+        Compression::Uncompressed => piece.data().to_vec(),
     }
 }
 
@@ -87,9 +103,9 @@ fn deflate_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
 pub struct Pieces {
     compression: Compression,
     size: usize,
+    /// The next piece's input: the end of the stream before it, then its own from `start`.
     current: Vec<u8>,
-    /// The end of the previous piece (gzip's priming prefix).
-    previous_tail: Vec<u8>,
+    start: usize,
     crc: crc32fast::Hasher,
     /// zstd's content checksum.
     xxh: twox_hash::XxHash64,
@@ -110,7 +126,7 @@ impl Pieces {
             compression,
             size,
             current: Vec::new(),
-            previous_tail: Vec::new(),
+            start: 0,
             crc: crc32fast::Hasher::new(),
             xxh: twox_hash::XxHash64::with_seed(0),
             length: 0,
@@ -137,10 +153,10 @@ impl Pieces {
         }
         self.length += input.len() as u64;
         while !input.is_empty() {
-            let take = input.len().min(self.size - self.current.len());
+            let take = input.len().min(self.size - (self.current.len() - self.start));
             self.current.extend_from_slice(&input[..take]);
             input = &input[take..];
-            if self.current.len() == self.size {
+            if self.current.len() - self.start == self.size {
                 ready.push(self.cut_piece(false));
             }
         }
@@ -151,7 +167,7 @@ impl Pieces {
     pub fn finish(mut self, ready: &mut Vec<Piece>) -> Vec<u8> {
         let needs_last = match self.compression {
             Compression::Gzip { .. } | Compression::Zstd { .. } => true,
-            _ => !self.current.is_empty() || self.cut == 0,
+            _ => self.current.len() > self.start || self.cut == 0,
         };
         if needs_last {
             ready.push(self.cut_piece(true));
@@ -165,27 +181,22 @@ impl Pieces {
     }
 
     fn cut_piece(&mut self, last: bool) -> Piece {
-        let data = std::mem::replace(&mut self.current, Vec::with_capacity(if last { 0 } else { self.size }));
-        let prefix = match self.compression {
-            Compression::Gzip { .. } | Compression::Zstd { .. } => std::mem::take(&mut self.previous_tail),
-            _ => Vec::new(),
+        // The next piece is primed with the end of the stream so far: deflate's window, or as much
+        // as a zstd piece takes (which may reach into this piece's prefix after a short piece).
+        let keep = match self.compression {
+            Compression::Gzip { .. } => GZIP_WINDOW,
+            Compression::Zstd { .. } => ZSTD_PREFIX,
+            _ => 0,
         };
-        if matches!(self.compression, Compression::Zstd { .. }) && !last {
-            // The next piece is primed with up to ZSTD_PREFIX bytes before it.
-            let keep = ZSTD_PREFIX.saturating_sub(data.len()).min(prefix.len());
-            let mut tail = Vec::with_capacity(keep + data.len().min(ZSTD_PREFIX));
-            tail.extend_from_slice(&prefix[prefix.len() - keep..]);
-            tail.extend_from_slice(&data[data.len().saturating_sub(ZSTD_PREFIX)..]);
-            self.previous_tail = tail;
+        let mut next = Vec::new();
+        if !last {
+            next.reserve(keep.min(self.current.len()) + self.size);
+            next.extend_from_slice(&self.current[self.current.len().saturating_sub(keep)..]);
         }
-        if matches!(self.compression, Compression::Gzip { .. }) {
-            // The next piece is primed with the end of this one (or, after a short one, of both).
-            let mut tail = prefix.clone();
-            tail.extend_from_slice(&data);
-            self.previous_tail = tail[tail.len().saturating_sub(GZIP_WINDOW)..].to_vec();
-        }
+        let input = std::mem::replace(&mut self.current, next);
+        let start = std::mem::replace(&mut self.start, self.current.len());
         self.cut += 1;
-        Piece { compression: self.compression, prefix, data, last }
+        Piece { compression: self.compression, input, start, last }
     }
 }
 

@@ -81,6 +81,17 @@ fn block_header(last: bool, kind: u32, size: usize, out: &mut Vec<u8>) {
 /// A piece's blocks: `data` compressed after `prefix` (the input just before it; empty for the
 /// first piece). `last`: the stream's last piece, whose last block ends the frame.
 pub fn compress_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
+    compress(level, prefix, data, None, last)
+}
+
+/// [`compress_piece`] of a piece whose prefix and data are one buffer (`input[..start]` and
+/// `input[start..]`): a piece no larger than one span is matched in place, not copied first.
+pub fn compress_joined(level: u8, input: &[u8], start: usize, last: bool) -> Vec<u8> {
+    let (prefix, data) = input.split_at(start);
+    compress(level, prefix, data, Some(input), last)
+}
+
+fn compress(level: u8, prefix: &[u8], data: &[u8], joined: Option<&[u8]>, last: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     if data.is_empty() {
         if last {
@@ -99,7 +110,7 @@ pub fn compress_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<
                 &mut matchers.last_mut().expect("just pushed").1
             }
         };
-        compress_parts(matcher, buf, body, prefix, data, last, &mut out);
+        compress_parts(matcher, buf, body, prefix, data, joined, last, &mut out);
         buf.clear();
         buf.shrink_to(PREFIX + SPAN);
     });
@@ -125,6 +136,7 @@ fn compress_parts(
     body: &mut Vec<u8>,
     prefix: &[u8],
     data: &[u8],
+    joined: Option<&[u8]>,
     last: bool,
     out: &mut Vec<u8>,
 ) {
@@ -134,14 +146,24 @@ fn compress_parts(
     while done < data.len() {
         let part = &data[done..(done + SPAN).min(data.len())];
         let last_part = done + part.len() == data.len();
-        buf.clear();
-        if done == 0 {
-            buf.extend_from_slice(&prefix[prefix.len().saturating_sub(PREFIX)..]);
-        } else {
-            buf.extend_from_slice(&data[done.saturating_sub(PREFIX)..done]);
-        }
-        let primed = buf.len();
-        buf.extend_from_slice(part);
+        // What the part is matched in: the primed bytes before it, then the part.
+        let (buf, primed): (&[u8], usize) = match joined {
+            Some(joined) if done == 0 && last_part => {
+                let primed = prefix.len().min(PREFIX);
+                (&joined[prefix.len() - primed..], primed)
+            }
+            _ => {
+                buf.clear();
+                if done == 0 {
+                    buf.extend_from_slice(&prefix[prefix.len().saturating_sub(PREFIX)..]);
+                } else {
+                    buf.extend_from_slice(&data[done.saturating_sub(PREFIX)..done]);
+                }
+                let primed = buf.len();
+                buf.extend_from_slice(part);
+                (&buf[..], primed)
+            }
+        };
         matcher.reset();
         matcher.prime(buf, primed);
         let mut start = primed;
@@ -423,7 +445,7 @@ mod tests {
         let header = pieces.header();
         let trailer = pieces.finish(&mut ready);
         assert!(ready.len() >= 3);
-        assert!(ready[0].prefix.is_empty() && !ready[1].prefix.is_empty());
+        assert!(ready[0].prefix().is_empty() && !ready[1].prefix().is_empty());
         let mut parts: Vec<(usize, Vec<u8>)> =
             ready.iter().enumerate().rev().map(|(i, p)| (i, crate::compress::piece::compress_piece(p))).collect();
         parts.sort_by_key(|(i, _)| *i);

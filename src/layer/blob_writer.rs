@@ -107,12 +107,12 @@ impl<'h, H: Host> BlobWriter<'h, H> {
     async fn submit(&mut self, ready: Vec<Piece>) -> Result<()> {
         for piece in ready {
             let entry = match piece.compression {
-                Compression::Uncompressed => InFlight::Done(piece.data),
+                Compression::Uncompressed => InFlight::Done(piece.input),
                 _ => {
                     while self.parallel.as_ref().is_some_and(|p| p.on_host >= p.limit) {
                         self.collect_oldest().await?;
                     }
-                    let handle = self.host.compress_start(&piece).await?;
+                    let handle = self.host.compress_start(piece).await?;
                     self.parallel.as_mut().expect("submitting in parallel mode").on_host += 1;
                     InFlight::Host(handle)
                 }
@@ -256,13 +256,13 @@ mod tests {
         fn compress_threads(&self) -> u32 {
             self.threads
         }
-        async fn compress_start(&self, piece: &Piece) -> Result<Handle> {
+        async fn compress_start(&self, piece: Piece) -> Result<Handle> {
             assert!(self.threads > 0, "pieces started on a host without compress threads");
             self.algorithms.borrow_mut().push(piece.algorithm().0);
             self.in_flight.set(self.in_flight.get() + 1);
             self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
             let mut started = self.started.borrow_mut();
-            started.push(Some(piece.clone()));
+            started.push(Some(piece));
             Ok(started.len() as Handle - 1)
         }
         async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>> {

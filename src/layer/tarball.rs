@@ -1315,7 +1315,7 @@ mod tests {
         fn compress_threads(&self) -> u32 {
             0
         }
-        async fn compress_start(&self, _: &crate::compress::piece::Piece) -> Result<Handle> {
+        async fn compress_start(&self, _: crate::compress::piece::Piece) -> Result<Handle> {
             unimplemented!()
         }
         async fn compress_wait(&self, _: Handle) -> Result<Vec<u8>> {

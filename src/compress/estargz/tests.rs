@@ -419,8 +419,7 @@ fn encode_in_parallel(tar: &[u8], level: u8, chunk: u64, write: usize) -> (Vec<u
         }
         let (algorithm, level) = piece.algorithm();
         assert_eq!(algorithm, "gzip");
-        let crossed =
-            Piece::from_parts(algorithm, level, piece.prefix.clone(), piece.data.clone(), piece.last).unwrap();
+        let crossed = Piece::from_parts(algorithm, level, piece.input.clone(), piece.start, piece.last).unwrap();
         compressed[i] = compress_piece(&crossed);
     }
     let mut blob = Vec::new();
@@ -429,7 +428,7 @@ fn encode_in_parallel(tar: &[u8], level: u8, chunk: u64, write: usize) -> (Vec<u
         blob.extend_from_slice(&bytes);
     }
     let trailer = enc.finish(&mut blob).unwrap();
-    let shapes = pieces.iter().map(|p| (p.data.len(), p.compression == Compression::Uncompressed)).collect();
+    let shapes = pieces.iter().map(|p| (p.data().len(), p.compression == Compression::Uncompressed)).collect();
     (blob, trailer, shapes)
 }
 
