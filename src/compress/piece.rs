@@ -82,7 +82,7 @@ pub fn compress_piece(piece: &Piece) -> Vec<u8> {
         Compression::Gzip { level } | Compression::Estargz { level } => {
             deflate_piece(level, piece.prefix(), piece.data(), piece.last)
         }
-        Compression::Zstd { level } => super::zstd::compress_joined(level, &piece.input, piece.start, piece.last),
+        Compression::Zstd { level } => super::zstd::compress_piece(level, &piece.input, piece.start, piece.last),
         // Bytes that need no compressing (an eStargz member's gzip header and trailer), passed on.
         Compression::Uncompressed => piece.data().to_vec(),
     }

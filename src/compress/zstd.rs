@@ -78,20 +78,11 @@ fn block_header(last: bool, kind: u32, size: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&v.to_le_bytes()[..3]);
 }
 
-/// A piece's blocks: `data` compressed after `prefix` (the input just before it; empty for the
-/// first piece). `last`: the stream's last piece, whose last block ends the frame.
-pub fn compress_piece(level: u8, prefix: &[u8], data: &[u8], last: bool) -> Vec<u8> {
-    compress(level, prefix, data, None, last)
-}
-
-/// [`compress_piece`] of a piece whose prefix and data are one buffer (`input[..start]` and
-/// `input[start..]`): a piece no larger than one span is matched in place, not copied first.
-pub fn compress_joined(level: u8, input: &[u8], start: usize, last: bool) -> Vec<u8> {
-    let (prefix, data) = input.split_at(start);
-    compress(level, prefix, data, Some(input), last)
-}
-
-fn compress(level: u8, prefix: &[u8], data: &[u8], joined: Option<&[u8]>, last: bool) -> Vec<u8> {
+/// A piece's blocks: `input[start..]` compressed after `input[..start]` (the stream's input just
+/// before it; empty for the first piece). `last`: the stream's last piece, whose last block ends
+/// the frame.
+pub fn compress_piece(level: u8, input: &[u8], start: usize, last: bool) -> Vec<u8> {
+    let data = &input[start..];
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
     if data.is_empty() {
         if last {
@@ -110,7 +101,7 @@ fn compress(level: u8, prefix: &[u8], data: &[u8], joined: Option<&[u8]>, last: 
                 &mut matchers.last_mut().expect("just pushed").1
             }
         };
-        compress_parts(matcher, buf, body, prefix, data, joined, last, &mut out);
+        compress_parts(matcher, buf, body, input, start, last, &mut out);
         buf.clear();
         buf.shrink_to(PREFIX + SPAN);
     });
@@ -134,12 +125,12 @@ fn compress_parts(
     matcher: &mut Matcher,
     buf: &mut Vec<u8>,
     body: &mut Vec<u8>,
-    prefix: &[u8],
-    data: &[u8],
-    joined: Option<&[u8]>,
+    input: &[u8],
+    data_start: usize,
     last: bool,
     out: &mut Vec<u8>,
 ) {
+    let (prefix, data) = input.split_at(data_start);
     let mut store = SeqStore::new(if prefix.is_empty() { Reps::START } else { Reps::UNKNOWN });
     let mut entropy = EntropyState::new();
     let mut done = 0;
@@ -147,22 +138,20 @@ fn compress_parts(
         let part = &data[done..(done + SPAN).min(data.len())];
         let last_part = done + part.len() == data.len();
         // What the part is matched in: the primed bytes before it, then the part.
-        let (buf, primed): (&[u8], usize) = match joined {
-            Some(joined) if done == 0 && last_part => {
-                let primed = prefix.len().min(PREFIX);
-                (&joined[prefix.len() - primed..], primed)
+        // A piece no larger than one span is matched in place, not copied first.
+        let (buf, primed): (&[u8], usize) = if done == 0 && last_part {
+            let primed = prefix.len().min(PREFIX);
+            (&input[data_start - primed..], primed)
+        } else {
+            buf.clear();
+            if done == 0 {
+                buf.extend_from_slice(&prefix[prefix.len().saturating_sub(PREFIX)..]);
+            } else {
+                buf.extend_from_slice(&data[done.saturating_sub(PREFIX)..done]);
             }
-            _ => {
-                buf.clear();
-                if done == 0 {
-                    buf.extend_from_slice(&prefix[prefix.len().saturating_sub(PREFIX)..]);
-                } else {
-                    buf.extend_from_slice(&data[done.saturating_sub(PREFIX)..done]);
-                }
-                let primed = buf.len();
-                buf.extend_from_slice(part);
-                (&buf[..], primed)
-            }
+            let primed = buf.len();
+            buf.extend_from_slice(part);
+            (&buf[..], primed)
         };
         matcher.reset();
         matcher.prime(buf, primed);
@@ -513,8 +502,8 @@ mod tests {
             let cut = next(data.len() + 1);
             let level = [1, 3, 6, 10][case % 4];
             let mut zst = frame_header().to_vec();
-            zst.extend(compress_piece(level, &[], &data[..cut], false));
-            zst.extend(compress_piece(level, &data[..cut], &data[cut..], true));
+            zst.extend(compress_piece(level, &data[..cut], 0, false));
+            zst.extend(compress_piece(level, &data, cut, true));
             zst.extend_from_slice(&(twox_hash::XxHash64::oneshot(0, &data) as u32).to_le_bytes());
             assert_eq!(decompress(&zst, data.len()), data, "case {case}: {} bytes cut at {cut}", data.len());
         }
