@@ -83,7 +83,9 @@ fn block_header(last: bool, kind: u32, size: usize, out: &mut Vec<u8>) {
 /// the frame.
 pub fn compress_piece(level: u8, input: &[u8], start: usize, last: bool) -> Vec<u8> {
     let data = &input[start..];
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    // Room for the worst case (raw blocks and their headers) up front, so the output never grows
+    // by copying; capacity never written costs no memory pages.
+    let mut out = Vec::with_capacity(data.len() + 3 * (data.len() / BLOCK + 1));
     if data.is_empty() {
         if last {
             block_header(true, 0, 0, &mut out);
