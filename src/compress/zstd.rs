@@ -188,41 +188,6 @@ fn compress_parts(
     }
 }
 
-/// A whole layer compressed on this thread, as a stream (one frame, in pieces; see piece.rs).
-pub struct ZstdEncoder {
-    pieces: super::piece::Pieces,
-    started: bool,
-}
-
-impl ZstdEncoder {
-    pub fn new(level: u8) -> ZstdEncoder {
-        let pieces = super::piece::Pieces::new(super::Compression::Zstd { level }).expect("zstd is cut into pieces");
-        ZstdEncoder { pieces, started: false }
-    }
-
-    fn start(&mut self, out: &mut Vec<u8>) {
-        if !self.started {
-            out.extend_from_slice(&self.pieces.header());
-            self.started = true;
-        }
-    }
-
-    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        self.start(out);
-        let mut ready = Vec::new();
-        self.pieces.push(input, &mut ready);
-        ready.iter().for_each(|p| out.extend_from_slice(&super::piece::compress_piece(p)));
-    }
-
-    pub fn finish(mut self, out: &mut Vec<u8>) {
-        self.start(out);
-        let mut ready = Vec::new();
-        let trailer = self.pieces.finish(&mut ready);
-        ready.iter().for_each(|p| out.extend_from_slice(&super::piece::compress_piece(p)));
-        out.extend_from_slice(&trailer);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,11 +496,11 @@ mod tests {
     fn the_stream_encoder_writes_the_pieces_bytes() {
         let data = varied_text(ZSTD_PIECE + 5);
         let mut out = Vec::new();
-        let mut enc = ZstdEncoder::new(3);
+        let mut enc = crate::compress::Encoder::new(Compression::Zstd { level: 3 }, &mut out);
         for chunk in data.chunks(77_777) {
-            enc.write(chunk, &mut out);
+            enc.write(chunk, &mut out).unwrap();
         }
-        enc.finish(&mut out);
+        enc.finish(&mut out).unwrap();
         assert_eq!(out, compress(3, &data, 1 << 20));
     }
 }

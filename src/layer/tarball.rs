@@ -838,19 +838,11 @@ mod tests {
     }
 
     fn gzip_member(data: &[u8], level: u8) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut enc = crate::compress::gzip::GzipEncoder::new(level, &mut out);
-        enc.write(data, &mut out);
-        enc.finish(&mut out);
-        out
+        crate::compress::gzip::gzip_member(level, data)
     }
 
     fn zstd_frames(data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut enc = crate::compress::zstd::ZstdEncoder::new(3);
-        enc.write(data, &mut out);
-        enc.finish(&mut out);
-        out
+        crate::compress::piece::compress_all(crate::compress::Compression::Zstd { level: 3 }, data, 1 << 20)
     }
 
     #[test]

@@ -268,10 +268,7 @@ mod tests {
     #[test]
     fn plain_gzip_and_damaged_blobs_are_not_estargz() {
         let tar = sample_tar();
-        let mut gzip = Vec::new();
-        let mut encoder = crate::compress::gzip::GzipEncoder::new(6, &mut gzip);
-        encoder.write(&tar, &mut gzip);
-        encoder.finish(&mut gzip);
+        let gzip = crate::compress::gzip::gzip_member(6, &tar);
         assert_eq!(parse_blob(&gzip).unwrap_err(), "no eStargz footer");
 
         let (blob, _) = estargz(&tar);
