@@ -146,6 +146,10 @@ pub trait Host {
     async fn store_unpack_dir(&self, digest: &str) -> Result<String>;
 
     // Outputs: temp name while writing, renamed on commit.
+    /// Temporary files in the store no running process owns, (path, size); removed when `remove`.
+    async fn store_temporaries(&self, _remove: bool) -> Result<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
     async fn output_open(&self, path: &str) -> Result<Handle>;
     async fn output_write(&self, handle: Handle, data: &[u8]) -> Result<()>;
     async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64>;
@@ -168,6 +172,20 @@ pub trait Host {
     async fn output_remove(&self, path: &str) -> Result<()>;
     /// Permission bits, owner (where allowed) and mtime; symlinks get only the mtime.
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()>;
+
+    /// A new hidden directory beside `path` to build a directory output in (see the WIT); None
+    /// from a host that cannot stage: the output is then written in place.
+    async fn output_stage_dir(&self, _path: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+    /// rename(2) `from` to `to`; false when both are directories and the caller must merge.
+    async fn output_move(&self, from: &str, to: &str, _into_link: bool) -> Result<bool> {
+        Err(crate::error::Error::internal(format!("this host cannot move {from} to {to}")))
+    }
+    /// (device, inode) of `path`, symlinks followed; None if absent or not in the sources' file system.
+    async fn output_identity(&self, _path: &str) -> Option<(u64, u64)> {
+        None
+    }
 
     /// One HTTP exchange; redirects are returned, not followed; at most `max_body` bytes of body.
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse>;
@@ -204,7 +222,12 @@ pub trait Host {
 /// bytes so a wrong path cannot exhaust memory.
 pub async fn read_small_file<H: Host>(host: &H, path: &str, limit: u64) -> Result<Vec<u8>> {
     let too_big = || crate::error::Error::source(format!("{path}: larger than {limit} bytes"));
-    if host.source_stat(path.as_bytes()).await?.size > limit {
+    let entry = host.source_stat(path.as_bytes()).await?;
+    if !matches!(entry.kind, EntryKind::Regular | EntryKind::Symlink) {
+        // A fifo would block the read for ever; a device or directory is no file to read.
+        return Err(crate::error::Error::source(format!("{path}: not a regular file")));
+    }
+    if entry.size > limit {
         return Err(too_big());
     }
     let handle = host.source_open(path.as_bytes()).await?;

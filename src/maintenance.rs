@@ -1,6 +1,6 @@
 //! `outport store verify` and `outport store gc`: check that the local store is whole (every blob's
 //! content matches its name, index.json parses, nothing an image reaches is missing) and remove the
-//! blobs no stored image reaches.
+//! blobs no stored image reaches, and the temporary files a killed run left behind.
 
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -42,7 +42,14 @@ pub async fn verify<H: Host>(host: &H) -> Result<Value> {
             Some(_) => {}
         }
     }
-    Ok(json!({"blobs": stored.len(), "bytes": bytes, "images": images, "problems": problems}))
+    // Left by a kill or a full disk: not a problem (no image refers to them), but space to reclaim.
+    let stale: Vec<Value> = host
+        .store_temporaries(false)
+        .await?
+        .into_iter()
+        .map(|(path, size)| json!({"path": path, "size": size}))
+        .collect();
+    Ok(json!({"blobs": stored.len(), "bytes": bytes, "images": images, "problems": problems, "stale": stale}))
 }
 
 /// Remove every blob that no image in index.json reaches. Refuses to run on a store whose index
@@ -58,7 +65,11 @@ pub async fn gc<H: Host>(host: &H) -> Result<Value> {
         host.blob_remove(&digest).await?;
         removed += 1;
     }
-    Ok(json!({"images": images, "kept": reachable.len(), "removed": removed, "freed": freed}))
+    let stale = host.store_temporaries(true).await?;
+    freed += stale.iter().map(|(_, size)| size).sum::<u64>();
+    Ok(
+        json!({"images": images, "kept": reachable.len(), "removed": removed, "freed": freed, "temporaries": stale.len()}),
+    )
 }
 
 /// Every blob the store's named images reach (digest → size and who refers to it), and the number

@@ -67,6 +67,14 @@ pub struct ExportRequest {
     /// `--base-insecure`: plain HTTP or an unverified certificate for the base image's registry.
     #[serde(default)]
     pub base_insecure: bool,
+    /// `--metadata-file`: the host writes the result metadata there after the run; no output may
+    /// write the same path.
+    #[serde(default)]
+    pub metadata_file: Option<String>,
+    /// Host paths the host itself writes during the run (its store): left out
+    /// of every source walk, as the outputs' destinations are.
+    #[serde(default)]
+    pub host_writes: Vec<String>,
     /// Image config settings (`--config`, `--label`, `--env`, …).
     #[serde(default)]
     pub config: crate::image::settings::ConfigSettings,

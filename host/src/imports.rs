@@ -133,6 +133,19 @@ impl Host for State {
         crate::local::set_attributes(&path, mode, uid, gid, mtime)
     }
 
+    fn store_temporaries(&mut self, remove: bool) -> Result<Vec<(String, u64)>, Error> {
+        self.host.store.temporaries(remove)
+    }
+    fn output_stage_dir(&mut self, path: String) -> Result<String, Error> {
+        self.host.outputs.stage_dir(&path)
+    }
+    fn output_move(&mut self, from: String, to: String, into_link: bool) -> Result<bool, Error> {
+        crate::local::move_entry(&from, &to, into_link)
+    }
+    fn output_identity(&mut self, path: String) -> Option<(u64, u64)> {
+        crate::output::identity(&path)
+    }
+
     fn http_start(&mut self, request: HttpRequest, max_body: u32) -> Result<u32, Error> {
         let HostState { http, store, .. } = &mut self.host;
         http.start(store, request, max_body)

@@ -99,3 +99,25 @@ fn set_mtime(p: &Path, mtime: i64) -> Result<(), CoreError> {
     }
     Ok(())
 }
+
+/// Move a staged entry into place (see `output-move` in the WIT): true when moved, false when
+/// `from` and `to` are both directories and the core merges them.
+pub fn move_entry(from: &str, to: &str, into_link: bool) -> Result<bool, CoreError> {
+    let (source, target) = (Path::new(from), Path::new(to));
+    let from_dir = fs::symlink_metadata(source).map_err(|e| err(source, e))?.is_dir();
+    match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(target, e)),
+        Ok(m) if m.is_dir() && from_dir => return Ok(false),
+        Ok(m) if m.file_type().is_symlink() && into_link && from_dir && target.is_dir() => return Ok(false),
+        Ok(m) if into_link && from_dir && !m.file_type().is_symlink() => {
+            return Err(crate::errors::error(ErrorKind::Output, format!("destination directory {to} is a file")))
+        }
+        // A file over a file is one atomic rename; anything else goes first.
+        Ok(m) if m.is_dir() || from_dir => clear(target, false)?,
+        Ok(_) => {}
+    }
+    fs::rename(source, target).map_err(|e| err(target, e))?;
+    crate::signals::forget(source);
+    Ok(true)
+}

@@ -10,6 +10,7 @@ mod local;
 mod output;
 mod progress;
 mod runtime;
+mod signals;
 mod source;
 mod store;
 mod store_lock;
@@ -227,6 +228,7 @@ fn compression_threads(flag: Option<usize>) -> usize {
 }
 
 fn main() -> ExitCode {
+    signals::install();
     let cli = Cli::parse();
     match cli.command {
         Command::Export(args) => report(export(*args)),
@@ -305,8 +307,18 @@ fn maintain(action: StoreAction) -> Result<(), String> {
     } else if let Some(problems) = report["problems"].as_array() {
         println!("{} blobs, {} bytes, {} images checked", report["blobs"], report["bytes"], report["images"]);
         problems.iter().for_each(|p| println!("problem: {}", p.as_str().unwrap_or_default()));
+        for stale in report["stale"].as_array().into_iter().flatten() {
+            let path = stale["path"].as_str().unwrap_or_default();
+            println!(
+                "stale: {path} ({} bytes), left by a run that was killed: `outport store gc` removes it",
+                stale["size"]
+            );
+        }
     } else {
-        println!("removed {} blobs ({} bytes), kept {}", report["removed"], report["freed"], report["kept"]);
+        println!(
+            "removed {} blobs and {} temporary files ({} bytes), kept {}",
+            report["removed"], report["temporaries"], report["freed"], report["kept"]
+        );
     }
     match report["problems"].as_array() {
         Some(problems) if !problems.is_empty() => Err(format!("the store has {} problem(s)", problems.len())),
@@ -384,6 +396,9 @@ fn export(args: ExportArgs) -> Result<(), String> {
     });
     let progress = Progress::parse(&args.progress).unwrap_or(Progress::Quiet);
     let mut host = host_state(args.store.clone(), progress, &args.registry, StoreUse::Write)?;
+    let mut request = request;
+    request["metadataFile"] = args.metadata_file.as_ref().map(|p| p.to_string_lossy().into_owned()).into();
+    request["hostWrites"] = serde_json::json!([host.store.root().to_string_lossy()]);
     host.compress = compress_pool::CompressPool::new(threads);
     let response = runtime::run(host, &request.to_string()).map_err(|e| e.message)?;
     let response: serde_json::Value =
@@ -393,13 +408,27 @@ fn export(args: ExportArgs) -> Result<(), String> {
     }
     let metadata = serde_json::to_string_pretty(&response["metadata"]).expect("JSON value serializes");
     if let Some(path) = &args.metadata_file {
-        std::fs::write(path, format!("{metadata}\n"))
+        write_replacing(path, format!("{metadata}\n").as_bytes())
             .map_err(|e| format!("--metadata-file {}: {e}", path.display()))?;
     }
     if !writes_stdout {
         println!("{metadata}");
     }
     Ok(())
+}
+
+/// Write a whole file under a temporary name and rename it over `path`: a reader never sees it
+/// half-written, and a symlink at `path` is replaced, never followed (as every file output).
+fn write_replacing(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.outport-{}.tmp", std::process::id()));
+    signals::remember(&temp);
+    let result = std::fs::write(&temp, data).and_then(|()| std::fs::rename(&temp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    signals::forget(&temp);
+    result
 }
 
 fn default_store() -> Option<PathBuf> {

@@ -19,6 +19,8 @@ enum Target {
 pub struct Outputs {
     open: HashMap<u32, Target>,
     next: u32,
+    /// Staging directories of directory outputs, removed on drop if still there.
+    staged: Vec<PathBuf>,
 }
 
 const COPY_CHUNK: usize = 1 << 20;
@@ -36,6 +38,7 @@ impl Outputs {
         } else {
             let (temp, dest) = self.temp_for(path)?;
             let file = File::create(&temp).map_err(|e| io_error(ErrorKind::Output, &temp, &e))?;
+            crate::signals::remember(&temp);
             Target::File { file: io::BufWriter::with_capacity(COPY_CHUNK, file), temp, dest }
         };
         self.next += 1;
@@ -152,6 +155,7 @@ impl Outputs {
                 if result.is_err() {
                     let _ = fs::remove_file(&temp);
                 }
+                crate::signals::forget(&temp);
                 result
             }
         }
@@ -159,8 +163,29 @@ impl Outputs {
 
     pub fn abort(&mut self, handle: u32) {
         if let Some(Target::File { temp, .. }) = self.open.remove(&handle) {
-            let _ = fs::remove_file(temp);
+            let _ = fs::remove_file(&temp);
+            crate::signals::forget(&temp);
         }
+    }
+
+    /// A new, empty, hidden directory beside `path` to build a directory output in; `path`'s
+    /// missing parents are created first, as buildx creates them for type=local.
+    pub fn stage_dir(&mut self, path: &str) -> Result<String, CoreError> {
+        let dest = Path::new(path);
+        if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| io_error(ErrorKind::Output, parent, &e))?;
+        }
+        if fs::metadata(dest).is_ok_and(|m| !m.is_dir()) {
+            return Err(error(ErrorKind::Output, format!("destination directory {path} is a file")));
+        }
+        let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.next += 1;
+        let stage = parent.join(format!(".{name}.outport-{}-{}.tmp", std::process::id(), self.next));
+        fs::create_dir(&stage).map_err(|e| io_error(ErrorKind::Output, &stage, &e))?;
+        crate::signals::remember(&stage);
+        self.staged.push(stage.clone());
+        stage.into_os_string().into_string().map_err(|_| error(ErrorKind::Output, format!("{path}: not UTF-8")))
     }
 }
 
@@ -191,10 +216,22 @@ impl Drop for Outputs {
     fn drop(&mut self) {
         for (_, target) in self.open.drain() {
             if let Target::File { temp, .. } = target {
-                let _ = fs::remove_file(temp);
+                let _ = fs::remove_file(&temp);
+                crate::signals::forget(&temp);
             }
         }
+        // A staged directory still here was not moved into place: the run failed.
+        for stage in self.staged.drain(..) {
+            let _ = fs::remove_dir_all(&stage);
+            crate::signals::forget(&stage);
+        }
     }
+}
+
+/// (device, inode) of `path`, symlinks followed.
+pub fn identity(path: &str) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Create one directory; its parent must exist. An existing directory is fine.

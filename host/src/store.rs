@@ -53,6 +53,10 @@ impl BlobStore {
         BlobStore { root, writers: HashMap::new(), next: 0, verified: Default::default() }
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf, CoreError> {
         Ok(self.root.join("blobs").join("sha256").join(hex_of(digest)?))
     }
@@ -76,6 +80,7 @@ impl BlobStore {
         self.next += 1;
         let temp = ingest.join(format!("{}-{}.tmp", std::process::id(), self.next));
         let file = File::create(&temp).map_err(|e| self.io(&temp, e))?;
+        crate::signals::remember(&temp);
         self.writers.insert(self.next, (file, temp));
         Ok(self.next)
     }
@@ -96,12 +101,14 @@ impl BlobStore {
         if result.is_err() {
             let _ = fs::remove_file(&temp);
         }
+        crate::signals::forget(&temp);
         result
     }
 
     pub fn abort(&mut self, handle: u32) {
         if let Some((_, temp)) = self.writers.remove(&handle) {
-            let _ = fs::remove_file(temp);
+            let _ = fs::remove_file(&temp);
+            crate::signals::forget(&temp);
         }
     }
 
@@ -263,5 +270,59 @@ pub fn hash_file(file: &mut File) -> std::io::Result<String> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
+    }
+}
+
+impl BlobStore {
+    /// Temporary files no running process owns: each name carries its writer's PID
+    /// (`ingest/PID-N.tmp`, `.NAME.PID.tmp`, `cache/.KEY.PID.tmp`, `lock.PID.tmp`). Removed first
+    /// when `remove` (gc, which holds the store lock).
+    pub fn temporaries(&self, remove: bool) -> Result<Vec<(String, u64)>, CoreError> {
+        let mut found = Vec::new();
+        for dir in ["", "ingest", "cache"] {
+            let path = self.root.join(dir);
+            let entries = match fs::read_dir(&path) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.io(&path, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| self.io(&path, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(pid) = temporary_owner(&name) else { continue };
+                let meta = entry.metadata().map_err(|e| self.io(&entry.path(), e))?;
+                if !meta.is_file() || crate::store_lock::pid_exists(pid) {
+                    continue;
+                }
+                if remove {
+                    fs::remove_file(entry.path()).map_err(|e| self.io(&entry.path(), e))?;
+                }
+                found.push((if dir.is_empty() { name } else { format!("{dir}/{name}") }, meta.len()));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+}
+
+/// The PID in a temporary file's name: `PID-N.tmp`, `.NAME.PID.tmp` or `lock.PID.tmp`.
+fn temporary_owner(name: &str) -> Option<i32> {
+    let stem = name.strip_suffix(".tmp")?;
+    let digits = match stem.split_once('-') {
+        Some((pid, n)) if !stem.starts_with('.') && n.bytes().all(|b| b.is_ascii_digit()) => pid,
+        _ => stem.rsplit('.').next()?,
+    };
+    digits.parse().ok().filter(|&pid| pid > 0)
+}
+
+#[cfg(test)]
+mod temporary_tests {
+    #[test]
+    fn temporary_names_carry_their_owner() {
+        assert_eq!(super::temporary_owner("123-4.tmp"), Some(123));
+        assert_eq!(super::temporary_owner(".index.json.77.tmp"), Some(77));
+        assert_eq!(super::temporary_owner("lock.9.tmp"), Some(9));
+        assert_eq!(super::temporary_owner("index.json"), None);
+        assert_eq!(super::temporary_owner("lock"), None);
     }
 }

@@ -117,7 +117,7 @@ fn a_writer_waits_for_the_store_lock_and_takes_over_a_dead_one() {
     let _ = holder.wait();
     let out = waiting.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("in use by process {}", holder.id())), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("locked by process {}", holder.id())), "{}", stderr(&out));
     assert_store_whole(work.path(), "after waiting for the lock");
 }
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 'use strict';
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
-const fs = require('node:fs');
 const { parseArgs } = require('node:util');
 const { exportImage, images, push, storeVerify, storeGc } = require('../lib/index.js');
 const { version } = require('../package.json');
@@ -149,6 +148,8 @@ async function main() {
   const outputs = values.output ?? [];
   const onProgress = PROGRESS[values.progress];
   const metadata = await exportImage({
+    metadataFile: values['metadata-file'],
+    signal: stopOnSignals(),
     rootfs: rest[0],
     result: values.result,
     layers: values.layer ?? [],
@@ -192,17 +193,28 @@ async function main() {
     },
   });
   const text = `${JSON.stringify(metadata, null, 2)}\n`;
-  if (values['metadata-file']) {
-    try {
-      fs.writeFileSync(values['metadata-file'], text);
-    } catch (err) {
-      throw new Error(`--metadata-file ${values['metadata-file']}: ${err.message}`);
-    }
-  }
   // stdout carries the tarball when an output writes there.
   const writesStdout = outputs.some((o) => o === '-' || o.split(',').includes('dest=-'));
   if (!writesStdout) process.stdout.write(text);
 }
+
+/**
+ * SIGINT and SIGTERM stop the run at its next step: its temporary files are removed and the store
+ * lock released before the process exits with 128 + the signal's number. Handling them also makes
+ * them work when this runs as PID 1 in a container, where an unhandled signal is ignored.
+ */
+function stopOnSignals() {
+  const controller = new AbortController();
+  for (const [name, number] of [['SIGINT', 2], ['SIGTERM', 15]]) {
+    process.once(name, () => {
+      process.exitCode = 128 + number;
+      stopped = name === 'SIGINT' ? 'interrupted' : 'terminated';
+      controller.abort();
+    });
+  }
+  return controller.signal;
+}
+let stopped = null;
 
 async function pushStored(rest, values) {
   if (rest.length !== 1) usageError('push takes exactly one NAME');
@@ -225,7 +237,10 @@ async function maintainStore(rest, values) {
   else if (report.problems) {
     process.stdout.write(`${report.blobs} blobs, ${report.bytes} bytes, ${report.images} images checked\n`);
     for (const problem of report.problems) process.stdout.write(`problem: ${problem}\n`);
-  } else process.stdout.write(`removed ${report.removed} blobs (${report.freed} bytes), kept ${report.kept}\n`);
+    for (const { path, size } of report.stale ?? []) {
+      process.stdout.write(`stale: ${path} (${size} bytes), left by a run that was killed: \`outport store gc\` removes it\n`);
+    }
+  } else process.stdout.write(`removed ${report.removed} blobs and ${report.temporaries} temporary files (${report.freed} bytes), kept ${report.kept}\n`);
   if (report.problems?.length) throw new Error(`the store has ${report.problems.length} problem(s)`);
 }
 
@@ -238,6 +253,10 @@ async function listImages(values) {
 }
 
 main().catch((err) => {
+  if (stopped) {
+    process.stderr.write(`error: ${stopped}: temporary files removed\n`);
+    return;
+  }
   process.stderr.write(`error: ${err.message}\n`);
   process.exitCode = 1;
 });

@@ -9,6 +9,7 @@ const REASONS = {
   EISDIR: 'is a directory',
   EEXIST: 'file exists',
   ENOSPC: 'no space left on device',
+  EROFS: 'read-only file system',
 };
 
 function hostError(kind, message) {

@@ -131,6 +131,14 @@ export interface OutportHost {
   outputListDir(path: string): Awaitable<Array<[string, boolean]> | null>;
   outputRemove(path: string): Awaitable<unknown>;
   outputSetAttributes(path: string, mode: number, uid: number, gid: number, mtime: number): Awaitable<unknown>;
+  /** Optional: temporary files in the store no running process owns, as [path, size]; removed first when `remove` (store gc). */
+  storeTemporaries?(remove: boolean): Awaitable<Array<[string, number]>>;
+  /** Optional: a new, empty, hidden directory beside `path` in which a directory output is built, then moved into place with outputMove. Without it, directory outputs are written in place. */
+  outputStageDir?(path: string): Awaitable<string>;
+  /** Needed with outputStageDir: rename `from` to `to`, replacing what is there (never following a link), and resolve to true; resolve to false, moving nothing, when both are directories (with `intoLink`, `to` may be a symlink to one). */
+  outputMove?(from: string, to: string, intoLink: boolean): Awaitable<boolean>;
+  /** Optional: [device, inode] of what is at `path` (symlinks followed) in the same numbering as sourceStat, or null; lets source walks leave the run's own outputs out. */
+  outputIdentity?(path: string): Awaitable<[number, number] | null>;
   /** The response body is cut at `maxBody` bytes. Redirects are returned, not followed. */
   httpSend(request: HttpRequest, maxBody: number): Awaitable<{ status: number; headers: Array<[string, string]>; body: Uint8Array }>;
   credentials(registry: string, forPush: boolean): Awaitable<{ username?: string; password?: string; identityToken?: string } | null>;
@@ -211,6 +219,8 @@ export interface LayerSpec {
 export interface ExportOptions extends RegistryOptions, CallOptions {
   /** Root filesystem directory that becomes the image's layer (or give `result`). */
   rootfs?: string;
+  /** Also write the result metadata (buildx keys, pretty JSON) to this file (`--metadata-file`); no output may write the same path. */
+  metadataFile?: string;
   /** Path of a multi-platform build result JSON: { platforms: [{ platform, layers: [dir…], config? }] }. */
   result?: string;
   /**

@@ -1,9 +1,12 @@
 'use strict';
 // outport for Node: the same exporter core as the native CLI (compiled to wasm), with a Node host.
+const fs = require('node:fs');
+const path = require('node:path');
 const core = require('../wasm/outport.js');
 const { createNodeHost } = require('./node-host');
 const { defaultStoreDir } = require('./store');
 const { acquireStoreLock } = require('./store-lock');
+const { checkOptions } = require('./options');
 
 const ARCH = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
 const OS = { linux: 'linux', darwin: 'darwin', win32: 'windows', freebsd: 'freebsd' };
@@ -21,17 +24,37 @@ const shared = () => import('./request.mjs');
  * (`containerimage.digest`, `containerimage.config.digest`, `containerimage.descriptor`, …).
  */
 async function exportImage(options) {
+  checkOptions('exportImage', options, { required: true });
   const { exportRequest } = await shared();
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
-  const env = { cwd: process.cwd(), hostPlatform: hostPlatform(), sourceDateEpoch: process.env.SOURCE_DATE_EPOCH };
+  // The Node host's store is written during the run: source walks leave it out.
+  const hostWrites = options?.host ? [] : [options?.store ?? defaultStoreDir()];
+  const env = { cwd: process.cwd(), hostPlatform: hostPlatform(), sourceDateEpoch: process.env.SOURCE_DATE_EPOCH, hostWrites };
   const request = JSON.stringify(exportRequest(options, env));
   const response = JSON.parse(await withHost(options, (host) => core.run(host, request), WRITES_STORE));
   response.warnings.forEach((w) => onWarning(w));
+  if (options?.metadataFile) writeReplacing(options.metadataFile, `${JSON.stringify(response.metadata, null, 2)}\n`);
   return response.metadata;
+}
+
+/**
+ * Write a whole file under a temporary name and rename it over `file`: never seen half-written,
+ * and a symlink at `file` is replaced, not followed (as every file output).
+ */
+function writeReplacing(file, text) {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.outport-${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(temp, text);
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw Object.assign(new Error(`metadataFile ${file}: ${err.message}`), { kind: 'output' });
+  }
 }
 
 /** Push an image from the local store: resolves to { 'containerimage.digest', 'image.name' }. */
 async function push(options) {
+  checkOptions('push', options, { required: true });
   const { pushRequest } = await shared();
   const request = JSON.stringify(pushRequest(options));
   return JSON.parse(await withHost(options, (host) => core.push(host, request)));
@@ -39,16 +62,19 @@ async function push(options) {
 
 /** The images in the local store: [{ name, digest, mediaType, size }], sorted by name. */
 async function images(options) {
+  checkOptions('images', options);
   return JSON.parse(await withHost(pick(options), (host) => core.images(host)));
 }
 
-/** Check the local store: resolves to { blobs, bytes, images, problems } (problems: [] when whole). */
+/** Check the local store: resolves to { blobs, bytes, images, problems, stale } (problems: [] when whole). */
 async function storeVerify(options) {
+  checkOptions('storeVerify', options);
   return JSON.parse(await withHost(pick(options), (host) => core.storeVerify(host)));
 }
 
-/** Remove the blobs no stored image reaches: resolves to { images, kept, removed, freed }. */
+/** Remove the blobs no stored image reaches and stale temporaries: resolves to { images, kept, removed, freed, temporaries }. */
 async function storeGc(options) {
+  checkOptions('storeGc', options);
   return JSON.parse(await withHost(pick(options), (host) => core.storeGc(host), WRITES_STORE));
 }
 

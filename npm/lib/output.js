@@ -45,6 +45,24 @@ function linkOrClone(source, temp) {
   }
 }
 
+function lstat(p) {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    throw ioError('output', p, err);
+  }
+}
+
+/** [device, inode] of what is at `p`, symlinks followed, as source entries report them; null if absent. */
+function identity(p) {
+  try {
+    const stat = fs.statSync(p);
+    return [stat.dev, stat.ino];
+  } catch {
+    return null;
+  }
+}
+
 class Outputs {
   constructor() {
     this.open = new Map();
@@ -183,14 +201,77 @@ class Outputs {
   /** Whatever was not committed (e.g. the process is exiting on an error) is removed. */
   removeTemporaries() {
     for (const handle of [...this.open.keys()]) this.abort(handle);
+    // A staged directory still here was not moved into place: the run failed.
+    for (const stage of this.staged ?? []) fs.rmSync(stage, { recursive: true, force: true });
+    this.staged = new Set();
+    unfinished.delete(this);
   }
 
   /** Stop tracking `handle`; with nothing left open there is nothing to clean up at exit. */
   release(handle) {
     const t = this.open.get(handle);
     this.open.delete(handle);
-    if (this.open.size === 0) unfinished.delete(this);
+    if (this.open.size === 0 && !this.staged?.size) unfinished.delete(this);
     return t;
+  }
+
+  /**
+   * A new, empty, hidden directory beside `dest` to build a directory output in (see output-stage-dir
+   * in the WIT); `dest`'s missing parents are created first, as buildx creates them for type=local.
+   */
+  stageDir(dest) {
+    const parent = path.dirname(dest);
+    try {
+      fs.mkdirSync(parent, { recursive: true });
+    } catch (err) {
+      throw ioError('output', parent, err);
+    }
+    let stat;
+    try {
+      stat = fs.statSync(dest);
+    } catch {}
+    if (stat && !stat.isDirectory()) throw hostError('output', `destination directory ${dest} is a file`);
+    const stage = path.join(parent, `.${path.basename(dest)}.outport-${process.pid}-${++this.next}.tmp`);
+    try {
+      fs.mkdirSync(stage);
+    } catch (err) {
+      throw ioError('output', stage, err);
+    }
+    this.staged ??= new Set();
+    this.staged.add(stage);
+    unfinished.add(this);
+    return stage;
+  }
+
+  /** Move a staged entry into place (output-move in the WIT): false when both are directories. */
+  move(from, to, intoLink) {
+    const fromDir = lstat(from).isDirectory();
+    let target;
+    try {
+      target = fs.lstatSync(to);
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw ioError('output', to, err);
+    }
+    if (target) {
+      if (target.isDirectory() && fromDir) return false;
+      if (target.isSymbolicLink() && intoLink && fromDir && isDirectory(to)) return false;
+      if (intoLink && fromDir && !target.isSymbolicLink()) throw hostError('output', `destination directory ${to} is a file`);
+      // A file over a file is one atomic rename; anything else goes first.
+      if (target.isDirectory() || fromDir) {
+        try {
+          fs.rmSync(to, { recursive: true, force: true });
+        } catch (err) {
+          throw ioError('output', to, err);
+        }
+      }
+    }
+    try {
+      fs.renameSync(from, to);
+    } catch (err) {
+      throw ioError('output', to, err);
+    }
+    this.staged?.delete(from);
+    return true;
   }
 
   target(handle) {
@@ -227,4 +308,4 @@ function readWhole(file) {
   }
 }
 
-module.exports = { Outputs, mkdir, readWhole };
+module.exports = { Outputs, mkdir, readWhole, identity };

@@ -3,10 +3,10 @@
 
 /**
  * The core's export request from `exportImage` options. `env` says what the caller's platform knows:
- * `{ cwd, hostPlatform, sourceDateEpoch }`.
+ * `{ cwd, hostPlatform, sourceDateEpoch, hostWrites }` (hostWrites: paths the host writes itself, e.g. its store).
  */
 export function exportRequest(options, env) {
-  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config } = options ?? {};
+  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile } = options ?? {};
   return {
     rootfs,
     result,
@@ -26,9 +26,12 @@ export function exportRequest(options, env) {
     base,
     baseInsecure,
     hostPlatform: env.hostPlatform,
-    sourceDateEpoch: options?.sourceDateEpoch ?? env.sourceDateEpoch,
+    // A number is as good as a string (index.d.ts allows both; the core parses the text).
+    sourceDateEpoch: options?.sourceDateEpoch === undefined ? env.sourceDateEpoch : String(options.sourceDateEpoch),
     now: Math.floor(Date.now() / 1000),
     config: config ?? {},
+    metadataFile,
+    hostWrites: env.hostWrites ?? [],
   };
 }
 

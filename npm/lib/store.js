@@ -243,6 +243,40 @@ class Store {
     }
   }
 
+  /**
+   * Temporary files no running process owns: each name carries its writer's PID (`ingest/PID-N.tmp`,
+   * `.NAME.PID.tmp`, `cache/.KEY.PID.tmp`, `lock.PID.tmp`). Removed first when `remove` (gc, which
+   * holds the store lock). The same rule as the native host (host/src/store.rs).
+   */
+  temporaries(remove) {
+    const found = [];
+    for (const dir of ['', 'ingest', 'cache']) {
+      const full = path.join(this.root, dir);
+      let names;
+      try {
+        names = fs.readdirSync(full);
+      } catch (err) {
+        if (err.code === 'ENOENT') continue;
+        throw ioError('store', full, err);
+      }
+      for (const name of names) {
+        const pid = temporaryOwner(name);
+        if (pid === null) continue;
+        const file = path.join(full, name);
+        let stat;
+        try {
+          stat = fs.lstatSync(file);
+        } catch {
+          continue;
+        }
+        if (!stat.isFile() || pidExists(pid)) continue;
+        if (remove) fs.rmSync(file, { force: true });
+        found.push([dir ? `${dir}/${name}` : name, stat.size]);
+      }
+    }
+    return found.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   writer(handle) {
     const w = this.writers.get(handle);
     if (!w) throw hostError('internal', `blob handle ${handle} is not open`);
@@ -250,4 +284,22 @@ class Store {
   }
 }
 
-module.exports = { Store, defaultStoreDir };
+/** The PID in a temporary file's name (`PID-N.tmp`, `.NAME.PID.tmp`, `lock.PID.tmp`), else null. */
+function temporaryOwner(name) {
+  if (!name.endsWith('.tmp')) return null;
+  const stem = name.slice(0, -4);
+  const ingest = /^(\d+)-\d+$/.exec(stem);
+  const digits = ingest ? ingest[1] : stem.slice(stem.lastIndexOf('.') + 1);
+  return /^\d+$/.test(digits) && Number(digits) > 0 ? Number(digits) : null;
+}
+
+function pidExists(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+module.exports = { Store, defaultStoreDir, pidExists };

@@ -2,7 +2,7 @@
 //! source-tree imports. Every blob is verified against its descriptor as it is read.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{read_small_file, Host, ProgressEvent};
+use crate::host::{read_small_file, EntryKind, Host, ProgressEvent};
 use crate::image::spec::Descriptor;
 use crate::ingest::{verify, Ingest};
 use serde::Deserialize;
@@ -79,9 +79,32 @@ impl Layout {
         Ok(format!("{}/blobs/sha256/{hex}", self.dir))
     }
 
+    /// The path of a blob that is a regular file of the layout: a fifo would hang the read, and
+    /// a symlink may only name another file in blobs/sha256 (never one outside the layout).
+    async fn blob_file<H: Host>(&self, host: &H, digest: &str) -> Result<String> {
+        let path = self.blob_path(digest)?;
+        let refuse = |why: &str| Err(Error::source(format!("{}: blob {digest} ({path}) {why}", self.name())));
+        let entry = host.source_stat(path.as_bytes()).await?;
+        let file = match entry.kind {
+            EntryKind::Regular => return Ok(path),
+            EntryKind::Symlink => {
+                let target = &entry.link_target;
+                if target.is_empty() || target.contains(&b'/') || target.starts_with(b".") {
+                    return refuse("is a symlink out of blobs/sha256: refused");
+                }
+                format!("{}/blobs/sha256/{}", self.dir, String::from_utf8_lossy(target))
+            }
+            _ => return refuse("is not a regular file"),
+        };
+        match host.source_stat(file.as_bytes()).await?.kind {
+            EntryKind::Regular => Ok(file),
+            _ => refuse("is a symlink to something other than a regular file"),
+        }
+    }
+
     /// A manifest or config, read whole (at most `limit` bytes) and verified.
     pub async fn small_blob<H: Host>(&self, host: &H, expected: &Descriptor, limit: u64) -> Result<Vec<u8>> {
-        let bytes = read_small_file(host, &self.blob_path(&expected.digest)?, limit).await?;
+        let bytes = read_small_file(host, &self.blob_file(host, &expected.digest).await?, limit).await?;
         verify(&bytes, expected, &self.name(), ErrorKind::Source)?;
         Ok(bytes)
     }
@@ -93,7 +116,7 @@ impl Layout {
             host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
             return Ok(());
         }
-        let path = self.blob_path(&expected.digest)?;
+        let path = self.blob_file(host, &expected.digest).await?;
         let handle = host.source_open(path.as_bytes()).await?;
         let mut ingest = match Ingest::start(host, expected, &self.name(), ErrorKind::Source).await {
             Ok(i) => i,

@@ -241,6 +241,18 @@ impl Host for ComponentHost {
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
         imports::output_set_attributes(path, mode, uid, gid, mtime).map_err(from_wit)
     }
+    async fn store_temporaries(&self, remove: bool) -> Result<Vec<(String, u64)>> {
+        imports::store_temporaries(remove).map_err(from_wit)
+    }
+    async fn output_stage_dir(&self, path: &str) -> Result<Option<String>> {
+        imports::output_stage_dir(path).map(Some).map_err(from_wit)
+    }
+    async fn output_move(&self, from: &str, to: &str, into_link: bool) -> Result<bool> {
+        imports::output_move(from, to, into_link).map_err(from_wit)
+    }
+    async fn output_identity(&self, path: &str) -> Option<(u64, u64)> {
+        imports::output_identity(path)
+    }
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse> {
         let body = match request.body {
             HttpBody::Empty => wit::HttpBody::Empty,

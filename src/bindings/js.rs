@@ -305,6 +305,41 @@ impl Host for JsHost {
         }
         number("outputPlaceBlob", "result", &self.call("outputPlaceBlob", &[path.into(), digest.into()]).await?)
     }
+    /// Optional: `[[path, size], …]`.
+    async fn store_temporaries(&self, remove: bool) -> Result<Vec<(String, u64)>> {
+        if self.method("storeTemporaries").is_none() {
+            return Ok(Vec::new());
+        }
+        let v = self.call("storeTemporaries", &[remove.into()]).await?;
+        let bad = || Error::internal("host storeTemporaries did not return [[path, size], …]");
+        let list = v.dyn_ref::<Array>().ok_or_else(bad)?;
+        let pair = |item: JsValue| -> Option<(String, u64)> {
+            let item = item.dyn_into::<Array>().ok()?;
+            Some((item.get(0).as_string()?, number::<u64>("storeTemporaries", "size", &item.get(1)).ok()?))
+        };
+        list.iter().map(|item| pair(item).ok_or_else(bad)).collect()
+    }
+    /// Optional for embedders: without `outputStageDir` directory outputs are written in place.
+    async fn output_stage_dir(&self, path: &str) -> Result<Option<String>> {
+        if self.method("outputStageDir").is_none() {
+            return Ok(None);
+        }
+        let v = self.call("outputStageDir", &[path.into()]).await?;
+        v.as_string().map(Some).ok_or_else(|| Error::internal("host outputStageDir did not return a string"))
+    }
+    async fn output_move(&self, from: &str, to: &str, into_link: bool) -> Result<bool> {
+        let v = self.call("outputMove", &[from.into(), to.into(), into_link.into()]).await?;
+        v.as_bool().ok_or_else(|| Error::internal("host outputMove did not return a boolean"))
+    }
+    /// Optional: `[device, inode]` or null.
+    async fn output_identity(&self, path: &str) -> Option<(u64, u64)> {
+        self.method("outputIdentity")?;
+        let v = self.call("outputIdentity", &[path.into()]).await.ok()?;
+        let pair = v.dyn_into::<Array>().ok()?;
+        let device = number::<u64>("outputIdentity", "device", &pair.get(0)).ok()?;
+        let inode = number::<u64>("outputIdentity", "inode", &pair.get(1)).ok()?;
+        Some((device, inode))
+    }
     async fn output_commit(&self, h: Handle) -> Result<()> {
         self.call("outputCommit", &[h.into()]).await.map(drop)
     }

@@ -3,6 +3,7 @@
 //! written into a directory. Several platforms go to `<os>_<arch>[_<variant>]/` directories; with an
 //! epoch every entry's mtime is the epoch.
 
+use super::staging::Staged;
 use crate::attest::{self, Attestation};
 use crate::build_result::PlatformInput;
 use crate::digest::Hasher;
@@ -86,9 +87,10 @@ pub async fn write_tar<H: Host>(
     out.flush().await
 }
 
-/// The local exporter: write each platform's filesystem under `dest` (in `<os>_<arch>/` when
-/// `split`). Without split, a path two platforms both produce is an error, as in BuildKit. Fifos
-/// and devices cannot be created portably: they are skipped with a warning.
+/// The local exporter: write each platform's filesystem under `target.root` (in `<os>_<arch>/`
+/// when `split`). Without split, a path two platforms both produce is an error, as in BuildKit.
+/// Fifos and devices cannot be created portably: they are skipped with a warning. `root` is the
+/// staging directory; [`finish_local`] completes the export once it is in place.
 pub async fn write_local<H: Host>(
     host: &H,
     inputs: &[PlatformInput],
@@ -96,8 +98,8 @@ pub async fn write_local<H: Host>(
     target: &Local<'_>,
     attestations: &Attestations<'_>,
     warnings: &mut Vec<String>,
-) -> Result<()> {
-    let dest = target.dest.trim_end_matches('/');
+) -> Result<LocalWritten> {
+    let root = target.root.trim_end_matches('/');
     let split = target.split;
     let mtime = epoch.map_or(Mtime::Keep, Mtime::Set);
     let mut local = LocalVisitor {
@@ -110,7 +112,7 @@ pub async fn write_local<H: Host>(
     };
     for input in inputs {
         local.platform = input.platform.id();
-        local.base = if split { format!("{dest}/{}", local.platform.replace('/', "_")) } else { dest.to_string() };
+        local.base = if split { format!("{root}/{}", local.platform.replace('/', "_")) } else { root.to_string() };
         host.output_create_dir(&local.base).await?;
         local.written.insert(local.base.clone(), local.platform.clone());
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
@@ -130,27 +132,61 @@ pub async fn write_local<H: Host>(
     }
     // Directory times last, deepest first: writing their children changed them.
     local.dirs.sort_by(|a, b| b.0.cmp(&a.0));
-    for (path, entry) in &local.dirs {
-        host.output_set_attributes(path, entry.mode, entry.uid, entry.gid, entry.mtime).await?;
-    }
+    set_directory_attributes(host, &local.dirs, |p| p.to_string()).await?;
     warnings.extend(local.skipped);
-    if target.delete {
-        delete_stale(host, dest, &local.written).await?;
+    Ok(LocalWritten { written: local.written, dirs: local.dirs })
+}
+
+/// What a local export wrote (paths under its staging root), for [`finish_local`].
+pub struct LocalWritten {
+    /// Path → the platform that wrote it.
+    written: HashMap<String, String>,
+    /// Directories with their entries, deepest first.
+    dirs: Vec<(String, SourceEntry)>,
+}
+
+/// After the staged tree is in place: mode=delete removes what the destination holds beyond the
+/// result; directories merged into existing ones get their times and modes again.
+pub async fn finish_local<H: Host>(
+    host: &H,
+    staged: &Staged,
+    done: &LocalWritten,
+    delete: bool,
+    merged: bool,
+) -> Result<()> {
+    if delete {
+        let written: HashMap<String, String> =
+            done.written.iter().map(|(path, platform)| (staged.final_path(path), platform.clone())).collect();
+        delete_stale(host, &staged.dest, &written).await?;
+    }
+    if merged {
+        set_directory_attributes(host, &done.dirs, |p| staged.final_path(p)).await?;
+    }
+    Ok(())
+}
+
+async fn set_directory_attributes<H: Host>(
+    host: &H,
+    dirs: &[(String, SourceEntry)],
+    place: impl Fn(&str) -> String,
+) -> Result<()> {
+    for (path, entry) in dirs {
+        host.output_set_attributes(&place(path), entry.mode, entry.uid, entry.gid, entry.mtime).await?;
     }
     Ok(())
 }
 
 /// Where and how the local exporter writes.
 pub struct Local<'a> {
-    pub dest: &'a str,
+    /// The directory written: the output's staging directory.
+    pub root: &'a str,
     /// One `<os>_<arch>` directory per platform.
     pub split: bool,
-    /// mode=delete: remove what the destination holds beyond the result.
-    pub delete: bool,
 }
 
 /// Remove every entry under `dest` that this export did not write (links are not followed).
 async fn delete_stale<H: Host>(host: &H, dest: &str, written: &HashMap<String, String>) -> Result<()> {
+    let dest = dest.trim_end_matches('/');
     let mut pending = vec![dest.to_string()];
     while let Some(dir) = pending.pop() {
         for (name, is_dir) in host.output_list_dir(&dir).await?.unwrap_or_default() {

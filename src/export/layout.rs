@@ -1,6 +1,7 @@
 //! OCI image layouts (`oci-layout`, `index.json`, `blobs/sha256/…`), as a tarball or a directory,
 //! laid out as containerd's archive exporter and BuildKit's client write them.
 
+use super::staging::Staged;
 use crate::digest::hex_part;
 use crate::error::{Error, Result};
 use crate::gojson;
@@ -96,10 +97,10 @@ pub async fn write_tar<H: Host>(host: &H, out: Handle, layout: Layout<'_>) -> Re
     host.output_write(out, &tail).await
 }
 
-/// Write (or update) the layout as a directory. Each file is written under a temporary name and
-/// renamed; index.json goes last and keeps entries of other images.
-pub async fn write_dir<H: Host>(host: &H, dest: &str, layout: Layout<'_>) -> Result<()> {
-    let dest = dest.trim_end_matches('/');
+/// Write (or update) the layout as a directory, in its staging directory; index.json keeps the
+/// entries of other images that the destination's index.json has.
+pub async fn write_dir<H: Host>(host: &H, staged: &Staged, layout: Layout<'_>) -> Result<()> {
+    let dest = staged.dir.trim_end_matches('/');
     for dir in [dest.to_string(), format!("{dest}/blobs"), format!("{dest}/blobs/sha256")] {
         host.output_mkdir(&dir).await?;
     }
@@ -113,11 +114,11 @@ pub async fn write_dir<H: Host>(host: &H, dest: &str, layout: Layout<'_>) -> Res
         }
     }
     write_file(host, &format!("{dest}/oci-layout"), OCI_LAYOUT).await?;
-    let index_path = format!("{dest}/index.json");
-    let existing = host.output_read(&index_path).await?;
+    let existing_path = format!("{}/index.json", staged.dest);
+    let existing = host.output_read(&existing_path).await?;
     let merged = merge_index(existing.as_deref(), layout.index_entries)
-        .map_err(|e| Error::output(format!("{index_path}: {e}")))?;
-    write_file(host, &index_path, &merged).await
+        .map_err(|e| Error::output(format!("{existing_path}: {e}")))?;
+    write_file(host, &format!("{dest}/index.json"), &merged).await
 }
 
 async fn write_file<H: Host>(host: &H, path: &str, data: &[u8]) -> Result<()> {

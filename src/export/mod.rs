@@ -4,6 +4,7 @@
 pub mod filesystem;
 pub mod layout;
 pub mod plan;
+pub mod staging;
 pub mod store;
 
 use crate::annotate::Level;
@@ -19,9 +20,10 @@ use crate::image::mediatypes::MediaTypes;
 use crate::image::settings::ConfigSettings;
 use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
+use crate::layer::reserved::{self, Reserved};
 use crate::layer::source::{self, LayerSource, SourceOptions};
 use crate::layer::{self, put_blob, WrittenBlob};
-use crate::options::expand_outputs;
+use crate::options::{expand_outputs, OutputSpec};
 use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::registry::{self, push::PushJob};
@@ -30,6 +32,7 @@ use crate::timefmt::rfc3339;
 use layout::{Layout, REF_NAME};
 use plan::{ImageTarget, Plan, Shape, Target};
 use serde_json::Value;
+use staging::Staged;
 use std::collections::btree_map::{BTreeMap, Entry};
 
 /// BuildKit's layer annotation recording a rewrite-timestamp epoch (kept in OCI mode only).
@@ -39,7 +42,9 @@ const CREATED: &str = "org.opencontainers.image.created";
 /// An output whose destination is open.
 enum Opened {
     Tar(Handle),
-    Dir,
+    /// A directory output being built beside its destination; a local export's record of what it
+    /// wrote, once it has.
+    Dir(Staged, Option<filesystem::LocalWritten>),
     Nothing,
 }
 
@@ -60,7 +65,9 @@ struct Run {
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
     let mut response = ExportResponse::default();
     let specs = expand_outputs(&request.outputs, &request.tags, request.push, request.load)?;
-    let inputs = inputs(host, request, &mut response.warnings).await?;
+    check_distinct_destinations(host, &specs, request).await?;
+    let reserved = Reserved::locate(host, &written_paths(&specs, request)).await;
+    let inputs = inputs(host, request, reserved, &mut response.warnings).await?;
     let mut attestations = Vec::new();
     for spec in &request.attestations {
         attestations.push(attest::load(host, spec).await?);
@@ -104,15 +111,16 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
             }
         }
     }
-    for (plan, out) in plans.iter().zip(&opened) {
+    for (plan, out) in plans.iter().zip(opened.iter_mut()) {
         if let Err(e) = export_one(host, &mut run, plan, out, &mut response).await {
             abort_all(host, &opened).await;
             return Err(e);
         }
     }
-    for o in &opened {
-        if let Opened::Tar(h) = o {
-            host.output_commit(*h).await?;
+    for (i, (plan, out)) in plans.iter().zip(&opened).enumerate() {
+        if let Err(e) = commit(host, plan, out).await {
+            abort_all(host, &opened[i + 1..]).await;
+            return Err(e);
         }
     }
     host.progress(ProgressEvent { phase: "done".into(), id: String::new(), current: 1, total: 1 });
@@ -121,8 +129,13 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
 
 /// What to export: a `--result FILE`, or for `--platform` (or this machine's) the layers from
 /// ROOTFS, `--node-app` and `--layer`, in that order.
-async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<String>) -> Result<Vec<PlatformInput>> {
-    let sources = SourceOptions::new(request.owner.as_deref(), &request.excludes)?;
+async fn inputs<H: Host>(
+    host: &H,
+    request: &ExportRequest,
+    reserved: Reserved,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PlatformInput>> {
+    let sources = SourceOptions { reserved, ..SourceOptions::new(request.owner.as_deref(), &request.excludes)? };
     let base = base_request(request);
     if let Some(result) = &request.result {
         let other = match () {
@@ -173,6 +186,43 @@ async fn inputs<H: Host>(host: &H, request: &ExportRequest, warnings: &mut Vec<S
         build_result::load_config(host, config_file, requested.as_ref(), &settings, warnings).await?;
     let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
     Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
+}
+
+/// Every host path this run writes: the outputs' destinations and what the host names (its store,
+/// the metadata file). Source walks leave them out.
+fn written_paths(specs: &[OutputSpec], request: &ExportRequest) -> Vec<String> {
+    let dests = specs.iter().filter_map(|spec| spec.dest.clone());
+    dests.chain(request.metadata_file.clone()).chain(request.host_writes.iter().cloned()).collect()
+}
+
+/// Two outputs writing one path would silently clobber each other (and the metadata file the
+/// result): refused before anything is written. Paths are compared by where they are (the
+/// identity of their directory), so `a.tar`, `./a.tar` and `d/../a.tar` are one.
+async fn check_distinct_destinations<H: Host>(host: &H, specs: &[OutputSpec], request: &ExportRequest) -> Result<()> {
+    let mut named: Vec<(String, String)> = specs
+        .iter()
+        .filter_map(|spec| {
+            Some((format!("type={},dest={}", spec.kind.name(), spec.dest.as_deref()?), spec.dest.clone()?))
+        })
+        .filter(|(_, dest)| dest != "-")
+        .collect();
+    if let Some(file) = &request.metadata_file {
+        named.push((format!("--metadata-file {file}"), file.clone()));
+    }
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for (what, path) in named {
+        let key = match reserved::locate(host, &path).await {
+            Some((place, rest)) => format!("{place:?}/{rest}"),
+            None => reserved::clean(&path),
+        };
+        if let Some((first, _)) = seen.iter().find(|(_, k)| *k == key) {
+            return Err(Error::option(format!(
+                "{first} and {what} write the same path: give each output its own destination"
+            )));
+        }
+        seen.push((what, key));
+    }
+    Ok(())
 }
 
 /// Where `--node-app` puts the app unless `--workdir` says otherwise (containerify's default).
@@ -268,24 +318,38 @@ fn check_platform_qualifiers(plan: &Plan, inputs: &[PlatformInput]) -> Result<()
 async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
     match &plan.target {
         Target::Layout { dest, tar: true, .. } => Ok(Opened::Tar(host.output_open(dest).await?)),
-        Target::Layout { dest, tar: false, .. } => {
-            host.output_mkdir(dest).await?;
-            Ok(Opened::Dir)
+        Target::Layout { dest, tar: false, .. } | Target::Local { dest, .. } => {
+            Ok(Opened::Dir(Staged::begin(host, dest).await?, None))
         }
         Target::Filesystem { dest, .. } => Ok(Opened::Tar(host.output_open(dest).await?)),
-        Target::Local { dest, .. } => {
-            host.output_create_dir(dest).await?;
-            Ok(Opened::Dir)
-        }
         Target::CacheOnly | Target::Image(_) => Ok(Opened::Nothing),
     }
 }
 
 async fn abort_all<H: Host>(host: &H, opened: &[Opened]) {
     for o in opened {
-        if let Opened::Tar(h) = o {
-            host.output_abort(*h).await;
+        match o {
+            Opened::Tar(h) => host.output_abort(*h).await,
+            Opened::Dir(staged, _) => staged.abort(host).await,
+            Opened::Nothing => {}
         }
+    }
+}
+
+/// Put one finished output in place: rename its file, or move its staged directory.
+async fn commit<H: Host>(host: &H, plan: &Plan, out: &Opened) -> Result<()> {
+    match out {
+        Opened::Tar(h) => host.output_commit(*h).await,
+        Opened::Dir(staged, written) => {
+            let merged = staged.commit(host).await?;
+            match (written, &plan.target) {
+                (Some(written), Target::Local { delete, .. }) => {
+                    filesystem::finish_local(host, staged, written, *delete, merged).await
+                }
+                _ => Ok(()),
+            }
+        }
+        Opened::Nothing => Ok(()),
     }
 }
 
@@ -293,27 +357,22 @@ async fn export_one<H: Host>(
     host: &H,
     run: &mut Run,
     plan: &Plan,
-    out: &Opened,
+    out: &mut Opened,
     response: &mut ExportResponse,
 ) -> Result<()> {
     let epoch = plan.epoch.unwrap_or(run.env_epoch);
     let time = epoch.unwrap_or(run.now);
-    match (&plan.target, out) {
+    match (&plan.target, &mut *out) {
         (Target::Filesystem { files: options, .. }, Opened::Tar(handle)) => {
             return filesystem::write_tar(host, &run.inputs, epoch, *handle, &attestation_files(run, options, time))
                 .await;
         }
-        (Target::Local { dest, files: options, delete }, _) => {
-            let local = filesystem::Local { dest, split: options.split, delete: *delete };
-            return filesystem::write_local(
-                host,
-                &run.inputs,
-                epoch,
-                &local,
-                &attestation_files(run, options, time),
-                &mut response.warnings,
-            )
-            .await;
+        (Target::Local { files: options, .. }, Opened::Dir(staged, written)) => {
+            let local = filesystem::Local { root: &staged.dir, split: options.split };
+            let files = attestation_files(run, options, time);
+            *written =
+                Some(filesystem::write_local(host, &run.inputs, epoch, &local, &files, &mut response.warnings).await?);
+            return Ok(());
         }
         _ => {}
     }
@@ -338,7 +397,10 @@ async fn export_one<H: Host>(
                 let manifest_json = docker.then(|| docker_manifest_json(&images[0], plan));
                 layout::write_tar(host, *h, Layout { index_entries, blobs, manifest_json }).await?
             }
-            _ => layout::write_dir(host, dest, Layout { index_entries, blobs, manifest_json: None }).await?,
+            Opened::Dir(staged, _) => {
+                layout::write_dir(host, staged, Layout { index_entries, blobs, manifest_json: None }).await?
+            }
+            Opened::Nothing => {}
         }
         host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 1, total: 1 });
     }
@@ -365,9 +427,20 @@ async fn export_one<H: Host>(
         if target.unpack && target.store && !image_name.is_empty() {
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
-            let local = filesystem::Local { dest: &dir, split: false, delete: false };
+            let staged = Staged::begin(host, &dir).await?;
+            let local = filesystem::Local { root: &staged.dir, split: false };
             let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
-            filesystem::write_local(host, &run.inputs[..1], epoch, &local, &no_files, &mut response.warnings).await?;
+            let inputs = &run.inputs[..1];
+            let written =
+                match filesystem::write_local(host, inputs, epoch, &local, &no_files, &mut response.warnings).await {
+                    Ok(written) => written,
+                    Err(e) => {
+                        staged.abort(host).await;
+                        return Err(e);
+                    }
+                };
+            let merged = staged.commit(host).await?;
+            filesystem::finish_local(host, &staged, &written, false, merged).await?;
         }
     }
 

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod ignore;
 mod progress;
 pub mod recompress;
+pub mod reserved;
 pub mod source;
 pub mod tar;
 pub mod tarball;

@@ -6,6 +6,7 @@
 //! tarball.rs the second.
 
 use super::ignore::Ignore;
+use super::reserved::Reserved;
 use super::walk::show;
 use crate::error::{Error, Result};
 use crate::host::{read_small_file, EntryKind, Host};
@@ -50,6 +51,8 @@ pub struct LayerSource {
     /// Matched against paths relative to the source directory.
     pub ignore: Ignore,
     pub top_level: TopLevel,
+    /// The run's own outputs, left out wherever the walk meets them.
+    pub reserved: Reserved,
 }
 
 impl LayerSource {
@@ -108,11 +111,13 @@ impl LayerSpec {
     }
 }
 
-/// What applies to every layer built from sources: `--owner` and `--exclude`.
+/// What applies to every layer built from sources: `--owner`, `--exclude` and the places the run
+/// writes itself.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     pub owner: Option<(u32, u32)>,
     pub excludes: Ignore,
+    pub reserved: Reserved,
 }
 
 impl SourceOptions {
@@ -120,6 +125,7 @@ impl SourceOptions {
         Ok(SourceOptions {
             owner: owner.map(parse_owner).transpose()?,
             excludes: Ignore::from_patterns("--exclude", excludes)?,
+            reserved: Reserved::default(),
         })
     }
 }
@@ -157,6 +163,7 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
                 owner: None,
                 ignore: Ignore::default(),
                 top_level: TopLevel::All,
+                reserved: Reserved::default(),
             })
         }
         EntryKind::Regular | EntryKind::Symlink => {
@@ -174,6 +181,7 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
                 owner: options.owner,
                 ignore: Ignore::default(),
                 top_level: TopLevel::All,
+                reserved: Reserved::default(),
             })
         }
         _ => Err(Error::source(format!("{what}: not a directory, regular file or symlink"))),
@@ -236,6 +244,7 @@ async fn directory<H: Host>(
         owner: options.owner,
         ignore,
         top_level,
+        reserved: options.reserved.clone(),
     })
 }
 

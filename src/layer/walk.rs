@@ -14,7 +14,7 @@ use super::source::{LayerSource, SourceKind};
 use super::tar::{self, typeflag, Header};
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
-use crate::host::{EntryKind, Host, SourceEntry};
+use crate::host::{EntryKind, Host, ProgressEvent, SourceEntry};
 use std::collections::HashMap;
 
 /// How much of a file is requested from the host at a time.
@@ -341,8 +341,10 @@ async fn source_children<H: Host>(host: &H, source: &LayerSource, rel: &[u8]) ->
         return Ok(vec![(entry, false)]);
     };
     let dir = join(&source.path, inside);
+    let mut entries = host.source_read_dir(&dir).await?;
+    leave_out_outputs(host, source, &dir, &mut entries).await;
     let mut children = Vec::new();
-    for entry in host.source_read_dir(&dir).await? {
+    for entry in entries {
         if entry.name.is_empty() || entry.name.contains(&b'/') || entry.name == b"." || entry.name == b".." {
             return Err(Error::source(format!(
                 "host returned an invalid entry name {:?} in {}",
@@ -364,6 +366,22 @@ async fn source_children<H: Host>(host: &H, source: &LayerSource, rel: &[u8]) ->
         children.push((owned(source, entry), excluded));
     }
     Ok(children)
+}
+
+/// Drop the run's own outputs (and their temporary names) from a directory listing, saying so.
+async fn leave_out_outputs<H: Host>(host: &H, source: &LayerSource, dir: &[u8], entries: &mut Vec<SourceEntry>) {
+    if source.reserved.is_empty() || !entries.iter().any(|e| source.reserved.may_be(&e.name)) {
+        return;
+    }
+    let Some(identity) = host.output_identity(&String::from_utf8_lossy(dir)).await else { return };
+    entries.retain(|entry| {
+        let ours = source.reserved.holds(identity, &entry.name);
+        if ours {
+            let id = format!("{}/{}: an output of this run", show(dir).trim_end_matches('/'), show(&entry.name));
+            host.progress(ProgressEvent { phase: "leave-out".into(), id, current: 1, total: 1 });
+        }
+        !ours
+    });
 }
 
 /// `rel` relative to the source directory, when `rel` is the destination or below it.

@@ -236,7 +236,7 @@ impl Repository {
         result
     }
 
-    fn error(&self, kind: ErrorKind, what: &str, detail: &str) -> Error {
+    pub(super) fn error(&self, kind: ErrorKind, what: &str, detail: &str) -> Error {
         Error::new(kind, format!("{} {}: {what}: {detail}", self.verb(), self.display))
     }
 

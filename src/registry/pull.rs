@@ -30,13 +30,18 @@ pub async fn manifest<H: Host>(host: &H, repo: &Repository, reference: &str) -> 
     if response.body.len() as u64 > MAX_MANIFEST as u64 {
         return Err(repo.error(ErrorKind::Registry, &what, &format!("larger than {MAX_MANIFEST} bytes")));
     }
-    if reference.starts_with("sha256:") {
+    // By digest, the bytes must have it; by tag, they must have the digest the registry states
+    // (Docker-Content-Digest), else what was pinned as "the tag's digest" is not what was used.
+    let stated = response.header("Docker-Content-Digest").map(str::trim).filter(|d| !d.is_empty());
+    let expected = if reference.starts_with("sha256:") { Some(reference) } else { stated };
+    if let Some(expected) = expected {
         let actual = crate::digest::sha256(&response.body);
-        if actual != reference {
+        if actual != expected {
+            let said = if expected == reference { "asked for" } else { "its Docker-Content-Digest says" };
             return Err(repo.error(
                 ErrorKind::Registry,
                 &what,
-                &format!("the registry sent content with digest {actual}"),
+                &format!("the registry sent content with digest {actual}, but {said} {expected}"),
             ));
         }
     }

@@ -2,7 +2,7 @@
 //! child manifests by digest, then the root by tag (or by digest only).
 
 use super::{request, Repository};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, HttpBody, ProgressEvent};
 use crate::image::spec::Descriptor;
 use crate::reference::Reference;
@@ -77,7 +77,15 @@ async fn put_manifest<H: Host>(host: &H, repo: &Repository, manifest: &Descripto
     let headers =
         vec![("Content-Type".into(), manifest.media_type.clone()), ("Content-Length".into(), bytes.len().to_string())];
     let url = repo.url(&format!("manifests/{reference}"));
-    repo.send(host, &format!("put manifest {reference}"), request("PUT", url, headers, HttpBody::Bytes(bytes)), &[201])
-        .await?;
-    Ok(())
+    let what = format!("put manifest {reference}");
+    let response = repo.send(host, &what, request("PUT", url, headers, HttpBody::Bytes(bytes)), &[201]).await?;
+    // A registry that stored other bytes than ours (a proxy rewriting them) says so here.
+    match response.header("Docker-Content-Digest").map(str::trim).filter(|d| !d.is_empty()) {
+        Some(stated) if stated != manifest.digest => Err(repo.error(
+            ErrorKind::Registry,
+            &what,
+            &format!("the registry stored it as {stated}, not {}", manifest.digest),
+        )),
+        _ => Ok(()),
+    }
 }

@@ -219,6 +219,9 @@ pub struct Faults {
     pub cut_patch: Option<(usize, usize)>,
     /// Hold every blob upload this long before passing it on (to see uploads overlap).
     pub hold_uploads: Option<std::time::Duration>,
+    /// Answer every manifest request with this Docker-Content-Digest instead of the registry's
+    /// (a registry or proxy that stored or served other bytes).
+    pub manifest_digest: Option<&'static str>,
 }
 
 impl FlakyProxy {
@@ -306,7 +309,25 @@ fn proxy_one(mut client: std::net::TcpStream, upstream: &str, faults: Faults, sh
     if is_upload {
         uploads.lock().unwrap().0 -= 1;
     }
+    if let (Some(digest), true) = (faults.manifest_digest, line.contains("/manifests/")) {
+        response = with_digest_header(&response, digest);
+    }
     let _ = client.write_all(&response);
+}
+
+/// An HTTP response with its Docker-Content-Digest header set to `digest`.
+fn with_digest_header(response: &[u8], digest: &str) -> Vec<u8> {
+    let Some(head_end) = response.windows(4).position(|w| w == b"\r\n\r\n") else { return response.to_vec() };
+    let head = String::from_utf8_lossy(&response[..head_end]);
+    let mut lines: Vec<String> = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("docker-content-digest:"))
+        .map(String::from)
+        .collect();
+    lines.push(format!("Docker-Content-Digest: {digest}"));
+    let mut out = (lines.join("\r\n") + "\r\n\r\n").into_bytes();
+    out.extend_from_slice(&response[head_end + 4..]);
+    out
 }
 
 /// One HTTP/1.1 request with a Content-Length body, rewritten to `Connection: close`.
