@@ -311,7 +311,7 @@ fn hostile_base_layout_blobs_are_refused() {
     let blob = layout.join("blobs/sha256").join(&layer);
     let base = format!("oci:{}", layout.display());
     let app = source(work.path());
-    let spec = "type=oci,dest=out.tar,compression=zstd,force-compression=true";
+    let spec = &format!("type=oci,dest={}/out.tar,compression=zstd,force-compression=true", work.path().display());
 
     fs::remove_file(&blob).unwrap();
     run("mkfifo", &[blob.to_str().unwrap()]);
@@ -420,11 +420,9 @@ fn a_wrong_base_diff_id_is_refused_where_decompressed() {
 
     let app = source(work.path());
     let base = format!("oci:{}", layout.display());
-    for spec in [
-        "type=oci,dest=z.tar,compression=zstd,force-compression=true",
-        "type=oci,dest=e.tar,compression=estargz,force-compression=true",
-    ] {
-        let out = export_tree(work.path(), &app, spec, &["--base", &base]);
+    for options in ["compression=zstd,force-compression=true", "compression=estargz,force-compression=true"] {
+        let spec = format!("type=oci,dest={}/out.tar,{options}", work.path().display());
+        let out = export_tree(work.path(), &app, &spec, &["--base", &base]);
         assert!(!out.status.success(), "{spec}");
         assert!(stderr(&out).contains("not the diffID sha256:0000"), "{spec}: {}", stderr(&out));
     }
