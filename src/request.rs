@@ -60,6 +60,10 @@ pub struct ExportRequest {
     pub source_date_epoch: Option<String>,
     /// The current time, Unix seconds (the core has no clock).
     pub now: i64,
+    /// The nanoseconds within `now`'s second (0 from a host that gives only seconds): config and
+    /// history times without an epoch carry them, as Go's time.Time does.
+    #[serde(default)]
+    pub now_nanos: u32,
     /// `--base REF`: build on this image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:TAG]`,
     /// `oci-archive:FILE[:TAG]`).
     #[serde(default)]
