@@ -107,3 +107,16 @@ pub fn parse_epoch(what: &str, value: &str) -> Result<i64> {
         .parse::<i64>()
         .map_err(|_| Error::option(format!("invalid {what}: {value:?} is not a whole number of seconds")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_nanos_is_optional_for_hosts_that_give_seconds() {
+        let base = r#""hostPlatform":"linux/amd64","now":1445412480"#;
+        assert_eq!(ExportRequest::from_json(&format!("{{{base}}}")).unwrap().now_nanos, 0);
+        let request = ExportRequest::from_json(&format!("{{{base},\"nowNanos\":120000000}}")).unwrap();
+        assert_eq!((request.now, request.now_nanos), (1_445_412_480, 120_000_000));
+    }
+}

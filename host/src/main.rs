@@ -340,6 +340,7 @@ fn images(args: StoreArgs) -> Result<(), String> {
 fn export(args: ExportArgs) -> Result<(), String> {
     let threads = compression_threads(args.threads);
     let writes_stdout = args.outputs.iter().any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let request = serde_json::json!({
         "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "result": args.result.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -360,7 +361,9 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "baseInsecure": args.base_insecure,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
-        "now": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        "now": since_epoch.as_secs() as i64,
+        // Config and history times carry nanoseconds, as Go's time.Time marshals them.
+        "nowNanos": since_epoch.subsec_nanos(),
         "config": {
             "configFile": args.config_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
             "labels": args.labels,
