@@ -111,7 +111,8 @@ struct ExportArgs {
     /// (default /app), entrypoint `npm start` and user 1000 unless --entrypoint/--user say otherwise.
     #[arg(long, value_name = "DIR")]
     node_app: Option<PathBuf>,
-    /// Owner of every entry of the layers built from sources (default: the source files' own).
+    /// Owner of every entry of the layers built from sources (default: 0:0 for --layer and --node-app,
+    /// as BuildKit's COPY makes them; ROOTFS keeps the files' own).
     #[arg(long, value_name = "UID:GID")]
     owner: Option<String>,
     /// Leave out paths matching PATTERN (.dockerignore syntax, `!` to keep) from directory sources;
