@@ -30,8 +30,8 @@ impl GoTime {
         (self.unix, self.nanos)
     }
 
-    /// `time.Parse(time.RFC3339, s)` as Go's `Time.UnmarshalJSON` does it: `YYYY-MM-DDTHH:MM:SS`,
-    /// an optional fraction (digits beyond nanoseconds dropped), then `Z` or `±hh:mm`.
+    /// RFC 3339 as Go's `Time.UnmarshalJSON` reads it: `YYYY-MM-DDTHH:MM:SS`, an optional `.`
+    /// fraction (digits beyond nanoseconds dropped), then `Z` or `±hh:mm`.
     pub fn parse(text: &str) -> Option<GoTime> {
         let b = text.as_bytes();
         let num = |from: usize, len: usize| -> Option<i64> {
@@ -58,7 +58,8 @@ impl GoTime {
         }
         let mut at = 19;
         let mut nanos = 0u32;
-        if b.get(at) == Some(&b'.') || b.get(at) == Some(&b',') {
+        // A period only: Go (1.20 on, which BuildKit is built with) refuses a comma in JSON times.
+        if b.get(at) == Some(&b'.') {
             let digits = b[at + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
             if digits == 0 {
                 return None;
@@ -73,7 +74,7 @@ impl GoTime {
             [b'Z'] => 0,
             [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
                 let (h, m) = (num(at + 1, 2)?, num(at + 4, 2)?);
-                if h > 24 || m > 59 {
+                if h > 23 || m > 59 {
                     return None;
                 }
                 let east = (h * 3600 + m * 60) as i32;
@@ -159,6 +160,9 @@ mod tests {
             ("2010-01-01T02:00:00.50-05:30", "2010-01-01T02:00:00.5-05:30"),
             ("2010-01-01T00:00:00+00:00", "2010-01-01T00:00:00Z"),
             ("2000-02-29T23:59:59Z", "2000-02-29T23:59:59Z"),
+            // ko's and Nix's zero times.
+            ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+            ("1970-01-01T00:00:01Z", "1970-01-01T00:00:01Z"),
         ] {
             assert_eq!(GoTime::parse(text).unwrap().to_string(), out, "{text}");
         }
