@@ -152,6 +152,9 @@ pub async fn on_base<H: Host>(
     let fallback = Platform::parse(base.host_platform)?;
     let image = crate::base::load(host, base.reference, base.insecure, requested, &fallback).await?;
     let mut config = image.config;
+    // The new image's time is its newest history entry's, not the base's (as BuildKit's frontends
+    // drop the base's `created`).
+    config.remove("created");
     settings.apply(&mut config, warnings)?;
     Ok(PlatformInput {
         platform: image.platform,

@@ -33,6 +33,13 @@ pub fn run(target: &str, data: &[u8]) {
         ("image_json", _) => {
             if let Ok(config) = crate::image::config::parse_config("fuzz", data) {
                 let _ = crate::image::config::config_platform("fuzz", &config);
+                // History normalization, time parsing and clamping, raw values written back.
+                let platform = crate::platform::Platform::parse("linux/amd64").expect("a known platform");
+                let now = crate::timefmt::GoTime { unix: 1_445_412_480, nanos: 5, offset: 0 };
+                let layers = ["sha256:a".to_string(), "sha256:b".to_string()];
+                let base = crate::image::config::FromBase { layers: 1, history: &[] };
+                let done = crate::image::config::finish(config, &platform, &layers, base, now, Some(1_000));
+                let _ = crate::gojson::compact(&done);
             }
             if let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) {
                 for field in ["manifests", "layers", "config"] {

@@ -60,6 +60,10 @@ pub struct ExportRequest {
     pub source_date_epoch: Option<String>,
     /// The current time, Unix seconds (the core has no clock).
     pub now: i64,
+    /// The nanoseconds within `now`'s second (0 from a host that gives only seconds): config and
+    /// history times without an epoch carry them, as Go's time.Time does.
+    #[serde(default)]
+    pub now_nanos: u32,
     /// `--base REF`: build on this image (`registry/repo:tag`, `…@sha256:…`, `oci:DIR[:TAG]`,
     /// `oci-archive:FILE[:TAG]`).
     #[serde(default)]
@@ -110,4 +114,17 @@ pub fn parse_epoch(what: &str, value: &str) -> Result<i64> {
         .trim()
         .parse::<i64>()
         .map_err(|_| Error::option(format!("invalid {what}: {value:?} is not a whole number of seconds")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_nanos_is_optional_for_hosts_that_give_seconds() {
+        let base = r#""hostPlatform":"linux/amd64","now":1445412480"#;
+        assert_eq!(ExportRequest::from_json(&format!("{{{base}}}")).unwrap().now_nanos, 0);
+        let request = ExportRequest::from_json(&format!("{{{base},\"nowNanos\":120000000}}")).unwrap();
+        assert_eq!((request.now, request.now_nanos), (1_445_412_480, 120_000_000));
+    }
 }

@@ -112,7 +112,8 @@ struct ExportArgs {
     /// (default /app), entrypoint `npm start` and user 1000 unless --entrypoint/--user say otherwise.
     #[arg(long, value_name = "DIR")]
     node_app: Option<PathBuf>,
-    /// Owner of every entry of the layers built from sources (default: the source files' own).
+    /// Owner of every entry of the layers built from sources (default: 0:0 for --layer and --node-app,
+    /// as BuildKit's COPY makes them; ROOTFS keeps the files' own).
     #[arg(long, value_name = "UID:GID")]
     owner: Option<String>,
     /// Leave out paths matching PATTERN (.dockerignore syntax, `!` to keep) from directory sources;
@@ -352,6 +353,7 @@ fn images(args: StoreArgs) -> Result<(), String> {
 fn export(args: ExportArgs) -> Result<(), String> {
     let threads = compression_threads(args.threads);
     let writes_stdout = args.outputs.iter().any(|o| o == "-" || o.split(',').any(|f| f == "dest=-"));
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let request = serde_json::json!({
         "rootfs": args.rootfs.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "result": args.result.as_ref().map(|p| p.to_string_lossy().into_owned()),
@@ -372,7 +374,9 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "baseInsecure": args.base_insecure,
         "hostPlatform": host_platform(),
         "sourceDateEpoch": std::env::var("SOURCE_DATE_EPOCH").ok(),
-        "now": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+        "now": since_epoch.as_secs() as i64,
+        // Config and history times carry nanoseconds, as Go's time.Time marshals them.
+        "nowNanos": since_epoch.subsec_nanos(),
         "config": {
             "configFile": args.config_file.as_ref().map(|p| p.to_string_lossy().into_owned()),
             "labels": args.labels,

@@ -135,6 +135,37 @@ fn layers_go_where_asked_with_owner_and_excludes() {
     assert!(inspect.contains("\"Layers\""), "{inspect}");
 }
 
+/// BuildKit's COPY sees a build context that buildx and BuildKit's client sent with every uid/gid
+/// reset to 0: `--layer` entries are root's unless `--owner` says otherwise, and a socket becomes an
+/// empty regular file with mode 0755. ROOTFS, a root filesystem, keeps its owners and skips sockets
+/// as BuildKit's differ does.
+#[test]
+fn copied_sources_are_roots_and_rootfs_keeps_its_owners() {
+    let work = tempdir().unwrap();
+    let w = work.path();
+    let src = w.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x").unwrap();
+    let _socket = std::os::unix::net::UnixListener::bind(src.join("sock")).unwrap();
+    let out_dir = w.join("out");
+    let spec = format!("type=oci,dest={},tar=false", out_dir.display());
+    ok(outport_in(w, &["export", "src", "--layer", "src:/app", "-o", &spec]));
+    let (manifest, _) = oci_image(&out_dir);
+    let blobs = layer_paths(&out_dir, &manifest);
+    let me = format!("{}/{}", run("id", &["-u"]).trim(), run("id", &["-g"]).trim());
+    assert_eq!(listing(&blobs[0]), [format!("{me} f")]);
+    assert_eq!(listing(&blobs[1]), ["0/0 app/", "0/0 app/f", "0/0 app/sock"]);
+    let verbose = run("tar", &["--numeric-owner", "-tvf", blobs[1].to_str().unwrap()]);
+    let sock: Vec<&str> = verbose.lines().find(|l| l.ends_with(" app/sock")).unwrap().split_whitespace().collect();
+    assert_eq!((sock[0], sock[2]), ("-rwxr-xr-x", "0"), "{verbose}");
+
+    let owned = w.join("owned");
+    let spec = format!("type=oci,dest={},tar=false", owned.display());
+    ok(outport_in(w, &["export", "--layer", "src:/app", "--owner", "7:8", "-o", &spec]));
+    let (manifest, _) = oci_image(&owned);
+    assert_eq!(listing(&layer_paths(&owned, &manifest)[0]), ["7/8 app/", "7/8 app/f", "7/8 app/sock"]);
+}
+
 #[test]
 fn bad_layer_inputs_are_named() {
     let work = tempdir().unwrap();

@@ -241,7 +241,7 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
    * on the calling thread). The bytes are the same whatever the number.
    */
   threads?: number;
-  /** `--owner`: 'UID:GID' for every entry of the layers built from sources (default: the files' own). */
+  /** `--owner`: 'UID:GID' for every entry of the layers built from sources (default: 0:0 for `layers` and `nodeApp` sources, as BuildKit's COPY; the rootfs keeps the files' own). */
   owner?: string;
   /**
    * `--exclude`: patterns in .dockerignore syntax (`*`, `**`, `!` to keep) left out of directory sources,

@@ -7,6 +7,8 @@
  */
 export function exportRequest(options, env) {
   const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile } = options ?? {};
+  // Wall-clock time with a sub-millisecond fraction where `performance` has one (Node, browsers).
+  const nowMs = globalThis.performance?.timeOrigin ? performance.timeOrigin + performance.now() : Date.now();
   return {
     rootfs,
     result,
@@ -28,7 +30,9 @@ export function exportRequest(options, env) {
     hostPlatform: env.hostPlatform,
     // A number is as good as a string (index.d.ts allows both; the core parses the text).
     sourceDateEpoch: options?.sourceDateEpoch === undefined ? env.sourceDateEpoch : String(options.sourceDateEpoch),
-    now: Math.floor(Date.now() / 1000),
+    now: Math.floor(nowMs / 1000),
+    // Config and history times carry the fraction of the second, as Go's time.Time marshals them.
+    nowNanos: Math.min(999_999_999, Math.floor((nowMs % 1000) * 1e6)),
     config: config ?? {},
     metadataFile,
     hostWrites: env.hostWrites ?? [],

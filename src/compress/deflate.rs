@@ -26,14 +26,34 @@ pub enum Flush {
     Finish,
 }
 
-/// A raw deflate stream (no zlib or gzip header) at zlib's levels 0–9.
+/// Level 0's stored blocks hold at most this many bytes (deflate's limit, and the size Go's
+/// compress/flate fills each one to).
+pub const STORED_BLOCK: usize = 65_535;
+
+/// A raw deflate stream (no zlib or gzip header) at zlib's levels 1–9, or level 0 as Go writes it.
 pub struct RawDeflate {
-    stream: Deflate,
-    scratch: Vec<u8>,
+    inner: Inner,
+}
+
+enum Inner {
+    Zlib {
+        stream: Box<Deflate>,
+        scratch: Vec<u8>,
+    },
+    /// Go's compress/flate at NoCompression: non-final stored blocks of 65,535 bytes each as the
+    /// input fills them, the rest in one more non-final block when the stream ends, then an empty
+    /// final stored block (`01 00 00 ff ff`). zlib writes one final block instead; Go's framing is
+    /// the one BuildKit's layers have, and level 0 is the one level whose bytes can equal theirs.
+    Stored {
+        pending: Vec<u8>,
+    },
 }
 
 impl RawDeflate {
     pub fn new(level: u8) -> RawDeflate {
+        if level == 0 {
+            return RawDeflate { inner: Inner::Stored { pending: Vec::new() } };
+        }
         let config = DeflateConfig {
             level: i32::from(level.min(9)),
             window_bits: -WINDOW_BITS,
@@ -41,41 +61,73 @@ impl RawDeflate {
             strategy: Strategy::Default,
             ..DeflateConfig::default()
         };
-        RawDeflate { stream: Deflate::new_with_config(config), scratch: vec![0; SCRATCH] }
+        let stream = Box::new(Deflate::new_with_config(config));
+        RawDeflate { inner: Inner::Zlib { stream, scratch: vec![0; SCRATCH] } }
     }
 
     /// Let the stream's first matches refer back into `dictionary` (at most the last 32 KiB count),
-    /// without compressing it: how a piece continues the stream before it.
+    /// without compressing it: how a piece continues the stream before it. Stored blocks refer to
+    /// nothing.
     pub fn set_dictionary(&mut self, dictionary: &[u8]) {
+        let Inner::Zlib { stream, .. } = &mut self.inner else { return };
         let start = dictionary.len().saturating_sub(WINDOW);
         // Only refused before the first call or with a wrong window, which cannot happen here.
-        self.stream.set_dictionary(&dictionary[start..]).expect("a fresh raw deflate stream takes a dictionary");
+        stream.set_dictionary(&dictionary[start..]).expect("a fresh raw deflate stream takes a dictionary");
     }
 
-    /// Compress `input`, appending what zlib-rs writes to `out`. zlib's contract: a flush is
-    /// complete once a call leaves output space unused (or, for Finish, once the stream ends).
-    pub fn compress(&mut self, mut input: &[u8], flush: Flush, out: &mut Vec<u8>) {
-        let mode = match flush {
-            Flush::None => DeflateFlush::NoFlush,
-            Flush::Sync => DeflateFlush::SyncFlush,
-            Flush::Finish => DeflateFlush::Finish,
-        };
-        loop {
-            let (read, written) = (self.stream.total_in(), self.stream.total_out());
-            // Errors mean a broken stream state (e.g. Finish called twice): a bug of ours.
-            let status = self.stream.compress(input, &mut self.scratch, mode).expect("deflate stream state");
-            let consumed = (self.stream.total_in() - read) as usize;
-            let produced = (self.stream.total_out() - written) as usize;
-            out.extend_from_slice(&self.scratch[..produced]);
-            input = &input[consumed..];
-            let space_left = produced < self.scratch.len();
-            let done = match flush {
-                Flush::Finish => status == Status::StreamEnd,
-                Flush::None | Flush::Sync => input.is_empty() && space_left,
-            };
-            if done {
-                return;
+    /// Compress `input`, appending what is written to `out`. zlib's contract: a flush is complete
+    /// once a call leaves output space unused (or, for Finish, once the stream ends). Stored blocks:
+    /// a sync flush writes what is pending as one more (byte-aligned) block, no empty marker block;
+    /// pieces at level 0 are whole numbers of blocks, so it writes nothing more than Go would.
+    pub fn compress(&mut self, input: &[u8], flush: Flush, out: &mut Vec<u8>) {
+        match &mut self.inner {
+            Inner::Stored { pending } => {
+                pending.extend_from_slice(input);
+                let full = pending.len() / STORED_BLOCK * STORED_BLOCK;
+                let upto = if flush == Flush::None { full } else { pending.len() };
+                for block in pending[..upto].chunks(STORED_BLOCK) {
+                    stored_block(block, false, out);
+                }
+                pending.drain(..upto);
+                if flush == Flush::Finish {
+                    stored_block(&[], true, out);
+                }
             }
+            Inner::Zlib { stream, scratch } => zlib_compress(stream, scratch, input, flush, out),
+        }
+    }
+}
+
+/// One stored block: BFINAL and BTYPE 00 in a byte of its own, LEN, NLEN, the bytes.
+fn stored_block(data: &[u8], last: bool, out: &mut Vec<u8>) {
+    let len = data.len() as u16;
+    out.push(u8::from(last));
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(data);
+}
+
+fn zlib_compress(stream: &mut Deflate, scratch: &mut [u8], mut input: &[u8], flush: Flush, out: &mut Vec<u8>) {
+    let mode = match flush {
+        Flush::None => DeflateFlush::NoFlush,
+        Flush::Sync => DeflateFlush::SyncFlush,
+        Flush::Finish => DeflateFlush::Finish,
+    };
+    loop {
+        let (read, written) = (stream.total_in(), stream.total_out());
+        // Errors mean a broken stream state (e.g. Finish called twice): a bug of ours.
+        let status = stream.compress(input, scratch, mode).expect("deflate stream state");
+        let consumed = (stream.total_in() - read) as usize;
+        let produced = (stream.total_out() - written) as usize;
+        out.extend_from_slice(&scratch[..produced]);
+        input = &input[consumed..];
+        let space_left = produced < scratch.len();
+        let done = match flush {
+            Flush::Finish => status == Status::StreamEnd,
+            Flush::None | Flush::Sync => input.is_empty() && space_left,
+        };
+        if done {
+            return;
         }
     }
 }
@@ -173,8 +225,45 @@ mod tests {
             let whole = deflate(text.as_bytes(), level, Flush::Finish);
             let (back, rest) = RawInflate::inflate_all(&whole, usize::MAX).unwrap();
             assert_eq!((back.as_slice(), rest), (text.as_bytes(), &[][..]), "level {level}");
-            assert!(deflate(text.as_bytes(), level, Flush::Sync).ends_with(&[0, 0, 0xff, 0xff]), "level {level}");
+            let synced = deflate(text.as_bytes(), level, Flush::Sync);
+            if level > 0 {
+                assert!(synced.ends_with(&[0, 0, 0xff, 0xff]), "level {level}");
+            } else {
+                // Stored blocks end byte-aligned anyway: a sync writes the pending bytes as
+                // non-final blocks and no empty marker block, so joined pieces are Go's blocks.
+                let mut closed = synced.clone();
+                closed.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+                assert_eq!(closed, whole, "level 0");
+            }
         }
+    }
+
+    #[test]
+    fn level_0_is_go_compress_flate_no_compression() {
+        // Pinned from Go 1.19: gzip.NewWriterLevel(w, gzip.NoCompression) of "hi" and of nothing,
+        // without the gzip header and trailer (tests/go_fidelity.rs compares with Go itself).
+        assert_eq!(deflate(b"hi", 0, Flush::Finish), [0, 2, 0, 0xfd, 0xff, b'h', b'i', 1, 0, 0, 0xff, 0xff]);
+        assert_eq!(deflate(b"", 0, Flush::Finish), [1, 0, 0, 0xff, 0xff]);
+        // Full blocks of 65,535 bytes as the input fills them, however it is written.
+        let data = vec![7u8; 2 * STORED_BLOCK + 1];
+        let mut out = Vec::new();
+        let mut stream = RawDeflate::new(0);
+        for chunk in data.chunks(1000) {
+            stream.compress(chunk, Flush::None, &mut out);
+        }
+        stream.compress(&[], Flush::Finish, &mut out);
+        let block = |len: u16| [vec![0], len.to_le_bytes().to_vec(), (!len).to_le_bytes().to_vec()].concat();
+        let expected = [
+            block(65_535),
+            vec![7; 65_535],
+            block(65_535),
+            vec![7; 65_535],
+            block(1),
+            vec![7],
+            vec![1, 0, 0, 0xff, 0xff],
+        ]
+        .concat();
+        assert_eq!(out, expected);
     }
 
     #[test]

@@ -61,6 +61,9 @@ impl Compression {
     pub fn encoder(self) -> &'static str {
         match self {
             Compression::Uncompressed => "identity",
+            // Level 0 is our own writer of Go's stored blocks, not zlib-rs's.
+            Compression::Gzip { level: 0 } => "stored blocks as Go's compress/flate",
+            Compression::Estargz { level: 0 } => "stored blocks as Go's compress/flate, per member",
             Compression::Gzip { .. } => "zlib-rs 0.6.9",
             Compression::Estargz { .. } => "zlib-rs 0.6.9, 1 MiB pieces",
             Compression::Zstd { .. } => "outport zstd 1 (one frame, 2 MiB pieces)",

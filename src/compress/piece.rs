@@ -15,13 +15,16 @@
 //!   follow the previous piece's, and only the last piece's last block ends the frame. The frame
 //!   header comes first, the content checksum (XXH64) is computed over the stream as it passes.
 
-use super::deflate::{Flush, RawDeflate, WINDOW as GZIP_WINDOW};
+use super::deflate::{Flush, RawDeflate, STORED_BLOCK, WINDOW as GZIP_WINDOW};
 use super::gzip::{gzip_header, gzip_trailer};
 use super::zstd::{frame_header, PREFIX as ZSTD_PREFIX};
 use super::Compression;
 
 /// Input bytes per gzip piece.
 const GZIP_PIECE: usize = 1 << 20;
+/// Input bytes per gzip piece at level 0: a whole number of Go's stored blocks (16 of them, just
+/// under 1 MiB), so that pieces join into exactly the blocks one Go writer makes.
+const STORED_PIECE: usize = 16 * STORED_BLOCK;
 /// Input bytes per zstd piece.
 pub(crate) const ZSTD_PIECE: usize = 2 << 20;
 
@@ -117,6 +120,7 @@ impl Pieces {
     /// `None` for compressions that are not cut into pieces.
     pub fn new(compression: Compression) -> Option<Pieces> {
         let size = match compression {
+            Compression::Gzip { level: 0 } => STORED_PIECE,
             Compression::Gzip { .. } => GZIP_PIECE,
             Compression::Zstd { .. } => ZSTD_PIECE,
             // eStargz layers are cut at their members, each a gzip stream cut as here (estargz.rs).
@@ -184,6 +188,8 @@ impl Pieces {
         // The next piece is primed with the end of the stream so far: deflate's window, or as much
         // as a zstd piece takes (which may reach into this piece's prefix after a short piece).
         let keep = match self.compression {
+            // Stored blocks refer back to nothing.
+            Compression::Gzip { level: 0 } => 0,
             Compression::Gzip { .. } => GZIP_WINDOW,
             Compression::Zstd { .. } => ZSTD_PREFIX,
             _ => 0,

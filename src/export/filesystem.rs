@@ -251,6 +251,10 @@ impl<H: Host> Visitor for LocalVisitor<'_, H> {
                 }
                 host.output_commit(handle).await?;
             }
+            Item::EmptyFile => {
+                let handle = host.output_open(&path).await?;
+                host.output_commit(handle).await?;
+            }
             Item::Hardlink { target } => {
                 let target = format!("{}/{}", self.base, String::from_utf8_lossy(target));
                 return host.output_hardlink(&path, &target).await;
@@ -334,6 +338,7 @@ impl<H: Host> Visitor for Subjects<'_, H> {
                 walk::copy_source(self.host, source, entry.size, &mut sink).await?;
                 sink.0.finish().trim_start_matches("sha256:").to_string()
             }
+            Item::EmptyFile => Hasher::new().finish().trim_start_matches("sha256:").to_string(),
             Item::Hardlink { target } => self.digests.get(target).cloned().unwrap_or_default(),
             _ => return Ok(()),
         };

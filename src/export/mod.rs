@@ -28,7 +28,7 @@ use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::registry::{self, push::PushJob};
 use crate::request::{parse_epoch, ExportRequest, ExportResponse};
-use crate::timefmt::rfc3339;
+use crate::timefmt::{rfc3339, GoTime};
 use layout::{Layout, REF_NAME};
 use plan::{ImageTarget, Plan, Shape, Target};
 use serde_json::Value;
@@ -55,6 +55,8 @@ struct Run {
     attestations: Vec<Attestation>,
     env_epoch: Option<i64>,
     now: i64,
+    /// Sub-second part of `now`, for config and history times.
+    now_nanos: u32,
     /// Layers by (platform, layer, compression, mtime clamp): built once, shared by every output.
     layers: BTreeMap<(usize, usize, Compression, Option<i64>), WrittenBlob>,
     /// The base image's repository when it comes from a registry: pushes to the same registry
@@ -98,7 +100,15 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
         return Err(Error::option(format!("--strict: {}", response.warnings.join("; "))));
     }
     let base_repository = request.base.as_deref().and_then(registry_base);
-    let mut run = Run { inputs, attestations, env_epoch, now: request.now, layers: BTreeMap::new(), base_repository };
+    let mut run = Run {
+        inputs,
+        attestations,
+        env_epoch,
+        now: request.now,
+        now_nanos: request.now_nanos.min(999_999_999),
+        layers: BTreeMap::new(),
+        base_repository,
+    };
 
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
@@ -379,7 +389,7 @@ async fn export_one<H: Host>(
     let created = epoch.unwrap_or(run.now);
     let mut images = Vec::new();
     for i in 0..run.inputs.len() {
-        images.push(platform_image(host, run, i, plan, epoch, created).await?);
+        images.push(platform_image(host, run, i, plan, epoch).await?);
     }
     let root = match images.as_slice() {
         [single] if run.attestations.is_empty() => Root::single(single, plan),
@@ -499,7 +509,6 @@ async fn platform_image<H: Host>(
     index: usize,
     plan: &Plan,
     epoch: Option<i64>,
-    created: i64,
 ) -> Result<BuiltImage> {
     let clamp = if plan.rewrite_timestamp { epoch } else { None };
     let now = run.now;
@@ -532,7 +541,7 @@ async fn platform_image<H: Host>(
             epoch,
             layers,
             media_types: plan.media_types,
-            created,
+            now: GoTime { unix: run.now, nanos: run.now_nanos, offset: 0 },
             annotations: annotations_for(plan, Level::Manifest, &input.platform),
         },
     )

@@ -36,8 +36,8 @@ pub struct ImageSpec<'a> {
     /// Layer descriptors (media type and annotations already chosen) with their diffIDs, bottom first.
     pub layers: Vec<(Descriptor, String)>,
     pub media_types: MediaTypes,
-    /// Unix seconds for `created` in the config and history.
-    pub created: i64,
+    /// The time new layers' history entries get (clamped to `epoch` if later).
+    pub now: crate::timefmt::GoTime,
     /// `annotations` of the manifest.
     pub annotations: Annotations,
 }
@@ -47,7 +47,7 @@ pub async fn assemble<H: Host>(host: &H, spec: ImageSpec<'_>) -> Result<BuiltIma
     let types = spec.media_types;
     let diff_ids: Vec<String> = spec.layers.iter().map(|(_, diff_id)| diff_id.clone()).collect();
     let config_bytes =
-        gojson::compact(&config::finish(spec.config, spec.platform, &diff_ids, spec.base, spec.created, spec.epoch));
+        gojson::compact(&config::finish(spec.config, spec.platform, &diff_ids, spec.base, spec.now, spec.epoch));
     let config_digest = put_blob(host, &config_bytes).await?;
     let manifest = Manifest {
         schema_version: 2,

@@ -2,7 +2,7 @@
 //! `--expose`, `--volume`, `--stop-signal`, `--healthcheck-*`), applied on top of the base or
 //! `--config` file, with Docker's key names.
 
-use super::config::ImageConfig;
+use super::config::{docker_config_in_go_order, ImageConfig};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -63,13 +63,37 @@ const GHCR_LABEL_LIMITS: [(&str, usize); 2] =
     [("org.opencontainers.image.description", 512), ("org.opencontainers.image.licenses", 256)];
 
 impl ConfigSettings {
-    /// Apply the flags to `config["config"]`; warnings go to `warnings`.
+    /// Whether any flag changes the config (`--config` alone does not).
+    fn changes_config(&self) -> bool {
+        !(self.labels.is_empty()
+            && self.env.is_empty()
+            && self.entrypoint.is_none()
+            && self.cmd.is_none()
+            && self.workdir.is_none()
+            && self.user.is_none()
+            && self.expose.is_empty()
+            && self.volumes.is_empty()
+            && self.stop_signal.is_none()
+            && self.healthcheck.is_empty())
+    }
+
+    /// Apply the flags to `config["config"]`; warnings go to `warnings`. A config a flag changes is
+    /// written as Go marshals docker's `DockerOCIImageConfig` (what a Dockerfile frontend hands
+    /// BuildKit); without flags it keeps the bytes it was read with.
     pub fn apply(&self, config: &mut ImageConfig, warnings: &mut Vec<String>) -> Result<()> {
-        let inner = config.entry("config".into()).or_insert_with(|| Value::Object(Map::new()));
-        if inner.is_null() {
-            *inner = Value::Object(Map::new());
+        if !self.changes_config() {
+            return Ok(());
         }
-        let inner = inner.as_object_mut().expect("checked by parse_config");
+        let mut inner = match config.get("config") {
+            Some(Value::Object(inner)) => docker_config_in_go_order(inner),
+            _ => Map::new(),
+        };
+        self.apply_flags(&mut inner, warnings)?;
+        config.insert("config".into(), Value::Object(docker_config_in_go_order(&inner)));
+        Ok(())
+    }
+
+    fn apply_flags(&self, inner: &mut Map<String, Value>, warnings: &mut Vec<String>) -> Result<()> {
         for pair in &self.env {
             let (key, _) = split_pair("--env", pair)?;
             let env = array_field(inner, "Env");
@@ -394,5 +418,60 @@ mod tests {
         ] {
             assert!(apply(settings).unwrap_err().message.contains(needle), "{needle}");
         }
+    }
+
+    /// Expected bytes pinned from Go 1.19 marshalling docker's DockerOCIImageConfig
+    /// (tests/go_fidelity.rs checks every flag combination against Go itself).
+    #[test]
+    fn flags_give_the_bytes_go_marshals() {
+        let (inner, _) = apply(ConfigSettings {
+            env: vec!["Z=1".into(), "A=<2>".into()],
+            labels: vec!["z=1".into(), "a=2".into()],
+            expose: vec!["8080".into(), "53/udp".into(), "80".into()],
+            volumes: vec!["/v".into(), "/a".into()],
+            user: Some("1000".into()),
+            workdir: Some("/app".into()),
+            entrypoint: Some(r#"["node"]"#.into()),
+            cmd: Some("npm start".into()),
+            stop_signal: Some("SIGQUIT".into()),
+            healthcheck: HealthcheckSettings {
+                cmd: Some(r#"["curl"]"#.into()),
+                retries: Some(3),
+                start_interval: Some("1s".into()),
+                interval: Some("90s".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(crate::gojson::compact(&inner)).unwrap(),
+            concat!(
+                r#"{"User":"1000","ExposedPorts":{"53/udp":{},"80/tcp":{},"8080/tcp":{}},"#,
+                r#""Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","Z=1","A=\u003c2\u003e"],"#,
+                r#""Entrypoint":["node"],"Cmd":["/bin/sh","-c","npm start"],"Volumes":{"/a":{},"/v":{}},"WorkingDir":"/app","#,
+                r#""Labels":{"a":"2","z":"1"},"StopSignal":"SIGQUIT","#,
+                r#""Healthcheck":{"Test":["CMD","curl"],"Interval":90000000000,"StartInterval":1000000000,"Retries":3}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_config_file_under_flags_is_decoded_as_go_decodes_it() {
+        let file = br#"{"config":{"WorkingDir":"/w","Labels":{"y":"1","b":"\u00e9"},"Env":["K=v"],"Hostname":"x","ExposedPorts":{"9/tcp":{},"10/tcp":{}},"Shell":["/bin/bash","-c"],"OnBuild":["RUN x"],"ArgsEscaped":true,"Healthcheck":{"Retries":2,"Test":["CMD","true"],"Interval":5000000000}}}"#;
+        let mut config = crate::image::config::parse_config("--config c.json", file).unwrap();
+        // No flag: the file's bytes stay.
+        ConfigSettings::default().apply(&mut config, &mut Vec::new()).unwrap();
+        assert_eq!(config.raw("config"), Some(&file[10..file.len() - 1]).map(|b| std::str::from_utf8(b).unwrap()));
+        // A flag: Go's struct order, unknown fields (Hostname) dropped, maps sorted, escapes decoded.
+        let settings = ConfigSettings { labels: vec!["a=0".into()], ..Default::default() };
+        settings.apply(&mut config, &mut Vec::new()).unwrap();
+        assert_eq!(
+            String::from_utf8(crate::gojson::compact(&config)).unwrap(),
+            concat!(
+                r#"{"config":{"ExposedPorts":{"10/tcp":{},"9/tcp":{}},"Env":["K=v"],"WorkingDir":"/w","Labels":{"a":"0","b":"é","y":"1"},"#,
+                r#""ArgsEscaped":true,"Healthcheck":{"Test":["CMD","true"],"Interval":5000000000,"Retries":2},"OnBuild":["RUN x"],"Shell":["/bin/bash","-c"]}}"#
+            )
+        );
     }
 }

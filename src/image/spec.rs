@@ -1,6 +1,7 @@
 //! Image-spec objects with fields in the Go structs' order, so our JSON bytes match BuildKit's.
 
 use crate::platform::Platform;
+use crate::timefmt::GoTime;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -72,11 +73,25 @@ pub struct Index {
     pub annotations: Annotations,
 }
 
-/// One `history` entry (Go order: created, created_by, author, comment, empty_layer).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One `history` entry as Go's `ocispecs.History` marshals it: created, created_by, author, comment,
+/// empty_layer, each left out when empty (a time keeps the offset it was written with).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct History {
-    pub created: String,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "go_time")]
+    pub created: Option<GoTime>,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub created_by: String,
     #[serde(skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
+}
+
+fn go_time<S: serde::Serializer>(time: &Option<GoTime>, s: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
 }

@@ -150,5 +150,10 @@ mod tests {
         assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
         // Records of another encoder (other bytes for the same tar) are other keys.
         assert_eq!(compression_name(Compression::Gzip { level: 6 }), "Gzip { level: 6 } by zlib-rs 0.6.9");
+        // Level 0's bytes changed to Go's framing: records of zlib-rs's level 0 are not reused.
+        assert_eq!(
+            compression_name(Compression::Gzip { level: 0 }),
+            "Gzip { level: 0 } by stored blocks as Go's compress/flate"
+        );
     }
 }

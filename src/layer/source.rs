@@ -46,8 +46,15 @@ pub struct LayerSource {
     /// source, the file's own path.
     pub dest: Vec<u8>,
     pub kind: SourceKind,
-    /// UID and GID every entry from the source gets (directories created for `dest` stay root's).
+    /// UID and GID every entry from the source gets (directories created for `dest` stay root's);
+    /// None keeps the files' own.
     pub owner: Option<(u32, u32)>,
+    /// Copied as BuildKit's COPY copies a build context (`--layer`, `--node-app`): buildx and
+    /// BuildKit's client send it with every uid/gid reset to 0, so entries are root's unless
+    /// `--owner` says otherwise, and a socket becomes an empty regular file with mode 0755. A root
+    /// filesystem (ROOTFS, `--result` layer directories) is not: it keeps its owners and skips
+    /// sockets, as BuildKit's differ does.
+    pub copied: bool,
     /// Matched against paths relative to the source directory.
     pub ignore: Ignore,
     pub top_level: TopLevel,
@@ -58,7 +65,7 @@ pub struct LayerSource {
 impl LayerSource {
     /// A directory whose contents become the image's root, with the run's owner and excludes.
     pub async fn root_directory<H: Host>(host: &H, path: &str, options: &SourceOptions) -> Result<LayerSource> {
-        directory(host, path, Vec::new(), TopLevel::All, options).await
+        directory(host, path, Vec::new(), TopLevel::All, options, false).await
     }
 
     /// Whether a name directly inside the source directory takes part (before excludes).
@@ -149,7 +156,7 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
     let dest_path = container_path(&what, dest_text)?;
     let entry = host.source_stat(src.as_bytes()).await.map_err(|e| Error::source(format!("{what}: {}", e.message)))?;
     match entry.kind {
-        EntryKind::Directory => directory(host, src, dest_path, TopLevel::All, options).await,
+        EntryKind::Directory => directory(host, src, dest_path, TopLevel::All, options, true).await,
         EntryKind::Regular if is_tarball(src) => {
             if !dest_path.is_empty() {
                 return Err(Error::option(format!(
@@ -161,6 +168,7 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
                 dest: Vec::new(),
                 kind: SourceKind::Tarball,
                 owner: None,
+                copied: false,
                 ignore: Ignore::default(),
                 top_level: TopLevel::All,
                 reserved: Reserved::default(),
@@ -178,7 +186,8 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
                 path: src.as_bytes().to_vec(),
                 dest,
                 kind: SourceKind::File,
-                owner: options.owner,
+                owner: Some(options.owner.unwrap_or((0, 0))),
+                copied: true,
                 ignore: Ignore::default(),
                 top_level: TopLevel::All,
                 reserved: Reserved::default(),
@@ -211,11 +220,11 @@ pub async fn node_app<H: Host>(
     let modules = format!("{}/node_modules", dir.trim_end_matches('/'));
     if host.source_stat(modules.as_bytes()).await.is_ok_and(|e| e.kind == EntryKind::Directory) {
         let only = TopLevel::Only(vec![b"node_modules".to_vec()]);
-        layers.push(directory(host, dir, dest.clone(), only, options).await?);
+        layers.push(directory(host, dir, dest.clone(), only, options, true).await?);
     }
     let mut left_out: Vec<Vec<u8>> = NODE_APP_LEFT_OUT.iter().map(|n| n.to_vec()).collect();
     left_out.push(b"node_modules".to_vec());
-    layers.push(directory(host, dir, dest, TopLevel::Except(left_out), options).await?);
+    layers.push(directory(host, dir, dest, TopLevel::Except(left_out), options, true).await?);
     Ok(layers)
 }
 
@@ -226,6 +235,7 @@ async fn directory<H: Host>(
     dest: Vec<u8>,
     top_level: TopLevel,
     options: &SourceOptions,
+    copied: bool,
 ) -> Result<LayerSource> {
     let ignore_path = format!("{}/{}", path.trim_end_matches('/'), show(IGNORE_FILE));
     let mut ignore = match host.source_stat(ignore_path.as_bytes()).await {
@@ -241,7 +251,8 @@ async fn directory<H: Host>(
         path: path.as_bytes().to_vec(),
         dest,
         kind: SourceKind::Directory,
-        owner: options.owner,
+        owner: if copied { Some(options.owner.unwrap_or((0, 0))) } else { options.owner },
+        copied,
         ignore,
         top_level,
         reserved: options.reserved.clone(),

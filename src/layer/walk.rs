@@ -1,7 +1,8 @@
 //! Walk source trees through the host and emit a deterministic tar stream, the way BuildKit's
 //! differ does: depth first, names byte-sorted within each directory, parents before children,
 //! no root entry, directories with a trailing '/', hardlinks as typeflag 1 pointing at the first
-//! path seen, sockets skipped, symlinks recorded and never followed.
+//! path seen, sockets skipped (a copied source's become empty files), symlinks recorded and never
+//! followed.
 //!
 //! Several roots are merged as stacked layers (the tar exporter's final filesystem): for each name
 //! the topmost layer that has it wins, and a directory's contents come from every layer, top down,
@@ -96,6 +97,8 @@ pub enum Item<'a> {
     Symlink,
     /// Character or block device, or fifo.
     Special,
+    /// A regular file with no content and nothing to read (a copied source's socket).
+    EmptyFile,
 }
 
 /// Receives the merged tree in order: parents before children, names byte-sorted.
@@ -126,7 +129,7 @@ pub async fn walk<H: Host, V: Visitor>(host: &H, tree: &Tree<'_>, visitor: &mut 
         let mut rel = frame.rel.clone();
         rel.extend_from_slice(&entry.name);
         let name = [tree.prefix, &rel].concat();
-        if entry.kind == EntryKind::Socket {
+        if entry.kind == EntryKind::Socket && !tree.roots[root].copied {
             continue;
         }
         if excluded {
@@ -142,7 +145,12 @@ pub async fn walk<H: Host, V: Visitor>(host: &H, tree: &Tree<'_>, visitor: &mut 
             }
         }
         match entry.kind {
-            EntryKind::Socket => {}
+            EntryKind::Socket => {
+                // What BuildKit's COPY makes of a socket in the build context.
+                entry.mode = 0o755;
+                entry.size = 0;
+                visitor.visit(&name, &entry, Item::EmptyFile).await?
+            }
             EntryKind::Directory => {
                 visitor.visit(&name, &entry, Item::Directory).await?;
                 rel.push(b'/');
@@ -239,6 +247,7 @@ impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
                 file_header(entry, name.to_vec())
             }
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
+            Item::EmptyFile => file_header(entry, name.to_vec()),
             Item::Hardlink { target } => {
                 Header { linkname: target.to_vec(), ..header(entry, name.to_vec(), typeflag::HARDLINK) }
             }
@@ -484,4 +493,222 @@ fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
 /// A path for messages: lossy UTF-8 is fine there.
 pub fn show(path: &[u8]) -> String {
     String::from_utf8_lossy(path).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::source::{self, LayerSpec, SourceOptions};
+    use super::*;
+    use crate::fuzzing::block_on;
+    use crate::host::Handle;
+    use std::cell::RefCell;
+
+    /// A source tree in memory: a directory `/src` owned by uid 1000 with a file and a socket.
+    struct TreeHost {
+        open: RefCell<Vec<Vec<u8>>>,
+    }
+
+    fn entry(name: &[u8], kind: EntryKind, mode: u32, size: u64) -> SourceEntry {
+        SourceEntry {
+            name: name.to_vec(),
+            kind,
+            mode,
+            uid: 1000,
+            gid: 1001,
+            size,
+            mtime: 1_000,
+            link_target: Vec::new(),
+            dev_major: 0,
+            dev_minor: 0,
+            device: 1,
+            inode: name.len() as u64,
+            nlink: 1,
+            change_time_ns: 0,
+        }
+    }
+
+    impl Host for TreeHost {
+        async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry> {
+            match path {
+                b"/src" => Ok(entry(b"src", EntryKind::Directory, 0o750, 0)),
+                _ => Err(Error::source(format!("{}: not found", show(path)))),
+            }
+        }
+        async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>> {
+            assert_eq!(path, b"/src");
+            Ok(vec![entry(b"file", EntryKind::Regular, 0o640, 2), entry(b"sock", EntryKind::Socket, 0o777, 0)])
+        }
+        async fn source_open(&self, path: &[u8]) -> Result<Handle> {
+            assert_eq!(path, b"/src/file", "only the regular file is read");
+            self.open.borrow_mut().push(b"hi".to_vec());
+            Ok(self.open.borrow().len() as Handle - 1)
+        }
+        async fn source_read(&self, handle: Handle, _: u32) -> Result<Vec<u8>> {
+            Ok(std::mem::take(&mut self.open.borrow_mut()[handle as usize]))
+        }
+        async fn source_close(&self, _: Handle) {}
+        async fn blob_size(&self, _: &str) -> Result<Option<u64>> {
+            unimplemented!()
+        }
+        async fn blob_create(&self) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn blob_write(&self, _: Handle, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn blob_commit(&self, _: Handle, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn blob_abort(&self, _: Handle) {
+            unimplemented!()
+        }
+        async fn blob_read(&self, _: &str, _: u64, _: u32) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn blob_list(&self) -> Result<Vec<String>> {
+            unimplemented!()
+        }
+        async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn blob_remove(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn store_index_write(&self, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn store_unpack_dir(&self, _: &str) -> Result<String> {
+            unimplemented!()
+        }
+        async fn output_open(&self, _: &str) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
+            unimplemented!()
+        }
+        async fn output_commit(&self, _: Handle) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_abort(&self, _: Handle) {
+            unimplemented!()
+        }
+        async fn output_mkdir(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            unimplemented!()
+        }
+        async fn output_create_dir(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
+            unimplemented!()
+        }
+        async fn output_remove(&self, _: &str) -> Result<()> {
+            unimplemented!()
+        }
+        async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
+            unimplemented!()
+        }
+        async fn http_send(&self, _: crate::host::HttpRequest, _: u32) -> Result<crate::host::HttpResponse> {
+            unimplemented!()
+        }
+        async fn credentials(&self, _: &str, _: bool) -> Result<Option<crate::host::Credential>> {
+            unimplemented!()
+        }
+        fn compress_threads(&self) -> u32 {
+            0
+        }
+        async fn compress_start(&self, _: crate::compress::piece::Piece) -> Result<Handle> {
+            unimplemented!()
+        }
+        async fn compress_wait(&self, _: Handle) -> Result<Vec<u8>> {
+            unimplemented!()
+        }
+        async fn sleep(&self, _: u32) {
+            unimplemented!()
+        }
+        fn progress(&self, _: crate::host::ProgressEvent) {
+            unimplemented!()
+        }
+    }
+
+    /// (typeflag, name, mode, uid, gid, size) of each entry of a layer tar.
+    fn entries(tar: &[u8]) -> Vec<(u8, String, u32, u32, u32, u64)> {
+        let octal = |field: &[u8]| {
+            let text = std::str::from_utf8(field).unwrap().trim_matches(|c: char| c == '\0' || c == ' ');
+            u64::from_str_radix(text, 8).unwrap()
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + 512 <= tar.len() && tar[at] != 0 {
+            let h = &tar[at..at + 512];
+            let name = String::from_utf8(h[..100].iter().take_while(|&&b| b != 0).copied().collect()).unwrap();
+            let size = octal(&h[124..136]);
+            out.push((
+                h[156],
+                name,
+                octal(&h[100..108]) as u32,
+                octal(&h[108..116]) as u32,
+                octal(&h[116..124]) as u32,
+                size,
+            ));
+            at += 512 + (size as usize).div_ceil(512) * 512;
+        }
+        out
+    }
+
+    fn layer(source: LayerSource) -> Vec<(u8, String, u32, u32, u32, u64)> {
+        let host = TreeHost { open: RefCell::new(Vec::new()) };
+        let roots = [source];
+        let tree = Tree { roots: &roots, mtime: Mtime::Keep, prefix: b"" };
+        let mut tar = Vec::new();
+        block_on(write_tree(&host, &tree, &mut tar)).unwrap();
+        entries(&tar)
+    }
+
+    fn source(spec: Option<&str>, owner: Option<&str>) -> LayerSource {
+        let host = TreeHost { open: RefCell::new(Vec::new()) };
+        let options = SourceOptions::new(owner, &[]).unwrap();
+        match spec {
+            Some(spec) => block_on(source::from_spec(&host, &LayerSpec::Text(spec.into()), &options)).unwrap(),
+            None => block_on(LayerSource::root_directory(&host, "/src", &options)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn copied_sources_are_roots_and_their_sockets_empty_files() {
+        // --layer: as BuildKit's COPY of a build context buildx sent with uid/gid 0.
+        assert_eq!(
+            layer(source(Some("/src:/app"), None)),
+            [
+                (b'5', "app/".into(), 0o750, 0, 0, 0),
+                (b'0', "app/file".into(), 0o640, 0, 0, 2),
+                (b'0', "app/sock".into(), 0o755, 0, 0, 0),
+            ]
+        );
+        // --owner still wins.
+        assert_eq!(
+            layer(source(Some("/src"), Some("7:8"))),
+            [(b'0', "file".into(), 0o640, 7, 8, 2), (b'0', "sock".into(), 0o755, 7, 8, 0)]
+        );
+        // ROOTFS keeps its owners and skips sockets, as BuildKit's differ does.
+        assert_eq!(layer(source(None, None)), [(b'0', "file".into(), 0o640, 1000, 1001, 2)]);
+        assert_eq!(layer(source(None, Some("7:8"))), [(b'0', "file".into(), 0o640, 7, 8, 2)]);
+    }
 }
