@@ -21,6 +21,7 @@ pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod request;
+pub mod tar;
 pub mod timefmt;
 
 mod bindings;

@@ -25,7 +25,7 @@ use super::piece::{Piece, Pieces};
 use super::{Compression, Encoder, PieceStream};
 use crate::digest::{sha256, Hasher};
 use crate::error::{Error, Result};
-use crate::layer::tar as tar_writer;
+use crate::tar as tar_writer;
 use header::{Block, Pending, BLOCK};
 use std::collections::BTreeMap;
 pub use toc::TocEntry;

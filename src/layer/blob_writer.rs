@@ -236,7 +236,7 @@ mod tests {
     use crate::compress::piece::compress_piece;
     use crate::fuzzing::block_on;
     use crate::host::{Credential, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
-    use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
+    use crate::tar::{encode, padding, typeflag, Header, TRAILER};
     use std::cell::{Cell, RefCell};
 
     /// A host with a blob store in memory that compresses pieces "on other threads": a piece is

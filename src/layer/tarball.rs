@@ -7,11 +7,11 @@
 //! Compression is recognized by its magic bytes. Memory stays bounded whatever the size: gzip is
 //! inflated as a stream (every member, as `gzip -dc` does), zstd frame by frame and block by block.
 
-use super::tar::BLOCK;
 use super::walk::{show, TarSink};
 use crate::compress::deflate::RawInflate;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host};
+use crate::tar::BLOCK;
 use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 
@@ -680,7 +680,7 @@ fn c_string(field: &[u8]) -> &[u8] {
 }
 
 fn pad(size: u64) -> u64 {
-    super::tar::padding(size) as u64
+    crate::tar::padding(size) as u64
 }
 
 /// Go's parseOctal: NULs and spaces around, then octal digits up to a NUL; empty is zero.
@@ -781,9 +781,9 @@ fn pax_time(value: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tar::{encode, typeflag, Header, TRAILER};
     use super::*;
     use crate::fuzzing::block_on;
+    use crate::tar::{encode, typeflag, Header, TRAILER};
 
     fn entry(name: &str, flag: u8, data: &[u8]) -> Vec<u8> {
         let header = Header {

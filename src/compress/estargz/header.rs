@@ -274,7 +274,7 @@ pub fn clean_name(name: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::tar::{encode, typeflag, Header};
+    use crate::tar::{encode, typeflag, Header};
 
     fn block(bytes: &[u8]) -> [u8; BLOCK] {
         bytes[..BLOCK].try_into().unwrap()

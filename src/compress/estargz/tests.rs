@@ -4,7 +4,7 @@
 use super::*;
 use crate::compress::deflate::RawInflate;
 use crate::compress::piece::{compress_piece, Piece};
-use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
+use crate::tar::{encode, padding, typeflag, Header, TRAILER};
 use serde_json::Value;
 
 /// One gzip member of a blob: where it starts and what it decompresses to.
