@@ -6,3 +6,13 @@
 pub mod writer;
 
 pub use writer::{encode, padding, typeflag, Header, BLOCK, TRAILER};
+pub mod error;
+pub mod header;
+pub mod numbers;
+pub mod paths;
+pub mod pax;
+pub mod reader;
+
+pub use error::TarError;
+pub use header::Entry;
+pub use reader::{Event, Reader, Truncation};

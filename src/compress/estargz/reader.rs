@@ -218,8 +218,8 @@ mod tests {
     use super::*;
     use crate::compress::estargz::EstargzEncoder;
     use crate::fuzzing::block_on;
+    use crate::layer::tarball::{copy_stream, Chunks};
     use crate::tar as tar_writer;
-    use crate::tarball::{copy_stream, Chunks};
 
     fn sample_tar() -> Vec<u8> {
         let mut tar = Vec::new();
