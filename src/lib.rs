@@ -16,6 +16,8 @@ pub mod image;
 pub mod ingest;
 pub mod layer;
 pub mod maintenance;
+#[cfg(test)]
+mod memory_host;
 pub mod options;
 pub mod platform;
 pub mod reference;

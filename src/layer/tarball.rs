@@ -86,6 +86,7 @@ mod tests {
     use super::*;
     use crate::compress::decode::{FCOMMENT, FEXTRA, FHCRC, FNAME};
     use crate::fuzzing::block_on;
+    use crate::memory_host::MemoryHost;
     use crate::tar::{encode, typeflag, Header, TRAILER};
 
     fn pad(size: u64) -> u64 {
@@ -482,139 +483,6 @@ mod tests {
         assert_eq!(run(&tar).unwrap(), tar);
     }
 
-    type OpenFile = (Vec<u8>, usize);
-
-    /// A minimal host: the source calls only, over files in memory.
-    struct MemHost {
-        files: std::collections::HashMap<Vec<u8>, Vec<u8>>,
-        /// Per handle: the file's bytes and how far it has been read; None once closed.
-        open: std::cell::RefCell<Vec<Option<OpenFile>>>,
-    }
-
-    impl Host for MemHost {
-        async fn source_stat(&self, _: &[u8]) -> Result<crate::host::SourceEntry> {
-            unimplemented!()
-        }
-        async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<crate::host::SourceEntry>> {
-            unimplemented!()
-        }
-        async fn source_open(&self, path: &[u8]) -> Result<Handle> {
-            let data = self.files.get(path).ok_or_else(|| Error::source(format!("{}: not found", show(path))))?;
-            let mut open = self.open.borrow_mut();
-            open.push(Some((data.clone(), 0)));
-            Ok(open.len() as Handle - 1)
-        }
-        async fn source_read(&self, handle: Handle, max: u32) -> Result<Vec<u8>> {
-            let mut open = self.open.borrow_mut();
-            let (data, pos) = open[handle as usize].as_mut().expect("open handle");
-            let n = (max as usize).min(data.len() - *pos);
-            *pos += n;
-            Ok(data[*pos - n..*pos].to_vec())
-        }
-        async fn source_close(&self, handle: Handle) {
-            self.open.borrow_mut()[handle as usize] = None;
-        }
-        async fn blob_size(&self, _: &str) -> Result<Option<u64>> {
-            unimplemented!()
-        }
-        async fn blob_create(&self) -> Result<Handle> {
-            unimplemented!()
-        }
-        async fn blob_write(&self, _: Handle, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn blob_commit(&self, _: Handle, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn blob_abort(&self, _: Handle) {
-            unimplemented!()
-        }
-        async fn blob_read(&self, _: &str, _: u64, _: u32) -> Result<Vec<u8>> {
-            unimplemented!()
-        }
-        async fn blob_list(&self) -> Result<Vec<String>> {
-            unimplemented!()
-        }
-        async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-            unimplemented!()
-        }
-        async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn blob_remove(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
-            unimplemented!()
-        }
-        async fn store_index_write(&self, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn store_unpack_dir(&self, _: &str) -> Result<String> {
-            unimplemented!()
-        }
-        async fn output_open(&self, _: &str) -> Result<Handle> {
-            unimplemented!()
-        }
-        async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
-            unimplemented!()
-        }
-        async fn output_commit(&self, _: Handle) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_abort(&self, _: Handle) {
-            unimplemented!()
-        }
-        async fn output_mkdir(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-            unimplemented!()
-        }
-        async fn output_create_dir(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
-            unimplemented!()
-        }
-        async fn output_remove(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
-            unimplemented!()
-        }
-        async fn http_send(&self, _: crate::host::HttpRequest, _: u32) -> Result<crate::host::HttpResponse> {
-            unimplemented!()
-        }
-        async fn credentials(&self, _: &str, _: bool) -> Result<Option<crate::host::Credential>> {
-            unimplemented!()
-        }
-        fn compress_threads(&self) -> u32 {
-            0
-        }
-        async fn compress_start(&self, _: crate::compress::piece::Piece) -> Result<Handle> {
-            unimplemented!()
-        }
-        async fn compress_wait(&self, _: Handle) -> Result<Vec<u8>> {
-            unimplemented!()
-        }
-        async fn sleep(&self, _: u32) {
-            unimplemented!()
-        }
-        fn progress(&self, _: crate::host::ProgressEvent) {
-            unimplemented!()
-        }
-    }
-
     #[test]
     fn copies_from_the_host_and_closes() {
         let tar = sample();
@@ -626,7 +494,7 @@ mod tests {
             (b"/in/layer.tzst".to_vec(), zstd_frames(&big_tar)),
             (b"/in/bad.tar.gz".to_vec(), gzip_member(&tar[..3000], 6)),
         ];
-        let host = MemHost { files: files.into_iter().collect(), open: Default::default() };
+        let host = MemoryHost::with_files(files);
         let copy = |path: &[u8]| {
             let mut out = Vec::new();
             block_on(copy_tarball(&host, path, &mut out)).map(|()| out)
