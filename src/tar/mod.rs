@@ -16,3 +16,6 @@ pub mod reader;
 pub use error::TarError;
 pub use header::Entry;
 pub use reader::{Event, Reader, Truncation};
+
+#[cfg(test)]
+mod verdicts;
