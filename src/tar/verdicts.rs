@@ -189,6 +189,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// Each reader's verdict: Ok, or its message.
+type ReadTar = fn(&[u8]) -> Result<(), String>;
+
 fn layer_tarball(tar: &[u8]) -> Result<(), String> {
     let mut out = Vec::new();
     block_on(copy_stream(&mut Chunks { data: tar, chunk: 100 }, "x.tar", &mut out)).map_err(|e| e.message)?;
@@ -229,7 +231,7 @@ fn every_reader_gives_gos_verdict() {
     let mut report = Vec::new();
     for ((name, tar), (go_name, go)) in cases.iter().zip(GO) {
         assert_eq!(name, go_name);
-        let readers: [(&str, fn(&[u8]) -> Result<(), String>); 3] =
+        let readers: [(&str, ReadTar); 3] =
             [("layer_tarball", layer_tarball), ("oci_archive", oci_archive_scan), ("estargz", estargz)];
         for (reader, read) in readers {
             let verdict = read(tar);
