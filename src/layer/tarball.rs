@@ -331,38 +331,11 @@ mod tests {
 
     /// A PAX extended header entry with the given records.
     fn pax_header(records: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut data = Vec::new();
-        for (key, value) in records {
-            // `<length> key=value\n`, the length counting its own digits.
-            let body = [key.as_bytes(), b"=", value, b"\n"].concat();
-            let mut len = body.len() + 2;
-            while format!("{len} ").len() + body.len() != len {
-                len += 1;
-            }
-            data.extend_from_slice(format!("{len} ").as_bytes());
-            data.extend_from_slice(&body);
-        }
-        let h = Header {
-            name: b"PaxHeaders.0/x".to_vec(),
-            typeflag: typeflag::PAX,
-            size: data.len() as i64,
-            ..Default::default()
-        };
-        let mut out = encode(&h);
-        out.extend_from_slice(&data);
-        out.resize(out.len() + pad(data.len() as u64) as usize, 0);
-        out
+        crate::tar::testing::pax(typeflag::PAX, records)
     }
 
     fn gnu_long(flag: u8, value: &[u8]) -> Vec<u8> {
-        let mut data = value.to_vec();
-        data.push(0);
-        let h =
-            Header { name: b"././@LongLink".to_vec(), typeflag: flag, size: data.len() as i64, ..Default::default() };
-        let mut out = encode(&h);
-        out.extend_from_slice(&data);
-        out.resize(out.len() + pad(data.len() as u64) as usize, 0);
-        out
+        crate::tar::testing::meta(flag, &[value, b"\0"].concat())
     }
 
     #[test]

@@ -205,21 +205,11 @@ pub fn parse_meta(kind: u8, name: &[u8], data: &[u8], pending: &mut Pending) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tar::testing::regular as file;
     use crate::tar::{encode, padding, typeflag, Header};
 
     fn block(bytes: &[u8]) -> [u8; BLOCK] {
         bytes[..BLOCK].try_into().unwrap()
-    }
-
-    fn file(name: &str) -> Header {
-        Header {
-            name: name.as_bytes().to_vec(),
-            typeflag: typeflag::REGULAR,
-            mode: 0o644,
-            size: 5,
-            mtime: 1_445_412_480,
-            ..Default::default()
-        }
     }
 
     /// Parse a header as our tar writer encodes it, following any PAX header.

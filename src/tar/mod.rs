@@ -18,4 +18,6 @@ pub use header::Entry;
 pub use reader::{Event, Reader, Truncation};
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod verdicts;
