@@ -121,7 +121,9 @@ fn tar_reader(data: &[u8]) {
     let whole = tar_events(data, usize::MAX);
     assert_eq!(tar_events(data, 7), whole, "the events depend on chunking");
     assert_eq!(tar_events(data, 512), whole, "the events depend on chunking");
-    for (entry, bytes) in &whole.0 {
+    // Every entry's data is complete, but the last one's when the tar is cut short or damaged.
+    let complete = if whole.1.is_ok() { whole.0.len() } else { whole.0.len().saturating_sub(1) };
+    for (entry, bytes) in &whole.0[..complete] {
         assert_eq!(bytes.len() as u64, entry.data_size(), "an entry's data is not its size");
     }
 }
