@@ -21,6 +21,8 @@ pub struct MemoryHost {
     /// Blobs being written, by handle, and the committed ones in order.
     pub blobs: RefCell<Vec<Vec<u8>>>,
     pub committed: RefCell<Vec<(String, Vec<u8>)>>,
+    /// The compression cache's records.
+    pub cache: RefCell<HashMap<String, Vec<u8>>>,
     pub started: RefCell<Vec<Option<Piece>>>,
     pub algorithms: RefCell<Vec<&'static str>>,
     pub in_flight: Cell<usize>,
@@ -30,6 +32,13 @@ pub struct MemoryHost {
 impl MemoryHost {
     pub fn with_files(files: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> MemoryHost {
         MemoryHost { files: files.into_iter().collect(), ..Default::default() }
+    }
+}
+
+impl MemoryHost {
+    /// A committed blob's bytes.
+    fn blob(&self, digest: &str) -> Option<Vec<u8>> {
+        self.committed.borrow().iter().find(|(d, _)| d == digest).map(|(_, b)| b.clone())
     }
 }
 
@@ -93,11 +102,13 @@ impl Host for MemoryHost {
     async fn source_close(&self, handle: Handle) {
         self.open.borrow_mut()[handle as usize] = None;
     }
-    async fn blob_size(&self, _: &str) -> Result<Option<u64>> {
-        unimplemented!()
+    async fn blob_size(&self, digest: &str) -> Result<Option<u64>> {
+        Ok(self.blob(digest).map(|b| b.len() as u64))
     }
-    async fn blob_read(&self, _: &str, _: u64, _: u32) -> Result<Vec<u8>> {
-        unimplemented!()
+    async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
+        let blob = self.blob(digest).ok_or_else(|| Error::store(format!("{digest}: no such blob")))?;
+        let start = (offset as usize).min(blob.len());
+        Ok(blob[start..(start + max as usize).min(blob.len())].to_vec())
     }
     async fn blob_list(&self) -> Result<Vec<String>> {
         unimplemented!()
@@ -105,11 +116,12 @@ impl Host for MemoryHost {
     async fn blob_remove(&self, _: &str) -> Result<()> {
         unimplemented!()
     }
-    async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-        unimplemented!()
+    async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.cache.borrow().get(key).cloned())
     }
-    async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
-        unimplemented!()
+    async fn cache_write(&self, key: &str, data: &[u8]) -> Result<()> {
+        self.cache.borrow_mut().insert(key.to_string(), data.to_vec());
+        Ok(())
     }
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
         unimplemented!()
