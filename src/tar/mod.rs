@@ -3,19 +3,18 @@
 //! uses (layer tarballs, `oci-archive:` bases, eStargz re-encoding), so the same bytes get the same
 //! verdict wherever they come in.
 
-pub mod writer;
-
-pub use writer::{encode, padding, typeflag, Header, BLOCK, TRAILER};
 pub mod error;
 pub mod header;
 pub mod numbers;
 pub mod paths;
 pub mod pax;
 pub mod reader;
+pub mod writer;
 
 pub use error::TarError;
 pub use header::Entry;
 pub use reader::{Event, Reader, Truncation};
+pub use writer::{encode, padding, typeflag, Header, BLOCK, TRAILER};
 
 #[cfg(test)]
 pub(crate) mod testing;

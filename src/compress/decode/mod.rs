@@ -13,7 +13,7 @@ use input::Input;
 /// Inflated bytes per step.
 const INFLATE_CHUNK: usize = 256 << 10;
 
-/// Where tarball bytes come from.
+/// Where the compressed bytes come from.
 #[allow(async_fn_in_trait)]
 pub trait Source {
     /// The next bytes; empty at the end.
