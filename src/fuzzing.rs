@@ -1,6 +1,7 @@
 //! What each fuzz target (fuzz/) feeds with arbitrary bytes: the parsers that read input from
 //! outside — users' `--output`, annotation and reference strings, registries' challenges and JSON,
-//! ignore files, layer tarballs (decompressed and checked) and eStargz blobs (footer and TOC).
+//! ignore files, layer tarballs (decompressed and checked), tars (crate::tar's reader) and eStargz
+//! blobs (footer and TOC).
 //! Kept here so that crashes the fuzzer finds replay as plain tests (tests/fuzz_regressions.rs).
 
 pub const TARGETS: &[&str] = &[
@@ -12,6 +13,7 @@ pub const TARGETS: &[&str] = &[
     "layer_tarball",
     "ignore",
     "estargz_toc",
+    "tar_reader",
 ];
 
 /// Feed `data` to `target`'s parsers. Errors are fine; only a panic (or a hang) is a finding.
@@ -56,6 +58,7 @@ pub fn run(target: &str, data: &[u8]) {
         ("layer_tarball", _) => layer_tarball(data),
         ("ignore", Some(text)) => ignore(text),
         ("estargz_toc", _) => estargz_toc(data),
+        ("tar_reader", _) => tar_reader(data),
         _ => {}
     }
 }
@@ -117,6 +120,44 @@ fn estargz_toc(data: &[u8]) {
     if block_on(crate::layer::tarball::copy_stream(&mut { before_toc }, "fuzz", &mut layer)).is_ok() {
         assert_eq!(layer, data, "the blob before the TOC is not the original tar");
     }
+}
+
+/// The tar reader alone (crate::tar): whatever the chunking, the same entries with the same data and
+/// the same verdict, and never more data for an entry than it declares.
+fn tar_reader(data: &[u8]) {
+    let whole = tar_events(data, usize::MAX);
+    assert_eq!(tar_events(data, 7), whole, "the events depend on chunking");
+    assert_eq!(tar_events(data, 512), whole, "the events depend on chunking");
+    // Every entry's data is complete, but the last one's when the tar is cut short or damaged.
+    let complete = if whole.1.is_ok() { whole.0.len() } else { whole.0.len().saturating_sub(1) };
+    for (entry, bytes) in &whole.0[..complete] {
+        assert_eq!(bytes.len() as u64, entry.data_size(), "an entry's data is not its size");
+    }
+}
+
+type TarEvents = (Vec<(crate::tar::Entry, Vec<u8>)>, std::result::Result<(), String>);
+
+/// Entries with their data, then how the reading ended.
+fn tar_events(mut data: &[u8], chunk: usize) -> TarEvents {
+    use crate::tar::{Event, Reader};
+    let mut reader = Reader::new();
+    let mut entries: Vec<(crate::tar::Entry, Vec<u8>)> = Vec::new();
+    while !data.is_empty() {
+        let piece = &data[..chunk.min(data.len())];
+        let (n, event) = match reader.read(piece) {
+            Ok(step) => step,
+            Err(e) => return (entries, Err(e.to_string())),
+        };
+        assert!(n > 0 && n <= piece.len(), "the reader consumed {n} of {} bytes", piece.len());
+        match event {
+            Some(Event::Entry(entry)) => entries.push((entry, Vec::new())),
+            Some(Event::Data(bytes)) => entries.last_mut().expect("data after an entry").1.extend_from_slice(bytes),
+            Some(Event::End) | None => {}
+        }
+        data = &data[n..];
+    }
+    let end = reader.finish().map_err(|t| t.to_string());
+    (entries, end)
 }
 
 /// An ignore file, then the path on its last line. Beyond not panicking: when a directory is

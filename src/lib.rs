@@ -16,11 +16,14 @@ pub mod image;
 pub mod ingest;
 pub mod layer;
 pub mod maintenance;
+#[cfg(test)]
+mod memory_host;
 pub mod options;
 pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod request;
+pub mod tar;
 pub mod timefmt;
 
 mod bindings;

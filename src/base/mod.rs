@@ -5,7 +5,7 @@
 pub mod archive;
 pub mod layout;
 pub mod manifest;
-mod tar_scan;
+pub(crate) mod tar_scan;
 
 use crate::error::{Error, Result};
 use crate::host::Host;

@@ -17,7 +17,7 @@
 //! [`EstargzEncoder`] compresses the same pieces one after the other on the calling thread: the same
 //! bytes for any number of threads.
 
-mod header;
+mod fields;
 pub mod reader;
 mod toc;
 
@@ -25,8 +25,8 @@ use super::piece::{Piece, Pieces};
 use super::{Compression, Encoder, PieceStream};
 use crate::digest::{sha256, Hasher};
 use crate::error::{Error, Result};
-use crate::layer::tar as tar_writer;
-use header::{Block, Pending, BLOCK};
+use crate::tar as tar_writer;
+use crate::tar::{Entry, Event, Reader, TarError, Truncation};
 use std::collections::BTreeMap;
 pub use toc::TocEntry;
 
@@ -56,20 +56,12 @@ pub struct Trailer {
     pub toc_digest: String,
 }
 
-/// Where the parser is in the tar stream.
+/// Where the encoder is in the tar stream: the tar reader decides everything but a regular file's
+/// data, which is cut into chunks here.
 enum State {
-    /// Collecting a header block in `buffer`.
-    Header,
-    /// Collecting the data of a PAX header or GNU long name in `buffer`, then its padding.
-    Meta { kind: u8, size: usize },
-    /// Padding (or other bytes) to pass on before the next header.
-    Skip(u64),
+    Tar,
     /// A regular file's data.
     Data(Box<FileData>),
-    /// After one zero block: the second block of the end marker.
-    SecondZero,
-    /// After the end marker: anything left passes through.
-    End,
 }
 
 struct FileData {
@@ -99,8 +91,7 @@ pub struct EstargzPieces {
     /// Compressed sizes of the pieces back so far, in order.
     sizes: Vec<u64>,
     state: State,
-    buffer: Vec<u8>,
-    pending: Pending,
+    tar: Reader,
     toc: Vec<TocEntry>,
     /// estargz's nameIfChanged: a user or group name is recorded when it differs from the last one
     /// seen for the same id.
@@ -120,9 +111,8 @@ impl EstargzPieces {
             member: None,
             pieces: 0,
             sizes: Vec::new(),
-            state: State::Header,
-            buffer: Vec::with_capacity(BLOCK),
-            pending: Pending::default(),
+            state: State::Tar,
+            tar: Reader::new(),
             toc: Vec::new(),
             user_names: BTreeMap::new(),
             group_names: BTreeMap::new(),
@@ -138,94 +128,51 @@ impl EstargzPieces {
         Ok(())
     }
 
-    /// Consume some of `input` (at least one byte, unless a state change needs none); returns how many.
+    /// Consume some of `input` (at least one byte); returns how many. A file's data is read up to
+    /// the end of its chunk at most, so each chunk starts a member of its own.
     fn step(&mut self, input: &[u8], ready: &mut Vec<Piece>) -> Result<usize> {
-        let n = match &mut self.state {
-            State::Header | State::SecondZero => {
-                let n = (BLOCK - self.buffer.len()).min(input.len());
-                self.buffer.extend_from_slice(&input[..n]);
-                n
-            }
-            State::Meta { size, .. } => {
-                let n = (*size - self.buffer.len()).min(input.len());
-                self.buffer.extend_from_slice(&input[..n]);
-                n
-            }
-            State::Skip(left) => {
-                let n = (*left).min(input.len() as u64) as usize;
-                *left -= n as u64;
-                n
-            }
-            State::Data(file) => {
-                let n = file.chunk_left.min(input.len() as u64) as usize;
-                if let Some(file_hash) = file.file_hash.as_mut() {
-                    file_hash.update(&input[..n]);
-                }
-                file.chunk_hash.update(&input[..n]);
-                file.chunk_left -= n as u64;
-                file.done += n as u64;
-                n
-            }
-            State::End => input.len(),
+        let limit = match &self.state {
+            State::Data(file) => (file.chunk_left as usize).min(input.len()),
+            State::Tar => input.len(),
         };
+        let (n, event) = self.tar.read(&input[..limit]).map_err(tar_error)?;
+        // Headers and padding go into the open member before anything the event starts.
         self.emit(&input[..n], ready);
-        self.advance(ready)?;
+        match event {
+            Some(Event::Entry(h)) => self.entry(h, ready)?,
+            Some(Event::Data(data)) => self.data(data, ready),
+            Some(Event::End) | None => {}
+        }
         Ok(n)
     }
 
-    /// Move to the next state once the current one has all its bytes.
-    fn advance(&mut self, ready: &mut Vec<Piece>) -> Result<()> {
-        match &mut self.state {
-            State::Header | State::SecondZero if self.buffer.len() < BLOCK => {}
-            State::Header => {
-                let block: [u8; BLOCK] = self.buffer[..].try_into().expect("a full block");
-                self.buffer.clear();
-                match header::parse_block(&block, &mut self.pending)? {
-                    Block::Zero => self.state = State::SecondZero,
-                    Block::Meta { kind, size } => {
-                        self.state = State::Meta { kind, size: size as usize };
-                        return self.advance(ready);
-                    }
-                    Block::Entry(h) => self.entry(h, ready)?,
-                }
-            }
-            State::SecondZero => {
-                if self.buffer.iter().any(|&b| b != 0) {
-                    return Err(Error::source(
-                        "compression=estargz: reading the layer tar: archive/tar: invalid tar header",
-                    ));
-                }
-                self.buffer.clear();
-                self.state = State::End;
-            }
-            State::Meta { kind, size } if self.buffer.len() == *size => {
-                let (kind, size) = (*kind, *size);
-                header::parse_meta(kind, &self.buffer, &mut self.pending)?;
-                self.buffer.clear();
-                self.state = State::Skip(header::padding(size as u64));
-            }
-            State::Skip(0) => self.state = State::Header,
-            State::Data(file) if file.chunk_left == 0 => {
-                self.toc[file.chunk].chunk_digest = std::mem::take(&mut file.chunk_hash).finish();
-                if file.done < file.size {
-                    self.start_chunk(ready);
-                } else {
-                    self.toc[file.reg].digest = match file.file_hash.take() {
-                        Some(file_hash) => file_hash.finish(),
-                        None => self.toc[file.chunk].chunk_digest.clone(),
-                    };
-                    let padding = header::padding(file.size);
-                    self.state = State::Skip(padding);
-                }
-            }
-            _ => {}
+    /// Some of the current regular file's data (within one chunk).
+    fn data(&mut self, data: &[u8], ready: &mut Vec<Piece>) {
+        let State::Data(file) = &mut self.state else { return };
+        if let Some(file_hash) = file.file_hash.as_mut() {
+            file_hash.update(data);
         }
-        Ok(())
+        file.chunk_hash.update(data);
+        file.chunk_left -= data.len() as u64;
+        file.done += data.len() as u64;
+        if file.chunk_left > 0 {
+            return;
+        }
+        self.toc[file.chunk].chunk_digest = std::mem::take(&mut file.chunk_hash).finish();
+        if file.done < file.size {
+            self.start_chunk(ready);
+            return;
+        }
+        self.toc[file.reg].digest = match file.file_hash.take() {
+            Some(file_hash) => file_hash.finish(),
+            None => self.toc[file.chunk].chunk_digest.clone(),
+        };
+        self.state = State::Tar;
     }
 
     /// A real tar entry: its TOC entry, and for a non-empty regular file the first chunk's member.
-    fn entry(&mut self, h: header::EntryHeader, ready: &mut Vec<Piece>) -> Result<()> {
-        if header::clean_name(&h.name) == TOC_TAR_NAME.as_bytes() {
+    fn entry(&mut self, h: Entry, ready: &mut Vec<Piece>) -> Result<()> {
+        if fields::clean_name(&h.name) == TOC_TAR_NAME.as_bytes() {
             return Err(Error::source(format!(
                 "compression=estargz: the layer has its own {TOC_TAR_NAME}: existing TOC JSON is not allowed; decompress layer before append"
             )));
@@ -252,7 +199,7 @@ impl EstargzPieces {
         let mut entry = TocEntry {
             name: h.name.clone(),
             kind,
-            modtime: header::toc_modtime(h.mtime),
+            modtime: fields::toc_modtime(h.mtime),
             mode: h.mode,
             uid: h.uid,
             gid: h.gid,
@@ -267,13 +214,12 @@ impl EstargzPieces {
             "reg" => entry.size = h.size,
             _ => {}
         }
-        let size = header::data_size(h.typeflag, h.size);
+        let size = h.data_size();
         if kind == "reg" && size == 0 {
             entry.digest = sha256(b"");
         }
         self.toc.push(entry);
         if kind != "reg" || size == 0 {
-            self.state = State::Skip(header::padding(size));
             return Ok(());
         }
         let reg = self.toc.len() - 1;
@@ -348,12 +294,8 @@ impl EstargzPieces {
 
     /// The tar has ended: its last member goes to `ready`.
     pub fn end(&mut self, ready: &mut Vec<Piece>) -> Result<()> {
-        let at_boundary = match self.state {
-            State::Header | State::SecondZero => self.buffer.is_empty(),
-            State::Skip(0) | State::End => true,
-            _ => false,
-        };
-        if !at_boundary {
+        // Go's reader ends without an error between two blocks, end marker or not.
+        if let Err(Truncation::NoEndMarker { clean: false } | Truncation::InsideEntry(_)) = self.tar.finish() {
             return Err(Error::source("compression=estargz: reading the layer tar: unexpected EOF"));
         }
         self.close_member(ready);
@@ -417,6 +359,18 @@ impl EstargzEncoder {
         let finished = self.0.finish(out)?;
         let toc_digest = finished.toc_digest.ok_or_else(|| Error::internal("compression=estargz: no TOC digest"))?;
         Ok(Trailer { toc_tar: finished.uncompressed_tail, toc_digest })
+    }
+}
+
+/// What eStargz (Go's reader, then estargz's own checks) says about a tar it cannot take.
+fn tar_error(e: TarError) -> Error {
+    match e {
+        TarError::Sparse { name, typeflag: b'S' } => Error::source(format!(
+            "compression=estargz: {}: unsupported input tar entry 'S'",
+            String::from_utf8_lossy(&name)
+        )),
+        e @ TarError::Sparse { .. } => Error::source(format!("compression=estargz: {e}")),
+        e => Error::source(format!("compression=estargz: reading the layer tar: {}", e.go_text())),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Layer compressors. Each takes the tar stream in chunks and appends compressed bytes to a buffer.
 
+pub mod decode;
 pub mod deflate;
 pub mod estargz;
 pub mod gzip;

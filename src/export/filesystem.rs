@@ -10,8 +10,8 @@ use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host, ProgressEvent, SourceEntry};
 use crate::layer::source::LayerSource;
-use crate::layer::tar::{self, typeflag, Header};
 use crate::layer::walk::{self, Item, Mtime, TarSink, Tree, Visitor};
+use crate::tar::{self, typeflag, Header};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

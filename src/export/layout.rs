@@ -8,7 +8,7 @@ use crate::gojson;
 use crate::host::{Handle, Host};
 use crate::image::mediatypes::OCI_INDEX;
 use crate::image::spec::{Annotations, Descriptor, Index};
-use crate::layer::tar::{self, typeflag, Header};
+use crate::tar::{self, typeflag, Header};
 
 pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";

@@ -233,151 +233,9 @@ pub async fn put_blob<H: Host>(host: &H, data: &[u8]) -> Result<String> {
 mod tests {
     use super::*;
     use crate::compress::estargz::reader;
-    use crate::compress::piece::compress_piece;
     use crate::fuzzing::block_on;
-    use crate::host::{Credential, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
-    use crate::layer::tar::{encode, padding, typeflag, Header, TRAILER};
-    use std::cell::{Cell, RefCell};
-
-    /// A host with a blob store in memory that compresses pieces "on other threads": a piece is
-    /// kept when started and compressed when waited for, so several are in flight at once.
-    #[derive(Default)]
-    struct PieceHost {
-        threads: u32,
-        blobs: RefCell<Vec<Vec<u8>>>,
-        committed: RefCell<Vec<(String, Vec<u8>)>>,
-        started: RefCell<Vec<Option<Piece>>>,
-        algorithms: RefCell<Vec<&'static str>>,
-        in_flight: Cell<usize>,
-        most_in_flight: Cell<usize>,
-    }
-
-    impl Host for PieceHost {
-        fn compress_threads(&self) -> u32 {
-            self.threads
-        }
-        async fn compress_start(&self, piece: Piece) -> Result<Handle> {
-            assert!(self.threads > 0, "pieces started on a host without compress threads");
-            self.algorithms.borrow_mut().push(piece.algorithm().0);
-            self.in_flight.set(self.in_flight.get() + 1);
-            self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
-            let mut started = self.started.borrow_mut();
-            started.push(Some(piece));
-            Ok(started.len() as Handle - 1)
-        }
-        async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>> {
-            let piece = self.started.borrow_mut()[handle as usize].take().expect("a piece waited for once");
-            self.in_flight.set(self.in_flight.get() - 1);
-            Ok(compress_piece(&piece))
-        }
-        async fn blob_create(&self) -> Result<Handle> {
-            let mut blobs = self.blobs.borrow_mut();
-            blobs.push(Vec::new());
-            Ok(blobs.len() as Handle - 1)
-        }
-        async fn blob_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
-            self.blobs.borrow_mut()[handle as usize].extend_from_slice(data);
-            Ok(())
-        }
-        async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()> {
-            let blob = std::mem::take(&mut self.blobs.borrow_mut()[handle as usize]);
-            assert_eq!(crate::digest::sha256(&blob), digest);
-            self.committed.borrow_mut().push((digest.to_string(), blob));
-            Ok(())
-        }
-        async fn blob_abort(&self, _: Handle) {}
-        async fn source_stat(&self, _: &[u8]) -> Result<SourceEntry> {
-            unimplemented!()
-        }
-        async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<SourceEntry>> {
-            unimplemented!()
-        }
-        async fn source_open(&self, _: &[u8]) -> Result<Handle> {
-            unimplemented!()
-        }
-        async fn source_read(&self, _: Handle, _: u32) -> Result<Vec<u8>> {
-            unimplemented!()
-        }
-        async fn source_close(&self, _: Handle) {
-            unimplemented!()
-        }
-        async fn blob_size(&self, _: &str) -> Result<Option<u64>> {
-            unimplemented!()
-        }
-        async fn blob_read(&self, _: &str, _: u64, _: u32) -> Result<Vec<u8>> {
-            unimplemented!()
-        }
-        async fn blob_list(&self) -> Result<Vec<String>> {
-            unimplemented!()
-        }
-        async fn blob_remove(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn cache_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-            unimplemented!()
-        }
-        async fn cache_write(&self, _: &str, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
-            unimplemented!()
-        }
-        async fn store_index_write(&self, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn store_unpack_dir(&self, _: &str) -> Result<String> {
-            unimplemented!()
-        }
-        async fn output_open(&self, _: &str) -> Result<Handle> {
-            unimplemented!()
-        }
-        async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
-            unimplemented!()
-        }
-        async fn output_commit(&self, _: Handle) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_abort(&self, _: Handle) {
-            unimplemented!()
-        }
-        async fn output_mkdir(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-            unimplemented!()
-        }
-        async fn output_create_dir(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
-            unimplemented!()
-        }
-        async fn output_remove(&self, _: &str) -> Result<()> {
-            unimplemented!()
-        }
-        async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
-            unimplemented!()
-        }
-        async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
-            unimplemented!()
-        }
-        async fn credentials(&self, _: &str, _: bool) -> Result<Option<Credential>> {
-            unimplemented!()
-        }
-        async fn sleep(&self, _: u32) {
-            unimplemented!()
-        }
-        fn progress(&self, _: ProgressEvent) {}
-    }
+    use crate::memory_host::MemoryHost;
+    use crate::tar::{encode, padding, typeflag, Header, TRAILER};
 
     /// Many small files, directories, and one file of three 4 MiB chunks.
     fn layer_tar() -> Vec<u8> {
@@ -407,7 +265,7 @@ mod tests {
         tar
     }
 
-    fn write_layer(host: &PieceHost, compression: Compression, tar: &[u8]) -> (WrittenBlob, Vec<u8>) {
+    fn write_layer(host: &MemoryHost, compression: Compression, tar: &[u8]) -> (WrittenBlob, Vec<u8>) {
         let written = block_on(async {
             let mut writer = BlobWriter::create(host, compression).await.unwrap();
             for part in tar.chunks(300_001) {
@@ -425,11 +283,11 @@ mod tests {
         for compression in
             [Compression::Estargz { level: 6 }, Compression::Gzip { level: 1 }, Compression::Zstd { level: 3 }]
         {
-            let serial_host = PieceHost::default();
+            let serial_host = MemoryHost::default();
             let (serial, serial_blob) = write_layer(&serial_host, compression, &tar);
             assert!(serial_host.algorithms.borrow().is_empty());
             for threads in [1, 3] {
-                let host = PieceHost { threads, ..Default::default() };
+                let host = MemoryHost { threads, ..Default::default() };
                 let (written, blob) = write_layer(&host, compression, &tar);
                 assert_eq!(written, serial, "{compression:?} with {threads} threads");
                 assert!(blob == serial_blob, "{compression:?} with {threads} threads");
@@ -472,8 +330,8 @@ mod tests {
         tar.resize(tar.len() + padding(2), 0);
         tar.extend_from_slice(&TRAILER);
         let compression = Compression::Estargz { level: 6 };
-        let (serial, serial_blob) = write_layer(&PieceHost::default(), compression, &tar);
-        let host = PieceHost { threads: 2, ..Default::default() };
+        let (serial, serial_blob) = write_layer(&MemoryHost::default(), compression, &tar);
+        let host = MemoryHost { threads: 2, ..Default::default() };
         let (written, blob) = write_layer(&host, compression, &tar);
         assert_eq!(written, serial);
         assert!(blob == serial_blob);

@@ -7,9 +7,11 @@ mod progress;
 pub mod recompress;
 pub mod reserved;
 pub mod source;
-pub mod tar;
 pub mod tarball;
 pub mod walk;
+
+/// walk.rs names the writer as `super::tar`.
+use crate::tar;
 
 use crate::compress::Compression;
 use crate::digest::Hasher;

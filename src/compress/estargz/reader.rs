@@ -6,12 +6,13 @@
 //! Everything here reads bytes from outside (pulled base layers), so every size is bounded and every
 //! offset checked before it is used.
 
-use super::header::{padding, parse_block, Block, Pending, BLOCK};
 use super::{parse_footer, FOOTER_SIZE, TOC_TAR_NAME};
 use crate::compress::deflate::{InflateAllError, RawInflate};
 use crate::digest::sha256;
 use crate::error::Result;
 use crate::host::Host;
+use crate::tar::header::{parse_header, Block, Pending};
+use crate::tar::{padding, BLOCK};
 use serde::Deserialize;
 
 /// The footer stargz wrote before eStargz: the extra field is `%016xSTARGZ` without a subfield header.
@@ -178,17 +179,19 @@ fn skip_gzip_header(member: &[u8]) -> Option<&[u8]> {
 /// the encoder reads layer tars (Go's archive/tar rules, checksum included).
 fn toc_json(tar: &[u8]) -> std::result::Result<&[u8], String> {
     let block: &[u8; BLOCK] = tar.get(..BLOCK).and_then(|b| b.try_into().ok()).ok_or("the TOC tar has no header")?;
-    let entry = match parse_block(block, &mut Pending::default()) {
+    let entry = match parse_header(block, &mut Pending::default()) {
         Ok(Block::Entry(entry)) => entry,
         Ok(_) => return Err("the TOC tar does not start with an entry".into()),
-        Err(e) => return Err(format!("the TOC tar's header: {}", e.message)),
+        Err(e) => {
+            return Err(format!("the TOC tar's header: compression=estargz: reading the layer tar: {}", e.go_text()))
+        }
     };
     if entry.name != TOC_TAR_NAME.as_bytes() || entry.typeflag != b'0' {
         return Err(format!("the TOC tar's entry is not a regular file named {TOC_TAR_NAME}"));
     }
     let size = entry.size as u64;
     let body = &tar[BLOCK..];
-    let padded = size.checked_add(padding(size)).filter(|&p| p <= body.len() as u64);
+    let padded = size.checked_add(padding(size) as u64).filter(|&p| p <= body.len() as u64);
     let padded = padded.ok_or("the TOC tar is shorter than its entry")? as usize;
     // The end-of-archive marker and nothing else may follow: the TOC is the last entry.
     if body.len() - padded < 2 * BLOCK || body[padded..].iter().any(|&b| b != 0) {
@@ -218,8 +221,8 @@ mod tests {
     use super::*;
     use crate::compress::estargz::EstargzEncoder;
     use crate::fuzzing::block_on;
-    use crate::layer::tar as tar_writer;
     use crate::layer::tarball::{copy_stream, Chunks};
+    use crate::tar as tar_writer;
 
     fn sample_tar() -> Vec<u8> {
         let mut tar = Vec::new();

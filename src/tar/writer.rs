@@ -206,17 +206,7 @@ fn pax_header_block(real_name: &[u8], size: i64) -> [u8; BLOCK] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn file(name: &str) -> Header {
-        Header {
-            name: name.as_bytes().to_vec(),
-            typeflag: typeflag::REGULAR,
-            mode: 0o644,
-            size: 5,
-            mtime: 1_445_412_480,
-            ..Default::default()
-        }
-    }
+    use crate::tar::testing::regular as file;
 
     #[test]
     fn ustar_fields_like_go() {

@@ -1,0 +1,184 @@
+//! An in-memory [`Host`] for the core's unit tests: source files, a blob store, and compress
+//! "threads" that keep a piece when it is started and compress it when it is waited for (so several
+//! are in flight at once). A call no test needs panics.
+
+use crate::compress::piece::{compress_piece, Piece};
+use crate::error::{Error, Result};
+use crate::host::{Credential, Handle, Host, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+type OpenFile = (Vec<u8>, usize);
+
+#[derive(Default)]
+pub struct MemoryHost {
+    /// Source files by path.
+    pub files: HashMap<Vec<u8>, Vec<u8>>,
+    /// Per handle: the file's bytes and how far it has been read; None once closed.
+    pub open: RefCell<Vec<Option<OpenFile>>>,
+    /// What `compress_threads` answers (0: the core compresses on its own thread).
+    pub threads: u32,
+    /// Blobs being written, by handle, and the committed ones in order.
+    pub blobs: RefCell<Vec<Vec<u8>>>,
+    pub committed: RefCell<Vec<(String, Vec<u8>)>>,
+    /// The compression cache's records.
+    pub cache: RefCell<HashMap<String, Vec<u8>>>,
+    pub started: RefCell<Vec<Option<Piece>>>,
+    pub algorithms: RefCell<Vec<&'static str>>,
+    pub in_flight: Cell<usize>,
+    pub most_in_flight: Cell<usize>,
+}
+
+impl MemoryHost {
+    pub fn with_files(files: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> MemoryHost {
+        MemoryHost { files: files.into_iter().collect(), ..Default::default() }
+    }
+}
+
+impl MemoryHost {
+    /// A committed blob's bytes.
+    fn blob(&self, digest: &str) -> Option<Vec<u8>> {
+        self.committed.borrow().iter().find(|(d, _)| d == digest).map(|(_, b)| b.clone())
+    }
+}
+
+fn show(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
+impl Host for MemoryHost {
+    fn compress_threads(&self) -> u32 {
+        self.threads
+    }
+    async fn compress_start(&self, piece: Piece) -> Result<Handle> {
+        assert!(self.threads > 0, "pieces started on a host without compress threads");
+        self.algorithms.borrow_mut().push(piece.algorithm().0);
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.most_in_flight.set(self.most_in_flight.get().max(self.in_flight.get()));
+        let mut started = self.started.borrow_mut();
+        started.push(Some(piece));
+        Ok(started.len() as Handle - 1)
+    }
+    async fn compress_wait(&self, handle: Handle) -> Result<Vec<u8>> {
+        let piece = self.started.borrow_mut()[handle as usize].take().expect("a piece waited for once");
+        self.in_flight.set(self.in_flight.get() - 1);
+        Ok(compress_piece(&piece))
+    }
+    async fn blob_create(&self) -> Result<Handle> {
+        let mut blobs = self.blobs.borrow_mut();
+        blobs.push(Vec::new());
+        Ok(blobs.len() as Handle - 1)
+    }
+    async fn blob_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        self.blobs.borrow_mut()[handle as usize].extend_from_slice(data);
+        Ok(())
+    }
+    async fn blob_commit(&self, handle: Handle, digest: &str) -> Result<()> {
+        let blob = std::mem::take(&mut self.blobs.borrow_mut()[handle as usize]);
+        assert_eq!(crate::digest::sha256(&blob), digest);
+        self.committed.borrow_mut().push((digest.to_string(), blob));
+        Ok(())
+    }
+    async fn blob_abort(&self, _: Handle) {}
+    async fn source_stat(&self, _: &[u8]) -> Result<SourceEntry> {
+        unimplemented!()
+    }
+    async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<SourceEntry>> {
+        unimplemented!()
+    }
+    async fn source_open(&self, path: &[u8]) -> Result<Handle> {
+        let data = self.files.get(path).ok_or_else(|| Error::source(format!("{}: not found", show(path))))?;
+        let mut open = self.open.borrow_mut();
+        open.push(Some((data.clone(), 0)));
+        Ok(open.len() as Handle - 1)
+    }
+    async fn source_read(&self, handle: Handle, max: u32) -> Result<Vec<u8>> {
+        let mut open = self.open.borrow_mut();
+        let (data, pos) = open[handle as usize].as_mut().expect("open handle");
+        let n = (max as usize).min(data.len() - *pos);
+        *pos += n;
+        Ok(data[*pos - n..*pos].to_vec())
+    }
+    async fn source_close(&self, handle: Handle) {
+        self.open.borrow_mut()[handle as usize] = None;
+    }
+    async fn blob_size(&self, digest: &str) -> Result<Option<u64>> {
+        Ok(self.blob(digest).map(|b| b.len() as u64))
+    }
+    async fn blob_read(&self, digest: &str, offset: u64, max: u32) -> Result<Vec<u8>> {
+        let blob = self.blob(digest).ok_or_else(|| Error::store(format!("{digest}: no such blob")))?;
+        let start = (offset as usize).min(blob.len());
+        Ok(blob[start..(start + max as usize).min(blob.len())].to_vec())
+    }
+    async fn blob_list(&self) -> Result<Vec<String>> {
+        unimplemented!()
+    }
+    async fn blob_remove(&self, _: &str) -> Result<()> {
+        unimplemented!()
+    }
+    async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.cache.borrow().get(key).cloned())
+    }
+    async fn cache_write(&self, key: &str, data: &[u8]) -> Result<()> {
+        self.cache.borrow_mut().insert(key.to_string(), data.to_vec());
+        Ok(())
+    }
+    async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
+        unimplemented!()
+    }
+    async fn store_index_write(&self, _: &[u8]) -> Result<()> {
+        unimplemented!()
+    }
+    async fn store_unpack_dir(&self, _: &str) -> Result<String> {
+        unimplemented!()
+    }
+    async fn output_open(&self, _: &str) -> Result<Handle> {
+        unimplemented!()
+    }
+    async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
+        unimplemented!()
+    }
+    async fn output_commit(&self, _: Handle) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_abort(&self, _: Handle) {
+        unimplemented!()
+    }
+    async fn output_mkdir(&self, _: &str) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
+        unimplemented!()
+    }
+    async fn output_create_dir(&self, _: &str) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
+        unimplemented!()
+    }
+    async fn output_remove(&self, _: &str) -> Result<()> {
+        unimplemented!()
+    }
+    async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
+        unimplemented!()
+    }
+    async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
+        unimplemented!()
+    }
+    async fn credentials(&self, _: &str, _: bool) -> Result<Option<Credential>> {
+        unimplemented!()
+    }
+    async fn sleep(&self, _: u32) {
+        unimplemented!()
+    }
+    fn progress(&self, _: ProgressEvent) {}
+}
