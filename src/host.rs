@@ -187,6 +187,19 @@ pub trait Host {
         None
     }
 
+    /// A byte stream to a Docker-API engine (see `engine-connect` in the WIT).
+    async fn engine_connect(&self, scheme: &str, _address: &str, _cert_dir: Option<&str>) -> Result<Handle> {
+        Err(crate::error::Error::output(format!("this host cannot connect to engines ({scheme})")))
+    }
+    async fn engine_write(&self, _handle: Handle, _data: &[u8]) -> Result<()> {
+        Err(crate::error::Error::internal("this host cannot connect to engines"))
+    }
+    /// Up to `max` bytes, waiting for at least one; empty at the end of the stream.
+    async fn engine_read(&self, _handle: Handle, _max: u32) -> Result<Vec<u8>> {
+        Err(crate::error::Error::internal("this host cannot connect to engines"))
+    }
+    async fn engine_close(&self, _handle: Handle) {}
+
     /// One HTTP exchange; redirects are returned, not followed; at most `max_body` bytes of body.
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse>;
     /// The credential for `registry` (as users name it: `docker.io`, `ghcr.io`, `host:port`), if the

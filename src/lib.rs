@@ -7,6 +7,7 @@ pub mod base;
 pub mod build_result;
 pub mod compress;
 pub mod digest;
+pub mod engine;
 pub mod error;
 pub mod export;
 pub mod fuzzing;

@@ -35,7 +35,7 @@ pub struct ExportRequest {
     /// `--push`: push=true on the image outputs (or a new one).
     #[serde(default)]
     pub push: bool,
-    /// `--load`: also store the image in the local store.
+    /// `--load`: also load the image into the Docker engine (buildx's `type=docker` without dest).
     #[serde(default)]
     pub load: bool,
     /// `--attest type=sbom|provenance,path=FILE` values.
@@ -71,6 +71,14 @@ pub struct ExportRequest {
     /// `--base-insecure`: plain HTTP or an unverified certificate for the base image's registry.
     #[serde(default)]
     pub base_insecure: bool,
+    /// `--docker-host ADDR`: the engine for `--load` (else DOCKER_HOST, the docker context, the
+    /// default sockets).
+    #[serde(default)]
+    pub docker_host: Option<String>,
+    /// The environment the engine is found by: DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG (the
+    /// directory, resolved by the host), DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, XDG_RUNTIME_DIR.
+    #[serde(default)]
+    pub engine_env: std::collections::BTreeMap<String, String>,
     /// `--metadata-file`: the host writes the result metadata there after the run; no output may
     /// write the same path.
     #[serde(default)]

@@ -14,6 +14,7 @@ use crate::store::BlobStore;
 pub struct HostState {
     pub source: SourceFiles,
     pub store: BlobStore,
+    pub engines: crate::engine::Engines,
     pub outputs: Outputs,
     pub progress: Progress,
     pub http: crate::http::Http,
@@ -133,6 +134,18 @@ impl Host for State {
         crate::local::set_attributes(&path, mode, uid, gid, mtime)
     }
 
+    fn engine_connect(&mut self, scheme: String, address: String, cert_dir: Option<String>) -> Result<u32, Error> {
+        self.host.engines.connect(&scheme, &address, cert_dir.as_deref())
+    }
+    fn engine_write(&mut self, handle: u32, data: Vec<u8>) -> Result<(), Error> {
+        self.host.engines.write(handle, &data)
+    }
+    fn engine_read(&mut self, handle: u32, max: u32) -> Result<Vec<u8>, Error> {
+        self.host.engines.read(handle, max)
+    }
+    fn engine_close(&mut self, handle: u32) {
+        self.host.engines.close(handle)
+    }
     fn store_temporaries(&mut self, remove: bool) -> Result<Vec<(String, u64)>, Error> {
         self.host.store.temporaries(remove)
     }

@@ -3,6 +3,7 @@
 
 mod compress_pool;
 mod credentials;
+mod engine;
 mod errors;
 mod http;
 mod imports;
@@ -133,9 +134,14 @@ struct ExportArgs {
     /// Shorthand for --output type=registry.
     #[arg(long)]
     push: bool,
-    /// Also store the image in the local store (type=image).
+    /// Shorthand for --output type=docker: load the image into the Docker engine (Docker or
+    /// Podman's service), as buildx --load does.
     #[arg(long)]
     load: bool,
+    /// The Docker engine for --load: unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST (default:
+    /// $DOCKER_HOST, the current docker context, /var/run/docker.sock, Podman's sockets).
+    #[arg(long, value_name = "ADDR")]
+    docker_host: Option<String>,
     /// Attach an attestation: type=sbom|provenance,path=FILE (a predicate or an in-toto statement). Repeatable.
     #[arg(long = "attest", value_name = "SPEC")]
     attestations: Vec<String>,
@@ -271,6 +277,7 @@ fn host_state(
     Ok(HostState {
         source: Default::default(),
         store: store::BlobStore::new(store),
+        engines: Default::default(),
         outputs: Default::default(),
         progress,
         http: http::Http::new(registry.registry_ca.as_deref())?,
@@ -403,6 +410,8 @@ fn export(args: ExportArgs) -> Result<(), String> {
     let mut request = request;
     request["metadataFile"] = args.metadata_file.as_ref().map(|p| p.to_string_lossy().into_owned()).into();
     request["hostWrites"] = serde_json::json!([host.store.root().to_string_lossy()]);
+    request["dockerHost"] = args.docker_host.clone().into();
+    request["engineEnv"] = engine_env().into();
     host.compress = compress_pool::CompressPool::new(threads);
     let response = runtime::run(host, &request.to_string()).map_err(|e| e.message)?;
     let response: serde_json::Value =
@@ -419,6 +428,25 @@ fn export(args: ExportArgs) -> Result<(), String> {
         println!("{metadata}");
     }
     Ok(())
+}
+
+/// What the core finds the Docker engine by (see src/engine/endpoint.rs); DOCKER_CONFIG resolved
+/// to the directory the docker CLI reads.
+fn engine_env() -> serde_json::Map<String, serde_json::Value> {
+    let mut env = serde_json::Map::new();
+    for name in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "XDG_RUNTIME_DIR"] {
+        if let Some(value) = std::env::var_os(name).filter(|v| !v.is_empty()) {
+            env.insert(name.into(), value.to_string_lossy().into_owned().into());
+        }
+    }
+    let config = std::env::var_os("DOCKER_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+    if let Some(dir) = config {
+        env.insert("DOCKER_CONFIG".into(), dir.to_string_lossy().into_owned().into());
+    }
+    env
 }
 
 /// Write a whole file under a temporary name and rename it over `path`: a reader never sees it

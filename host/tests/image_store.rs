@@ -1,4 +1,4 @@
-//! type=image: the local store (an OCI layout) with names, `outport images`, -t/--load/--push.
+//! type=image: the local store (an OCI layout) with names, `outport images`, -t and --push.
 
 mod common;
 

@@ -16,7 +16,8 @@ Options:
   -o, --output SPEC        output, as docker buildx build --output takes it (repeatable; default: type=image)
   -t, --tag NAME           name the image (replaces name= of image, oci and docker outputs; repeatable)
       --push               shorthand for --output type=registry
-      --load               also store the image in the local store
+      --load               load the image into the Docker engine (type=docker without dest)
+      --docker-host ADDR   the engine for --load (default: $DOCKER_HOST, docker context, default sockets)
       --strict             treat warnings (unknown option keys, …) as errors
       --attest SPEC        attach type=sbom|provenance,path=FILE (repeatable)
       --allow ENT          entitlement: buildx.local.delete (mode=delete outside the working dir)
@@ -72,6 +73,7 @@ const OPTIONS = {
   platform: { type: 'string' },
   base: { type: 'string' },
   'base-insecure': { type: 'boolean' },
+  'docker-host': { type: 'string' },
   result: { type: 'string' },
   layer: { type: 'string', multiple: true },
   threads: { type: 'string' },
@@ -167,6 +169,7 @@ async function main() {
     platform: values.platform,
     base: values.base,
     baseInsecure: values['base-insecure'] ?? false,
+    dockerHost: values['docker-host'],
     store: values.store,
     onProgress,
     creds: values.creds,

@@ -259,8 +259,10 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
   tags?: string[];
   /** `--push`: shorthand for an output `type=registry`. */
   push?: boolean;
-  /** `--load`: also store the image in the local store. */
+  /** `--load`: also load the image into the Docker engine (Docker or Podman's service), as buildx does: shorthand for an output `{ type: 'docker' }` without dest. */
   load?: boolean;
+  /** `--docker-host`: the engine for `load` (unix:///PATH, tcp://HOST:PORT, ssh://USER@HOST); default $DOCKER_HOST, the current docker context, /var/run/docker.sock, Podman's sockets. */
+  dockerHost?: string;
   /** `--strict`: warnings (unknown option keys, …) are errors. */
   strict?: boolean;
   /** `--attest` values: `type=sbom|provenance,path=FILE` (a predicate or an in-toto statement). */

@@ -7,6 +7,7 @@ const { createNodeHost } = require('./node-host');
 const { defaultStoreDir } = require('./store');
 const { acquireStoreLock } = require('./store-lock');
 const { checkOptions } = require('./options');
+const { engineEnv } = require('./engine');
 
 const ARCH = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
 const OS = { linux: 'linux', darwin: 'darwin', win32: 'windows', freebsd: 'freebsd' };
@@ -29,7 +30,7 @@ async function exportImage(options) {
   const onWarning = options?.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`));
   // The Node host's store is written during the run: source walks leave it out.
   const hostWrites = options?.host ? [] : [options?.store ?? defaultStoreDir()];
-  const env = { cwd: process.cwd(), hostPlatform: hostPlatform(), sourceDateEpoch: process.env.SOURCE_DATE_EPOCH, hostWrites };
+  const env = { cwd: process.cwd(), hostPlatform: hostPlatform(), sourceDateEpoch: process.env.SOURCE_DATE_EPOCH, hostWrites, engineEnv: engineEnv() };
   const request = JSON.stringify(exportRequest(options, env));
   const response = JSON.parse(await withHost(options, (host) => core.run(host, request), WRITES_STORE));
   response.warnings.forEach((w) => onWarning(w));

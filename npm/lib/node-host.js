@@ -10,6 +10,7 @@ const { Store, defaultStoreDir } = require('./store');
 const { Outputs, mkdir, readWhole, identity } = require('./output');
 const local = require('./local');
 const { Transport } = require('./http');
+const { Engines } = require('./engine');
 const { createCredentials } = require('./credentials');
 
 /**
@@ -23,6 +24,7 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
   const source = new Source();
   const blobs = new Store(store ?? defaultStoreDir());
   const outputs = new Outputs();
+  const engines = new Engines();
   // sha256 of layer streams, by node:crypto (native; wasm has no SHA instructions).
   const hashes = new Map();
   let nextHash = 0;
@@ -60,6 +62,10 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
     outputListDir: (p) => local.listDir(p),
     outputRemove: (p) => local.remove(p),
     outputSetAttributes: (p, mode, uid, gid, mtime) => local.setAttributes(p, mode, uid, gid, mtime),
+    engineConnect: (scheme, address, certDir) => engines.connect(scheme, address, certDir),
+    engineWrite: (h, data) => engines.get(h).write(data),
+    engineRead: (h, max) => engines.get(h).read(max),
+    engineClose: (h) => engines.close(h),
     storeTemporaries: (remove) => blobs.temporaries(remove),
     outputStageDir: (p) => outputs.stageDir(p),
     outputMove: (from, to, intoLink) => outputs.move(from, to, intoLink),
@@ -88,6 +94,7 @@ function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) 
   Object.defineProperty(host, 'dispose', {
     value: () => {
       outputs.removeTemporaries();
+      engines.closeAll();
       transport.close();
       compression.close();
     },

@@ -50,6 +50,7 @@ const SCHEMAS = {
     platform: 'string',
     base: 'string',
     baseInsecure: 'boolean',
+    dockerHost: 'string',
     store: 'string',
     config: 'config',
     onProgress: 'function',

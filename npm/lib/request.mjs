@@ -3,10 +3,11 @@
 
 /**
  * The core's export request from `exportImage` options. `env` says what the caller's platform knows:
- * `{ cwd, hostPlatform, sourceDateEpoch, hostWrites }` (hostWrites: paths the host writes itself, e.g. its store).
+ * `{ cwd, hostPlatform, sourceDateEpoch, hostWrites, engineEnv }` (hostWrites: paths the host writes
+ * itself, e.g. its store; engineEnv: the DOCKER_* variables the Docker engine is found by).
  */
 export function exportRequest(options, env) {
-  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile } = options ?? {};
+  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile, dockerHost } = options ?? {};
   // Wall-clock time with a sub-millisecond fraction where `performance` has one (Node, browsers).
   const nowMs = globalThis.performance?.timeOrigin ? performance.timeOrigin + performance.now() : Date.now();
   return {
@@ -36,6 +37,8 @@ export function exportRequest(options, env) {
     config: config ?? {},
     metadataFile,
     hostWrites: env.hostWrites ?? [],
+    dockerHost,
+    engineEnv: env.engineEnv ?? {},
   };
 }
 

@@ -241,6 +241,18 @@ impl Host for ComponentHost {
     async fn output_set_attributes(&self, path: &str, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<()> {
         imports::output_set_attributes(path, mode, uid, gid, mtime).map_err(from_wit)
     }
+    async fn engine_connect(&self, scheme: &str, address: &str, cert_dir: Option<&str>) -> Result<Handle> {
+        imports::engine_connect(scheme, address, cert_dir).map_err(from_wit)
+    }
+    async fn engine_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        imports::engine_write(handle, data).map_err(from_wit)
+    }
+    async fn engine_read(&self, handle: Handle, max: u32) -> Result<Vec<u8>> {
+        imports::engine_read(handle, max).map_err(from_wit)
+    }
+    async fn engine_close(&self, handle: Handle) {
+        imports::engine_close(handle)
+    }
     async fn store_temporaries(&self, remove: bool) -> Result<Vec<(String, u64)>> {
         imports::store_temporaries(remove).map_err(from_wit)
     }

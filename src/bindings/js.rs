@@ -305,6 +305,26 @@ impl Host for JsHost {
         }
         number("outputPlaceBlob", "result", &self.call("outputPlaceBlob", &[path.into(), digest.into()]).await?)
     }
+    /// Optional: a host without `engineConnect` cannot load into engines.
+    async fn engine_connect(&self, scheme: &str, address: &str, cert_dir: Option<&str>) -> Result<Handle> {
+        if self.method("engineConnect").is_none() {
+            return Err(Error::output(format!("this host cannot connect to Docker engines ({scheme}://{address})")));
+        }
+        let cert: JsValue = cert_dir.map_or(JsValue::NULL, JsValue::from);
+        handle("engineConnect", &self.call("engineConnect", &[scheme.into(), address.into(), cert]).await?)
+    }
+    async fn engine_write(&self, h: Handle, data: &[u8]) -> Result<()> {
+        self.call("engineWrite", &[h.into(), view(data)]).await.map(drop)
+    }
+    async fn engine_read(&self, h: Handle, max: u32) -> Result<Vec<u8>> {
+        let v = self.call("engineRead", &[h.into(), max.into()]).await?;
+        v.dyn_into::<Uint8Array>()
+            .map(|a| a.to_vec())
+            .map_err(|_| Error::internal("host engineRead did not return a Uint8Array"))
+    }
+    async fn engine_close(&self, h: Handle) {
+        self.call_quietly("engineClose", &[h.into()]).await
+    }
     /// Optional: `[[path, size], …]`.
     async fn store_temporaries(&self, remove: bool) -> Result<Vec<(String, u64)>> {
         if self.method("storeTemporaries").is_none() {

@@ -67,24 +67,64 @@ fn entry(name: &str, flag: u8, mode: i64, size: u64) -> Vec<u8> {
     })
 }
 
-/// Write the layout as a tarball into an opened output: entries byte-sorted, mtime 0, uid/gid 0.
-pub async fn write_tar<H: Host>(host: &H, out: Handle, layout: Layout<'_>) -> Result<()> {
+/// Where a layout tarball's bytes go: an opened output file, a Docker engine's load request, or a
+/// byte count.
+#[allow(async_fn_in_trait)]
+pub trait TarOut {
+    async fn write(&mut self, data: &[u8]) -> Result<()>;
+    /// Append the stored blob `digest` (`size` bytes as described), digest verified on the way;
+    /// returns the bytes written.
+    async fn write_blob(&mut self, digest: &str, size: u64) -> Result<u64>;
+}
+
+/// An opened output: the host streams stored blobs into it itself.
+pub struct OutputFile<'h, H: Host> {
+    pub host: &'h H,
+    pub handle: Handle,
+}
+
+impl<H: Host> TarOut for OutputFile<'_, H> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.host.output_write(self.handle, data).await
+    }
+    async fn write_blob(&mut self, digest: &str, _size: u64) -> Result<u64> {
+        self.host.output_write_blob(self.handle, digest).await
+    }
+}
+
+/// Counts the bytes a layout tarball will have, reading no blob.
+#[derive(Default)]
+pub struct TarSize(pub u64);
+
+impl TarOut for TarSize {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.0 += data.len() as u64;
+        Ok(())
+    }
+    async fn write_blob(&mut self, _digest: &str, size: u64) -> Result<u64> {
+        self.0 += size;
+        Ok(size)
+    }
+}
+
+/// Write the layout as a tarball: entries byte-sorted, mtime 0, uid/gid 0.
+pub async fn write_tar<O: TarOut>(out: &mut O, layout: &Layout<'_>) -> Result<()> {
     let blobs = sorted_blobs(layout.blobs)?;
     let mut head = entry("blobs/", typeflag::DIRECTORY, 0o755, 0);
     head.extend(entry("blobs/sha256/", typeflag::DIRECTORY, 0o755, 0));
-    host.output_write(out, &head).await?;
+    out.write(&head).await?;
     for (hex, digest, size) in blobs {
-        host.output_write(out, &entry(&format!("blobs/sha256/{hex}"), typeflag::REGULAR, 0o444, size)).await?;
-        let copied = host.output_write_blob(out, digest).await?;
+        out.write(&entry(&format!("blobs/sha256/{hex}"), typeflag::REGULAR, 0o444, size)).await?;
+        let copied = out.write_blob(digest, size).await?;
         if copied != size {
             return Err(Error::store(format!("stored blob {digest} has {copied} bytes, expected {size}")));
         }
-        host.output_write(out, &[0u8; tar::BLOCK][..tar::padding(size)]).await?;
+        out.write(&[0u8; tar::BLOCK][..tar::padding(size)]).await?;
     }
     // Byte order of names: index.json < manifest.json (docker only) < oci-layout.
-    let mut files = vec![("index.json", 0o644, index_json(layout.index_entries))];
-    if let Some(manifest_json) = layout.manifest_json {
-        files.push(("manifest.json", 0o644, manifest_json));
+    let mut files = vec![("index.json", 0o644, index_json(layout.index_entries.clone()))];
+    if let Some(manifest_json) = &layout.manifest_json {
+        files.push(("manifest.json", 0o644, manifest_json.clone()));
     }
     files.push(("oci-layout", 0o444, OCI_LAYOUT.to_vec()));
     let mut tail = Vec::new();
@@ -94,7 +134,7 @@ pub async fn write_tar<H: Host>(host: &H, out: Handle, layout: Layout<'_>) -> Re
         tail.resize(tail.len() + tar::padding(data.len() as u64), 0);
     }
     tail.extend_from_slice(&tar::TRAILER);
-    host.output_write(out, &tail).await
+    out.write(&tail).await
 }
 
 /// Write (or update) the layout as a directory, in its staging directory; index.json keeps the

@@ -11,6 +11,7 @@ use crate::annotate::Level;
 use crate::attest::{self, Attestation};
 use crate::build_result::{self, PlatformInput};
 use crate::compress::Compression;
+use crate::engine::{self, Engine};
 use crate::error::{Error, Result};
 use crate::gojson;
 use crate::host::{Handle, Host, ProgressEvent};
@@ -45,6 +46,8 @@ enum Opened {
     /// A directory output being built beside its destination; a local export's record of what it
     /// wrote, once it has.
     Dir(Staged, Option<filesystem::LocalWritten>),
+    /// A Docker engine that answered its ping.
+    Engine(Engine),
     Nothing,
 }
 
@@ -113,7 +116,7 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     // Open every destination before the expensive work, so a bad path fails fast.
     let mut opened = Vec::new();
     for plan in &plans {
-        match open(host, plan).await {
+        match open(host, plan, request).await {
             Ok(o) => opened.push(o),
             Err(e) => {
                 abort_all(host, &opened).await;
@@ -325,8 +328,11 @@ fn check_platform_qualifiers(plan: &Plan, inputs: &[PlatformInput]) -> Result<()
     Ok(())
 }
 
-async fn open<H: Host>(host: &H, plan: &Plan) -> Result<Opened> {
+async fn open<H: Host>(host: &H, plan: &Plan, request: &ExportRequest) -> Result<Opened> {
     match &plan.target {
+        Target::Load => {
+            Ok(Opened::Engine(engine::connect(host, request.docker_host.as_deref(), &request.engine_env).await?))
+        }
         Target::Layout { dest, tar: true, .. } => Ok(Opened::Tar(host.output_open(dest).await?)),
         Target::Layout { dest, tar: false, .. } | Target::Local { dest, .. } => {
             Ok(Opened::Dir(Staged::begin(host, dest).await?, None))
@@ -341,7 +347,7 @@ async fn abort_all<H: Host>(host: &H, opened: &[Opened]) {
         match o {
             Opened::Tar(h) => host.output_abort(*h).await,
             Opened::Dir(staged, _) => staged.abort(host).await,
-            Opened::Nothing => {}
+            Opened::Engine(_) | Opened::Nothing => {}
         }
     }
 }
@@ -359,7 +365,7 @@ async fn commit<H: Host>(host: &H, plan: &Plan, out: &Opened) -> Result<()> {
                 _ => Ok(()),
             }
         }
-        Opened::Nothing => Ok(()),
+        Opened::Engine(_) | Opened::Nothing => Ok(()),
     }
 }
 
@@ -396,20 +402,25 @@ async fn export_one<H: Host>(
         _ => Root::index(host, run, &images, plan).await?,
     };
     let mut descriptor = root.descriptor.clone();
-    if let Target::Layout { dest, tar, docker } = &plan.target {
+    let layout_target = match &plan.target {
+        Target::Layout { dest, tar, docker } => Some((dest.clone(), *tar, *docker)),
+        Target::Load => Some((String::new(), true, true)),
+        _ => None,
+    };
+    if let Some((dest, tar, docker)) = layout_target {
         // The oci and docker exporters stamp the root descriptor with the creation time unless given.
         descriptor.annotations.entry(CREATED.into()).or_insert_with(|| rfc3339(created));
         host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 0, total: 1 });
-        let index_entries = index_entries(&descriptor, plan, *tar);
+        let index_entries = index_entries(&descriptor, plan, tar);
         let blobs = &root.blobs;
+        let manifest_json = docker.then(|| docker_manifest_json(&images[0], plan));
+        let layout = Layout { index_entries, blobs, manifest_json };
         match out {
-            Opened::Tar(h) => {
-                let manifest_json = docker.then(|| docker_manifest_json(&images[0], plan));
-                layout::write_tar(host, *h, Layout { index_entries, blobs, manifest_json }).await?
+            Opened::Tar(handle) => {
+                layout::write_tar(&mut layout::OutputFile { host, handle: *handle }, &layout).await?
             }
-            Opened::Dir(staged, _) => {
-                layout::write_dir(host, staged, Layout { index_entries, blobs, manifest_json: None }).await?
-            }
+            Opened::Dir(staged, _) => layout::write_dir(host, staged, Layout { manifest_json: None, ..layout }).await?,
+            Opened::Engine(engine) => engine::load(host, engine, &layout).await?,
             Opened::Nothing => {}
         }
         host.progress(ProgressEvent { phase: "write".into(), id: dest.clone(), current: 1, total: 1 });

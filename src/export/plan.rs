@@ -24,6 +24,9 @@ pub enum Target {
     /// The final root filesystem written into the directory `dest` (local exporter); `split`: one
     /// `<os>_<arch>` subdirectory per platform.
     Local { dest: String, files: FilesystemOptions, delete: bool },
+    /// The docker exporter without dest (`--load`): the docker tarball streamed into the Docker
+    /// engine's `POST /images/load`.
+    Load,
     /// Build and report digests, write nothing.
     CacheOnly,
 }
@@ -195,12 +198,11 @@ fn layout_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> R
     let dest = match spec.dest.as_deref() {
         Some("") => return Err(Error::option(format!("dest must not be empty for type={type_name}"))),
         Some(d) => d.to_string(),
-        None if !tar => return Err(Error::option(format!("dest directory is required for type={type_name},tar=false"))),
-        None if docker => {
-            return Err(Error::option(
-                "type=docker without dest would load the image into a Docker engine, which outport does not do: give dest=FILE (or dest=- for stdout) and run `docker load -i FILE`",
-            ))
+        None if !tar => {
+            return Err(Error::option(format!("dest directory is required for type={type_name},tar=false")))
         }
+        // As buildx: the docker exporter without dest loads into the Docker engine (--load).
+        None if docker => String::new(),
         None => "-".to_string(),
     };
     if !tar && dest == "-" {
@@ -211,7 +213,7 @@ fn layout_plan(spec: &OutputSpec, shape: Shape, warnings: &mut Vec<String>) -> R
         Some(list) => list.split(',').map(Reference::parse_normalized).collect::<Result<Vec<_>>>()?,
     };
     let mut plan = image_options(spec, !docker, shape, warnings)?;
-    plan.target = Target::Layout { dest, tar, docker };
+    plan.target = if docker && dest.is_empty() { Target::Load } else { Target::Layout { dest, tar, docker } };
     plan.names = names;
     warn_unused(spec, &[IMAGE_KEYS, LAYOUT_KEYS].concat(), warnings);
     Ok(plan)
@@ -376,6 +378,8 @@ mod tests {
         let d = parse("type=docker,dest=a.tar,name=foo").unwrap();
         assert_eq!(d.media_types, MediaTypes::Docker);
         assert_eq!(d.names[0].full(), "docker.io/library/foo:latest");
+        // Without dest, buildx's docker exporter loads into the engine.
+        assert_eq!(parse("type=docker,name=foo").unwrap().target, Target::Load);
         assert_eq!(parse("type=cacheonly").unwrap().target, Target::CacheOnly);
         assert_eq!(parse("-").unwrap().target, Target::Filesystem { dest: "-".into(), files: Default::default() });
         assert_eq!(
@@ -426,7 +430,6 @@ mod tests {
             ("type=oci,tar=false", "dest directory is required"),
             ("type=oci,dest=-,tar=false", "dest cannot be stdout"),
             ("type=oci,dest=", "dest must not be empty"),
-            ("type=docker", "docker load"),
             ("type=oci,dest=a,source-date-epoch=yesterday", "invalid source-date-epoch"),
             ("type=oci,dest=a,name=Foo", "failed to parse Foo"),
             ("type=oci,dest=a,\"name=a,,b\"", "failed to parse"),

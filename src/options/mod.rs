@@ -101,8 +101,8 @@ impl OutputSpec {
 }
 
 /// The outputs of one run after buildx's command-line rules: `--push` sets push=true on the image
-/// outputs (or adds one), `--load` adds an image output (the local store) unless there is one, no
-/// output at all means the local store, and `-t/--tag` replaces `name` of image, registry, oci and
+/// outputs (or adds one), `--load` adds a docker output without dest (the Docker engine) unless there is
+/// one, no output at all means the local store, and `-t/--tag` replaces `name` of image, registry, oci and
 /// docker outputs.
 pub fn expand_outputs(outputs: &[String], tags: &[String], push: bool, load: bool) -> Result<Vec<OutputSpec>> {
     let mut specs = outputs.iter().map(|o| OutputSpec::parse(o)).collect::<Result<Vec<_>>>()?;
@@ -116,7 +116,12 @@ pub fn expand_outputs(outputs: &[String], tags: &[String], push: bool, load: boo
             spec.attrs.insert("push".into(), "true".into());
         }
     }
-    if (load && !specs.iter().any(is_image)) || specs.is_empty() {
+    // --load is buildx's type=docker into the engine; outport's own store stays the default output.
+    let loads = |s: &OutputSpec| s.kind == ExporterType::Docker && s.dest.is_none();
+    if load && !specs.iter().any(loads) {
+        specs.push(OutputSpec { kind: ExporterType::Docker, dest: None, attrs: BTreeMap::new() });
+    }
+    if specs.is_empty() {
         specs.push(image_output());
     }
     if !tags.is_empty() {
@@ -228,11 +233,18 @@ mod tests {
             [
                 (ExporterType::Oci, Some("a:1,b:2".into()), None),
                 (ExporterType::Local, None, None),
-                (ExporterType::Image, Some("a:1,b:2".into()), None)
+                (ExporterType::Docker, Some("a:1,b:2".into()), None)
             ]
         );
+        // --push and --load together: an image output pushed, and the engine.
         let pushed = expand_outputs(&["type=image,name=x".into()], &[], true, true).unwrap();
-        assert_eq!(kinds(pushed), [(ExporterType::Image, Some("x".into()), Some("true".into()))]);
+        assert_eq!(
+            kinds(pushed),
+            [(ExporterType::Image, Some("x".into()), Some("true".into())), (ExporterType::Docker, None, None)]
+        );
+        // An explicit docker output without dest is the load already.
+        let loaded = expand_outputs(&["type=docker,name=y".into()], &[], false, true).unwrap();
+        assert_eq!(kinds(loaded), [(ExporterType::Docker, Some("y".into()), None)]);
     }
 
     #[test]
