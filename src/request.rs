@@ -20,6 +20,10 @@ pub struct ExportRequest {
     /// `--owner UID:GID` for every entry of the layers built from sources.
     #[serde(default)]
     pub owner: Option<String>,
+    /// `--keep-mtimes`: `--layer`/`--node-app` entries keep their own mtimes instead of
+    /// SOURCE_DATE_EPOCH (else 0).
+    #[serde(default)]
+    pub keep_mtimes: bool,
     /// `--exclude PATTERN` (`.dockerignore` syntax) for every directory source.
     #[serde(default)]
     pub excludes: Vec<String>,

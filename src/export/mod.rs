@@ -148,7 +148,14 @@ async fn inputs<H: Host>(
     reserved: Reserved,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PlatformInput>> {
-    let sources = SourceOptions { reserved, ..SourceOptions::new(request.owner.as_deref(), &request.excludes)? };
+    let epoch = match request.source_date_epoch.as_deref() {
+        Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
+        _ => None,
+    };
+    // Copied sources (--layer, --node-app) are reproducible by default: see LayerSource::mtime.
+    let copied_mtime = (!request.keep_mtimes).then_some(epoch.unwrap_or(0));
+    let sources =
+        SourceOptions { reserved, copied_mtime, ..SourceOptions::new(request.owner.as_deref(), &request.excludes)? };
     let base = base_request(request);
     if let Some(result) = &request.result {
         let other = match () {
@@ -171,9 +178,12 @@ async fn inputs<H: Host>(
         layers.push(LayerSource::root_directory(host, rootfs, &sources).await?);
     }
     if let Some(app) = &request.node_app {
+        let starts_with_npm = settings.entrypoint.is_none() && settings.cmd.is_none();
         node_app_defaults(&mut settings);
         let workdir = settings.workdir.as_deref().unwrap_or(NODE_APP_WORKDIR);
-        layers.extend(source::node_app(host, app, workdir, &sources).await?);
+        let app_layers = source::node_app(host, app, workdir, &sources).await?;
+        warn_node_app(host, app, app_layers.len() > 1, starts_with_npm, request.base.is_some(), warnings).await;
+        layers.extend(app_layers);
     }
     for spec in &request.layers {
         layers.push(source::from_spec(host, spec, &sources).await?);
@@ -236,6 +246,42 @@ async fn check_distinct_destinations<H: Host>(host: &H, specs: &[OutputSpec], re
         seen.push((what, key));
     }
     Ok(())
+}
+
+/// What makes a `--node-app` image fail only when it runs, said before: no node_modules, no start
+/// script behind the default `npm start`, no base image to bring Node.js.
+async fn warn_node_app<H: Host>(
+    host: &H,
+    app: &str,
+    has_modules: bool,
+    starts_with_npm: bool,
+    has_base: bool,
+    warnings: &mut Vec<String>,
+) {
+    let what = format!("--node-app {app}");
+    if !has_modules {
+        warnings.push(format!(
+            "{what}: no node_modules (run `npm ci` first): the image will not have the app's dependencies"
+        ));
+    }
+    if starts_with_npm {
+        let package = format!("{}/package.json", app.trim_end_matches('/'));
+        let scripts = crate::host::read_small_file(host, &package, 1 << 20)
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .map(|json| json["scripts"]["start"].is_string());
+        if scripts != Some(true) {
+            warnings.push(format!(
+                "{what}: package.json has no \"start\" script, but the entrypoint is `npm start`: add one, or give --entrypoint/--cmd"
+            ));
+        }
+    }
+    if !has_base {
+        warnings.push(format!(
+            "{what} without --base: the image has no Node.js to run it; add e.g. --base docker.io/library/node:22-slim"
+        ));
+    }
 }
 
 /// Where `--node-app` puts the app unless `--workdir` says otherwise (containerify's default).

@@ -9,12 +9,15 @@ use super::ignore::Ignore;
 use super::reserved::Reserved;
 use super::walk::show;
 use crate::error::{Error, Result};
-use crate::host::{read_small_file, EntryKind, Host};
+use crate::host::{read_small_file, EntryKind, Host, ProgressEvent};
 use serde::{Deserialize, Serialize};
 
 /// The file in a source directory that lists what to leave out, as `.dockerignore` does for a
 /// build context. It never goes into the layer itself.
 pub const IGNORE_FILE: &[u8] = b".outportignore";
+/// Read as buildx reads it from a build context, when there is no `.outportignore`; it never goes
+/// into the layer either (it may name secrets' paths).
+pub const DOCKER_IGNORE_FILE: &[u8] = b".dockerignore";
 
 /// Ignore files are short; anything bigger is a mistake.
 const MAX_IGNORE_FILE: u64 = 1 << 20;
@@ -55,6 +58,10 @@ pub struct LayerSource {
     /// filesystem (ROOTFS, `--result` layer directories) is not: it keeps its owners and skips
     /// sockets, as BuildKit's differ does.
     pub copied: bool,
+    /// The mtime every entry gets: for copied sources SOURCE_DATE_EPOCH, else 0, so that a layer
+    /// does not change when nothing in it changed (`npm ci` gives node_modules new mtimes; ko's
+    /// rule, on purpose unlike BuildKit's COPY). None keeps the files' own (ROOTFS, `--keep-mtimes`).
+    pub mtime: Option<i64>,
     /// Matched against paths relative to the source directory.
     pub ignore: Ignore,
     pub top_level: TopLevel,
@@ -71,6 +78,7 @@ impl LayerSource {
     /// Whether a name directly inside the source directory takes part (before excludes).
     pub fn takes_top_level(&self, name: &[u8]) -> bool {
         name != IGNORE_FILE
+            && name != DOCKER_IGNORE_FILE
             && match &self.top_level {
                 TopLevel::All => true,
                 TopLevel::Only(names) => names.iter().any(|n| n == name),
@@ -78,12 +86,18 @@ impl LayerSource {
             }
     }
 
-    /// How messages and progress name it: `SRC` or `SRC:/DEST`.
+    /// How messages and progress name it: `SRC` or `SRC:/DEST`, and which part of the directory
+    /// when it is split (`--node-app`'s `(node_modules)` and `(app)` layers).
     pub fn describe(&self) -> String {
-        if self.dest.is_empty() {
-            show(&self.path)
-        } else {
-            format!("{}:/{}", show(&self.path), show(&self.dest))
+        let place =
+            if self.dest.is_empty() { show(&self.path) } else { format!("{}:/{}", show(&self.path), show(&self.dest)) };
+        match &self.top_level {
+            TopLevel::All => place,
+            TopLevel::Only(names) => {
+                let names: Vec<String> = names.iter().map(|n| show(n)).collect();
+                format!("{place} ({})", names.join(", "))
+            }
+            TopLevel::Except(_) => format!("{place} (app)"),
         }
     }
 }
@@ -125,6 +139,8 @@ pub struct SourceOptions {
     pub owner: Option<(u32, u32)>,
     pub excludes: Ignore,
     pub reserved: Reserved,
+    /// The mtime of copied sources' entries (see [`LayerSource::mtime`]).
+    pub copied_mtime: Option<i64>,
 }
 
 impl SourceOptions {
@@ -133,6 +149,7 @@ impl SourceOptions {
             owner: owner.map(parse_owner).transpose()?,
             excludes: Ignore::from_patterns("--exclude", excludes)?,
             reserved: Reserved::default(),
+            copied_mtime: None,
         })
     }
 }
@@ -169,6 +186,7 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
                 kind: SourceKind::Tarball,
                 owner: None,
                 copied: false,
+                mtime: None,
                 ignore: Ignore::default(),
                 top_level: TopLevel::All,
                 reserved: Reserved::default(),
@@ -188,6 +206,7 @@ pub async fn from_spec<H: Host>(host: &H, spec: &LayerSpec, options: &SourceOpti
                 kind: SourceKind::File,
                 owner: Some(options.owner.unwrap_or((0, 0))),
                 copied: true,
+                mtime: options.copied_mtime,
                 ignore: Ignore::default(),
                 top_level: TopLevel::All,
                 reserved: Reserved::default(),
@@ -237,15 +256,18 @@ async fn directory<H: Host>(
     options: &SourceOptions,
     copied: bool,
 ) -> Result<LayerSource> {
-    let ignore_path = format!("{}/{}", path.trim_end_matches('/'), show(IGNORE_FILE));
-    let mut ignore = match host.source_stat(ignore_path.as_bytes()).await {
-        Ok(entry) if entry.kind == EntryKind::Regular => {
+    let mut ignore = Ignore::default();
+    // .outportignore wins over .dockerignore; the one used is named in progress output.
+    for file in [IGNORE_FILE, DOCKER_IGNORE_FILE] {
+        let ignore_path = format!("{}/{}", path.trim_end_matches('/'), show(file));
+        if host.source_stat(ignore_path.as_bytes()).await.is_ok_and(|e| e.kind == EntryKind::Regular) {
             let bytes = read_small_file(host, &ignore_path, MAX_IGNORE_FILE).await?;
             let text = String::from_utf8(bytes).map_err(|_| Error::source(format!("{ignore_path}: not UTF-8 text")))?;
-            Ignore::parse_file(&ignore_path, &text)?
+            ignore = Ignore::parse_file(&ignore_path, &text)?;
+            host.progress(ProgressEvent { phase: "ignore-file".into(), id: ignore_path, current: 1, total: 1 });
+            break;
         }
-        _ => Ignore::default(),
-    };
+    }
     ignore.extend(options.excludes.clone());
     Ok(LayerSource {
         path: path.as_bytes().to_vec(),
@@ -253,6 +275,7 @@ async fn directory<H: Host>(
         kind: SourceKind::Directory,
         owner: if copied { Some(options.owner.unwrap_or((0, 0))) } else { options.owner },
         copied,
+        mtime: if copied { options.copied_mtime } else { None },
         ignore,
         top_level,
         reserved: options.reserved.clone(),

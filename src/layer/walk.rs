@@ -412,10 +412,15 @@ fn host_path(source: &LayerSource, rel: &[u8]) -> Vec<u8> {
     }
 }
 
+/// An entry as the source gives it to the layer: its owner and mtime overridden where the source
+/// says so.
 fn owned(source: &LayerSource, mut entry: SourceEntry) -> SourceEntry {
     if let Some((uid, gid)) = source.owner {
         entry.uid = uid;
         entry.gid = gid;
+    }
+    if let Some(mtime) = source.mtime {
+        entry.mtime = mtime;
     }
     entry
 }
