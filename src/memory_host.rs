@@ -1,6 +1,9 @@
-//! An in-memory [`Host`] for the core's unit tests: source files, a blob store, and compress
+//! An in-memory [`Host`] for the core's unit tests: source files, a blob store, compress
 //! "threads" that keep a piece when it is started and compress it when it is waited for (so several
-//! are in flight at once). A call no test needs panics.
+//! are in flight at once), and scripted HTTP: a test gives a responder (a closure from request to
+//! response or transport error), and every request, sleep and progress event is recorded, so the
+//! registry's state machine runs without sockets (as quinn-proto's `Pair` and rustls's unbuffered
+//! tests drive their protocols in memory). A call no test needs panics.
 
 use crate::compress::piece::{compress_piece, Piece};
 use crate::error::{Error, Result};
@@ -9,6 +12,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 type OpenFile = (Vec<u8>, usize);
+
+/// A test's registry (and token server, and blob storage): one answer per request, or the
+/// transport failure the host would report.
+pub type Responder = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse>>;
 
 #[derive(Default)]
 pub struct MemoryHost {
@@ -27,6 +34,16 @@ pub struct MemoryHost {
     pub algorithms: RefCell<Vec<&'static str>>,
     pub in_flight: Cell<usize>,
     pub most_in_flight: Cell<usize>,
+    /// Answers `http_send`; None: a test that sends nothing.
+    pub responder: RefCell<Option<Responder>>,
+    /// Every request sent, in order, as the host got it (headers included).
+    pub requests: RefCell<Vec<HttpRequest>>,
+    /// What `credentials` answers, for any registry; and the registries asked, with `for_push`.
+    pub credential: Option<Credential>,
+    pub credential_asks: RefCell<Vec<(String, bool)>>,
+    /// Every `sleep`, in milliseconds (the core's retry waits).
+    pub sleeps: RefCell<Vec<u32>>,
+    pub events: RefCell<Vec<ProgressEvent>>,
 }
 
 impl MemoryHost {
@@ -36,6 +53,23 @@ impl MemoryHost {
 }
 
 impl MemoryHost {
+    /// A host whose HTTP requests `responder` answers.
+    pub fn with_responder(responder: impl FnMut(&HttpRequest) -> Result<HttpResponse> + 'static) -> MemoryHost {
+        MemoryHost { responder: RefCell::new(Some(Box::new(responder))), ..Default::default() }
+    }
+
+    /// Put `data` in the blob store as if it had been written and committed; its digest.
+    pub fn put_blob(&self, data: &[u8]) -> String {
+        let digest = crate::digest::sha256(data);
+        self.committed.borrow_mut().push((digest.clone(), data.to_vec()));
+        digest
+    }
+
+    /// The requests sent so far as `METHOD URL` lines (for asserting on the order).
+    pub fn request_lines(&self) -> Vec<String> {
+        self.requests.borrow().iter().map(|r| format!("{} {}", r.method, r.url)).collect()
+    }
+
     /// A committed blob's bytes.
     fn blob(&self, digest: &str) -> Option<Vec<u8>> {
         self.committed.borrow().iter().find(|(d, _)| d == digest).map(|(_, b)| b.clone())
@@ -171,14 +205,46 @@ impl Host for MemoryHost {
     async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
         unimplemented!()
     }
-    async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
-        unimplemented!()
+    async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse> {
+        self.requests.borrow_mut().push(request.clone());
+        let mut responder = self.responder.borrow_mut();
+        let responder = responder.as_mut().expect("an HTTP request on a host without a responder");
+        let mut response = responder(&request)?;
+        response.body.truncate(max_body as usize);
+        Ok(response)
     }
-    async fn credentials(&self, _: &str, _: bool) -> Result<Option<Credential>> {
-        unimplemented!()
+    async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>> {
+        self.credential_asks.borrow_mut().push((registry.to_string(), for_push));
+        Ok(self.credential.clone())
     }
-    async fn sleep(&self, _: u32) {
-        unimplemented!()
+    async fn sleep(&self, milliseconds: u32) {
+        self.sleeps.borrow_mut().push(milliseconds);
     }
-    fn progress(&self, _: ProgressEvent) {}
+    fn progress(&self, event: ProgressEvent) {
+        self.events.borrow_mut().push(event);
+    }
+}
+
+/// A response with these headers and body.
+pub fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    HttpResponse { status, headers, body: body.to_vec() }
+}
+
+/// A request's first header of that name (case-insensitive).
+pub fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// Drive a future on the memory host to its end. Its awaits complete at once, but combinators
+/// (`try_for_each_concurrent`) may still ask to be polled again before they finish.
+pub fn run<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..10_000 {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+    panic!("an in-memory future did not finish")
 }

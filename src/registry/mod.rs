@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod pull;
 pub mod push;
+#[cfg(test)]
+mod scripted_tests;
 pub mod stored;
 mod upload;
 

@@ -15,6 +15,7 @@ pub const MAX_MANIFEST: u32 = 4 << 20;
 const CHUNK: u64 = 8 << 20;
 
 /// A manifest or index as the registry sent it.
+#[derive(Debug)]
 pub struct FetchedManifest {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,
