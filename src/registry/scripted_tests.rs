@@ -6,7 +6,7 @@ use super::auth::Access;
 use super::push::{push, PushJob};
 use super::{pull, upload, Repository};
 use crate::digest::sha256;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Transport};
 use crate::host::{Credential, HttpResponse};
 use crate::image::mediatypes::{OCI_CONFIG, OCI_MANIFEST};
 use crate::image::spec::Descriptor;
@@ -33,7 +33,7 @@ fn unexpected(request: &crate::host::HttpRequest) -> Result<HttpResponse> {
 
 /// The failure a host reports when no connection could be made.
 fn refused() -> Error {
-    Error::new(ErrorKind::Registry, "GET https://reg.example/v2/: connection refused")
+    Error::transport(Transport::Connect, "GET https://reg.example/v2/: connection refused")
 }
 
 const MANIFEST: &[u8] = br#"{"schemaVersion":2}"#;
@@ -219,6 +219,42 @@ fn a_secure_registry_never_falls_back_to_plain_http() {
 }
 
 #[test]
+fn an_untrusted_certificate_is_not_retried_and_says_how_to_trust_it() {
+    let host = MemoryHost::with_responder(|r| {
+        Err(Error::transport(Transport::Certificate, format!("GET {}: invalid peer certificate: UnknownIssuer", r.url)))
+    });
+    let error = run(pull::manifest(&host, &repository(Access::Pull, false), "1")).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Registry);
+    assert_eq!(
+        error.message,
+        "pull from reg.example/a/b: get manifest 1: GET https://reg.example/v2/a/b/manifests/1: invalid peer \
+         certificate: UnknownIssuer (trust its CA with --registry-ca FILE (npm: registryCa), or pass \
+         --base-insecure (npm: baseInsecure))"
+    );
+    assert_eq!(host.requests.borrow().len(), 1);
+    assert!(host.sleeps.borrow().is_empty());
+
+    // The decision follows the kind the host gave, not the wording: other TLS failures and
+    // timeouts are retried like any transport failure, whatever their message says.
+    for transport in [Transport::Tls, Transport::Timeout, Transport::Dns, Transport::Other] {
+        let host = MemoryHost::with_responder(move |_| Err(Error::transport(transport, "certificate? no")));
+        let error = run(pull::manifest(&host, &repository(Access::Push, false), "1")).unwrap_err();
+        assert!(!error.message.contains("--registry-ca"), "{error}");
+        assert_eq!(host.requests.borrow().len(), super::ATTEMPTS as usize, "{transport:?}");
+    }
+}
+
+#[test]
+fn an_insecure_registry_falls_back_to_http_on_a_certificate_failure() {
+    let host = MemoryHost::with_responder(|r| match r.url.as_str() {
+        u if u.starts_with("https://") => Err(Error::transport(Transport::Certificate, "bad certificate")),
+        _ => Ok(reply(200, &[], MANIFEST)),
+    });
+    run(pull::manifest(&host, &repository(Access::Pull, true), "1")).unwrap();
+    assert_eq!(host.request_lines()[1], "GET http://reg.example/v2/a/b/manifests/1");
+}
+
+#[test]
 fn once_https_has_answered_a_transport_failure_is_no_reason_to_fall_back() {
     let answered = Rc::new(Cell::new(false));
     let host = MemoryHost::with_responder({
@@ -307,7 +343,7 @@ fn a_dropped_chunk_resumes_at_the_offset_the_registry_reports() {
                 patches.set(patches.get() + 1);
                 match patches.get() {
                     1 => Ok(reply(202, &[("Location", "/v2/a/b/blobs/uploads/u?s=2"), ("Range", "0-16777215")], b"")),
-                    2 => Err(Error::new(ErrorKind::Registry, "PATCH …: connection reset")),
+                    2 => Err(Error::transport(Transport::Reset, "PATCH …: connection reset")),
                     _ => Ok(reply(
                         202,
                         &[("Location", "/v2/a/b/blobs/uploads/u?s=4"), ("Range", "bytes=0-34603007")],
@@ -354,7 +390,7 @@ fn a_dropped_chunk_resumes_at_the_offset_the_registry_reports() {
 fn a_chunk_that_keeps_failing_backs_off_up_to_the_cap_then_gives_up() {
     let host = MemoryHost::with_responder(|r| match r.method.as_str() {
         "POST" => Ok(reply(202, &[("Location", "/v2/a/b/blobs/uploads/u")], b"")),
-        "PATCH" => Err(Error::new(ErrorKind::Registry, "PATCH …: connection reset")),
+        "PATCH" => Err(Error::transport(Transport::Reset, "PATCH …: connection reset")),
         // The registry lost the session's bytes: each resume starts over at 0.
         "GET" => Ok(reply(204, &[("Location", "/v2/a/b/blobs/uploads/u"), ("Range", "0-0")], b"")),
         _ => unexpected(r),
