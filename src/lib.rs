@@ -9,6 +9,8 @@ pub mod compress;
 pub mod digest;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+mod export_memory_tests;
 pub mod fuzzing;
 pub mod gojson;
 pub mod host;
