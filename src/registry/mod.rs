@@ -7,7 +7,6 @@ pub mod pull;
 pub mod push;
 #[cfg(test)]
 mod scripted_tests;
-pub mod stored;
 mod upload;
 
 use crate::error::{Error, ErrorKind, Result, Transport};

@@ -6,7 +6,7 @@ use crate::error::{ErrorKind, Result};
 use crate::host::{Host, HttpBody, ProgressEvent};
 use crate::image::mediatypes::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::image::spec::Descriptor;
-use crate::ingest::{verify, Ingest};
+use crate::store::ingest::{verify, Ingest};
 
 /// Manifests and indexes larger than this are refused (distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST: u32 = 4 << 20;
