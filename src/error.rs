@@ -39,15 +39,68 @@ impl ErrorKind {
     }
 }
 
+/// Why an HTTP exchange got no answer, as the host's HTTP client classifies it: the core decides
+/// on retries and hints by this, never by a message's wording (which differs between hosts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The name did not resolve.
+    Dns,
+    /// No connection could be made (refused, unreachable).
+    Connect,
+    /// No progress within the host's timeout.
+    Timeout,
+    /// The connection was closed or reset mid-exchange.
+    Reset,
+    /// The server's certificate is not trusted (unknown CA, expired, wrong name).
+    Certificate,
+    /// Another TLS failure (handshake, protocol version, plain HTTP on a TLS port).
+    Tls,
+    /// Anything else (a malformed request or answer, an I/O error on a streamed body).
+    Other,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Dns => "dns",
+            Transport::Connect => "connect",
+            Transport::Timeout => "timeout",
+            Transport::Reset => "reset",
+            Transport::Certificate => "certificate",
+            Transport::Tls => "tls",
+            Transport::Other => "other",
+        }
+    }
+
+    /// A host's name for a kind; an unknown name is `Other`.
+    pub fn parse(s: &str) -> Transport {
+        match s {
+            "dns" => Transport::Dns,
+            "connect" => Transport::Connect,
+            "timeout" => Transport::Timeout,
+            "reset" => Transport::Reset,
+            "certificate" => Transport::Certificate,
+            "tls" => Transport::Tls,
+            _ => Transport::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Set (by the host) when an HTTP exchange failed below HTTP; such errors are of kind Registry.
+    pub transport: Option<Transport>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), transport: None }
+    }
+    /// An HTTP exchange that got no answer (a registry error the core may retry).
+    pub fn transport(transport: Transport, message: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Registry, message: message.into(), transport: Some(transport) }
     }
     pub fn option(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidOption, message)

@@ -45,7 +45,7 @@ pub fn run(target: &str, data: &[u8]) {
             }
             if let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) {
                 for field in ["manifests", "layers", "config"] {
-                    let _ = crate::maintenance::descriptors(&json, field, "fuzz");
+                    let _ = crate::store::descriptors(&json, field, "fuzz");
                 }
             }
         }

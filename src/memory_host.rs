@@ -1,18 +1,36 @@
-//! An in-memory [`Host`] for the core's unit tests: source files, a blob store, and compress
+//! An in-memory [`Host`] for the core's unit tests: a source tree (files by path, directories
+//! implied), a blob store and store index, outputs (files, directories, symlinks by path), compress
 //! "threads" that keep a piece when it is started and compress it when it is waited for (so several
-//! are in flight at once). A call no test needs panics.
+//! are in flight at once), and scripted HTTP: a test gives a responder (a closure from request to
+//! response or transport error), and every request, sleep and progress event is recorded, so the
+//! registry's state machine runs without sockets (as quinn-proto's `Pair` and rustls's unbuffered
+//! tests drive their protocols in memory). A call no test needs panics.
 
 use crate::compress::piece::{compress_piece, Piece};
 use crate::error::{Error, Result};
-use crate::host::{Credential, Handle, Host, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::host::{Credential, EntryKind, Handle, Host, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 type OpenFile = (Vec<u8>, usize);
+/// An output being written: its path and bytes so far.
+type OpenOutput = (String, Vec<u8>);
+
+/// What an output path holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    File(Vec<u8>),
+    Dir,
+    Symlink(Vec<u8>),
+}
+
+/// A test's registry (and token server, and blob storage): one answer per request, or the
+/// transport failure the host would report.
+pub type Responder = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse>>;
 
 #[derive(Default)]
 pub struct MemoryHost {
-    /// Source files by path.
+    /// Source files by path; the directories above them exist implicitly.
     pub files: HashMap<Vec<u8>, Vec<u8>>,
     /// Per handle: the file's bytes and how far it has been read; None once closed.
     pub open: RefCell<Vec<Option<OpenFile>>>,
@@ -27,6 +45,21 @@ pub struct MemoryHost {
     pub algorithms: RefCell<Vec<&'static str>>,
     pub in_flight: Cell<usize>,
     pub most_in_flight: Cell<usize>,
+    /// Answers `http_send`; None: a test that sends nothing.
+    pub responder: RefCell<Option<Responder>>,
+    /// Every request sent, in order, as the host got it (headers included).
+    pub requests: RefCell<Vec<HttpRequest>>,
+    /// What `credentials` answers, for any registry; and the registries asked, with `for_push`.
+    pub credential: Option<Credential>,
+    pub credential_asks: RefCell<Vec<(String, bool)>>,
+    /// Every `sleep`, in milliseconds (the core's retry waits).
+    pub sleeps: RefCell<Vec<u32>>,
+    pub events: RefCell<Vec<ProgressEvent>>,
+    /// The store's index.json.
+    pub store_index: RefCell<Option<Vec<u8>>>,
+    /// Committed outputs by path, and the ones being written, by handle.
+    pub outputs: RefCell<BTreeMap<String, Output>>,
+    pub writing: RefCell<Vec<Option<OpenOutput>>>,
 }
 
 impl MemoryHost {
@@ -36,6 +69,23 @@ impl MemoryHost {
 }
 
 impl MemoryHost {
+    /// A host whose HTTP requests `responder` answers.
+    pub fn with_responder(responder: impl FnMut(&HttpRequest) -> Result<HttpResponse> + 'static) -> MemoryHost {
+        MemoryHost { responder: RefCell::new(Some(Box::new(responder))), ..Default::default() }
+    }
+
+    /// Put `data` in the blob store as if it had been written and committed; its digest.
+    pub fn put_blob(&self, data: &[u8]) -> String {
+        let digest = crate::digest::sha256(data);
+        self.committed.borrow_mut().push((digest.clone(), data.to_vec()));
+        digest
+    }
+
+    /// The requests sent so far as `METHOD URL` lines (for asserting on the order).
+    pub fn request_lines(&self) -> Vec<String> {
+        self.requests.borrow().iter().map(|r| format!("{} {}", r.method, r.url)).collect()
+    }
+
     /// A committed blob's bytes.
     fn blob(&self, digest: &str) -> Option<Vec<u8>> {
         self.committed.borrow().iter().find(|(d, _)| d == digest).map(|(_, b)| b.clone())
@@ -80,11 +130,32 @@ impl Host for MemoryHost {
         Ok(())
     }
     async fn blob_abort(&self, _: Handle) {}
-    async fn source_stat(&self, _: &[u8]) -> Result<SourceEntry> {
-        unimplemented!()
+    async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry> {
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        if let Some(data) = self.files.get(path) {
+            return Ok(source_entry(name, EntryKind::Regular, data.len() as u64, inode(path)));
+        }
+        let prefix = [path, b"/"].concat();
+        if path == b"/" || self.files.keys().any(|f| f.starts_with(&prefix)) {
+            return Ok(source_entry(name, EntryKind::Directory, 0, inode(path)));
+        }
+        Err(Error::source(format!("{}: no such file or directory", show(path))))
     }
-    async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<SourceEntry>> {
-        unimplemented!()
+    async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>> {
+        let prefix = if path.ends_with(b"/") { path.to_vec() } else { [path, b"/"].concat() };
+        let mut names: Vec<&[u8]> = self
+            .files
+            .keys()
+            .filter_map(|f| f.strip_prefix(prefix.as_slice()))
+            .map(|rest| rest.split(|&b| b == b'/').next().unwrap_or(rest))
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut entries = Vec::new();
+        for name in names {
+            entries.push(self.source_stat(&[prefix.as_slice(), name].concat()).await?);
+        }
+        Ok(entries)
     }
     async fn source_open(&self, path: &[u8]) -> Result<Handle> {
         let data = self.files.get(path).ok_or_else(|| Error::source(format!("{}: not found", show(path))))?;
@@ -124,61 +195,147 @@ impl Host for MemoryHost {
         Ok(())
     }
     async fn store_index_read(&self) -> Result<Option<Vec<u8>>> {
-        unimplemented!()
+        Ok(self.store_index.borrow().clone())
     }
-    async fn store_index_write(&self, _: &[u8]) -> Result<()> {
-        unimplemented!()
+    async fn store_index_write(&self, data: &[u8]) -> Result<()> {
+        *self.store_index.borrow_mut() = Some(data.to_vec());
+        Ok(())
     }
     async fn store_unpack_dir(&self, _: &str) -> Result<String> {
         unimplemented!()
     }
-    async fn output_open(&self, _: &str) -> Result<Handle> {
-        unimplemented!()
+    async fn output_open(&self, path: &str) -> Result<Handle> {
+        let mut writing = self.writing.borrow_mut();
+        writing.push(Some((path.to_string(), Vec::new())));
+        Ok(writing.len() as Handle - 1)
     }
-    async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
-        unimplemented!()
+    async fn output_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        self.writing.borrow_mut()[handle as usize].as_mut().expect("an open output").1.extend_from_slice(data);
+        Ok(())
     }
-    async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
-        unimplemented!()
+    async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64> {
+        let blob = self.blob(digest).ok_or_else(|| Error::store(format!("{digest}: no such blob")))?;
+        self.output_write(handle, &blob).await?;
+        Ok(blob.len() as u64)
     }
-    async fn output_commit(&self, _: Handle) -> Result<()> {
-        unimplemented!()
+    async fn output_commit(&self, handle: Handle) -> Result<()> {
+        let (path, data) = self.writing.borrow_mut()[handle as usize].take().expect("an output committed once");
+        self.outputs.borrow_mut().insert(path, Output::File(data));
+        Ok(())
     }
-    async fn output_abort(&self, _: Handle) {
-        unimplemented!()
+    async fn output_abort(&self, handle: Handle) {
+        self.writing.borrow_mut()[handle as usize] = None;
     }
-    async fn output_mkdir(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_mkdir(&self, path: &str) -> Result<()> {
+        self.outputs.borrow_mut().entry(path.to_string()).or_insert(Output::Dir);
+        Ok(())
     }
-    async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-        unimplemented!()
+    async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        Ok(match self.outputs.borrow().get(path) {
+            Some(Output::File(data)) => Some(data.clone()),
+            _ => None,
+        })
     }
-    async fn output_create_dir(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_create_dir(&self, path: &str) -> Result<()> {
+        self.outputs.borrow_mut().insert(path.to_string(), Output::Dir);
+        Ok(())
     }
-    async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
-        unimplemented!()
+    async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()> {
+        self.outputs.borrow_mut().insert(path.to_string(), Output::Symlink(target.to_vec()));
+        Ok(())
     }
-    async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
+        let mut outputs = self.outputs.borrow_mut();
+        let linked = outputs.get(target).cloned().ok_or_else(|| Error::output(format!("{target}: not found")))?;
+        outputs.insert(path.to_string(), linked);
+        Ok(())
     }
-    async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
-        unimplemented!()
+    async fn output_list_dir(&self, path: &str) -> Result<Option<Vec<(String, bool)>>> {
+        let outputs = self.outputs.borrow();
+        if outputs.get(path) != Some(&Output::Dir) {
+            return Ok(None);
+        }
+        let prefix = format!("{path}/");
+        let children = outputs
+            .iter()
+            .filter_map(|(p, o)| p.strip_prefix(&prefix).filter(|rest| !rest.contains('/')).map(|n| (n, o)))
+            .map(|(name, o)| (name.to_string(), *o == Output::Dir))
+            .collect();
+        Ok(Some(children))
     }
-    async fn output_remove(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_remove(&self, path: &str) -> Result<()> {
+        let below = format!("{path}/");
+        self.outputs.borrow_mut().retain(|p, _| p != path && !p.starts_with(&below));
+        Ok(())
     }
     async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
-        unimplemented!()
+        Ok(())
     }
-    async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
-        unimplemented!()
+    async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse> {
+        self.requests.borrow_mut().push(request.clone());
+        let mut responder = self.responder.borrow_mut();
+        let responder = responder.as_mut().expect("an HTTP request on a host without a responder");
+        let mut response = responder(&request)?;
+        response.body.truncate(max_body as usize);
+        Ok(response)
     }
-    async fn credentials(&self, _: &str, _: bool) -> Result<Option<Credential>> {
-        unimplemented!()
+    async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>> {
+        self.credential_asks.borrow_mut().push((registry.to_string(), for_push));
+        Ok(self.credential.clone())
     }
-    async fn sleep(&self, _: u32) {
-        unimplemented!()
+    async fn sleep(&self, milliseconds: u32) {
+        self.sleeps.borrow_mut().push(milliseconds);
     }
-    fn progress(&self, _: ProgressEvent) {}
+    fn progress(&self, event: ProgressEvent) {
+        self.events.borrow_mut().push(event);
+    }
+}
+
+/// A stable inode number per source path (the walk tells hard links apart by it).
+fn inode(path: &[u8]) -> u64 {
+    path.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn source_entry(name: &[u8], kind: EntryKind, size: u64, inode: u64) -> SourceEntry {
+    let mode = if kind == EntryKind::Directory { 0o755 } else { 0o644 };
+    SourceEntry {
+        name: name.to_vec(),
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        size,
+        mtime: 1_000_000_000,
+        link_target: Vec::new(),
+        dev_major: 0,
+        dev_minor: 0,
+        device: 1,
+        inode,
+        nlink: 1,
+        change_time_ns: 0,
+    }
+}
+
+/// A response with these headers and body.
+pub fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    HttpResponse { status, headers, body: body.to_vec() }
+}
+
+/// A request's first header of that name (case-insensitive).
+pub fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// Drive a future on the memory host to its end. Its awaits complete at once, but combinators
+/// (`try_for_each_concurrent`) may still ask to be polled again before they finish.
+pub fn run<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..10_000 {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+    panic!("an in-memory future did not finish")
 }

@@ -2,8 +2,8 @@
 //! blob uploads), redirects returned (never followed), blob bodies streamed from the store. https is verified against the system's CA bundle
 //! (plus `--registry-ca`) unless the core marks the request insecure (`registry.insecure=true`).
 
-use crate::errors::{error, io_error};
-use crate::runtime::outport::core::types::{BlobSlice, HttpBody, HttpRequest, HttpResponse};
+use crate::errors::io_error;
+use crate::runtime::outport::core::types::{BlobSlice, HttpBody, HttpError, HttpRequest, HttpResponse, TransportKind};
 use crate::runtime::{CoreError, ErrorKind};
 use crate::store::BlobStore;
 use std::collections::HashMap;
@@ -30,7 +30,7 @@ pub struct Http {
     next_handle: u32,
 }
 
-type Outcome = Result<HttpResponse, CoreError>;
+type Outcome = Result<HttpResponse, HttpError>;
 
 /// A request body ready to go: the blob file is opened (and a missing blob reported) before the
 /// request leaves for its thread.
@@ -113,7 +113,9 @@ fn send(
     max_body: u32,
 ) -> Outcome {
     let shown = format!("{method} {}", url.split('?').next().unwrap_or(""));
-    let fail = |e: &dyn std::fmt::Display| error(ErrorKind::Registry, format!("{shown}: {e}"));
+    let failed =
+        |transport: TransportKind, e: &dyn std::fmt::Display| HttpError { transport, message: format!("{shown}: {e}") };
+    let fail = |e: &dyn std::fmt::Display| failed(TransportKind::Other, e);
     let mut builder = http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         builder = builder.header(name, value);
@@ -126,7 +128,7 @@ fn send(
             agent.run(builder.body(body).map_err(|e| fail(&e))?)
         }
     }
-    .map_err(|e| fail(&e))?;
+    .map_err(|e| failed(transport(&e), &e))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -134,8 +136,46 @@ fn send(
         .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     let mut body = Vec::new();
-    response.into_body().into_reader().take(max_body as u64).read_to_end(&mut body).map_err(|e| fail(&e))?;
+    let mut reader = response.into_body().into_reader().take(max_body as u64);
+    reader.read_to_end(&mut body).map_err(|e| failed(io_transport(&e), &e))?;
     Ok(HttpResponse { status, headers, body })
+}
+
+/// What kind of failure a ureq error is, for the core's retry and hint decisions (it never reads
+/// the wording).
+fn transport(e: &ureq::Error) -> TransportKind {
+    match e {
+        ureq::Error::Timeout(_) => TransportKind::Timeout,
+        ureq::Error::HostNotFound => TransportKind::Dns,
+        ureq::Error::ConnectionFailed => TransportKind::Connect,
+        ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
+        ureq::Error::Io(io) => io_transport(io),
+        _ => TransportKind::Other,
+    }
+}
+
+fn io_transport(e: &std::io::Error) -> TransportKind {
+    use std::io::ErrorKind as Io;
+    // A body reader's error may wrap ureq's own (a timeout while reading).
+    if let Some(inner) = e.get_ref().and_then(|inner| inner.downcast_ref::<ureq::Error>()) {
+        return transport(inner);
+    }
+    match e.kind() {
+        Io::ConnectionRefused | Io::HostUnreachable | Io::NetworkUnreachable | Io::AddrNotAvailable => {
+            TransportKind::Connect
+        }
+        Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => TransportKind::Reset,
+        Io::TimedOut | Io::WouldBlock => TransportKind::Timeout,
+        // rustls reports a failed handshake as InvalidData around its own error (ureq does not
+        // re-export rustls's type to match on): a rejected certificate reads "invalid peer
+        // certificate: …", the one TLS failure the user fixes with a CA or registry.insecure.
+        Io::InvalidData => match e.get_ref() {
+            Some(inner) if inner.to_string().starts_with("invalid peer certificate") => TransportKind::Certificate,
+            Some(_) => TransportKind::Tls,
+            None => TransportKind::Other,
+        },
+        _ => TransportKind::Other,
+    }
 }
 
 /// How long one exchange may take to connect, send its body, get the answer's head and receive

@@ -5,7 +5,7 @@ use crate::output::Outputs;
 use crate::progress::Progress;
 use crate::runtime::outport::core::host::Host;
 use crate::runtime::outport::core::types::{
-    Credential, Error, HttpRequest, HttpResponse, Piece, ProgressEvent, SourceEntry,
+    Credential, Error, HttpError, HttpRequest, HttpResponse, Piece, ProgressEvent, SourceEntry,
 };
 use crate::runtime::State;
 use crate::source::SourceFiles;
@@ -163,7 +163,7 @@ impl Host for State {
         let HostState { http, store, .. } = &mut self.host;
         http.start(store, request, max_body)
     }
-    fn http_take(&mut self, handle: u32) -> Option<Result<HttpResponse, Error>> {
+    fn http_take(&mut self, handle: u32) -> Option<Result<HttpResponse, HttpError>> {
         self.host.http.take(handle)
     }
     fn http_wait(&mut self) {

@@ -58,8 +58,9 @@ class Transport {
   /** Send one request; resolves to { status, headers: [[name, value]], body } with at most maxBody bytes. */
   async send(request, maxBody, store) {
     const shown = `${request.method} ${request.url.split('?')[0]}`;
-    // Transport failures, also while reading the body, are registry errors: the core retries those.
-    const failed = (err) => hostError('registry', `${shown}: ${err.message}`);
+    // Transport failures, also while reading the body, are registry errors with a `transport` kind:
+    // the core decides on retries and hints by the kind, never by the wording.
+    const failed = (err) => transportError(`${shown}: ${err.message}`, err);
     const payload = body(request, store);
     let url;
     try {
@@ -82,10 +83,10 @@ class Transport {
         outgoing.destroy();
         reject(failed(err));
       };
-      const expire = () => fail(new Error(`timeout: no complete answer within ${limit / 1000} s`));
+      const expire = () => fail(timedOut(`timeout: no complete answer within ${limit / 1000} s`));
       deadline = setTimeout(expire, limit);
       outgoing.on('error', fail);
-      outgoing.on('timeout', () => fail(new Error('timed out')));
+      outgoing.on('timeout', () => fail(timedOut('timed out')));
       outgoing.on('response', (incoming) => {
         clearTimeout(deadline);
         deadline = setTimeout(expire, limit);
@@ -106,6 +107,44 @@ class Transport {
   close() {
     for (const agent of [this.plain, this.verified, this.unverified]) agent.destroy();
   }
+}
+
+function timedOut(message) {
+  const err = new Error(message);
+  err.code = 'ETIMEDOUT';
+  return err;
+}
+
+// Node's (and undici's) error codes by the transport kind the core knows (wit/outport.wit).
+const TRANSPORT = {
+  dns: ['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'],
+  connect: ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL'],
+  timeout: ['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'],
+  reset: ['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'],
+  certificate: [
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+    'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE', 'CERT_REVOKED', 'INVALID_CA',
+    'ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH',
+  ],
+};
+
+/** The transport kind of a Node error, by its code (a fetch TypeError keeps the code on `cause`). */
+function transportKind(err) {
+  const code = err?.code ?? err?.cause?.code;
+  if (typeof code !== 'string') return 'other';
+  for (const [kind, codes] of Object.entries(TRANSPORT)) {
+    if (codes.includes(code)) return kind;
+  }
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') return 'tls';
+  return 'other';
+}
+
+/** A failed exchange as the core wants it: kind 'registry', and the transport kind of `err`. */
+function transportError(message, err) {
+  const error = hostError('registry', message);
+  error.transport = transportKind(err);
+  return error;
 }
 
 function body(request, store) {
@@ -152,4 +191,4 @@ function headerPairs(incoming) {
   return pairs;
 }
 
-module.exports = { Transport };
+module.exports = { Transport, transportError, transportKind };

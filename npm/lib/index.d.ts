@@ -139,7 +139,11 @@ export interface OutportHost {
   outputMove?(from: string, to: string, intoLink: boolean): Awaitable<boolean>;
   /** Optional: [device, inode] of what is at `path` (symlinks followed) in the same numbering as sourceStat, or null; lets source walks leave the run's own outputs out. */
   outputIdentity?(path: string): Awaitable<[number, number] | null>;
-  /** The response body is cut at `maxBody` bytes. Redirects are returned, not followed. */
+  /**
+   * The response body is cut at `maxBody` bytes. Redirects are returned, not followed. An exchange
+   * that gets no answer throws an Error with kind 'registry' and `transport`: 'dns', 'connect',
+   * 'timeout', 'reset', 'certificate', 'tls' or 'other' (the core retries and hints by it).
+   */
   httpSend(request: HttpRequest, maxBody: number): Awaitable<{ status: number; headers: Array<[string, string]>; body: Uint8Array }>;
   credentials(registry: string, forPush: boolean): Awaitable<{ username?: string; password?: string; identityToken?: string } | null>;
   sleep(milliseconds: number): Awaitable<unknown>;

@@ -12,6 +12,21 @@ function hostError(kind, message) {
   return error;
 }
 
+/**
+ * The transport kind (wit/outport.wit) of a failed fetch: Node's fetch keeps the socket's error code
+ * on `cause`; a browser says nothing more than "failed to fetch", which is 'other'.
+ */
+function transportKind(err) {
+  const code = String(err?.cause?.code ?? err?.code ?? '');
+  if (['ENOTFOUND', 'EAI_AGAIN'].includes(code)) return 'dns';
+  if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) return 'connect';
+  if (code === 'ETIMEDOUT' || code.endsWith('_TIMEOUT') || err?.name === 'TimeoutError') return 'timeout';
+  if (['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(code)) return 'reset';
+  if (code.includes('CERT') || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') return 'certificate';
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') return 'tls';
+  return 'other';
+}
+
 /** "/a/b/" and "a//b" → "/a/b"; the root is "/". */
 function normalize(path) {
   const parts = String(path).split('/').filter((p) => p !== '' && p !== '.');
@@ -281,7 +296,9 @@ export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds,
           redirect: 'manual',
         });
       } catch (err) {
-        throw hostError('registry', `${request.method} ${request.url.split('?')[0]}: ${err.message}`);
+        const error = hostError('registry', `${request.method} ${request.url.split('?')[0]}: ${err.message}`);
+        error.transport = transportKind(err);
+        throw error;
       }
       const bytes = new Uint8Array(await response.arrayBuffer());
       return { status: response.status, headers: [...response.headers], body: bytes.subarray(0, maxBody) };

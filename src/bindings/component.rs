@@ -3,7 +3,7 @@
 // wit-bindgen's glue for the compress-piece export flattens the piece record into many arguments.
 #![allow(clippy::too_many_arguments)]
 
-use crate::error::{Error as CoreError, ErrorKind, Result};
+use crate::error::{Error as CoreError, ErrorKind, Result, Transport};
 use crate::host::{
     Credential, EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry,
 };
@@ -71,7 +71,7 @@ impl Future for InFlight {
     type Output = Result<wit::HttpResponse>;
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match imports::http_take(self.0) {
-            Some(outcome) => Poll::Ready(outcome.map_err(from_wit)),
+            Some(outcome) => Poll::Ready(outcome.map_err(from_wit_http)),
             None => {
                 // No host callback will wake us: ask to be polled again on block_on's next round
                 // (after http-wait), or combinators such as FuturesUnordered would never look again.
@@ -109,6 +109,20 @@ fn from_wit(e: wit::Error) -> CoreError {
         wit::ErrorKind::Internal => ErrorKind::Internal,
     };
     CoreError::new(kind, e.message)
+}
+
+/// A failed exchange keeps the kind of failure the host's HTTP client saw.
+fn from_wit_http(e: wit::HttpError) -> CoreError {
+    let transport = match e.transport {
+        wit::TransportKind::Dns => Transport::Dns,
+        wit::TransportKind::Connect => Transport::Connect,
+        wit::TransportKind::Timeout => Transport::Timeout,
+        wit::TransportKind::Reset => Transport::Reset,
+        wit::TransportKind::Certificate => Transport::Certificate,
+        wit::TransportKind::Tls => Transport::Tls,
+        wit::TransportKind::Other => Transport::Other,
+    };
+    CoreError::transport(transport, e.message)
 }
 
 fn entry(e: wit::SourceEntry) -> SourceEntry {

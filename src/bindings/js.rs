@@ -2,7 +2,7 @@
 //! methods mirror `crate::host::Host` in camelCase; each may return a value or a Promise. Bytes
 //! cross as Uint8Array; a host failure is thrown as `{ kind, message }`.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Transport};
 use crate::host::{
     Credential, EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry,
 };
@@ -104,13 +104,17 @@ impl JsHost {
     }
 }
 
-/// A thrown JS value as a core error: `{ kind, message }` objects keep their kind; anything else
-/// (a bug in the host, a thrown string) is internal and names the method.
+/// A thrown JS value as a core error: `{ kind, message }` objects keep their kind (and a failed
+/// httpSend its `transport`: 'dns', 'connect', 'timeout', 'reset', 'certificate', 'tls' or 'other');
+/// anything else (a bug in the host, a thrown string) is internal and names the method.
 fn thrown(method: &str, e: JsValue) -> Error {
     let field = |k: &str| Reflect::get(&e, &k.into()).ok().and_then(|v| v.as_string());
-    match (field("kind"), field("message")) {
-        (Some(kind), Some(message)) => Error::new(ErrorKind::parse(&kind), message),
-        (None, Some(message)) => Error::internal(format!("host {method}: {message}")),
+    match (field("kind"), field("message"), field("transport")) {
+        (Some(_), Some(message), Some(transport)) if method == "httpSend" => {
+            Error::transport(Transport::parse(&transport), message)
+        }
+        (Some(kind), Some(message), _) => Error::new(ErrorKind::parse(&kind), message),
+        (None, Some(message), _) => Error::internal(format!("host {method}: {message}")),
         _ => Error::internal(format!("host {method} failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}")))),
     }
 }

@@ -1,7 +1,6 @@
 //! Layers: a source tree becomes a deterministic tar stream, compressed into a stored blob.
 
 pub mod blob_writer;
-pub mod cache;
 pub mod ignore;
 mod progress;
 pub mod recompress;
@@ -17,6 +16,7 @@ use crate::compress::Compression;
 use crate::digest::Hasher;
 use crate::error::Result;
 use crate::host::Host;
+use crate::store::cache;
 pub use blob_writer::{put_blob, WrittenBlob};
 use source::{LayerSource, SourceKind};
 

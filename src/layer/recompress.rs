@@ -4,13 +4,14 @@
 //! before the TOC member) as in BuildKit, so its diffID changes to that tar's.
 
 use super::blob_writer::{BlobWriter, WrittenBlob};
+use super::tarball;
 use super::walk::TarSink;
-use super::{cache, tarball};
 use crate::compress::estargz::reader as estargz;
 use crate::compress::Compression;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::store::cache;
 
 /// Stored blobs are read this much at a time.
 const READ_CHUNK: u32 = 1 << 20;

@@ -5,10 +5,11 @@
 pub mod auth;
 pub mod pull;
 pub mod push;
-pub mod stored;
+#[cfg(test)]
+mod scripted_tests;
 mod upload;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Transport};
 use crate::host::{Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent};
 use crate::reference::Reference;
 use auth::{Access, Login, Session};
@@ -165,7 +166,7 @@ impl Repository {
                     continue;
                 }
                 // An untrusted certificate will not become trusted by retrying.
-                Err(e) if e.message.contains("certificate") => {
+                Err(e) if e.transport == Some(Transport::Certificate) => {
                     let insecure = match self.access {
                         Access::Pull => "pass --base-insecure (npm: baseInsecure)",
                         Access::Push => "set registry.insecure=true",

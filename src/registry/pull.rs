@@ -6,7 +6,7 @@ use crate::error::{ErrorKind, Result};
 use crate::host::{Host, HttpBody, ProgressEvent};
 use crate::image::mediatypes::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::image::spec::Descriptor;
-use crate::ingest::{verify, Ingest};
+use crate::store::ingest::{verify, Ingest};
 
 /// Manifests and indexes larger than this are refused (distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST: u32 = 4 << 20;
@@ -15,6 +15,7 @@ pub const MAX_MANIFEST: u32 = 4 << 20;
 const CHUNK: u64 = 8 << 20;
 
 /// A manifest or index as the registry sent it.
+#[derive(Debug)]
 pub struct FetchedManifest {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,

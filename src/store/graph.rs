@@ -1,80 +1,19 @@
-//! `outport store verify` and `outport store gc`: check that the local store is whole (every blob's
-//! content matches its name, index.json parses, nothing an image reaches is missing) and remove the
-//! blobs no stored image reaches, and the temporary files a killed run left behind.
+//! What the store's named images reach: their indexes, manifests, configs and layers, read from
+//! the store and checked against their descriptors (for `verify`, `gc` and pushing a stored image).
 
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::image::mediatypes::{DOCKER_MANIFEST_LIST, OCI_INDEX};
 use crate::image::spec::Descriptor;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Manifests and indexes are small; anything bigger in the store is not one.
 const MAX_MANIFEST: u64 = 4 << 20;
 
-/// Every blob hashed and every reference followed. Problems are listed, not raised: the caller
-/// reports them all (and fails when there is any).
-pub async fn verify<H: Host>(host: &H) -> Result<Value> {
-    let mut problems = Vec::new();
-    let mut bytes = 0;
-    let stored = host.blob_list().await?;
-    for digest in &stored {
-        // Hashed by the host (natively); a blob removed meanwhile is no longer part of the store.
-        let Some(actual) = host.blob_digest(digest).await? else { continue };
-        bytes += host.blob_size(digest).await?.unwrap_or(0);
-        if &actual != digest {
-            problems.push(format!("blob {digest} holds content with digest {actual}"));
-        }
-    }
-    let (reachable, images) = match reachable(host).await {
-        Ok(found) => found,
-        Err(e) => {
-            problems.push(e.message);
-            (BTreeMap::new(), 0)
-        }
-    };
-    for (digest, (size, from)) in &reachable {
-        match host.blob_size(digest).await? {
-            None => problems.push(format!("{from} needs blob {digest}, which is missing")),
-            Some(actual) if actual != *size => {
-                problems.push(format!("{from} says blob {digest} has {size} bytes, the store has {actual}"))
-            }
-            Some(_) => {}
-        }
-    }
-    // Left by a kill or a full disk: not a problem (no image refers to them), but space to reclaim.
-    let stale: Vec<Value> = host
-        .store_temporaries(false)
-        .await?
-        .into_iter()
-        .map(|(path, size)| json!({"path": path, "size": size}))
-        .collect();
-    Ok(json!({"blobs": stored.len(), "bytes": bytes, "images": images, "problems": problems, "stale": stale}))
-}
-
-/// Remove every blob that no image in index.json reaches. Refuses to run on a store whose index
-/// cannot be read whole (it would delete what it cannot see).
-pub async fn gc<H: Host>(host: &H) -> Result<Value> {
-    let (reachable, images) = reachable(host).await?;
-    let (mut removed, mut freed) = (0, 0);
-    for digest in host.blob_list().await? {
-        if reachable.contains_key(&digest) {
-            continue;
-        }
-        freed += host.blob_size(&digest).await?.unwrap_or(0);
-        host.blob_remove(&digest).await?;
-        removed += 1;
-    }
-    let stale = host.store_temporaries(true).await?;
-    freed += stale.iter().map(|(_, size)| size).sum::<u64>();
-    Ok(
-        json!({"images": images, "kept": reachable.len(), "removed": removed, "freed": freed, "temporaries": stale.len()}),
-    )
-}
-
 /// Every blob the store's named images reach (digest → size and who refers to it), and the number
 /// of index.json entries.
-async fn reachable<H: Host>(host: &H) -> Result<(BTreeMap<String, (u64, String)>, usize)> {
+pub(super) async fn reachable<H: Host>(host: &H) -> Result<(BTreeMap<String, (u64, String)>, usize)> {
     let Some(bytes) = host.store_index_read().await? else { return Ok((BTreeMap::new(), 0)) };
     let index: Value =
         serde_json::from_slice(&bytes).map_err(|e| Error::store(format!("store index.json is not valid JSON: {e}")))?;
@@ -108,7 +47,7 @@ fn kind(media_type: &str) -> &'static str {
     }
 }
 
-pub(crate) async fn read_manifest<H: Host>(host: &H, descriptor: &Descriptor, what: &str) -> Result<Value> {
+pub async fn read_manifest<H: Host>(host: &H, descriptor: &Descriptor, what: &str) -> Result<Value> {
     if descriptor.size > MAX_MANIFEST {
         return Err(Error::store(format!("{what} claims {} bytes: too big for a manifest", descriptor.size)));
     }
@@ -123,7 +62,7 @@ pub(crate) async fn read_manifest<H: Host>(host: &H, descriptor: &Descriptor, wh
 }
 
 /// The descriptors in `field` (an array, or a single object such as `config`).
-pub(crate) fn descriptors(json: &Value, field: &str, what: &str) -> Result<Vec<Descriptor>> {
+pub fn descriptors(json: &Value, field: &str, what: &str) -> Result<Vec<Descriptor>> {
     let values: Vec<&Value> = match &json[field] {
         Value::Array(items) => items.iter().collect(),
         Value::Null => vec![],

@@ -1,14 +1,14 @@
 //! `outport push NAME`: push an image that is already in the local store, by walking its index or
 //! manifest to every blob it reaches.
 
-use super::push::{push, PushJob};
+use super::graph::{descriptors, read_manifest};
 use crate::error::{Error, Result};
 use crate::export::layout::IMAGE_NAME;
 use crate::host::Host;
 use crate::image::mediatypes::{DOCKER_MANIFEST_LIST, OCI_INDEX};
 use crate::image::spec::Descriptor;
-use crate::maintenance::{descriptors, read_manifest};
 use crate::reference::Reference;
+use crate::registry::push::{push, PushJob};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -14,11 +14,11 @@
 //! seconds before the export are not recorded, as git treats "racily clean" files: a write in the
 //! same clock tick as the export could leave the ctime as it was.
 
-use super::WrittenBlob;
 use crate::compress::Compression;
 use crate::digest::sha256;
 use crate::error::Result;
 use crate::host::Host;
+use crate::layer::WrittenBlob;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
