@@ -33,6 +33,13 @@ pub struct ExportRequest {
     /// `--output` values, each one CSV record as buildx takes it.
     #[serde(default)]
     pub outputs: Vec<String>,
+    /// `--annotation` values (buildx's syntax), added to every image-producing output.
+    #[serde(default)]
+    pub annotations: Vec<String>,
+    /// The caller must give `dest` to write a tarball on stdout (the npm library: stdout is the
+    /// script's own); without it, outputs that default to stdout are refused.
+    #[serde(default)]
+    pub explicit_stdout: bool,
     /// `-t/--tag` names, replacing `name` of image, oci and docker outputs.
     #[serde(default)]
     pub tags: Vec<String>,

@@ -121,6 +121,14 @@ struct ExportArgs {
     /// after the patterns of each directory's .outportignore. Repeatable.
     #[arg(long = "exclude", value_name = "PATTERN", allow_hyphen_values = true)]
     excludes: Vec<String>,
+    /// Keep the files' own mtimes in --layer/--node-app layers (default: SOURCE_DATE_EPOCH, else 0,
+    /// so a layer does not change when nothing in it changed).
+    #[arg(long)]
+    keep_mtimes: bool,
+    /// Add an annotation, buildx's syntax: [TYPE[,TYPE…][\[PLATFORM\]]:]KEY=VALUE (TYPE manifest,
+    /// manifest-descriptor, index or index-descriptor; default manifest), to every image output. Repeatable.
+    #[arg(long = "annotation", value_name = "ANNOTATION")]
+    annotations: Vec<String>,
     /// A multi-platform build result (JSON: platforms, their layer directories and configs) instead of ROOTFS.
     #[arg(long, value_name = "FILE")]
     result: Option<PathBuf>,
@@ -234,8 +242,39 @@ fn compression_threads(flag: Option<usize>) -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
 }
 
+/// `docker buildx build` flags a user may type out of habit: one line saying outport does not build,
+/// instead of clap's "unexpected argument" tip (the npm CLI says the same: npm/bin/outport.js).
+const BUILD_FLAGS: &[(&str, &str)] = &[
+    ("--build-arg", "outport exports a build result and does not build: build first (e.g. docker buildx build -o type=local,dest=rootfs .), then outport export rootfs"),
+    ("--file", "outport exports a build result and does not read a Dockerfile: build first, then outport export the result"),
+    ("-f", "outport exports a build result and does not read a Dockerfile: build first, then outport export the result"),
+    ("--target", "outport exports a build result and has no build stages: build the stage first, then outport export it"),
+    ("--secret", "outport does not build, so there is no build step to give secrets to"),
+    ("--ssh", "outport does not build, so there is no build step to forward ssh to"),
+    ("--cache-to", "outport has no build cache to export: its own layer cache is in the store (--store)"),
+    ("--cache-from", "outport has no build cache to import: its own layer cache is in the store (--store)"),
+    ("--sbom", "not supported yet: attach an SBOM you made with --attest type=sbom,path=FILE"),
+    ("--provenance", "not supported yet: attach provenance you made with --attest type=provenance,path=FILE"),
+];
+
+fn refuse_build_flags() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some("export") {
+        return None;
+    }
+    let (flag, why) = args.iter().take_while(|a| *a != "--").find_map(|arg| {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
+        BUILD_FLAGS.iter().find(|(flag, _)| *flag == name)
+    })?;
+    eprintln!("error: {flag} is a docker buildx build flag; {why}");
+    Some(ExitCode::from(2))
+}
+
 fn main() -> ExitCode {
     signals::install();
+    if let Some(code) = refuse_build_flags() {
+        return code;
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Export(args) => report(export(*args)),
@@ -368,6 +407,8 @@ fn export(args: ExportArgs) -> Result<(), String> {
         "nodeApp": args.node_app.as_ref().map(|p| p.to_string_lossy().into_owned()),
         "owner": args.owner,
         "excludes": args.excludes,
+        "keepMtimes": args.keep_mtimes,
+        "annotations": args.annotations,
         "outputs": args.outputs,
         "tags": args.tags,
         "push": args.push,

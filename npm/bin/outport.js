@@ -19,6 +19,8 @@ Options:
       --load               load the image into the Docker engine (type=docker without dest)
       --docker-host ADDR   the engine for --load (default: $DOCKER_HOST, docker context, default sockets)
       --strict             treat warnings (unknown option keys, …) as errors
+      --annotation A       [TYPE[,TYPE…][[PLATFORM]]:]KEY=VALUE on every image output (buildx's syntax)
+      --keep-mtimes        keep the files' own mtimes in --layer/--node-app layers (default: the epoch, else 0)
       --attest SPEC        attach type=sbom|provenance,path=FILE (repeatable)
       --allow ENT          entitlement: buildx.local.delete (mode=delete outside the working dir)
       --platform P         target platform OS/ARCH[/VARIANT] (default: the base image's, else this machine's)
@@ -80,6 +82,8 @@ const OPTIONS = {
   'node-app': { type: 'string' },
   owner: { type: 'string' },
   exclude: { type: 'string', multiple: true },
+  'keep-mtimes': { type: 'boolean' },
+  annotation: { type: 'string', multiple: true },
   store: { type: 'string' },
   'metadata-file': { type: 'string' },
   config: { type: 'string' },
@@ -127,7 +131,31 @@ function usageError(message) {
   process.exit(2);
 }
 
+/** `docker buildx build` flags a user may type out of habit: one line each (as the native CLI's). */
+const BUILD_FLAGS = {
+  '--build-arg': 'outport exports a build result and does not build: build first (e.g. docker buildx build -o type=local,dest=rootfs .), then outport export rootfs',
+  '--file': 'outport exports a build result and does not read a Dockerfile: build first, then outport export the result',
+  '-f': 'outport exports a build result and does not read a Dockerfile: build first, then outport export the result',
+  '--target': 'outport exports a build result and has no build stages: build the stage first, then outport export it',
+  '--secret': 'outport does not build, so there is no build step to give secrets to',
+  '--ssh': 'outport does not build, so there is no build step to forward ssh to',
+  '--cache-to': 'outport has no build cache to export: its own layer cache is in the store (--store)',
+  '--cache-from': 'outport has no build cache to import: its own layer cache is in the store (--store)',
+  '--sbom': 'not supported yet: attach an SBOM you made with --attest type=sbom,path=FILE',
+  '--provenance': 'not supported yet: attach provenance you made with --attest type=provenance,path=FILE',
+};
+
 function parse(argv) {
+  if (argv[0] === 'export') {
+    const end = argv.indexOf('--');
+    for (const arg of end < 0 ? argv : argv.slice(0, end)) {
+      const name = arg.split('=')[0];
+      if (Object.hasOwn(BUILD_FLAGS, name)) {
+        process.stderr.write(`error: ${name} is a docker buildx build flag; ${BUILD_FLAGS[name]}\n`);
+        process.exit(2);
+      }
+    }
+  }
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
   } catch (err) {
@@ -159,6 +187,9 @@ async function main() {
     nodeApp: values['node-app'],
     owner: values.owner,
     exclude: values.exclude ?? [],
+    keepMtimes: values['keep-mtimes'] ?? false,
+    annotations: values.annotation ?? [],
+    stdoutDefault: true,
     outputs,
     tags: values.tag ?? [],
     push: values.push ?? false,

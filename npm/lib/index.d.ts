@@ -259,6 +259,10 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
   outputs?: Array<string | OutputSpec>;
   /** SOURCE_DATE_EPOCH for this run (default: the environment's). */
   sourceDateEpoch?: string | number;
+  /** `--keep-mtimes`: keep the files' own mtimes in `layers`/`nodeApp` layers (default: SOURCE_DATE_EPOCH, else 0, so an unchanged tree gives the same layer after `npm ci`). */
+  keepMtimes?: boolean;
+  /** `--annotation` values in buildx's syntax, `[TYPE[,TYPE…][[PLATFORM]]:]KEY=VALUE`, added to every image output. */
+  annotations?: string[];
   /** `-t/--tag`: names replacing `name` of image, oci and docker outputs. */
   tags?: string[];
   /** `--push`: shorthand for an output `type=registry`. */

@@ -7,7 +7,7 @@
  * itself, e.g. its store; engineEnv: the DOCKER_* variables the Docker engine is found by).
  */
 export function exportRequest(options, env) {
-  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile, dockerHost } = options ?? {};
+  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile, dockerHost, keepMtimes = false, annotations = [], stdoutDefault = false } = options ?? {};
   // Wall-clock time with a sub-millisecond fraction where `performance` has one (Node, browsers).
   const nowMs = globalThis.performance?.timeOrigin ? performance.timeOrigin + performance.now() : Date.now();
   return {
@@ -39,6 +39,10 @@ export function exportRequest(options, env) {
     hostWrites: env.hostWrites ?? [],
     dockerHost,
     engineEnv: env.engineEnv ?? {},
+    keepMtimes,
+    annotations,
+    // A library call must say dest: '-' to write on its process's stdout (the CLI need not).
+    explicitStdout: !stdoutDefault,
   };
 }
 

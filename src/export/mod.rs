@@ -24,7 +24,7 @@ use crate::image::{assemble, BuiltImage, ImageSpec};
 use crate::layer::reserved::{self, Reserved};
 use crate::layer::source::{self, LayerSource, SourceOptions};
 use crate::layer::{self, put_blob, WrittenBlob};
-use crate::options::{expand_outputs, OutputSpec};
+use crate::options::{apply_annotation_flags, expand_outputs, OutputSpec};
 use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::registry::{self, push::PushJob};
@@ -69,7 +69,11 @@ struct Run {
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
     let mut response = ExportResponse::default();
-    let specs = expand_outputs(&request.outputs, &request.tags, request.push, request.load)?;
+    let mut specs = expand_outputs(&request.outputs, &request.tags, request.push, request.load)?;
+    apply_annotation_flags(&mut specs, &request.annotations)?;
+    if request.explicit_stdout {
+        check_no_implicit_stdout(&specs)?;
+    }
     check_distinct_destinations(host, &specs, request).await?;
     let reserved = Reserved::locate(host, &written_paths(&specs, request)).await;
     let inputs = inputs(host, request, reserved, &mut response.warnings).await?;
@@ -216,6 +220,19 @@ async fn inputs<H: Host>(
 fn written_paths(specs: &[OutputSpec], request: &ExportRequest) -> Vec<String> {
     let dests = specs.iter().filter_map(|spec| spec.dest.clone());
     dests.chain(request.metadata_file.clone()).chain(request.host_writes.iter().cloned()).collect()
+}
+
+/// A library caller's stdout is its own (a build script's output, a test runner's): an output that
+/// would go there only because `dest` is missing is refused.
+fn check_no_implicit_stdout(specs: &[OutputSpec]) -> Result<()> {
+    use crate::options::ExporterType;
+    match specs.iter().find(|s| s.dest.is_none() && matches!(s.kind, ExporterType::Oci | ExporterType::Tar)) {
+        Some(spec) => Err(Error::option(format!(
+            "type={} without dest would write the tarball to this process's stdout: give dest: 'FILE' (or dest: '-' to mean stdout)",
+            spec.kind.name()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Two outputs writing one path would silently clobber each other (and the metadata file the

@@ -135,6 +135,57 @@ pub fn expand_outputs(outputs: &[String], tags: &[String], push: bool, load: boo
     Ok(specs)
 }
 
+/// `--annotation` values as buildx parses them (`[TYPE[,TYPE…][\[PLATFORM\]]:]KEY=VALUE`, TYPE
+/// manifest by default), added to every image-producing output as BuildKit's `annotation-…` keys.
+pub fn apply_annotation_flags(specs: &mut [OutputSpec], annotations: &[String]) -> Result<()> {
+    let mut attrs = Vec::new();
+    for annotation in annotations {
+        let (key, value) = annotation
+            .split_once('=')
+            .ok_or_else(|| Error::option(format!("invalid annotation {annotation:?}, expected key=value")))?;
+        let (types, key) = key.split_once(':').unwrap_or(("manifest", key));
+        for type_and_platform in types.split(',') {
+            let (kind, platform) = match type_and_platform.split_once('[') {
+                Some((kind, rest)) => match rest.strip_suffix(']') {
+                    Some(platform) if !platform.is_empty() => (kind, Some(platform)),
+                    _ => return Err(bad_annotation_type(type_and_platform)),
+                },
+                None => (type_and_platform, None),
+            };
+            if !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+                return Err(bad_annotation_type(type_and_platform));
+            }
+            let prefix = match kind {
+                "" => "annotation".to_string(),
+                "manifest" | "manifest-descriptor" | "index" | "index-descriptor" => format!("annotation-{kind}"),
+                other => return Err(Error::option(format!("unknown annotation type {other:?}"))),
+            };
+            let platform = match platform {
+                Some(p) => {
+                    let parsed = crate::platform::Platform::parse(p)
+                        .map_err(|e| Error::option(format!("invalid annotation platform {p:?}: {}", e.message)))?;
+                    format!("[{}]", parsed.id())
+                }
+                None => String::new(),
+            };
+            attrs.push((format!("{prefix}{platform}.{key}"), value.to_string()));
+        }
+    }
+    let image_producing = |s: &OutputSpec| {
+        matches!(s.kind, ExporterType::Image | ExporterType::Registry | ExporterType::Oci | ExporterType::Docker)
+    };
+    for spec in specs.iter_mut().filter(|s| image_producing(s)) {
+        for (key, value) in &attrs {
+            spec.attrs.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(())
+}
+
+fn bad_annotation_type(given: &str) -> Error {
+    Error::option(format!("invalid annotation type {given:?}, expected type and optional platform in brackets"))
+}
+
 /// Keys every image-producing exporter reads (BuildKit's commit options).
 pub const IMAGE_KEYS: &[&str] = &[
     "name",
@@ -210,6 +261,33 @@ mod tests {
         assert!(OutputSpec::parse("type=bogus").unwrap_err().message.contains("\"bogus\""));
         assert!(OutputSpec::parse("dest=a,tar=1").unwrap_err().message.contains("type is required"));
         assert!(OutputSpec::parse("type=oci,novalue").unwrap_err().message.contains("\"novalue\""));
+    }
+
+    #[test]
+    fn annotation_flags_become_every_image_output_s_keys() {
+        let mut specs =
+            expand_outputs(&["type=oci,dest=a".into(), "type=local,dest=d".into()], &[], false, false).unwrap();
+        let flags = ["org.a=1".to_string(), "index,manifest[linux/arm64]:org.b=x=y".into()];
+        apply_annotation_flags(&mut specs, &flags).unwrap();
+        let keys: Vec<(&str, &str)> = specs[0].attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("annotation-index.org.b", "x=y"),
+                ("annotation-manifest.org.a", "1"),
+                ("annotation-manifest[linux/arm64].org.b", "x=y"),
+            ]
+        );
+        assert!(specs[1].attrs.keys().all(|k| !k.starts_with("annotation")), "not on local outputs");
+        for (bad, message) in [
+            ("novalue", "invalid annotation \"novalue\", expected key=value"),
+            ("layer:k=v", "unknown annotation type \"layer\""),
+            ("manifest[:k=v", "invalid annotation type \"manifest[\""),
+            ("manifest[nope/x/y/z]:k=v", "invalid annotation platform \"nope/x/y/z\""),
+        ] {
+            let err = apply_annotation_flags(&mut specs, &[bad.to_string()]).unwrap_err();
+            assert!(err.message.contains(message), "{bad}: {err}");
+        }
     }
 
     #[test]

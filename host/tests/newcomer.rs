@@ -1,0 +1,182 @@
+//! What a newcomer from buildx, ko or containerify trips over: app layers that change on every
+//! `npm ci`, `.dockerignore`, buildx flags typed out of habit, `--annotation`, `--node-app` that
+//! cannot run.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn app(work: &Path) -> PathBuf {
+    let app = work.join("app");
+    fs::create_dir_all(app.join("node_modules/dep")).unwrap();
+    fs::write(app.join("node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
+    fs::write(app.join("package.json"), r#"{"name":"app","scripts":{"start":"node server.js"}}"#).unwrap();
+    fs::write(app.join("server.js"), "console.log('hi');\n").unwrap();
+    app
+}
+
+fn layer_digests(out: &std::process::Output, layout: &Path) -> Vec<String> {
+    assert!(out.status.success(), "{}", stderr(out));
+    let index: Value = serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap().replace(':', "/");
+    let manifest: Value = serde_json::from_slice(&fs::read(layout.join("blobs").join(digest)).unwrap()).unwrap();
+    manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()).collect()
+}
+
+/// `rm -rf node_modules && npm ci` gives every file new mtimes: the layers stay the same (and so a
+/// push uploads nothing again), unless --keep-mtimes.
+#[test]
+fn app_layers_do_not_change_when_nothing_in_them_changed() {
+    let work = tempdir().unwrap();
+    let app = app(work.path());
+    let a = app.to_str().unwrap();
+    let export = |name: &str, extra: &[&str]| {
+        let layout = work.path().join(name);
+        let mut args = vec!["export", "--node-app", a, "--layer", a, "-o"];
+        let spec = format!("type=oci,tar=false,dest={}", layout.display());
+        args.push(&spec);
+        args.extend_from_slice(extra);
+        let out = outport_command(work.path(), &args).env_remove("SOURCE_DATE_EPOCH").output().unwrap();
+        layer_digests(&out, &layout)
+    };
+    let first = export("one", &[]);
+    let kept = export("kept-one", &["--keep-mtimes"]);
+    // A reinstall: same bytes, new files, new mtimes.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    fs::remove_dir_all(app.join("node_modules")).unwrap();
+    fs::create_dir_all(app.join("node_modules/dep")).unwrap();
+    fs::write(app.join("node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
+    fs::write(app.join("server.js"), "console.log('hi');\n").unwrap();
+    assert_eq!(export("two", &[]), first, "the same layers after a reinstall");
+    assert_ne!(export("kept-two", &["--keep-mtimes"]), kept, "--keep-mtimes keeps the new mtimes");
+    // The entries carry time 0 without an epoch.
+    let listing = run(
+        "tar",
+        &[
+            "--numeric-owner",
+            "--full-time",
+            "-tvzf",
+            &work.path().join("one/blobs").join(first[0].replace(':', "/")).to_string_lossy(),
+        ],
+    );
+    assert!(listing.lines().all(|l| l.contains("1970-01-01")), "{listing}");
+}
+
+/// A buildx user's `.dockerignore` keeps secrets out; `.outportignore` wins when both exist;
+/// neither file goes into the image; progress says which one was used.
+#[test]
+fn dockerignore_is_read_and_outportignore_wins() {
+    let work = tempdir().unwrap();
+    let src = work.path().join("ctx");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("secret.txt"), "hunter2\n").unwrap();
+    fs::write(src.join("debug.log"), "noise\n").unwrap();
+    fs::write(src.join("app.js"), "ok\n").unwrap();
+    fs::write(src.join(".dockerignore"), "secret.txt\n*.log\n").unwrap();
+    let tar = work.path().join("fs.tar");
+    let spec = format!("type=tar,dest={}", tar.display());
+    let layer = format!("{}:/srv", src.display());
+    let out = ok(outport(work.path(), &["export", "--layer", &layer, "-o", &spec, "--progress", "plain"]));
+    let names = run("tar", &["tf", tar.to_str().unwrap()]);
+    assert_eq!(names.lines().collect::<Vec<_>>(), ["srv/", "srv/app.js"], "{names}");
+    assert!(
+        stderr(&out).contains("#progress ignore-file") && stderr(&out).contains(".dockerignore"),
+        "{}",
+        stderr(&out)
+    );
+
+    fs::write(src.join(".outportignore"), "*.log\n").unwrap();
+    let out = ok(outport(work.path(), &["export", "--layer", &layer, "-o", &spec, "--progress", "plain"]));
+    let names = run("tar", &["tf", tar.to_str().unwrap()]);
+    assert_eq!(names.lines().collect::<Vec<_>>(), ["srv/", "srv/app.js", "srv/secret.txt"], "{names}");
+    assert!(stderr(&out).contains(".outportignore"), "{}", stderr(&out));
+}
+
+/// buildx flags that only make sense when building get one line, not clap's tip.
+#[test]
+fn build_flags_are_refused_in_one_line() {
+    let work = tempdir().unwrap();
+    let r = example_rootfs();
+    for flag in ["--build-arg=A=1", "--cache-to", "-f", "--target", "--secret", "--ssh", "--cache-from", "--sbom=true"]
+    {
+        let out = outport(work.path(), &["export", r.to_str().unwrap(), flag, "x"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let message = stderr(&out);
+        assert_eq!(message.lines().count(), 1, "{flag}: {message}");
+        assert!(message.contains("docker buildx build flag"), "{flag}: {message}");
+    }
+}
+
+/// `--annotation` in buildx's syntax lands where buildx puts it, on every image output.
+#[test]
+fn annotation_flags_land_on_manifest_and_index() {
+    let work = tempdir().unwrap();
+    let read = |path: PathBuf| -> Value { serde_json::from_slice(&fs::read(path).unwrap()).unwrap() };
+    let blob = |layout: &Path, digest: &Value| layout.join("blobs").join(digest.as_str().unwrap().replace(':', "/"));
+    let layout = work.path().join("layout");
+    let spec = format!("type=oci,tar=false,dest={}", layout.display());
+    let r = example_rootfs();
+    ok(outport(work.path(), &["export", r.to_str().unwrap(), "-o", &spec, "--annotation", "org.example.plain=1"]));
+    let index = read(layout.join("index.json"));
+    let manifest = read(blob(&layout, &index["manifests"][0]["digest"]));
+    assert_eq!(manifest["annotations"]["org.example.plain"], "1", "{manifest}");
+
+    // Several platforms: an index, annotated where the types say.
+    let result = two_platform_result(work.path(), &[("a.txt", "{arch}")]);
+    let multi = work.path().join("multi");
+    let spec = format!("type=oci,tar=false,dest={}", multi.display());
+    ok(outport(
+        work.path(),
+        &[
+            "export",
+            "--result",
+            result.to_str().unwrap(),
+            "-o",
+            &spec,
+            "--annotation",
+            "index,manifest[linux/arm64]:org.example.both=2",
+        ],
+    ));
+    let top = read(multi.join("index.json"));
+    let index = read(blob(&multi, &top["manifests"][0]["digest"]));
+    assert_eq!(index["annotations"]["org.example.both"], "2", "{index}");
+    for entry in index["manifests"].as_array().unwrap() {
+        let manifest = read(blob(&multi, &entry["digest"]));
+        let expected = if entry["platform"]["architecture"] == "arm64" { Value::from("2") } else { Value::Null };
+        assert_eq!(manifest["annotations"]["org.example.both"], expected, "{entry}");
+    }
+    let out = outport(work.path(), &["export", r.to_str().unwrap(), "--annotation", "layer:k=v"]);
+    assert!(stderr(&out).contains(r#"unknown annotation type "layer""#), "{}", stderr(&out));
+}
+
+/// A --node-app image that would not run says why before it is built.
+#[test]
+fn node_app_warns_what_would_fail_at_run_time() {
+    let work = tempdir().unwrap();
+    let app = work.path().join("bare");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("package.json"), r#"{"name":"bare"}"#).unwrap();
+    fs::write(app.join("index.js"), "\n").unwrap();
+    let out = ok(outport(work.path(), &["export", "--node-app", app.to_str().unwrap(), "-o", "type=cacheonly"]));
+    let message = stderr(&out);
+    assert!(message.contains("no node_modules (run `npm ci` first)"), "{message}");
+    assert!(message.contains(r#"package.json has no "start" script"#), "{message}");
+    assert!(message.contains("without --base"), "{message}");
+    // An explicit entrypoint needs no start script.
+    let out = ok(outport(
+        work.path(),
+        &[
+            "export",
+            "--node-app",
+            app.to_str().unwrap(),
+            "--entrypoint",
+            r#"["node","index.js"]"#,
+            "-o",
+            "type=cacheonly",
+        ],
+    ));
+    assert!(!stderr(&out).contains("start"), "{}", stderr(&out));
+}
