@@ -53,7 +53,9 @@ pub enum Transport {
     Reset,
     /// The server's certificate is not trusted (unknown CA, expired, wrong name).
     Certificate,
-    /// Another TLS failure (handshake, protocol version, plain HTTP on a TLS port).
+    /// The server answered the TLS handshake in plain HTTP: a plain-HTTP registry.
+    PlainHttp,
+    /// Another TLS failure (handshake, protocol version).
     Tls,
     /// Anything else (a malformed request or answer, an I/O error on a streamed body).
     Other,
@@ -67,6 +69,7 @@ impl Transport {
             Transport::Timeout => "timeout",
             Transport::Reset => "reset",
             Transport::Certificate => "certificate",
+            Transport::PlainHttp => "plain-http",
             Transport::Tls => "tls",
             Transport::Other => "other",
         }
@@ -77,6 +80,7 @@ impl Transport {
         match s {
             "dns" => Transport::Dns,
             "connect" => Transport::Connect,
+            "plain-http" => Transport::PlainHttp,
             "timeout" => Transport::Timeout,
             "reset" => Transport::Reset,
             "certificate" => Transport::Certificate,

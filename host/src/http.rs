@@ -169,9 +169,12 @@ fn io_transport(e: &std::io::Error) -> TransportKind {
         // rustls reports a failed handshake as InvalidData around its own error (ureq does not
         // re-export rustls's type to match on): a rejected certificate reads "invalid peer
         // certificate: …", the one TLS failure the user fixes with a CA or registry.insecure.
-        Io::InvalidData => match e.get_ref() {
-            Some(inner) if inner.to_string().starts_with("invalid peer certificate") => TransportKind::Certificate,
+        Io::InvalidData => match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(_)) => TransportKind::Certificate,
+            // An HTTP answer where a TLS record was expected: a plain-HTTP registry.
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => TransportKind::PlainHttp,
             Some(_) => TransportKind::Tls,
+            None if e.get_ref().is_some() => TransportKind::Tls,
             None => TransportKind::Other,
         },
         _ => TransportKind::Other,

@@ -180,3 +180,22 @@ fn node_app_warns_what_would_fail_at_run_time() {
     ));
     assert!(!stderr(&out).contains("start"), "{}", stderr(&out));
 }
+
+/// A plain-HTTP registry reached without registry.insecure / --base-insecure: the error says what
+/// it is and what to add, not "received corrupt message of type InvalidContentType".
+#[test]
+fn a_plain_http_registry_is_recognised() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/plain:1", registry.addr);
+    let out = export_tree(work.path(), &example_rootfs(), &spec, &[]);
+    let message = stderr(&out);
+    assert!(message.contains("speaks plain HTTP") && message.contains("registry.insecure=true"), "{message}");
+
+    let pushed = format!("type=registry,name={}/plain:1,registry.insecure=true", registry.addr);
+    ok(export_tree(work.path(), &example_rootfs(), &pushed, &[]));
+    let base = format!("{}/plain:1", registry.addr);
+    let out = export_tree(work.path(), &example_rootfs(), "type=cacheonly", &["--base", &base]);
+    let message = stderr(&out);
+    assert!(message.contains("speaks plain HTTP") && message.contains("--base-insecure"), "{message}");
+}

@@ -136,6 +136,10 @@ function transportKind(err) {
   for (const [kind, codes] of Object.entries(TRANSPORT)) {
     if (codes.includes(code)) return kind;
   }
+  // OpenSSL reading an HTTP answer as a TLS record: a plain-HTTP registry.
+  // (https.request reports it as EPROTO with OpenSSL's reason only in the message.)
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return 'plain-http';
+  if (code === 'EPROTO' && /wrong version number|packet length too long/.test(String(err.message))) return 'plain-http';
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') return 'tls';
   return 'other';
 }

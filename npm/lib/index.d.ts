@@ -142,7 +142,7 @@ export interface OutportHost {
   /**
    * The response body is cut at `maxBody` bytes. Redirects are returned, not followed. An exchange
    * that gets no answer throws an Error with kind 'registry' and `transport`: 'dns', 'connect',
-   * 'timeout', 'reset', 'certificate', 'tls' or 'other' (the core retries and hints by it).
+   * 'timeout', 'reset', 'certificate', 'plain-http', 'tls' or 'other' (the core retries and hints by it).
    */
   httpSend(request: HttpRequest, maxBody: number): Awaitable<{ status: number; headers: Array<[string, string]>; body: Uint8Array }>;
   credentials(registry: string, forPush: boolean): Awaitable<{ username?: string; password?: string; identityToken?: string } | null>;

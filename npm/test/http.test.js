@@ -42,7 +42,7 @@ test('a refused connection is connect, a dropped one reset, plain HTTP on https 
   assert.equal((await withServer(hangUp, (port) => failure(`http://127.0.0.1:${port}/v2/`))).transport, 'reset');
 
   const plain = http.createServer((_, response) => response.end('ok'));
-  assert.equal((await withServer(plain, (port) => failure(`https://127.0.0.1:${port}/v2/`))).transport, 'tls');
+  assert.equal((await withServer(plain, (port) => failure(`https://127.0.0.1:${port}/v2/`))).transport, 'plain-http', 'an HTTP answer to a TLS handshake');
 });
 
 test('Node and undici error codes map to transport kinds', () => {
@@ -54,7 +54,8 @@ test('Node and undici error codes map to transport kinds', () => {
     ECONNRESET: 'reset',
     DEPTH_ZERO_SELF_SIGNED_CERT: 'certificate',
     ERR_TLS_CERT_ALTNAME_INVALID: 'certificate',
-    ERR_SSL_WRONG_VERSION_NUMBER: 'tls',
+    ERR_SSL_WRONG_VERSION_NUMBER: 'plain-http',
+    ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC: 'tls',
     EACCES: 'other',
   };
   for (const [code, kind] of Object.entries(cases)) assert.equal(transportKind({ code }), kind, code);

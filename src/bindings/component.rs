@@ -119,6 +119,7 @@ fn from_wit_http(e: wit::HttpError) -> CoreError {
         wit::TransportKind::Timeout => Transport::Timeout,
         wit::TransportKind::Reset => Transport::Reset,
         wit::TransportKind::Certificate => Transport::Certificate,
+        wit::TransportKind::PlainHttp => Transport::PlainHttp,
         wit::TransportKind::Tls => Transport::Tls,
         wit::TransportKind::Other => Transport::Other,
     };

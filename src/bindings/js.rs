@@ -105,7 +105,7 @@ impl JsHost {
 }
 
 /// A thrown JS value as a core error: `{ kind, message }` objects keep their kind (and a failed
-/// httpSend its `transport`: 'dns', 'connect', 'timeout', 'reset', 'certificate', 'tls' or 'other');
+/// httpSend its `transport`: 'dns', 'connect', 'timeout', 'reset', 'certificate', 'plain-http', 'tls' or 'other');
 /// anything else (a bug in the host, a thrown string) is internal and names the method.
 fn thrown(method: &str, e: JsValue) -> Error {
     let field = |k: &str| Reflect::get(&e, &k.into()).ok().and_then(|v| v.as_string());

@@ -165,6 +165,15 @@ impl Repository {
                     *self.base.borrow_mut() = plain;
                     continue;
                 }
+                // A plain-HTTP registry: TLS will not work by retrying either.
+                Err(e) if e.transport == Some(Transport::PlainHttp) => {
+                    let insecure = match self.access {
+                        Access::Pull => "pass --base-insecure (npm: baseInsecure)",
+                        Access::Push => "add registry.insecure=true to the output",
+                    };
+                    let hint = format!("{} speaks plain HTTP, not HTTPS: {insecure}", self.registry);
+                    return Err(self.error(e.kind, what, &format!("{} ({hint})", e.message)));
+                }
                 // An untrusted certificate will not become trusted by retrying.
                 Err(e) if e.transport == Some(Transport::Certificate) => {
                     let insecure = match self.access {
