@@ -4,11 +4,13 @@
 
 use crate::compress::piece::{compress_piece, Piece};
 use crate::error::{Error, Result};
-use crate::host::{Credential, Handle, Host, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::host::{Credential, EntryKind, Handle, Host, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 type OpenFile = (Vec<u8>, usize);
+/// An output file being written: its path and bytes so far.
+type OpenOutput = (String, Vec<u8>);
 
 #[derive(Default)]
 pub struct MemoryHost {
@@ -27,6 +29,28 @@ pub struct MemoryHost {
     pub algorithms: RefCell<Vec<&'static str>>,
     pub in_flight: Cell<usize>,
     pub most_in_flight: Cell<usize>,
+    /// The output file system: path → what is there, and the files being written by handle.
+    pub outputs: RefCell<BTreeMap<String, Output>>,
+    pub writing: RefCell<Vec<Option<OpenOutput>>>,
+}
+
+/// One output path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Dir {
+        mode: u32,
+        owner: (u32, u32),
+        mtime: i64,
+    },
+    /// `link`: made as a hardlink to that path.
+    File {
+        data: Vec<u8>,
+        mode: u32,
+        owner: (u32, u32),
+        mtime: i64,
+        link: Option<String>,
+    },
+    Symlink(Vec<u8>),
 }
 
 impl MemoryHost {
@@ -39,6 +63,26 @@ impl MemoryHost {
     /// A committed blob's bytes.
     fn blob(&self, digest: &str) -> Option<Vec<u8>> {
         self.committed.borrow().iter().find(|(d, _)| d == digest).map(|(_, b)| b.clone())
+    }
+}
+
+fn source_entry(name: Vec<u8>, kind: EntryKind, size: u64) -> SourceEntry {
+    let mode = if kind == EntryKind::Directory { 0o755 } else { 0o644 };
+    SourceEntry {
+        name,
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        size,
+        mtime: 1000,
+        link_target: Vec::new(),
+        dev_major: 0,
+        dev_minor: 0,
+        device: 1,
+        inode: 0,
+        nlink: 1,
+        change_time_ns: 0,
     }
 }
 
@@ -80,11 +124,34 @@ impl Host for MemoryHost {
         Ok(())
     }
     async fn blob_abort(&self, _: Handle) {}
-    async fn source_stat(&self, _: &[u8]) -> Result<SourceEntry> {
-        unimplemented!()
+    /// `files` seen as a tree: a path with files below it is a directory (0755), a file is
+    /// 0644; all root's, time 1000.
+    async fn source_stat(&self, path: &[u8]) -> Result<SourceEntry> {
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec();
+        if let Some(data) = self.files.get(path) {
+            return Ok(source_entry(name, EntryKind::Regular, data.len() as u64));
+        }
+        let below = [path, b"/"].concat();
+        if self.files.keys().any(|k| k.starts_with(&below)) {
+            return Ok(source_entry(name, EntryKind::Directory, 0));
+        }
+        Err(Error::source(format!("{}: not found", show(path))))
     }
-    async fn source_read_dir(&self, _: &[u8]) -> Result<Vec<SourceEntry>> {
-        unimplemented!()
+    async fn source_read_dir(&self, path: &[u8]) -> Result<Vec<SourceEntry>> {
+        let below = [path, b"/"].concat();
+        let mut names: Vec<Vec<u8>> = self
+            .files
+            .keys()
+            .filter_map(|k| k.strip_prefix(below.as_slice()))
+            .map(|rest| rest.split(|&b| b == b'/').next().unwrap_or_default().to_vec())
+            .collect();
+        names.sort();
+        names.dedup();
+        let mut entries = Vec::new();
+        for name in names {
+            entries.push(self.source_stat(&[below.as_slice(), &name].concat()).await?);
+        }
+        Ok(entries)
     }
     async fn source_open(&self, path: &[u8]) -> Result<Handle> {
         let data = self.files.get(path).ok_or_else(|| Error::source(format!("{}: not found", show(path))))?;
@@ -113,8 +180,9 @@ impl Host for MemoryHost {
     async fn blob_list(&self) -> Result<Vec<String>> {
         unimplemented!()
     }
-    async fn blob_remove(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn blob_remove(&self, digest: &str) -> Result<()> {
+        self.committed.borrow_mut().retain(|(d, _)| d != digest);
+        Ok(())
     }
     async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.cache.borrow().get(key).cloned())
@@ -132,44 +200,85 @@ impl Host for MemoryHost {
     async fn store_unpack_dir(&self, _: &str) -> Result<String> {
         unimplemented!()
     }
-    async fn output_open(&self, _: &str) -> Result<Handle> {
-        unimplemented!()
+    async fn output_open(&self, path: &str) -> Result<Handle> {
+        let mut writing = self.writing.borrow_mut();
+        writing.push(Some((path.to_string(), Vec::new())));
+        Ok(writing.len() as Handle - 1)
     }
-    async fn output_write(&self, _: Handle, _: &[u8]) -> Result<()> {
-        unimplemented!()
+    async fn output_write(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        self.writing.borrow_mut()[handle as usize].as_mut().expect("open output").1.extend_from_slice(data);
+        Ok(())
     }
-    async fn output_write_blob(&self, _: Handle, _: &str) -> Result<u64> {
-        unimplemented!()
+    async fn output_write_blob(&self, handle: Handle, digest: &str) -> Result<u64> {
+        let blob = self.blob(digest).ok_or_else(|| Error::store(format!("{digest}: no such blob")))?;
+        self.output_write(handle, &blob).await?;
+        Ok(blob.len() as u64)
     }
-    async fn output_commit(&self, _: Handle) -> Result<()> {
-        unimplemented!()
+    async fn output_commit(&self, handle: Handle) -> Result<()> {
+        let (path, data) = self.writing.borrow_mut()[handle as usize].take().expect("open output");
+        let file = Output::File { data, mode: 0o644, owner: (0, 0), mtime: 0, link: None };
+        self.outputs.borrow_mut().insert(path, file);
+        Ok(())
     }
-    async fn output_abort(&self, _: Handle) {
-        unimplemented!()
+    async fn output_abort(&self, handle: Handle) {
+        self.writing.borrow_mut()[handle as usize] = None;
     }
-    async fn output_mkdir(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_mkdir(&self, path: &str) -> Result<()> {
+        self.output_create_dir(path).await
     }
-    async fn output_read(&self, _: &str) -> Result<Option<Vec<u8>>> {
-        unimplemented!()
+    async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        Ok(match self.outputs.borrow().get(path) {
+            Some(Output::File { data, .. }) => Some(data.clone()),
+            _ => None,
+        })
     }
-    async fn output_create_dir(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_create_dir(&self, path: &str) -> Result<()> {
+        let dir = Output::Dir { mode: 0o755, owner: (0, 0), mtime: 0 };
+        self.outputs.borrow_mut().entry(path.to_string()).or_insert(dir);
+        Ok(())
     }
-    async fn output_symlink(&self, _: &str, _: &[u8]) -> Result<()> {
-        unimplemented!()
+    async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()> {
+        self.outputs.borrow_mut().insert(path.to_string(), Output::Symlink(target.to_vec()));
+        Ok(())
     }
-    async fn output_hardlink(&self, _: &str, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
+        let mut outputs = self.outputs.borrow_mut();
+        let Some(Output::File { data, mode, owner, mtime, .. }) = outputs.get(target).cloned() else {
+            return Err(Error::output(format!("{path}: hardlink to {target}, which is not a file")));
+        };
+        outputs.insert(path.to_string(), Output::File { data, mode, owner, mtime, link: Some(target.to_string()) });
+        Ok(())
     }
-    async fn output_list_dir(&self, _: &str) -> Result<Option<Vec<(String, bool)>>> {
-        unimplemented!()
+    async fn output_list_dir(&self, path: &str) -> Result<Option<Vec<(String, bool)>>> {
+        let below = format!("{path}/");
+        let outputs = self.outputs.borrow();
+        if !matches!(outputs.get(path), Some(Output::Dir { .. })) {
+            return Ok(None);
+        }
+        let children = outputs
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix(&below)?;
+                (!name.contains('/')).then(|| (name.to_string(), matches!(v, Output::Dir { .. })))
+            })
+            .collect();
+        Ok(Some(children))
     }
-    async fn output_remove(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn output_remove(&self, path: &str) -> Result<()> {
+        let below = format!("{path}/");
+        self.outputs.borrow_mut().retain(|k, _| k != path && !k.starts_with(&below));
+        Ok(())
     }
-    async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
-        unimplemented!()
+    async fn output_set_attributes(&self, path: &str, new_mode: u32, uid: u32, gid: u32, time: i64) -> Result<()> {
+        match self.outputs.borrow_mut().get_mut(path) {
+            Some(Output::Dir { mode, owner, mtime } | Output::File { mode, owner, mtime, .. }) => {
+                (*mode, *owner, *mtime) = (new_mode, (uid, gid), time);
+                Ok(())
+            }
+            // A symlink's own attributes are not kept here.
+            Some(Output::Symlink(_)) => Ok(()),
+            None => Err(Error::output(format!("{path}: attributes of what is not there"))),
+        }
     }
     async fn http_send(&self, _: HttpRequest, _: u32) -> Result<HttpResponse> {
         unimplemented!()

@@ -85,7 +85,6 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     };
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
-        check_base_supported(plan, &inputs)?;
         if let Target::Local { dest, delete: true, .. } = &plan.target {
             check_delete_allowed(dest, request)?;
         }
@@ -254,23 +253,6 @@ fn registry_base(base: &str) -> Option<Reference> {
     Reference::parse_normalized(base.strip_prefix("docker://").unwrap_or(base)).ok()
 }
 
-/// Outputs that write the root filesystem itself would need the base layers unpacked, which the
-/// exporter does not do yet: refuse them rather than silently leave the base files out.
-fn check_base_supported(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
-    if inputs.iter().all(|i| i.base_layers.is_empty()) {
-        return Ok(());
-    }
-    let unpacks = matches!(&plan.target, Target::Image(t) if t.unpack);
-    if matches!(plan.target, Target::Filesystem { .. } | Target::Local { .. }) || unpacks {
-        return Err(Error::option(format!(
-            "type={}{}: not supported with --base yet (the base image's files would be missing)",
-            plan.kind.name(),
-            if unpacks { ",unpack=true" } else { "" }
-        )));
-    }
-    Ok(())
-}
-
 fn base_request(request: &ExportRequest) -> Option<build_result::BaseRequest<'_>> {
     let reference = request.base.as_deref()?;
     Some(build_result::BaseRequest {
@@ -378,7 +360,7 @@ async fn export_one<H: Host>(
                 .await;
         }
         (Target::Local { files: options, .. }, Opened::Dir(staged, written)) => {
-            let local = filesystem::Local { root: &staged.dir, split: options.split };
+            let local = filesystem::Local { root: &staged.dir, split: options.split, keep_base_times: false };
             let files = attestation_files(run, options, time);
             *written =
                 Some(filesystem::write_local(host, &run.inputs, epoch, &local, &files, &mut response.warnings).await?);
@@ -438,7 +420,7 @@ async fn export_one<H: Host>(
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
             let staged = Staged::begin(host, &dir).await?;
-            let local = filesystem::Local { root: &staged.dir, split: false };
+            let local = filesystem::Local { root: &staged.dir, split: false, keep_base_times: true };
             let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
             let inputs = &run.inputs[..1];
             let written =

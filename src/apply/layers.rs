@@ -1,0 +1,317 @@
+//! Reading layers into the [`Model`]: tar layers (base image blobs in the store, `--layer`
+//! tarballs on the host) are decoded with the shared decoders and read with the push tar parser,
+//! twice: once for the headers (the final view), once more to copy the contents that survive into
+//! the store. Directory sources go through the source walk.
+
+use super::model::{Content, Inode, Meta, Model, Put};
+use crate::compress::decode::{decode, Sink, Source};
+use crate::compress::estargz::reader as estargz;
+use crate::digest::Hasher;
+use crate::error::{Error, Result};
+use crate::host::{EntryKind, Handle, Host, SourceEntry};
+use crate::image::spec::Descriptor;
+use crate::layer::source::LayerSource;
+use crate::layer::walk::{self, Item, Mtime, Tree, Visitor};
+use crate::tar::{paths, Entry, Event, Reader, TarError};
+use std::collections::{HashMap, HashSet};
+
+const READ_CHUNK: u32 = 1 << 20;
+
+/// Where a tar layer's (compressed or plain) bytes are.
+#[derive(Debug, Clone)]
+pub enum TarLayer {
+    /// A base image layer in the store.
+    Stored(Descriptor),
+    /// A layer tarball on the host.
+    HostFile(Vec<u8>),
+}
+
+impl TarLayer {
+    pub fn describe(&self) -> String {
+        match self {
+            TarLayer::Stored(d) => format!("base layer {}", d.digest),
+            TarLayer::HostFile(path) => format!("layer tarball {}", walk::show(path)),
+        }
+    }
+
+    /// Decode the layer's tar stream into `out`.
+    async fn stream<H: Host, S: Sink>(&self, host: &H, out: &mut S) -> Result<()> {
+        let what = self.describe();
+        match self {
+            TarLayer::Stored(d) => {
+                if host.blob_size(&d.digest).await?.is_none() {
+                    return Err(Error::source(format!(
+                        "{what} is not in the store{}: its files cannot be unpacked",
+                        if d.urls.is_empty() { "" } else { " (a foreign layer, never pulled)" }
+                    )));
+                }
+                // eStargz: the original tar is the blob before its TOC member (as BuildKit keeps it).
+                let toc = estargz::read(host, &d.digest, d.size).await?;
+                let end = toc.as_ref().map_or(d.size, |t| t.toc_offset);
+                let mut source = StoredBlob { host, digest: &d.digest, offset: 0, end };
+                decode(&mut source, &what, out).await
+            }
+            TarLayer::HostFile(path) => {
+                let handle = host.source_open(path).await?;
+                let result = decode(&mut HostFile { host, handle }, &what, out).await;
+                host.source_close(handle).await;
+                result
+            }
+        }
+    }
+
+    fn truncated_ok(&self) -> bool {
+        // An eStargz layer is read up to its TOC member: no end-of-archive marker there.
+        matches!(self, TarLayer::Stored(d) if d.annotations.contains_key(crate::compress::estargz::TOC_DIGEST_ANNOTATION))
+    }
+}
+
+struct StoredBlob<'h, H: Host> {
+    host: &'h H,
+    digest: &'h str,
+    offset: u64,
+    end: u64,
+}
+
+impl<H: Host> Source for StoredBlob<'_, H> {
+    async fn read(&mut self) -> Result<Vec<u8>> {
+        let want = (self.end - self.offset).min(u64::from(READ_CHUNK)) as u32;
+        if want == 0 {
+            return Ok(Vec::new());
+        }
+        let chunk = self.host.blob_read(self.digest, self.offset, want).await?;
+        self.offset += chunk.len() as u64;
+        Ok(chunk)
+    }
+}
+
+struct HostFile<'h, H: Host> {
+    host: &'h H,
+    handle: Handle,
+}
+
+impl<H: Host> Source for HostFile<'_, H> {
+    async fn read(&mut self) -> Result<Vec<u8>> {
+        self.host.source_read(self.handle, READ_CHUNK).await
+    }
+}
+
+fn damaged(what: &str, tar: &Reader, e: TarError) -> Error {
+    Error::source(format!("{what}: not a valid tar archive: {e} (header at byte {})", tar.header_at()))
+}
+
+fn finished(what: &str, layer: &TarLayer, tar: &Reader) -> Result<()> {
+    match tar.finish() {
+        Err(t) if !layer.truncated_ok() => Err(Error::source(format!("{what}: truncated tar archive: {t}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Pass 1: apply every header of tar layer number `index` to `model`.
+pub async fn apply_tar<H: Host>(host: &H, model: &mut Model, index: usize, layer: &TarLayer) -> Result<()> {
+    let what = layer.describe();
+    let mut sink = Headers {
+        model,
+        index,
+        what: &what,
+        tar: Reader::new(),
+        ordinal: 0,
+        base: matches!(layer, TarLayer::Stored(_)),
+    };
+    layer.stream(host, &mut sink).await?;
+    finished(&what, layer, &sink.tar)
+}
+
+struct Headers<'m> {
+    model: &'m mut Model,
+    index: usize,
+    what: &'m str,
+    tar: Reader,
+    ordinal: u64,
+    base: bool,
+}
+
+impl Sink for Headers<'_> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (n, event) = self.tar.read(rest).map_err(|e| damaged(self.what, &self.tar, e))?;
+            rest = &rest[n..];
+            if let Some(Event::Entry(entry)) = event {
+                let ordinal = self.ordinal;
+                self.ordinal += 1;
+                paths::check_entry(&entry).map_err(|problem| {
+                    Error::source(format!("{}: entry {:?}: {problem}", self.what, walk::show(&entry.name)))
+                })?;
+                if let Some(put) = put_of(&entry, self.index, ordinal, self.base, self.what)? {
+                    self.model.apply(self.index, &entry.name, put, true, self.what)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a tar entry puts in the tree (None for a PAX global header).
+fn put_of(entry: &Entry, layer: usize, ordinal: u64, base: bool, what: &str) -> Result<Option<Put>> {
+    let meta = |kind: EntryKind| Meta {
+        kind,
+        mode: (entry.mode & 0o7777) as u32,
+        uid: entry.uid.clamp(0, u32::MAX as i64) as u32,
+        gid: entry.gid.clamp(0, u32::MAX as i64) as u32,
+        mtime: entry.mtime.0,
+        size: 0,
+        link_target: Vec::new(),
+        dev_major: entry.devmajor.clamp(0, u32::MAX as i64) as u32,
+        dev_minor: entry.devminor.clamp(0, u32::MAX as i64) as u32,
+        base,
+    };
+    let special = |kind: EntryKind| Put::File(Inode { meta: meta(kind), content: Content::Empty });
+    Ok(Some(match entry.typeflag {
+        b'g' => return Ok(None),
+        0 if entry.name.ends_with(b"/") => Put::Dir(meta(EntryKind::Directory)),
+        b'0' | 0 | b'7' => {
+            let size = entry.data_size();
+            let content = if size == 0 { Content::Empty } else { Content::Member { layer, ordinal } };
+            Put::File(Inode { meta: Meta { size, ..meta(EntryKind::Regular) }, content })
+        }
+        b'1' => Put::Link { target: entry.linkname.clone(), meta: Some(meta(EntryKind::Regular)) },
+        b'2' => Put::File(Inode {
+            meta: Meta { link_target: entry.linkname.clone(), ..meta(EntryKind::Symlink) },
+            content: Content::Empty,
+        }),
+        b'3' => special(EntryKind::CharDevice),
+        b'4' => special(EntryKind::BlockDevice),
+        b'5' => Put::Dir(meta(EntryKind::Directory)),
+        b'6' => special(EntryKind::Fifo),
+        other => {
+            return Err(Error::source(format!(
+                "{what}: entry {:?}: unsupported tar entry type {:?}",
+                walk::show(&entry.name),
+                other as char
+            )))
+        }
+    }))
+}
+
+/// Apply a directory source (ROOTFS, `--layer DIR`) as layer number `index`.
+pub async fn apply_dir<H: Host>(host: &H, model: &mut Model, index: usize, source: &LayerSource) -> Result<()> {
+    let roots = std::slice::from_ref(source);
+    let what = format!("layer {}", walk::show(&source.path));
+    let mut collect = Collect { model, index, what };
+    walk::walk(host, &Tree { roots, mtime: Mtime::Keep, prefix: b"" }, &mut collect).await
+}
+
+struct Collect<'m> {
+    model: &'m mut Model,
+    index: usize,
+    what: String,
+}
+
+impl Visitor for Collect<'_> {
+    async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
+        let meta = Meta {
+            kind: entry.kind,
+            mode: entry.mode & 0o7777,
+            uid: entry.uid,
+            gid: entry.gid,
+            mtime: entry.mtime,
+            size: 0,
+            link_target: Vec::new(),
+            dev_major: entry.dev_major,
+            dev_minor: entry.dev_minor,
+            base: false,
+        };
+        let put = match item {
+            Item::Directory => Put::Dir(meta),
+            Item::File { source } => Put::File(Inode {
+                meta: Meta { kind: EntryKind::Regular, size: entry.size, ..meta },
+                content: if entry.size == 0 { Content::Empty } else { Content::Host(source.to_vec()) },
+            }),
+            Item::Blob { digest } => Put::File(Inode {
+                meta: Meta { kind: EntryKind::Regular, size: entry.size, ..meta },
+                content: Content::Blob(digest.to_string()),
+            }),
+            Item::EmptyFile => {
+                Put::File(Inode { meta: Meta { kind: EntryKind::Regular, ..meta }, content: Content::Empty })
+            }
+            Item::Hardlink { target } => Put::Link { target: target.to_vec(), meta: None },
+            Item::Symlink => Put::File(Inode {
+                meta: Meta { link_target: entry.link_target.clone(), ..meta },
+                content: Content::Empty,
+            }),
+            Item::Special => Put::File(Inode { meta, content: Content::Empty }),
+        };
+        self.model.apply(self.index, name, put, false, &self.what)
+    }
+}
+
+/// Pass 2 for one tar layer: copy the data of members `wanted` into the store, each as the blob of
+/// its sha256. Returns ordinal → digest; `created` gets the blobs that were not there before.
+pub async fn spill<H: Host>(
+    host: &H,
+    layer: &TarLayer,
+    wanted: &HashSet<u64>,
+    created: &mut Vec<String>,
+) -> Result<HashMap<u64, String>> {
+    let what = layer.describe();
+    let mut sink =
+        Spill { host, what: &what, tar: Reader::new(), ordinal: 0, wanted, open: None, found: HashMap::new(), created };
+    let result = layer.stream(host, &mut sink).await;
+    if let Some((handle, _, _)) = sink.open.take() {
+        host.blob_abort(handle).await;
+    }
+    result?;
+    Ok(sink.found)
+}
+
+struct Spill<'a, H: Host> {
+    host: &'a H,
+    what: &'a str,
+    tar: Reader,
+    ordinal: u64,
+    wanted: &'a HashSet<u64>,
+    /// The blob being written: handle, hash so far, member ordinal.
+    open: Option<(Handle, Hasher, u64)>,
+    found: HashMap<u64, String>,
+    created: &'a mut Vec<String>,
+}
+
+impl<H: Host> Sink for Spill<'_, H> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (n, event) = self.tar.read(rest).map_err(|e| damaged(self.what, &self.tar, e))?;
+            rest = &rest[n..];
+            match event {
+                Some(Event::Entry(entry)) => {
+                    let ordinal = self.ordinal;
+                    self.ordinal += 1;
+                    if entry.data_size() > 0 && self.wanted.contains(&ordinal) && !self.found.contains_key(&ordinal) {
+                        self.open = Some((self.host.blob_create().await?, Hasher::new(), ordinal));
+                    }
+                }
+                Some(Event::Data(chunk)) => {
+                    if let Some((handle, hasher, _)) = self.open.as_mut() {
+                        hasher.update(chunk);
+                        self.host.blob_write(*handle, chunk).await?;
+                    }
+                    if self.tar.data_left() == 0 {
+                        if let Some((handle, hasher, ordinal)) = self.open.take() {
+                            let digest = hasher.finish();
+                            if self.host.blob_size(&digest).await?.is_some() {
+                                self.host.blob_abort(handle).await;
+                            } else {
+                                self.host.blob_commit(handle, &digest).await?;
+                                self.created.push(digest.clone());
+                            }
+                            self.found.insert(ordinal, digest);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
