@@ -181,13 +181,9 @@ async fn inputs<H: Host>(
     }
     let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
     if let Some(base) = base {
-        if let Some(file) = &settings.config_file {
-            return Err(Error::option(format!(
-                "--config {file} and --base {} both give the starting config: use one of them",
-                base.reference
-            )));
-        }
-        let input = build_result::on_base(host, &base, requested.as_ref(), layers, &settings, warnings).await?;
+        let config_file = settings.config_file.as_deref();
+        let input =
+            build_result::on_base(host, &base, requested.as_ref(), config_file, layers, &settings, warnings).await?;
         return Ok(vec![input]);
     }
     let config_file = settings.config_file.as_deref();
@@ -245,9 +241,10 @@ fn node_app_defaults(settings: &mut ConfigSettings) {
     settings.user.get_or_insert_with(|| "1000".into());
 }
 
-/// The repository of a `--base` that names a registry image (not `oci:` or `oci-archive:`).
+/// The repository of a `--base` that names a registry image (not `oci:`, `oci-archive:` or
+/// `docker-archive:`).
 fn registry_base(base: &str) -> Option<Reference> {
-    if base.starts_with("oci:") || base.starts_with("oci-archive:") {
+    if base.starts_with("oci:") || base.starts_with("oci-archive:") || base.starts_with("docker-archive:") {
         return None;
     }
     Reference::parse_normalized(base.strip_prefix("docker://").unwrap_or(base)).ok()
