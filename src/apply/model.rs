@@ -150,6 +150,9 @@ impl Model {
                     resolved.pop();
                     continue;
                 }
+                _ if part.contains(&0) => {
+                    return Err(Error::source(format!("{}: a name or link target holds a NUL byte", what())));
+                }
                 _ => {}
             }
             resolved.push(part);
@@ -224,6 +227,9 @@ impl Model {
     /// Whiteouts are only interpreted when `whiteouts` (tar layers; a directory source's files
     /// named `.wh.*` are plain files). `what` names the layer for errors.
     pub fn apply(&mut self, layer: usize, name: &[u8], put: Put, whiteouts: bool, what: &str) -> Result<()> {
+        if name.contains(&0) {
+            return Err(Error::source(format!("{what}: a name holds a NUL byte: {}", String::from_utf8_lossy(name))));
+        }
         let parts = components(name);
         let Some((last, parents)) = parts.split_last() else {
             // The root itself: its metadata is not exported.
@@ -269,6 +275,9 @@ impl Model {
                 NodeKind::File(self.inodes.len() - 1)
             }
             Put::Link { target, meta } => {
+                if target.contains(&0) {
+                    return Err(Error::source(format!("{}: the hardlink target holds a NUL byte", describe())));
+                }
                 let target_parts = components(&target);
                 let Some((target_last, target_parents)) = target_parts.split_last() else {
                     return Err(Error::source(format!("{}: hardlink to the root", describe())));
