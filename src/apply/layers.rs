@@ -34,8 +34,9 @@ impl TarLayer {
         }
     }
 
-    /// Decode the layer's tar stream into `out`.
-    async fn stream<H: Host, S: Sink>(&self, host: &H, out: &mut S) -> Result<()> {
+    /// Decode the layer's tar stream into `out`. Returns whether it was cut before an eStargz TOC
+    /// (then the tar has no end-of-archive marker).
+    async fn stream<H: Host, S: Sink>(&self, host: &H, out: &mut S) -> Result<bool> {
         let what = self.describe();
         match self {
             TarLayer::Stored(d) => {
@@ -49,20 +50,16 @@ impl TarLayer {
                 let toc = estargz::read(host, &d.digest, d.size).await?;
                 let end = toc.as_ref().map_or(d.size, |t| t.toc_offset);
                 let mut source = StoredBlob { host, digest: &d.digest, offset: 0, end };
-                decode(&mut source, &what, out).await
+                decode(&mut source, &what, out).await?;
+                Ok(toc.is_some())
             }
             TarLayer::HostFile(path) => {
                 let handle = host.source_open(path).await?;
                 let result = decode(&mut HostFile { host, handle }, &what, out).await;
                 host.source_close(handle).await;
-                result
+                result.map(|()| false)
             }
         }
-    }
-
-    fn truncated_ok(&self) -> bool {
-        // An eStargz layer is read up to its TOC member: no end-of-archive marker there.
-        matches!(self, TarLayer::Stored(d) if d.annotations.contains_key(crate::compress::estargz::TOC_DIGEST_ANNOTATION))
     }
 }
 
@@ -100,9 +97,10 @@ fn damaged(what: &str, tar: &Reader, e: TarError) -> Error {
     Error::source(format!("{what}: not a valid tar archive: {e} (header at byte {})", tar.header_at()))
 }
 
-fn finished(what: &str, layer: &TarLayer, tar: &Reader) -> Result<()> {
+/// The tar must be complete, except one cut before its eStargz TOC.
+fn finished(what: &str, cut_at_toc: bool, tar: &Reader) -> Result<()> {
     match tar.finish() {
-        Err(t) if !layer.truncated_ok() => Err(Error::source(format!("{what}: truncated tar archive: {t}"))),
+        Err(t) if !cut_at_toc => Err(Error::source(format!("{what}: truncated tar archive: {t}"))),
         _ => Ok(()),
     }
 }
@@ -118,8 +116,8 @@ pub async fn apply_tar<H: Host>(host: &H, model: &mut Model, index: usize, layer
         ordinal: 0,
         base: matches!(layer, TarLayer::Stored(_)),
     };
-    layer.stream(host, &mut sink).await?;
-    finished(&what, layer, &sink.tar)
+    let cut_at_toc = layer.stream(host, &mut sink).await?;
+    finished(&what, cut_at_toc, &sink.tar)
 }
 
 struct Headers<'m> {
@@ -257,7 +255,7 @@ pub async fn spill<H: Host>(
     let what = layer.describe();
     let mut sink =
         Spill { host, what: &what, tar: Reader::new(), ordinal: 0, wanted, open: None, found: HashMap::new(), created };
-    let result = layer.stream(host, &mut sink).await;
+    let result = layer.stream(host, &mut sink).await.map(|_| ());
     if let Some((handle, _, _)) = sink.open.take() {
         host.blob_abort(handle).await;
     }

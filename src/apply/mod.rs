@@ -24,7 +24,7 @@ pub mod model;
 mod tests;
 
 use crate::error::{Error, Result};
-use crate::host::{EntryKind, Host, SourceEntry};
+use crate::host::{EntryKind, Host, ProgressEvent, SourceEntry};
 use crate::image::spec::Descriptor;
 use crate::layer::source::{LayerSource, SourceKind};
 use crate::layer::walk::{self, Item, Mtime, Tree, Visitor};
@@ -74,7 +74,9 @@ impl<'a> Final<'a> {
             match step {
                 Step::Dir(source) => layers::apply_dir(host, &mut model, index, source).await?,
                 Step::Tar(tar) => {
+                    progress(host, &tar, 0);
                     layers::apply_tar(host, &mut model, index, &tar).await?;
+                    progress(host, &tar, 1);
                     tars.push((index, tar));
                 }
             }
@@ -111,6 +113,16 @@ impl<'a> Final<'a> {
     }
 }
 
+/// Phase `apply` per tar layer: 1 of 2 once its headers are applied, 2 once its surviving
+/// contents are copied out.
+fn progress<H: Host>(host: &H, tar: &TarLayer, current: u64) {
+    let id = match tar {
+        TarLayer::Stored(d) => d.digest.clone(),
+        TarLayer::HostFile(path) => walk::show(path),
+    };
+    host.progress(ProgressEvent { phase: "apply".into(), id, current, total: 2 });
+}
+
 /// One layer to apply.
 enum Step<'s> {
     Tar(TarLayer),
@@ -145,8 +157,12 @@ async fn spill<H: Host>(
         }
     }
     for (index, tar) in tars {
-        let Some(members) = wanted.get(index) else { continue };
+        let Some(members) = wanted.get(index) else {
+            progress(host, tar, 2);
+            continue;
+        };
         let found = layers::spill(host, tar, members, created).await?;
+        progress(host, tar, 2);
         for &i in &live {
             let inode = &mut model.inodes[i];
             if let Content::Member { layer, ordinal } = inode.content {

@@ -309,3 +309,27 @@ fn a_whiteout_hides_only_lower_layers() {
     let names: Vec<(String, String)> = listing(&tar).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
     assert_eq!(names, [("d/".to_string(), String::new()), ("d/a".to_string(), "upper".to_string())]);
 }
+
+#[test]
+fn an_estargz_base_layer_gives_its_files_not_its_toc() {
+    use crate::compress::Compression;
+    use crate::layer::blob_writer::BlobWriter;
+    let host = MemoryHost::default();
+    let tar = [dir("d/"), file("d/a", "estargz"), TRAILER.to_vec()].concat();
+    let blob = block_on(async {
+        let mut writer = BlobWriter::create(&host, Compression::Estargz { level: 6 }).await?;
+        writer.write(&tar).await?;
+        writer.commit().await
+    })
+    .unwrap();
+    let input = PlatformInput {
+        platform: Platform::parse("linux/amd64").unwrap(),
+        layers: Vec::new(),
+        config: config::default_config("linux"),
+        base_layers: vec![(Descriptor::new(GZIP, &blob.digest, blob.size), blob.diff_id.clone())],
+        base_history: Vec::new(),
+    };
+    let names: Vec<(String, String)> =
+        listing(&tar_of(&host, &input, None)).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
+    assert_eq!(names, [("d/".to_string(), String::new()), ("d/a".to_string(), "estargz".to_string())]);
+}
