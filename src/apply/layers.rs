@@ -226,9 +226,9 @@ impl Visitor for Collect<'_> {
                 meta: Meta { kind: EntryKind::Regular, size: entry.size, ..meta },
                 content: if entry.size == 0 { Content::Empty } else { Content::Host(source.to_vec()) },
             }),
-            Item::Blob { digest } => Put::File(Inode {
+            Item::Packed { pack, offset, sha256 } => Put::File(Inode {
                 meta: Meta { kind: EntryKind::Regular, size: entry.size, ..meta },
-                content: Content::Blob(digest.to_string()),
+                content: Content::Packed { pack: pack.to_string(), offset, sha256: sha256.to_string() },
             }),
             Item::EmptyFile => {
                 Put::File(Inode { meta: Meta { kind: EntryKind::Regular, ..meta }, content: Content::Empty })
@@ -244,35 +244,61 @@ impl Visitor for Collect<'_> {
     }
 }
 
-/// Pass 2 for one tar layer: copy the data of members `wanted` into the store, each as the blob of
-/// its sha256. Returns ordinal → digest; `created` gets the blobs that were not there before.
+/// Pass 2 for one tar layer: the data of members `wanted`, one after the other, into one blob of
+/// the store (the layer's pack). Returns the pack's digest (None when nothing was wanted) and, per
+/// member ordinal, where its data starts in the pack and its sha256; `created` gets the pack unless
+/// the store had it already.
 pub async fn spill<H: Host>(
     host: &H,
     layer: &TarLayer,
     wanted: &HashSet<u64>,
     created: &mut Vec<String>,
-) -> Result<HashMap<u64, String>> {
-    let what = layer.describe();
-    let mut sink =
-        Spill { host, what: &what, tar: Reader::new(), ordinal: 0, wanted, open: None, found: HashMap::new(), created };
-    let result = layer.stream(host, &mut sink).await.map(|_| ());
-    if let Some((handle, _, _)) = sink.open.take() {
-        host.blob_abort(handle).await;
+) -> Result<(Option<String>, HashMap<u64, (u64, String)>)> {
+    if wanted.is_empty() {
+        return Ok((None, HashMap::new()));
     }
-    result?;
-    Ok(sink.found)
+    let what = layer.describe();
+    let handle = host.blob_create().await?;
+    let mut sink = Spill {
+        host,
+        handle,
+        what: &what,
+        tar: Reader::new(),
+        ordinal: 0,
+        wanted,
+        pack: Hasher::new(),
+        written: 0,
+        open: None,
+        found: HashMap::new(),
+    };
+    if let Err(e) = layer.stream(host, &mut sink).await {
+        host.blob_abort(handle).await;
+        return Err(e);
+    }
+    let Spill { pack, found, .. } = sink;
+    let digest = pack.finish();
+    if host.blob_size(&digest).await?.is_some() {
+        host.blob_abort(handle).await;
+    } else {
+        host.blob_commit(handle, &digest).await?;
+        created.push(digest.clone());
+    }
+    Ok((Some(digest), found))
 }
 
 struct Spill<'a, H: Host> {
     host: &'a H,
+    handle: Handle,
     what: &'a str,
     tar: Reader,
     ordinal: u64,
     wanted: &'a HashSet<u64>,
-    /// The blob being written: handle, hash so far, member ordinal.
-    open: Option<(Handle, Hasher, u64)>,
-    found: HashMap<u64, String>,
-    created: &'a mut Vec<String>,
+    /// The whole pack's hash and length so far.
+    pack: Hasher,
+    written: u64,
+    /// The member being copied: its ordinal, where it starts in the pack, its own hash.
+    open: Option<(u64, u64, Hasher)>,
+    found: HashMap<u64, (u64, String)>,
 }
 
 impl<H: Host> Sink for Spill<'_, H> {
@@ -285,25 +311,20 @@ impl<H: Host> Sink for Spill<'_, H> {
                 Some(Event::Entry(entry)) => {
                     let ordinal = self.ordinal;
                     self.ordinal += 1;
-                    if entry.data_size() > 0 && self.wanted.contains(&ordinal) && !self.found.contains_key(&ordinal) {
-                        self.open = Some((self.host.blob_create().await?, Hasher::new(), ordinal));
+                    if entry.data_size() > 0 && self.wanted.contains(&ordinal) {
+                        self.open = Some((ordinal, self.written, Hasher::new()));
                     }
                 }
                 Some(Event::Data(chunk)) => {
-                    if let Some((handle, hasher, _)) = self.open.as_mut() {
+                    if let Some((_, _, hasher)) = self.open.as_mut() {
                         hasher.update(chunk);
-                        self.host.blob_write(*handle, chunk).await?;
+                        self.pack.update(chunk);
+                        self.written += chunk.len() as u64;
+                        self.host.blob_write(self.handle, chunk).await?;
                     }
                     if self.tar.data_left() == 0 {
-                        if let Some((handle, hasher, ordinal)) = self.open.take() {
-                            let digest = hasher.finish();
-                            if self.host.blob_size(&digest).await?.is_some() {
-                                self.host.blob_abort(handle).await;
-                            } else {
-                                self.host.blob_commit(handle, &digest).await?;
-                                self.created.push(digest.clone());
-                            }
-                            self.found.insert(ordinal, digest);
+                        if let Some((ordinal, start, hasher)) = self.open.take() {
+                            self.found.insert(ordinal, (start, hasher.finish()));
                         }
                     }
                 }

@@ -14,9 +14,9 @@
 //! Memory holds only paths and metadata. The output order is BuildKit's (depth first, names
 //! byte-sorted), which a layer's own order is not, so contents cannot be streamed from the layers
 //! while writing: pass 1 reads every layer's headers to compute the final tree; pass 2 decodes each
-//! layer once more and copies the contents that survive into the store, each as the blob of its
-//! sha256 (identical files once); the output then reads them from there in order. The blobs this
-//! adds to the store are removed when the output is written ([`Final::release`]).
+//! layer once more and copies the contents that survive, one after the other, into one blob of the
+//! store per layer (its pack); the output then reads each file from its pack, by offset, in order.
+//! The packs are removed when the output is written ([`Final::release`]).
 
 pub mod layers;
 pub mod model;
@@ -161,16 +161,17 @@ async fn spill<H: Host>(
             progress(host, tar, 2);
             continue;
         };
-        let found = layers::spill(host, tar, members, created).await?;
+        let (pack, found) = layers::spill(host, tar, members, created).await?;
         progress(host, tar, 2);
+        let Some(pack) = pack else { continue };
         for &i in &live {
             let inode = &mut model.inodes[i];
             if let Content::Member { layer, ordinal } = inode.content {
                 if layer == *index {
-                    let digest = found.get(&ordinal).ok_or_else(|| {
+                    let (offset, sha256) = found.get(&ordinal).cloned().ok_or_else(|| {
                         Error::internal(format!("{}: member {ordinal} was not found again", tar.describe()))
                     })?;
-                    inode.content = Content::Blob(digest.clone());
+                    inode.content = Content::Packed { pack: pack.clone(), offset, sha256 };
                 }
             }
         }
@@ -226,7 +227,9 @@ async fn emit<V: Visitor>(model: &Model, times: Times, prefix: &[u8], visitor: &
         let item = match (meta.kind, &model.inodes[i].content) {
             (EntryKind::Directory, _) => Item::Directory,
             (EntryKind::Regular, Content::Empty) => Item::EmptyFile,
-            (EntryKind::Regular, Content::Blob(digest)) => Item::Blob { digest },
+            (EntryKind::Regular, Content::Packed { pack, offset, sha256 }) => {
+                Item::Packed { pack, offset: *offset, sha256 }
+            }
             (EntryKind::Regular, Content::Host(source)) => Item::File { source },
             (EntryKind::Regular, Content::Member { .. }) => {
                 return Err(Error::internal(format!("{}: content not copied out", walk::show(&name))))

@@ -23,8 +23,9 @@ pub enum Content {
     Member { layer: usize, ordinal: u64 },
     /// A host file (a directory source's).
     Host(Vec<u8>),
-    /// A blob in the store (a member spilled there; its sha256).
-    Blob(String),
+    /// Bytes of a blob in the store from `offset` (a member copied out into its layer's pack),
+    /// with their own sha256.
+    Packed { pack: String, offset: u64, sha256: String },
 }
 
 /// Metadata shared by every name of one file (a hardlink group), or a directory's own.

@@ -333,3 +333,28 @@ fn an_estargz_base_layer_gives_its_files_not_its_toc() {
         listing(&tar_of(&host, &input, None)).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
     assert_eq!(names, [("d/".to_string(), String::new()), ("d/a".to_string(), "estargz".to_string())]);
 }
+
+#[test]
+fn attestation_subjects_cover_the_base_files() {
+    let (host, input) = host_and_input();
+    let attestation = crate::attest::Attestation {
+        predicate_type: "https://example.com/p".into(),
+        predicate: serde_json::json!({}),
+        subjects: None,
+        file_name: "p.json".into(),
+    };
+    let files = Attestations { attestations: std::slice::from_ref(&attestation), prefix: "", split: false, time: 0 };
+    let handle = block_on(host.output_open("/att.tar")).unwrap();
+    block_on(filesystem::write_tar(&host, std::slice::from_ref(&input), None, handle, &files)).unwrap();
+    block_on(host.output_commit(handle)).unwrap();
+    let Some(Output::File { data, .. }) = host.outputs.borrow().get("/att.tar").cloned() else { panic!() };
+    let statement = &listing(&data).last().unwrap().3.clone();
+    let statement: serde_json::Value = serde_json::from_str(statement).unwrap();
+    let subjects = statement["subject"].as_array().unwrap();
+    let digest_of = |name: &str| subjects.iter().find(|s| s["name"] == name).map(|s| s["digest"]["sha256"].clone());
+    let hex = |text: &str| serde_json::json!(sha256(text.as_bytes()).trim_start_matches("sha256:"));
+    assert_eq!(digest_of("etc/passwd"), Some(hex("root:x:0:0")));
+    assert_eq!(digest_of("bin/sh"), Some(hex("busybox")));
+    assert_eq!(digest_of("app/main"), Some(hex("main")));
+    assert_eq!(digest_of("etc/gone"), None);
+}

@@ -300,10 +300,10 @@ impl<H: Host> Visitor for LocalVisitor<'_, H> {
                 }
                 host.output_commit(handle).await?;
             }
-            Item::Blob { digest } => {
+            Item::Packed { pack, offset, .. } => {
                 let handle = host.output_open(&path).await?;
                 let mut out = OutputTar { host, handle, pending: Vec::new() };
-                let copied = match walk::copy_blob(host, digest, entry.size, &mut out).await {
+                let copied = match walk::copy_blob(host, pack, offset, entry.size, &mut out).await {
                     Ok(()) => out.flush().await,
                     Err(e) => Err(e),
                 };
@@ -400,7 +400,7 @@ impl<H: Host> Visitor for Subjects<'_, H> {
                 walk::copy_source(self.host, source, entry.size, &mut sink).await?;
                 sink.0.finish().trim_start_matches("sha256:").to_string()
             }
-            Item::Blob { digest } => digest.trim_start_matches("sha256:").to_string(),
+            Item::Packed { sha256, .. } => sha256.trim_start_matches("sha256:").to_string(),
             Item::EmptyFile => Hasher::new().finish().trim_start_matches("sha256:").to_string(),
             Item::Hardlink { target } => self.digests.get(target).cloned().unwrap_or_default(),
             _ => return Ok(()),

@@ -90,9 +90,12 @@ pub enum Item<'a> {
     File {
         source: &'a [u8],
     },
-    /// A regular file whose content is the stored blob `digest` (a base layer's file).
-    Blob {
-        digest: &'a str,
+    /// A regular file whose content is `entry.size` bytes of the stored blob `pack` from `offset`
+    /// (a base layer's file); `sha256` is the content's digest.
+    Packed {
+        pack: &'a str,
+        offset: u64,
+        sha256: &'a str,
     },
     /// Another name (already visited) for the same file.
     Hardlink {
@@ -256,9 +259,9 @@ impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
                 file_header(entry, name.to_vec())
             }
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
-            Item::Blob { digest } => {
+            Item::Packed { pack, offset, .. } => {
                 self.out.write(&tar::encode(&file_header(entry, name.to_vec()))).await?;
-                copy_blob(self.host, digest, entry.size, self.out).await?;
+                copy_blob(self.host, pack, offset, entry.size, self.out).await?;
                 return self.out.write(&[0u8; tar::BLOCK][..tar::padding(entry.size)]).await;
             }
             Item::EmptyFile => file_header(entry, name.to_vec()),
@@ -493,14 +496,14 @@ async fn copy_file<H: Host, S: TarSink>(host: &H, handle: u32, size: u64, path: 
     }
 }
 
-/// Stream the stored blob `digest`, which must hold exactly `size` bytes, into `out`.
-pub async fn copy_blob<H: Host, S: TarSink>(host: &H, digest: &str, size: u64, out: &mut S) -> Result<()> {
+/// Stream `size` bytes of the stored blob `digest` from `offset` into `out`.
+pub async fn copy_blob<H: Host, S: TarSink>(host: &H, digest: &str, offset: u64, size: u64, out: &mut S) -> Result<()> {
     let mut done = 0u64;
     while done < size {
         let want = (size - done).min(READ_CHUNK as u64) as u32;
-        let chunk = host.blob_read(digest, done, want).await?;
+        let chunk = host.blob_read(digest, offset + done, want).await?;
         if chunk.is_empty() {
-            return Err(Error::store(format!("blob {digest} ends after {done} of {size} bytes")));
+            return Err(Error::store(format!("blob {digest} ends before byte {}", offset + size)));
         }
         done += chunk.len() as u64;
         out.write(&chunk).await?;
