@@ -16,6 +16,8 @@ use crate::tar::{paths, Entry, Event, Reader, TarError};
 use std::collections::{HashMap, HashSet};
 
 const READ_CHUNK: u32 = 1 << 20;
+/// The PAX record of the `security.capability` extended attribute.
+pub const CAPABILITY: &[u8; 32] = b"SCHILY.xattr.security.capability";
 
 /// Where a tar layer's (compressed or plain) bytes are.
 #[derive(Debug, Clone)]
@@ -163,6 +165,7 @@ fn put_of(entry: &Entry, layer: usize, ordinal: u64, base: bool, what: &str) -> 
         dev_major: entry.devmajor.clamp(0, u32::MAX as i64) as u32,
         dev_minor: entry.devminor.clamp(0, u32::MAX as i64) as u32,
         base,
+        capability: entry.pax.get(&CAPABILITY[..]).cloned(),
     };
     let special = |kind: EntryKind| Put::File(Inode { meta: meta(kind), content: Content::Empty });
     Ok(Some(match entry.typeflag {
@@ -219,6 +222,7 @@ impl Visitor for Collect<'_> {
             dev_major: entry.dev_major,
             dev_minor: entry.dev_minor,
             base: false,
+            capability: None,
         };
         let put = match item {
             Item::Directory => Put::Dir(meta),
@@ -226,7 +230,7 @@ impl Visitor for Collect<'_> {
                 meta: Meta { kind: EntryKind::Regular, size: entry.size, ..meta },
                 content: if entry.size == 0 { Content::Empty } else { Content::Host(source.to_vec()) },
             }),
-            Item::Packed { pack, offset, sha256 } => Put::File(Inode {
+            Item::Packed { pack, offset, sha256, .. } => Put::File(Inode {
                 meta: Meta { kind: EntryKind::Regular, size: entry.size, ..meta },
                 content: Content::Packed { pack: pack.to_string(), offset, sha256: sha256.to_string() },
             }),

@@ -228,7 +228,7 @@ async fn emit<V: Visitor>(model: &Model, times: Times, prefix: &[u8], visitor: &
             (EntryKind::Directory, _) => Item::Directory,
             (EntryKind::Regular, Content::Empty) => Item::EmptyFile,
             (EntryKind::Regular, Content::Packed { pack, offset, sha256 }) => {
-                Item::Packed { pack, offset: *offset, sha256 }
+                Item::Packed { pack, offset: *offset, sha256, capability: meta.capability.as_deref() }
             }
             (EntryKind::Regular, Content::Host(source)) => Item::File { source },
             (EntryKind::Regular, Content::Member { .. }) => {

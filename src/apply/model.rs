@@ -42,6 +42,8 @@ pub struct Meta {
     pub dev_minor: u32,
     /// From a base image layer (whose times an unpack keeps), not a new one.
     pub base: bool,
+    /// The `security.capability` extended attribute (the only one BuildKit's tars carry).
+    pub capability: Option<Vec<u8>>,
 }
 
 impl Meta {
@@ -57,6 +59,7 @@ impl Meta {
             dev_major: 0,
             dev_minor: 0,
             base,
+            capability: None,
         }
     }
 }
@@ -309,6 +312,9 @@ impl Model {
                 if let Some(meta) = meta {
                     let shared = &mut self.inodes[index].meta;
                     (shared.mode, shared.uid, shared.gid, shared.mtime) = (meta.mode, meta.uid, meta.gid, meta.mtime);
+                    if meta.capability.is_some() {
+                        shared.capability = meta.capability;
+                    }
                 }
                 NodeKind::File(index)
             }

@@ -358,3 +358,42 @@ fn attestation_subjects_cover_the_base_files() {
     assert_eq!(digest_of("app/main"), Some(hex("main")));
     assert_eq!(digest_of("etc/gone"), None);
 }
+
+#[test]
+fn a_file_capability_is_carried_into_the_tar() {
+    let host = MemoryHost::default();
+    let mut header = Header {
+        name: b"bin/ping".to_vec(),
+        typeflag: typeflag::REGULAR,
+        mode: 0o755,
+        size: 4,
+        mtime: 1,
+        ..Default::default()
+    };
+    header.pax_records.insert("SCHILY.xattr.security.capability".into(), b"\x01\x00\x00\x02".to_vec());
+    let layer = [encode(&header), b"ping".to_vec(), vec![0; padding(4)], TRAILER.to_vec()].concat();
+    let digest = sha256(&layer);
+    let descriptor = Descriptor::new(TAR, &digest, layer.len() as u64);
+    host.committed.borrow_mut().push((digest, layer));
+    let input = PlatformInput {
+        platform: Platform::parse("linux/amd64").unwrap(),
+        layers: Vec::new(),
+        config: config::default_config("linux"),
+        base_layers: vec![(descriptor, String::new())],
+        base_history: Vec::new(),
+    };
+    let tar = tar_of(&host, &input, None);
+    let mut reader = Reader::new();
+    let mut rest = tar.as_slice();
+    let mut found = None;
+    while !rest.is_empty() {
+        let (n, event) = reader.read(rest).unwrap();
+        rest = &rest[n..];
+        if let Some(Event::Entry(e)) = event {
+            if e.name == b"bin/ping" {
+                found = e.pax.get(&b"SCHILY.xattr.security.capability"[..]).cloned();
+            }
+        }
+    }
+    assert_eq!(found.as_deref(), Some(&b"\x01\x00\x00\x02"[..]));
+}

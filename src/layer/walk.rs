@@ -96,6 +96,8 @@ pub enum Item<'a> {
         pack: &'a str,
         offset: u64,
         sha256: &'a str,
+        /// Its `security.capability` extended attribute, if any (a tar carries it as a PAX record).
+        capability: Option<&'a [u8]>,
     },
     /// Another name (already visited) for the same file.
     Hardlink {
@@ -259,8 +261,12 @@ impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
                 file_header(entry, name.to_vec())
             }
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
-            Item::Packed { pack, offset, .. } => {
-                self.out.write(&tar::encode(&file_header(entry, name.to_vec()))).await?;
+            Item::Packed { pack, offset, capability, .. } => {
+                let mut header = file_header(entry, name.to_vec());
+                if let Some(value) = capability {
+                    header.pax_records.insert("SCHILY.xattr.security.capability".into(), value.to_vec());
+                }
+                self.out.write(&tar::encode(&header)).await?;
                 copy_blob(self.host, pack, offset, entry.size, self.out).await?;
                 return self.out.write(&[0u8; tar::BLOCK][..tar::padding(entry.size)]).await;
             }
