@@ -158,36 +158,69 @@ impl DockerArchive {
         result
     }
 
-    /// One pass: the config's bytes, and every layer file copied into the store by path.
+    /// One pass: the config's bytes, and every layer file copied into the store by path. A layer
+    /// path that is a link (`docker save` links a layer it already wrote) takes its target's blob;
+    /// a target the image does not list itself needs one more pass.
     async fn read_image<H: Host>(&self, host: &H, entry: &Entry) -> Result<(Vec<u8>, BTreeMap<String, Stored>)> {
         let config_path = clean(&entry.config);
+        let wanted: Vec<&str> = entry.layers.iter().map(|l| clean(l)).collect();
         let mut layers: BTreeMap<String, Stored> = BTreeMap::new();
+        let mut links: BTreeMap<String, String> = BTreeMap::new();
         let mut config = None;
+        self.scan(host, |name| wanted.contains(&name), &mut layers, &mut links, Some((config_path, &mut config)))
+            .await?;
+        let config = config.ok_or_else(|| self.error(format!("the archive has no {config_path}")))?;
+        let targets: Vec<String> = links.values().filter(|t| !layers.contains_key(*t)).cloned().collect();
+        if !targets.is_empty() {
+            let mut more = BTreeMap::new();
+            self.scan(host, |name| targets.iter().any(|t| t == name), &mut layers, &mut more, None).await?;
+        }
+        for (path, target) in links {
+            if let Some(stored) = layers.get(&target).cloned() {
+                layers.entry(path).or_insert(stored);
+            }
+        }
+        if let Some(missing) = entry.layers.iter().find(|l| !layers.contains_key(clean(l))) {
+            return Err(self.error(format!("the archive has no layer file {missing}")));
+        }
+        Ok((config, layers))
+    }
+
+    /// One pass over the archive: files `wanted` says yes to into the store (`layers`), links
+    /// among them into `links` (path → target path), and the config if asked for.
+    async fn scan<H: Host>(
+        &self,
+        host: &H,
+        wanted: impl Fn(&str) -> bool,
+        layers: &mut BTreeMap<String, Stored>,
+        links: &mut BTreeMap<String, String>,
+        mut config: Option<(&str, &mut Option<Vec<u8>>)>,
+    ) -> Result<()> {
         let mut scan = TarScan::open(host, &self.file).await?;
         let result = async {
-            while let Some((name, size)) = scan.next_file().await? {
-                if name == config_path {
-                    if size > MAX_JSON {
-                        return Err(self.error(format!("{name} is larger than {MAX_JSON} bytes")));
+            while let Some(found) = scan.next_entry().await? {
+                let name = found.name.clone();
+                if let Some((path, bytes)) = config.as_mut().filter(|(path, _)| *path == name && found.is_file()) {
+                    if found.size > MAX_JSON {
+                        return Err(self.error(format!("{path} is larger than {MAX_JSON} bytes")));
                     }
-                    config = Some(read_all(&mut scan).await?);
-                } else if entry.layers.iter().any(|l| clean(l) == name) && !layers.contains_key(&name) {
-                    let stored = store(host, &mut scan, size).await?;
+                    **bytes = Some(read_all(&mut scan).await?);
+                } else if !wanted(&name) || layers.contains_key(&name) {
+                    continue;
+                } else if found.is_file() {
+                    let stored = store(host, &mut scan, found.size).await?;
                     let (id, total) = (stored.digest.clone(), stored.size);
                     host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
                     layers.insert(name, stored);
+                } else if matches!(found.typeflag, b'1' | b'2') {
+                    links.insert(name.clone(), link_target(&name, &found.linkname, found.typeflag == b'2'));
                 }
             }
             Ok(())
         }
         .await;
         scan.close().await;
-        result?;
-        let config = config.ok_or_else(|| self.error(format!("the archive has no {config_path}")))?;
-        if let Some(missing) = entry.layers.iter().find(|l| !layers.contains_key(clean(l))) {
-            return Err(self.error(format!("the archive has no layer file {missing} (or it is a link)")));
-        }
-        Ok((config, layers))
+        result
     }
 
     /// What can be checked without decompressing: a plain layer's digest is its diffID; a layer
@@ -223,6 +256,26 @@ impl DockerArchive {
         }
         Ok(())
     }
+}
+
+/// Where a link entry points, as an archive path: a symlink relative to its own directory, a
+/// hardlink from the archive's root.
+fn link_target(name: &str, target: &str, symbolic: bool) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    if symbolic && !target.starts_with('/') {
+        parts.extend(name.split('/').filter(|p| !p.is_empty()));
+        parts.pop();
+    }
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
 }
 
 async fn read_all<H: Host>(scan: &mut TarScan<'_, H>) -> Result<Vec<u8>> {
@@ -345,5 +398,36 @@ mod tests {
         let fallback = Platform::parse("linux/amd64").unwrap();
         let e = block_on(crate::base::load(&host, "docker-archive:/s.tar", false, None, &fallback)).unwrap_err();
         assert!(e.message.contains("not the diffID"), "{}", e.message);
+    }
+
+    #[test]
+    fn linked_layers_and_a_second_image_by_position() {
+        use crate::tar::{encode, typeflag, Header};
+        let plain = archive(&[file("a", b"one")]);
+        let plain_id = sha256(&plain);
+        let config = format!(r#"{{"rootfs":{{"type":"layers","diff_ids":["{plain_id}"]}}}}"#);
+        let link = encode(&Header {
+            name: b"def/layer.tar".to_vec(),
+            typeflag: typeflag::SYMLINK,
+            linkname: b"../abc/layer.tar".to_vec(),
+            mode: 0o777,
+            ..Default::default()
+        });
+        let manifest = r#"[{"Config":"c.json","RepoTags":["a:1"],"Layers":["abc/layer.tar"]},
+            {"Config":"c.json","RepoTags":null,"Layers":["def/layer.tar"]}]"#;
+        let tarball = archive(&[
+            file("abc/layer.tar", &plain),
+            link,
+            file("c.json", config.as_bytes()),
+            file("manifest.json", manifest.as_bytes()),
+        ]);
+        let host = MemoryHost::with_files([(b"/s.tar".to_vec(), tarball)]);
+        let fallback = Platform::parse("linux/amd64").unwrap();
+        let image = block_on(crate::base::load(&host, "docker-archive:/s.tar:@1", false, None, &fallback)).unwrap();
+        assert_eq!(image.layers[0].0.digest, plain_id);
+        let e = block_on(crate::base::load(&host, "docker-archive:/s.tar", false, None, &fallback)).unwrap_err();
+        assert!(e.message.contains("holds 2 images"), "{}", e.message);
+        assert_eq!(link_target("a/b/layer.tar", "../c/layer.tar", true), "a/c/layer.tar");
+        assert_eq!(link_target("a/layer.tar", "b/layer.tar", false), "b/layer.tar");
     }
 }
