@@ -110,14 +110,7 @@ fn finished(what: &str, cut_at_toc: bool, tar: &Reader) -> Result<()> {
 /// Pass 1: apply every header of tar layer number `index` to `model`.
 pub async fn apply_tar<H: Host>(host: &H, model: &mut Model, index: usize, layer: &TarLayer) -> Result<()> {
     let what = layer.describe();
-    let mut sink = Headers {
-        model,
-        index,
-        what: &what,
-        tar: Reader::new(),
-        ordinal: 0,
-        base: matches!(layer, TarLayer::Stored(_)),
-    };
+    let mut sink = Headers { model, index, what: &what, tar: Reader::new(), ordinal: 0 };
     let cut_at_toc = layer.stream(host, &mut sink).await?;
     finished(&what, cut_at_toc, &sink.tar)
 }
@@ -128,7 +121,6 @@ struct Headers<'m> {
     what: &'m str,
     tar: Reader,
     ordinal: u64,
-    base: bool,
 }
 
 impl Sink for Headers<'_> {
@@ -143,7 +135,7 @@ impl Sink for Headers<'_> {
                 paths::check_entry(&entry).map_err(|problem| {
                     Error::source(format!("{}: entry {:?}: {problem}", self.what, walk::show(&entry.name)))
                 })?;
-                if let Some(put) = put_of(&entry, self.index, ordinal, self.base, self.what)? {
+                if let Some(put) = put_of(&entry, self.index, ordinal, self.what)? {
                     self.model.apply(self.index, &entry.name, put, true, self.what)?;
                 }
             }
@@ -153,7 +145,7 @@ impl Sink for Headers<'_> {
 }
 
 /// What a tar entry puts in the tree (None for a PAX global header).
-fn put_of(entry: &Entry, layer: usize, ordinal: u64, base: bool, what: &str) -> Result<Option<Put>> {
+fn put_of(entry: &Entry, layer: usize, ordinal: u64, what: &str) -> Result<Option<Put>> {
     let meta = |kind: EntryKind| Meta {
         kind,
         mode: (entry.mode & 0o7777) as u32,
@@ -164,7 +156,6 @@ fn put_of(entry: &Entry, layer: usize, ordinal: u64, base: bool, what: &str) -> 
         link_target: Vec::new(),
         dev_major: entry.devmajor.clamp(0, u32::MAX as i64) as u32,
         dev_minor: entry.devminor.clamp(0, u32::MAX as i64) as u32,
-        base,
         capability: entry.pax.get(&CAPABILITY[..]).cloned(),
     };
     let special = |kind: EntryKind| Put::File(Inode { meta: meta(kind), content: Content::Empty });
@@ -221,7 +212,6 @@ impl Visitor for Collect<'_> {
             link_target: Vec::new(),
             dev_major: entry.dev_major,
             dev_minor: entry.dev_minor,
-            base: false,
             capability: None,
         };
         let put = match item {

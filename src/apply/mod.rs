@@ -32,19 +32,6 @@ use layers::TarLayer;
 use model::{path_of, Content, Model, NodeKind};
 use std::collections::{HashMap, HashSet};
 
-/// What happens to entry times, for base image entries and for the new layers' entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Times {
-    pub base: Mtime,
-    pub new: Mtime,
-}
-
-impl Times {
-    pub fn all(mtime: Mtime) -> Times {
-        Times { base: mtime, new: mtime }
-    }
-}
-
 /// One platform's final filesystem, ready to be visited (any number of times).
 pub enum Final<'a> {
     /// Only directory sources: the source walk merges them itself.
@@ -95,13 +82,13 @@ impl<'a> Final<'a> {
     pub async fn visit<H: Host, V: Visitor>(
         &self,
         host: &H,
-        times: Times,
+        mtime: Mtime,
         prefix: &[u8],
         visitor: &mut V,
     ) -> Result<()> {
         match self {
-            Final::Walk(roots) => walk::walk(host, &Tree { roots, mtime: times.new, prefix }, visitor).await,
-            Final::Applied { model, .. } => emit(model, times, prefix, visitor).await,
+            Final::Walk(roots) => walk::walk(host, &Tree { roots, mtime, prefix }, visitor).await,
+            Final::Applied { model, .. } => emit(model, mtime, prefix, visitor).await,
         }
     }
 
@@ -181,7 +168,7 @@ async fn spill<H: Host>(
 
 /// Hand the model's entries to `visitor` in key order (depth first, byte-sorted): a file with
 /// several names is written at the first and linked at the others.
-async fn emit<V: Visitor>(model: &Model, times: Times, prefix: &[u8], visitor: &mut V) -> Result<()> {
+async fn emit<V: Visitor>(model: &Model, mtime: Mtime, prefix: &[u8], visitor: &mut V) -> Result<()> {
     let mut names = vec![0u64; model.inodes.len()];
     for node in model.nodes.values() {
         if let NodeKind::File(i) = node.kind {
@@ -196,7 +183,6 @@ async fn emit<V: Visitor>(model: &Model, times: Times, prefix: &[u8], visitor: &
             NodeKind::Dir(meta) => (meta, None),
             NodeKind::File(i) => (&model.inodes[*i].meta, Some(*i)),
         };
-        let mtime = if meta.base { times.base } else { times.new };
         let entry = SourceEntry {
             name: last,
             kind: meta.kind,

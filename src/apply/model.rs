@@ -40,14 +40,12 @@ pub struct Meta {
     pub link_target: Vec<u8>,
     pub dev_major: u32,
     pub dev_minor: u32,
-    /// From a base image layer (whose times an unpack keeps), not a new one.
-    pub base: bool,
     /// The `security.capability` extended attribute (the only one BuildKit's tars carry).
     pub capability: Option<Vec<u8>>,
 }
 
 impl Meta {
-    pub fn directory(mode: u32, uid: u32, gid: u32, mtime: i64, base: bool) -> Meta {
+    pub fn directory(mode: u32, uid: u32, gid: u32, mtime: i64) -> Meta {
         Meta {
             kind: EntryKind::Directory,
             mode,
@@ -58,7 +56,6 @@ impl Meta {
             link_target: Vec::new(),
             dev_major: 0,
             dev_minor: 0,
-            base,
             capability: None,
         }
     }
@@ -177,7 +174,7 @@ impl Model {
 
     /// Create the directories on the way to `dir` that are missing (0755, root's, time 0, as
     /// an applier's MkdirAll); one that is there but not a directory is an error.
-    fn make_parents(&mut self, dir: &[Vec<u8>], layer: usize, base: bool, what: &dyn Fn() -> String) -> Result<()> {
+    fn make_parents(&mut self, dir: &[Vec<u8>], layer: usize, what: &dyn Fn() -> String) -> Result<()> {
         for i in 1..=dir.len() {
             let key = dir[..i].join(&0u8);
             match self.nodes.get(&key) {
@@ -190,7 +187,7 @@ impl Model {
                     )))
                 }
                 None => {
-                    let meta = Meta::directory(0o755, 0, 0, 0, base);
+                    let meta = Meta::directory(0o755, 0, 0, 0);
                     self.nodes.insert(key, Node { layer, kind: NodeKind::Dir(meta) });
                 }
             }
@@ -241,17 +238,12 @@ impl Model {
         };
         let describe = || format!("{what}: {}", String::from_utf8_lossy(name));
         let dir = self.resolve_dir(parents, &describe)?;
-        let base = match &put {
-            Put::Dir(m) => m.base,
-            Put::File(i) => i.meta.base,
-            Put::Link { meta, .. } => meta.as_ref().is_some_and(|m| m.base),
-        };
         if whiteouts {
             if let Some(hidden) = last.strip_prefix(b".wh.") {
                 let dir_key = dir.join(&0u8);
                 if hidden == b".wh..opq" {
                     if !dir_key.is_empty() && !self.is_dir(&dir_key) {
-                        self.make_parents(&dir, layer, base, &describe)?;
+                        self.make_parents(&dir, layer, &describe)?;
                     }
                     self.hide_lower(&dir_key, layer, true);
                 } else if !hidden.starts_with(b".wh.") && !hidden.is_empty() {
@@ -262,7 +254,7 @@ impl Model {
                 return Ok(());
             }
         }
-        self.make_parents(&dir, layer, base, &describe)?;
+        self.make_parents(&dir, layer, &describe)?;
         let key = [dir.as_slice(), &[last.to_vec()]].concat().join(&0u8);
         let kind = match put {
             Put::Dir(meta) => {

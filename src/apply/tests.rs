@@ -195,18 +195,18 @@ fn an_epoch_sets_every_time_in_tar_and_local() {
     let times: Vec<(String, i64)> = listing(&tar).into_iter().map(|(n, .., m)| (n, m)).collect();
     assert!(times.contains(&("etc/passwd".into(), 1_600_000_000)));
     assert!(times.contains(&("app/main".into(), 1000)));
-    // An unpack keeps the base entries' times whatever the epoch.
-    let local = Local { root: "/unpack", split: false, keep_base_times: true };
+    // An unpack gives the layers as they are: every entry keeps its time whatever the epoch.
+    let local = Local { root: "/unpack", split: false, layer_times: true };
     block_on(filesystem::write_local(&host, &[input], Some(7), &local, &NO_FILES, &mut Vec::new())).unwrap();
     let outputs = host.outputs.borrow();
     assert!(matches!(outputs.get("/unpack/etc/passwd"), Some(Output::File { mtime: 1_600_000_000, .. })));
-    assert!(matches!(outputs.get("/unpack/app/main"), Some(Output::File { mtime: 7, .. })));
+    assert!(matches!(outputs.get("/unpack/app/main"), Some(Output::File { mtime: 1000, .. })));
 }
 
 #[test]
 fn local_output_is_the_same_tree_and_stays_inside_dest() {
     let (host, input) = host_and_input();
-    let local = Local { root: "/out", split: false, keep_base_times: false };
+    let local = Local { root: "/out", split: false, layer_times: false };
     let mut warnings = Vec::new();
     block_on(filesystem::write_local(&host, &[input], None, &local, &NO_FILES, &mut warnings)).unwrap();
     let outputs = host.outputs.borrow();

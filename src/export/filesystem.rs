@@ -4,7 +4,7 @@
 //! epoch every entry's mtime is the epoch.
 
 use super::staging::Staged;
-use crate::apply::{Final, Times};
+use crate::apply::Final;
 use crate::attest::{self, Attestation};
 use crate::build_result::PlatformInput;
 use crate::digest::Hasher;
@@ -67,17 +67,8 @@ pub async fn write_tar<H: Host>(
             out.write(&tar::encode(&dir)).await?;
         }
         let tree = Final::prepare(host, &input.base_layers, &input.layers).await?;
-        let written = write_platform_tar(
-            host,
-            &tree,
-            Times::all(mtime),
-            &prefix,
-            &mut out,
-            attestations,
-            input,
-            inputs.len() > 1,
-        )
-        .await;
+        let written =
+            write_platform_tar(host, &tree, mtime, &prefix, &mut out, attestations, input, inputs.len() > 1).await;
         tree.release(host).await;
         written?;
         host.progress(ProgressEvent { phase: "tar".into(), id: input.platform.id(), current: 1, total: 1 });
@@ -91,14 +82,14 @@ pub async fn write_tar<H: Host>(
 async fn write_platform_tar<H: Host>(
     host: &H,
     tree: &Final<'_>,
-    times: Times,
+    mtime: Mtime,
     prefix: &str,
     out: &mut OutputTar<'_, H>,
     attestations: &Attestations<'_>,
     input: &PlatformInput,
     several: bool,
 ) -> Result<()> {
-    tree.visit(host, times, prefix.as_bytes(), &mut walk::tar_visitor(host, out)).await?;
+    tree.visit(host, mtime, prefix.as_bytes(), &mut walk::tar_visitor(host, out)).await?;
     for (name, bytes) in attestations.files(host, tree, input, several).await? {
         let header = Header {
             name: format!("{prefix}{name}").into_bytes(),
@@ -129,7 +120,10 @@ pub async fn write_local<H: Host>(
 ) -> Result<LocalWritten> {
     let root = target.root.trim_end_matches('/');
     let split = target.split;
-    let mtime = epoch.map_or(Mtime::Keep, Mtime::Set);
+    let mtime = match epoch {
+        Some(epoch) if !target.layer_times => Mtime::Set(epoch),
+        _ => Mtime::Keep,
+    };
     let mut local = LocalVisitor {
         host,
         base: String::new(),
@@ -145,9 +139,8 @@ pub async fn write_local<H: Host>(
         local.written.insert(local.base.clone(), local.platform.clone());
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
         let tree = Final::prepare(host, &input.base_layers, &input.layers).await?;
-        let times = Times { base: if target.keep_base_times { Mtime::Keep } else { mtime }, new: mtime };
         let several = !split && inputs.len() > 1;
-        let written = write_platform_local(host, &tree, times, &mut local, attestations, input, several).await;
+        let written = write_platform_local(host, &tree, mtime, &mut local, attestations, input, several).await;
         tree.release(host).await;
         written?;
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 1, total: 1 });
@@ -163,13 +156,13 @@ pub async fn write_local<H: Host>(
 async fn write_platform_local<H: Host>(
     host: &H,
     tree: &Final<'_>,
-    times: Times,
+    mtime: Mtime,
     local: &mut LocalVisitor<'_, H>,
     attestations: &Attestations<'_>,
     input: &PlatformInput,
     several: bool,
 ) -> Result<()> {
-    tree.visit(host, times, b"", local).await?;
+    tree.visit(host, mtime, b"", local).await?;
     for (name, bytes) in attestations.files(host, tree, input, several).await? {
         let path = local.path(name.as_bytes(), false)?;
         let handle = host.output_open(&path).await?;
@@ -228,9 +221,10 @@ pub struct Local<'a> {
     pub root: &'a str,
     /// One `<os>_<arch>` directory per platform.
     pub split: bool,
-    /// Base image entries keep their times whatever the epoch (an unpack gives the image's layers
-    /// as they are); otherwise an epoch is every entry's time, as BuildKit's local exporter sets it.
-    pub keep_base_times: bool,
+    /// Every entry keeps its own time whatever the epoch: an unpack gives the image's layers as
+    /// they are (their times are not rewritten: rewrite-timestamp does not go with unpack).
+    /// Otherwise an epoch is every entry's time, as BuildKit's local exporter sets it.
+    pub layer_times: bool,
 }
 
 /// Remove every entry under `dest` that this export did not write (links are not followed).
@@ -356,7 +350,7 @@ impl Attestations<'_> {
             return Ok(Vec::new());
         }
         let mut subjects = Subjects { host, list: Vec::new(), digests: HashMap::new() };
-        tree.visit(host, Times::all(Mtime::Keep), b"", &mut subjects).await?;
+        tree.visit(host, Mtime::Keep, b"", &mut subjects).await?;
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for a in self.attestations {
             let mut name = format!("{}{}", self.prefix, a.file_name);

@@ -357,7 +357,7 @@ async fn export_one<H: Host>(
                 .await;
         }
         (Target::Local { files: options, .. }, Opened::Dir(staged, written)) => {
-            let local = filesystem::Local { root: &staged.dir, split: options.split, keep_base_times: false };
+            let local = filesystem::Local { root: &staged.dir, split: options.split, layer_times: false };
             let files = attestation_files(run, options, time);
             *written =
                 Some(filesystem::write_local(host, &run.inputs, epoch, &local, &files, &mut response.warnings).await?);
@@ -417,7 +417,7 @@ async fn export_one<H: Host>(
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
             let staged = Staged::begin(host, &dir).await?;
-            let local = filesystem::Local { root: &staged.dir, split: false, keep_base_times: true };
+            let local = filesystem::Local { root: &staged.dir, split: false, layer_times: true };
             let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
             let inputs = &run.inputs[..1];
             let written =
