@@ -91,14 +91,8 @@ pub async fn from_result_file<H: Host>(
         }
         let config_file = entry.config.map(|c| resolve(base_dir, &c));
         if let Some(base) = base {
-            if let Some(file) = config_file {
-                return Err(Error::option(format!(
-                    "{what}: platform {} has config {file} and --base {} gives the config too: use one of them",
-                    platform.id(),
-                    base.reference
-                )));
-            }
-            inputs.push(on_base(host, base, Some(&platform), layers, settings, warnings).await?);
+            let input = on_base(host, base, Some(&platform), config_file.as_deref(), layers, settings, warnings);
+            inputs.push(input.await?);
             continue;
         }
         let config = load_config(host, config_file.as_deref(), Some(&platform), settings, warnings).await?.1;
@@ -139,19 +133,43 @@ pub async fn load_config<H: Host>(
     Ok((platform, image_config))
 }
 
-/// One platform's input on a base image: `layers` go on top of the base's, whose config the flags
-/// patch. The platform is `requested`, else the base image's.
+/// One platform's input on a base image: `layers` go on top of the base's, whose config (under
+/// `config_file`'s, if given: [`config::over_base`]) the flags patch. The platform is `requested`,
+/// else the config file's, else the base image's.
 pub async fn on_base<H: Host>(
     host: &H,
     base: &BaseRequest<'_>,
     requested: Option<&Platform>,
+    config_file: Option<&str>,
     layers: Vec<LayerSource>,
     settings: &ConfigSettings,
     warnings: &mut Vec<String>,
 ) -> Result<PlatformInput> {
     let fallback = Platform::parse(base.host_platform)?;
+    let file = match config_file {
+        Some(path) => {
+            let what = format!("--config {path}");
+            let file = config::parse_config(&what, &read_small_file(host, path, MAX_JSON_BYTES).await?)?;
+            let platform = config::config_platform(&what, &file)?;
+            if let (Some(asked), Some(own)) = (requested, &platform) {
+                if asked != own {
+                    return Err(Error::option(format!(
+                        "{what} is for {} but the platform is {}",
+                        own.id(),
+                        asked.id()
+                    )));
+                }
+            }
+            Some((file, platform))
+        }
+        None => None,
+    };
+    let requested = requested.or(file.as_ref().and_then(|(_, p)| p.as_ref()));
     let image = crate::base::load(host, base.reference, base.insecure, requested, &fallback).await?;
-    let mut config = image.config;
+    let mut config = match file {
+        Some((file, _)) => config::over_base(&image.config, file),
+        None => image.config,
+    };
     // The new image's time is its newest history entry's, not the base's (as BuildKit's frontends
     // drop the base's `created`).
     config.remove("created");

@@ -57,7 +57,7 @@ fn an_oci_tarball_holds_a_layout_whose_blobs_are_all_there_and_is_reproducible()
         drive(run(&host, &request("type=oci,dest=/out/image.tar"))).unwrap();
         let outputs = host.outputs.borrow();
         assert_eq!(outputs.keys().collect::<Vec<_>>(), ["/out/image.tar"]);
-        let Some(Output::File(tar)) = outputs.get("/out/image.tar") else { panic!("a file") };
+        let Some(Output::File { data: tar, .. }) = outputs.get("/out/image.tar") else { panic!("a file") };
         tar.clone()
     };
     let tar = export();
@@ -88,8 +88,12 @@ fn a_local_export_writes_the_tree_at_its_destination() {
     let host = source();
     drive(run(&host, &request("type=local,dest=/out/dir"))).unwrap();
     let outputs = host.outputs.borrow();
-    assert_eq!(outputs.get("/out/dir/etc/hostname"), Some(&Output::File(b"box\n".to_vec())));
-    assert_eq!(outputs.get("/out/dir/bin/app"), Some(&Output::File(b"#!/bin/sh\necho hi\n".to_vec())));
+    let data = |path: &str| match outputs.get(path) {
+        Some(Output::File { data, .. }) => Some(data.clone()),
+        _ => None,
+    };
+    assert_eq!(data("/out/dir/etc/hostname").as_deref(), Some(&b"box\n"[..]));
+    assert_eq!(data("/out/dir/bin/app").as_deref(), Some(&b"#!/bin/sh\necho hi\n"[..]));
     assert!(host.committed.borrow().is_empty(), "a local export stores nothing");
 }
 

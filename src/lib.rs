@@ -2,6 +2,7 @@
 //! exporters would. Pure computation; all I/O goes through [`host::Host`].
 
 pub mod annotate;
+pub mod apply;
 pub mod attest;
 pub mod base;
 pub mod build_result;

@@ -1,5 +1,6 @@
 //! An in-memory [`Host`] for the core's unit tests: a source tree (files by path, directories
-//! implied), a blob store and store index, outputs (files, directories, symlinks by path), compress
+//! implied), a blob store and store index, outputs (files with mode, owner, time and hardlink origin,
+//! directories, symlinks by path), compress
 //! "threads" that keep a piece when it is started and compress it when it is waited for (so several
 //! are in flight at once), and scripted HTTP: a test gives a responder (a closure from request to
 //! response or transport error), and every request, sleep and progress event is recorded, so the
@@ -16,11 +17,22 @@ type OpenFile = (Vec<u8>, usize);
 /// An output being written: its path and bytes so far.
 type OpenOutput = (String, Vec<u8>);
 
-/// What an output path holds.
+/// One output path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    File(Vec<u8>),
-    Dir,
+    Dir {
+        mode: u32,
+        owner: (u32, u32),
+        mtime: i64,
+    },
+    /// `link`: made as a hardlink to that path.
+    File {
+        data: Vec<u8>,
+        mode: u32,
+        owner: (u32, u32),
+        mtime: i64,
+        link: Option<String>,
+    },
     Symlink(Vec<u8>),
 }
 
@@ -184,8 +196,9 @@ impl Host for MemoryHost {
     async fn blob_list(&self) -> Result<Vec<String>> {
         unimplemented!()
     }
-    async fn blob_remove(&self, _: &str) -> Result<()> {
-        unimplemented!()
+    async fn blob_remove(&self, digest: &str) -> Result<()> {
+        self.committed.borrow_mut().retain(|(d, _)| d != digest);
+        Ok(())
     }
     async fn cache_read(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.cache.borrow().get(key).cloned())
@@ -219,25 +232,26 @@ impl Host for MemoryHost {
         Ok(blob.len() as u64)
     }
     async fn output_commit(&self, handle: Handle) -> Result<()> {
-        let (path, data) = self.writing.borrow_mut()[handle as usize].take().expect("an output committed once");
-        self.outputs.borrow_mut().insert(path, Output::File(data));
+        let (path, data) = self.writing.borrow_mut()[handle as usize].take().expect("open output");
+        let file = Output::File { data, mode: 0o644, owner: (0, 0), mtime: 0, link: None };
+        self.outputs.borrow_mut().insert(path, file);
         Ok(())
     }
     async fn output_abort(&self, handle: Handle) {
         self.writing.borrow_mut()[handle as usize] = None;
     }
     async fn output_mkdir(&self, path: &str) -> Result<()> {
-        self.outputs.borrow_mut().entry(path.to_string()).or_insert(Output::Dir);
-        Ok(())
+        self.output_create_dir(path).await
     }
     async fn output_read(&self, path: &str) -> Result<Option<Vec<u8>>> {
         Ok(match self.outputs.borrow().get(path) {
-            Some(Output::File(data)) => Some(data.clone()),
+            Some(Output::File { data, .. }) => Some(data.clone()),
             _ => None,
         })
     }
     async fn output_create_dir(&self, path: &str) -> Result<()> {
-        self.outputs.borrow_mut().insert(path.to_string(), Output::Dir);
+        let dir = Output::Dir { mode: 0o755, owner: (0, 0), mtime: 0 };
+        self.outputs.borrow_mut().entry(path.to_string()).or_insert(dir);
         Ok(())
     }
     async fn output_symlink(&self, path: &str, target: &[u8]) -> Result<()> {
@@ -246,30 +260,42 @@ impl Host for MemoryHost {
     }
     async fn output_hardlink(&self, path: &str, target: &str) -> Result<()> {
         let mut outputs = self.outputs.borrow_mut();
-        let linked = outputs.get(target).cloned().ok_or_else(|| Error::output(format!("{target}: not found")))?;
-        outputs.insert(path.to_string(), linked);
+        let Some(Output::File { data, mode, owner, mtime, .. }) = outputs.get(target).cloned() else {
+            return Err(Error::output(format!("{path}: hardlink to {target}, which is not a file")));
+        };
+        outputs.insert(path.to_string(), Output::File { data, mode, owner, mtime, link: Some(target.to_string()) });
         Ok(())
     }
     async fn output_list_dir(&self, path: &str) -> Result<Option<Vec<(String, bool)>>> {
+        let below = format!("{path}/");
         let outputs = self.outputs.borrow();
-        if outputs.get(path) != Some(&Output::Dir) {
+        if !matches!(outputs.get(path), Some(Output::Dir { .. })) {
             return Ok(None);
         }
-        let prefix = format!("{path}/");
         let children = outputs
             .iter()
-            .filter_map(|(p, o)| p.strip_prefix(&prefix).filter(|rest| !rest.contains('/')).map(|n| (n, o)))
-            .map(|(name, o)| (name.to_string(), *o == Output::Dir))
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix(&below)?;
+                (!name.contains('/')).then(|| (name.to_string(), matches!(v, Output::Dir { .. })))
+            })
             .collect();
         Ok(Some(children))
     }
     async fn output_remove(&self, path: &str) -> Result<()> {
         let below = format!("{path}/");
-        self.outputs.borrow_mut().retain(|p, _| p != path && !p.starts_with(&below));
+        self.outputs.borrow_mut().retain(|k, _| k != path && !k.starts_with(&below));
         Ok(())
     }
-    async fn output_set_attributes(&self, _: &str, _: u32, _: u32, _: u32, _: i64) -> Result<()> {
-        Ok(())
+    async fn output_set_attributes(&self, path: &str, new_mode: u32, uid: u32, gid: u32, time: i64) -> Result<()> {
+        match self.outputs.borrow_mut().get_mut(path) {
+            Some(Output::Dir { mode, owner, mtime } | Output::File { mode, owner, mtime, .. }) => {
+                (*mode, *owner, *mtime) = (new_mode, (uid, gid), time);
+                Ok(())
+            }
+            // A symlink's own attributes are not kept here.
+            Some(Output::Symlink(_)) => Ok(()),
+            None => Err(Error::output(format!("{path}: attributes of what is not there"))),
+        }
     }
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse> {
         self.requests.borrow_mut().push(request.clone());
@@ -305,7 +331,7 @@ fn source_entry(name: &[u8], kind: EntryKind, size: u64, inode: u64) -> SourceEn
         uid: 0,
         gid: 0,
         size,
-        mtime: 1_000_000_000,
+        mtime: 1000,
         link_target: Vec::new(),
         dev_major: 0,
         dev_minor: 0,

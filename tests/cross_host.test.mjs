@@ -441,3 +441,42 @@ test('healthcheck, volumes and stop signal: same config from both hosts, as skop
     assert.match(bad.stderr, /need --healthcheck-cmd|--healthcheck-interval "10"/);
   }
 });
+
+test('--base applied for type=tar and type=local: both hosts give the same bytes and trees (issue 19)', () => {
+  const work = tempDir();
+  const layout = path.join(work, 'base');
+  execFileSync('python3', [path.join(repo, 'tests', 'support', 'make_base.py'), layout, `outport-cross-escape-${process.pid}`]);
+  const app = path.join(work, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'app.txt'), 'on top\n');
+  const tars = {};
+  const trees = {};
+  const describe = (dir) =>
+    fs
+      .readdirSync(dir, { recursive: true })
+      .sort()
+      .map((f) => {
+        const p = path.join(dir, f);
+        const st = fs.lstatSync(p);
+        const what = st.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : st.isFile() ? fs.readFileSync(p).toString('base64') : 'dir';
+        return `${f} ${(st.mode & 0o7777).toString(8)} ${Math.floor(st.mtimeMs / 1000)} ${st.nlink} ${what}`;
+      });
+  for (const [host, argv] of [['native', [nativeBin]], ['npm', [process.execPath, npmBin]]]) {
+    const tar = path.join(work, `${host}.tar`);
+    const local = path.join(work, `${host}-local`);
+    const result = spawnSync(argv[0], [...argv.slice(1), 'export', app, '--base', `oci:${layout}:1`, '-o', `type=tar,dest=${tar}`, '-o', `type=local,dest=${local}`], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: EPOCH, OUTPORT_STORE: path.join(work, `${host}-store`) },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    tars[host] = fs.readFileSync(tar);
+    trees[host] = describe(local);
+  }
+  assert.ok(tars.native.equals(tars.npm));
+  assert.deepEqual(trees.npm, trees.native);
+  const listing = execFileSync('tar', ['-tf', path.join(work, 'npm.tar')], { encoding: 'utf8' }).split('\n');
+  assert.ok(listing.includes('etc/hosts') && listing.includes('app.txt') && !listing.some((n) => n.includes('.wh.')), listing.join(' '));
+  // The symlink climbs to the real /tmp; what is beneath it lands in the output's tmp/ only.
+  assert.ok(!fs.existsSync(path.join('/tmp', `outport-cross-escape-${process.pid}`)));
+  assert.ok(fs.existsSync(path.join(work, 'npm-local', 'tmp', `outport-cross-escape-${process.pid}`)));
+});

@@ -163,8 +163,8 @@ struct ExportArgs {
     /// Target platform OS/ARCH[/VARIANT] (default: the base image's, else this machine's).
     #[arg(long)]
     platform: Option<String>,
-    /// Build on this image: a registry reference (host/repo:tag, …@sha256:…), oci:DIR[:TAG] or
-    /// oci-archive:FILE[:TAG].
+    /// Build on this image: a registry reference (host/repo:tag, …@sha256:…), oci:DIR[:TAG],
+    /// oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME].
     #[arg(long, value_name = "REF")]
     base: Option<String>,
     /// Allow plain HTTP or an unverified certificate for the base image's registry.

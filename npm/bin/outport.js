@@ -24,8 +24,8 @@ Options:
       --attest SPEC        attach type=sbom|provenance,path=FILE (repeatable)
       --allow ENT          entitlement: buildx.local.delete (mode=delete outside the working dir)
       --platform P         target platform OS/ARCH[/VARIANT] (default: the base image's, else this machine's)
-      --base REF           build on this image: host/repo:tag, host/repo@sha256:…, oci:DIR[:TAG] or
-                           oci-archive:FILE[:TAG]
+      --base REF           build on this image: host/repo:tag, host/repo@sha256:…, oci:DIR[:TAG],
+                           oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]
       --base-insecure      allow plain HTTP or an unverified certificate for the base image's registry
       --result FILE        multi-platform build result (JSON) instead of ROOTFS
       --layer SRC[:DEST]   add a layer from a directory, file or layer tarball at DEST (default /; repeatable)

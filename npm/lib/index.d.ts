@@ -282,8 +282,12 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
   /**
    * Build on this image (`--base`; with `result`, each platform on the base's image for it): a
    * registry reference (`host/repo:tag`, `host/repo@sha256:…`), `oci:DIR[:TAG]` (an OCI image layout
-   * directory) or `oci-archive:FILE[:TAG]` (one in a tarball). Its layers are reused unchanged and its
-   * config (Env, Entrypoint, Cmd, …) is the starting point for `config`. Not with `config.configFile`.
+   * directory), `oci-archive:FILE[:TAG]` (one in a tarball) or `docker-archive:FILE[:NAME]` (a
+   * `docker save` / `podman save` / `type=docker` tarball; NAME a repo tag or `@N`). Its layers are
+   * reused unchanged and its config (Env, Entrypoint, Cmd, …) is the starting point for `config`; a
+   * `config.configFile` goes over it as a Dockerfile stage over its FROM (its Env set in place or
+   * appended, Labels merged, base history first). `local` and `tar` outputs and `unpack=true` give the
+   * base's files too (its layers applied: whiteouts, opaque directories, hardlinks).
    */
   base?: string;
   /** Plain HTTP or an unverified TLS certificate for the base image's registry only. */

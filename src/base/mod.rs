@@ -1,8 +1,10 @@
 //! `--base REF`: the image a new one is built on. Resolves the reference (a registry image, an OCI
-//! layout directory or an OCI layout tarball), picks the platform's manifest, reads and verifies its config and copies
-//! its layer blobs into the store, so every output can reuse them unchanged.
+//! layout directory, an OCI layout tarball or a `docker save` tarball), picks the platform's
+//! manifest, reads and verifies its config and copies its layer blobs into the store, so every
+//! output can reuse them unchanged.
 
 pub mod archive;
+pub mod docker_archive;
 pub mod layout;
 pub mod manifest;
 pub(crate) mod tar_scan;
@@ -17,6 +19,7 @@ use crate::reference::Reference;
 use crate::registry::auth::Access;
 use crate::registry::{pull, Repository};
 use archive::Archive;
+use docker_archive::DockerArchive;
 use layout::Layout;
 use manifest::Parsed;
 use serde_json::Value;
@@ -41,6 +44,7 @@ enum Source {
     Registry { repo: Box<Repository>, reference: Reference },
     Layout(Layout),
     Archive(Archive),
+    DockerArchive(DockerArchive),
 }
 
 /// `PATH[:TAG]`: a last `:` part without `/` is the tag (containers-image's rule for oci: names).
@@ -67,10 +71,14 @@ impl Source {
             }
             return Ok(Source::Archive(Archive { file: file.to_string(), tag }));
         }
-        if raw.starts_with("docker-archive:") {
-            return Err(Error::option(format!(
-                "--base {raw}: docker-archive bases are not supported; give oci-archive:FILE (a type=docker tarball is one too), oci:DIR or a registry reference"
-            )));
+        if let Some(rest) = raw.strip_prefix("docker-archive:") {
+            let archive = docker_archive::parse(rest);
+            if archive.file.is_empty() {
+                return Err(Error::option(format!(
+                    "--base {raw}: docker-archive: needs a file (docker-archive:FILE[:NAME])"
+                )));
+            }
+            return Ok(Source::DockerArchive(archive));
         }
         let reference = Reference::parse_normalized(raw.strip_prefix("docker://").unwrap_or(raw))
             .map_err(|e| Error::option(format!("--base: {}", e.message)))?;
@@ -82,6 +90,7 @@ impl Source {
             Source::Registry { reference, .. } => reference.full(),
             Source::Layout(layout) => layout.name(),
             Source::Archive(archive) => archive.name(),
+            Source::DockerArchive(archive) => archive.name(),
         }
     }
 
@@ -103,6 +112,7 @@ impl Source {
                 let bytes = archive.small_blob(host, &root, pull::MAX_MANIFEST as u64).await?;
                 Ok((bytes, Some(root.media_type).filter(|t| !t.is_empty())))
             }
+            Source::DockerArchive(archive) => archive.root(host).await,
         }
     }
 
@@ -120,6 +130,7 @@ impl Source {
             Source::Registry { repo, .. } => pull::small_blob(host, repo, expected, limit).await,
             Source::Layout(layout) => layout.small_blob(host, expected, limit as u64).await,
             Source::Archive(archive) => archive.small_blob(host, expected, limit as u64).await,
+            Source::DockerArchive(archive) => archive.config(expected),
         }
     }
 
@@ -140,6 +151,8 @@ impl Source {
                 }
             }
             Source::Archive(archive) => archive.store_blobs(host, layers).await?,
+            // Stored while the archive was read.
+            Source::DockerArchive(_) => {}
         }
         Ok(())
     }
@@ -249,7 +262,9 @@ mod tests {
         assert!(error("oci:").contains("oci: needs a directory"));
         let Source::Archive(a) = Source::parse("oci-archive:out/app.tar:v1", false).unwrap() else { panic!() };
         assert_eq!((a.file.as_str(), a.tag.as_deref()), ("out/app.tar", Some("v1")));
-        assert!(error("docker-archive:x.tar").contains("--base docker-archive:x.tar"));
+        let Source::DockerArchive(a) = Source::parse("docker-archive:x.tar:app:1", false).unwrap() else { panic!() };
+        assert_eq!((a.file.as_str(), a.name.as_deref()), ("x.tar", Some("app:1")));
+        assert!(error("docker-archive:").contains("docker-archive: needs a file"));
         assert!(error("Bad Name").starts_with("--base: "));
     }
 

@@ -9,6 +9,21 @@ use crate::tar::{Event, Reader, Truncation};
 
 const READ_CHUNK: u32 = 1 << 20;
 
+/// One entry as [`TarScan::next_entry`] gives it.
+pub struct ScanEntry {
+    /// Without a leading `./`.
+    pub name: String,
+    pub size: u64,
+    pub typeflag: u8,
+    pub linkname: String,
+}
+
+impl ScanEntry {
+    pub fn is_file(&self) -> bool {
+        matches!(self.typeflag, b'0' | b'7')
+    }
+}
+
 pub struct TarScan<'h, H: Host> {
     host: &'h H,
     handle: Handle,
@@ -31,6 +46,17 @@ impl<'h, H: Host> TarScan<'h, H> {
 
     /// The next regular file: its name (without a leading `./`) and size; None at the end.
     pub async fn next_file(&mut self) -> Result<Option<(String, u64)>> {
+        while let Some(entry) = self.next_entry().await? {
+            if entry.is_file() {
+                return Ok(Some((entry.name, entry.size)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next entry of any kind (links too: `docker save` writes a layer it already wrote as a
+    /// symlink to it); None at the end.
+    pub async fn next_entry(&mut self) -> Result<Option<ScanEntry>> {
         loop {
             if self.pos == self.buffer.len() && !self.fill().await? {
                 // Like Go's reader: the file may end between two blocks, with or without end marker.
@@ -46,9 +72,10 @@ impl<'h, H: Host> TarScan<'h, H> {
                 _ => None,
             };
             self.pos += n;
-            if let Some(entry) = entry.filter(|e| matches!(e.typeflag, b'0' | b'7')) {
-                let name = String::from_utf8_lossy(&entry.name);
-                return Ok(Some((name.trim_start_matches("./").to_string(), entry.data_size())));
+            if let Some(entry) = entry.filter(|e| e.typeflag != b'g') {
+                let name = String::from_utf8_lossy(&entry.name).trim_start_matches("./").to_string();
+                let linkname = String::from_utf8_lossy(&entry.linkname).into_owned();
+                return Ok(Some(ScanEntry { name, size: entry.data_size(), typeflag: entry.typeflag, linkname }));
             }
         }
     }

@@ -4,13 +4,13 @@
 //! epoch every entry's mtime is the epoch.
 
 use super::staging::Staged;
+use crate::apply::Final;
 use crate::attest::{self, Attestation};
 use crate::build_result::PlatformInput;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::{Handle, Host, ProgressEvent, SourceEntry};
-use crate::layer::source::LayerSource;
-use crate::layer::walk::{self, Item, Mtime, TarSink, Tree, Visitor};
+use crate::layer::walk::{self, Item, Mtime, TarSink, Visitor};
 use crate::tar::{self, typeflag, Header};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -66,25 +66,44 @@ pub async fn write_tar<H: Host>(
             };
             out.write(&tar::encode(&dir)).await?;
         }
-        let roots = &input.layers;
-        walk::write_tree(host, &Tree { roots, mtime, prefix: prefix.as_bytes() }, &mut out).await?;
-        for (name, bytes) in attestations.files(host, roots, input, inputs.len() > 1).await? {
-            let header = Header {
-                name: format!("{prefix}{name}").into_bytes(),
-                typeflag: typeflag::REGULAR,
-                mode: 0o600,
-                size: bytes.len() as i64,
-                mtime: attestations.time,
-                ..Default::default()
-            };
-            out.write(&tar::encode(&header)).await?;
-            out.write(&bytes).await?;
-            out.write(&[0u8; tar::BLOCK][..tar::padding(bytes.len() as u64)]).await?;
-        }
+        let tree = Final::prepare(host, &input.base_layers, &input.layers).await?;
+        let written =
+            write_platform_tar(host, &tree, mtime, &prefix, &mut out, attestations, input, inputs.len() > 1).await;
+        tree.release(host).await;
+        written?;
         host.progress(ProgressEvent { phase: "tar".into(), id: input.platform.id(), current: 1, total: 1 });
     }
     out.write(&tar::TRAILER).await?;
     out.flush().await
+}
+
+/// One platform's tree and attestation files into the tar.
+#[allow(clippy::too_many_arguments)]
+async fn write_platform_tar<H: Host>(
+    host: &H,
+    tree: &Final<'_>,
+    mtime: Mtime,
+    prefix: &str,
+    out: &mut OutputTar<'_, H>,
+    attestations: &Attestations<'_>,
+    input: &PlatformInput,
+    several: bool,
+) -> Result<()> {
+    tree.visit(host, mtime, prefix.as_bytes(), &mut walk::tar_visitor(host, out)).await?;
+    for (name, bytes) in attestations.files(host, tree, input, several).await? {
+        let header = Header {
+            name: format!("{prefix}{name}").into_bytes(),
+            typeflag: typeflag::REGULAR,
+            mode: 0o600,
+            size: bytes.len() as i64,
+            mtime: attestations.time,
+            ..Default::default()
+        };
+        out.write(&tar::encode(&header)).await?;
+        out.write(&bytes).await?;
+        out.write(&[0u8; tar::BLOCK][..tar::padding(bytes.len() as u64)]).await?;
+    }
+    Ok(())
 }
 
 /// The local exporter: write each platform's filesystem under `target.root` (in `<os>_<arch>/`
@@ -101,7 +120,10 @@ pub async fn write_local<H: Host>(
 ) -> Result<LocalWritten> {
     let root = target.root.trim_end_matches('/');
     let split = target.split;
-    let mtime = epoch.map_or(Mtime::Keep, Mtime::Set);
+    let mtime = match epoch {
+        Some(epoch) if !target.layer_times => Mtime::Set(epoch),
+        _ => Mtime::Keep,
+    };
     let mut local = LocalVisitor {
         host,
         base: String::new(),
@@ -116,18 +138,11 @@ pub async fn write_local<H: Host>(
         host.output_create_dir(&local.base).await?;
         local.written.insert(local.base.clone(), local.platform.clone());
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 0, total: 1 });
-        let roots = &input.layers;
-        walk::walk(host, &Tree { roots, mtime, prefix: b"" }, &mut local).await?;
-        for (name, bytes) in attestations.files(host, roots, input, !split && inputs.len() > 1).await? {
-            let path = local.path(name.as_bytes(), false)?;
-            let handle = host.output_open(&path).await?;
-            if let Err(e) = host.output_write(handle, &bytes).await {
-                host.output_abort(handle).await;
-                return Err(e);
-            }
-            host.output_commit(handle).await?;
-            host.output_set_attributes(&path, 0o600, 0, 0, attestations.time).await?;
-        }
+        let tree = Final::prepare(host, &input.base_layers, &input.layers).await?;
+        let several = !split && inputs.len() > 1;
+        let written = write_platform_local(host, &tree, mtime, &mut local, attestations, input, several).await;
+        tree.release(host).await;
+        written?;
         host.progress(ProgressEvent { phase: "local".into(), id: local.platform.clone(), current: 1, total: 1 });
     }
     // Directory times last, deepest first: writing their children changed them.
@@ -135,6 +150,30 @@ pub async fn write_local<H: Host>(
     set_directory_attributes(host, &local.dirs, |p| p.to_string()).await?;
     warnings.extend(local.skipped);
     Ok(LocalWritten { written: local.written, dirs: local.dirs })
+}
+
+/// One platform's tree and attestation files into its directory.
+async fn write_platform_local<H: Host>(
+    host: &H,
+    tree: &Final<'_>,
+    mtime: Mtime,
+    local: &mut LocalVisitor<'_, H>,
+    attestations: &Attestations<'_>,
+    input: &PlatformInput,
+    several: bool,
+) -> Result<()> {
+    tree.visit(host, mtime, b"", local).await?;
+    for (name, bytes) in attestations.files(host, tree, input, several).await? {
+        let path = local.path(name.as_bytes(), false)?;
+        let handle = host.output_open(&path).await?;
+        if let Err(e) = host.output_write(handle, &bytes).await {
+            host.output_abort(handle).await;
+            return Err(e);
+        }
+        host.output_commit(handle).await?;
+        host.output_set_attributes(&path, 0o600, 0, 0, attestations.time).await?;
+    }
+    Ok(())
 }
 
 /// What a local export wrote (paths under its staging root), for [`finish_local`].
@@ -182,6 +221,10 @@ pub struct Local<'a> {
     pub root: &'a str,
     /// One `<os>_<arch>` directory per platform.
     pub split: bool,
+    /// Every entry keeps its own time whatever the epoch: an unpack gives the image's layers as
+    /// they are (their times are not rewritten: rewrite-timestamp does not go with unpack).
+    /// Otherwise an epoch is every entry's time, as BuildKit's local exporter sets it.
+    pub layer_times: bool,
 }
 
 /// Remove every entry under `dest` that this export did not write (links are not followed).
@@ -251,6 +294,19 @@ impl<H: Host> Visitor for LocalVisitor<'_, H> {
                 }
                 host.output_commit(handle).await?;
             }
+            Item::Packed { pack, offset, .. } => {
+                let handle = host.output_open(&path).await?;
+                let mut out = OutputTar { host, handle, pending: Vec::new() };
+                let copied = match walk::copy_blob(host, pack, offset, entry.size, &mut out).await {
+                    Ok(()) => out.flush().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = copied {
+                    host.output_abort(handle).await;
+                    return Err(e);
+                }
+                host.output_commit(handle).await?;
+            }
             Item::EmptyFile => {
                 let handle = host.output_open(&path).await?;
                 host.output_commit(handle).await?;
@@ -286,7 +342,7 @@ impl Attestations<'_> {
     async fn files<H: Host>(
         &self,
         host: &H,
-        roots: &[LayerSource],
+        tree: &Final<'_>,
         input: &PlatformInput,
         several: bool,
     ) -> Result<Vec<(String, Vec<u8>)>> {
@@ -294,7 +350,7 @@ impl Attestations<'_> {
             return Ok(Vec::new());
         }
         let mut subjects = Subjects { host, list: Vec::new(), digests: HashMap::new() };
-        walk::walk(host, &Tree { roots, mtime: Mtime::Keep, prefix: b"" }, &mut subjects).await?;
+        tree.visit(host, Mtime::Keep, b"", &mut subjects).await?;
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for a in self.attestations {
             let mut name = format!("{}{}", self.prefix, a.file_name);
@@ -338,6 +394,7 @@ impl<H: Host> Visitor for Subjects<'_, H> {
                 walk::copy_source(self.host, source, entry.size, &mut sink).await?;
                 sink.0.finish().trim_start_matches("sha256:").to_string()
             }
+            Item::Packed { sha256, .. } => sha256.trim_start_matches("sha256:").to_string(),
             Item::EmptyFile => Hasher::new().finish().trim_start_matches("sha256:").to_string(),
             Item::Hardlink { target } => self.digests.get(target).cloned().unwrap_or_default(),
             _ => return Ok(()),

@@ -92,7 +92,6 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     };
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
-        check_base_supported(plan, &inputs)?;
         if let Target::Local { dest, delete: true, .. } = &plan.target {
             check_delete_allowed(dest, request)?;
         }
@@ -199,13 +198,9 @@ async fn inputs<H: Host>(
     }
     let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
     if let Some(base) = base {
-        if let Some(file) = &settings.config_file {
-            return Err(Error::option(format!(
-                "--config {file} and --base {} both give the starting config: use one of them",
-                base.reference
-            )));
-        }
-        let input = build_result::on_base(host, &base, requested.as_ref(), layers, &settings, warnings).await?;
+        let config_file = settings.config_file.as_deref();
+        let input =
+            build_result::on_base(host, &base, requested.as_ref(), config_file, layers, &settings, warnings).await?;
         return Ok(vec![input]);
     }
     let config_file = settings.config_file.as_deref();
@@ -312,29 +307,13 @@ fn node_app_defaults(settings: &mut ConfigSettings) {
     settings.user.get_or_insert_with(|| "1000".into());
 }
 
-/// The repository of a `--base` that names a registry image (not `oci:` or `oci-archive:`).
+/// The repository of a `--base` that names a registry image (not `oci:`, `oci-archive:` or
+/// `docker-archive:`).
 fn registry_base(base: &str) -> Option<Reference> {
-    if base.starts_with("oci:") || base.starts_with("oci-archive:") {
+    if base.starts_with("oci:") || base.starts_with("oci-archive:") || base.starts_with("docker-archive:") {
         return None;
     }
     Reference::parse_normalized(base.strip_prefix("docker://").unwrap_or(base)).ok()
-}
-
-/// Outputs that write the root filesystem itself would need the base layers unpacked, which the
-/// exporter does not do yet: refuse them rather than silently leave the base files out.
-fn check_base_supported(plan: &Plan, inputs: &[PlatformInput]) -> Result<()> {
-    if inputs.iter().all(|i| i.base_layers.is_empty()) {
-        return Ok(());
-    }
-    let unpacks = matches!(&plan.target, Target::Image(t) if t.unpack);
-    if matches!(plan.target, Target::Filesystem { .. } | Target::Local { .. }) || unpacks {
-        return Err(Error::option(format!(
-            "type={}{}: not supported with --base yet (the base image's files would be missing)",
-            plan.kind.name(),
-            if unpacks { ",unpack=true" } else { "" }
-        )));
-    }
-    Ok(())
 }
 
 fn base_request(request: &ExportRequest) -> Option<build_result::BaseRequest<'_>> {
@@ -447,7 +426,7 @@ async fn export_one<H: Host>(
                 .await;
         }
         (Target::Local { files: options, .. }, Opened::Dir(staged, written)) => {
-            let local = filesystem::Local { root: &staged.dir, split: options.split };
+            let local = filesystem::Local { root: &staged.dir, split: options.split, layer_times: false };
             let files = attestation_files(run, options, time);
             *written =
                 Some(filesystem::write_local(host, &run.inputs, epoch, &local, &files, &mut response.warnings).await?);
@@ -512,7 +491,7 @@ async fn export_one<H: Host>(
             // BuildKit unpacks only when storing a name, and only the default platform: ours is the first.
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
             let staged = Staged::begin(host, &dir).await?;
-            let local = filesystem::Local { root: &staged.dir, split: false };
+            let local = filesystem::Local { root: &staged.dir, split: false, layer_times: true };
             let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
             let inputs = &run.inputs[..1];
             let written =

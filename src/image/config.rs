@@ -377,6 +377,60 @@ pub fn config_platform(what: &str, config: &ImageConfig) -> Result<Option<Platfo
     }
 }
 
+/// `--base` with `--config FILE`: the file's config is the starting point with the base's
+/// underneath, as a Dockerfile stage builds on its FROM image. Top-level fields the file gives win
+/// (the base's fill in the rest); the base history comes first, then the file's; `created` goes
+/// (the new image's time comes from its history). In `config`, the file's fields replace the
+/// base's (a new `Entrypoint` drops the base's `Cmd`), except `Env` (a variable the file sets replaces the base's in place, a new one is
+/// appended: BuildKit's `ENV`), and `Labels`, `ExposedPorts` and `Volumes`, which are merged with
+/// the file's entries winning.
+pub fn over_base(base: &ImageConfig, file: ImageConfig) -> ImageConfig {
+    let mut merged = file;
+    for (key, value) in &base.values {
+        if !merged.contains_key(key) && !matches!(key.as_str(), "created" | "history") {
+            merged.values.insert(key.clone(), value.clone());
+            if let Some(raw) = base.raw.get(key) {
+                merged.raw.insert(key.clone(), raw.clone());
+            }
+        }
+    }
+    let list = |c: Option<&Value>| c.and_then(Value::as_array).cloned().unwrap_or_default();
+    let base_history = list(base.get("history"));
+    if !base_history.is_empty() {
+        let history = [base_history, list(merged.get("history"))].concat();
+        merged.insert("history".into(), Value::Array(history));
+    }
+    if let (Some(Value::Object(under)), Some(Value::Object(over))) = (base.get("config"), merged.get("config")) {
+        let mut inner = under.clone();
+        for (key, value) in over {
+            match (key.as_str(), inner.get_mut(key), value) {
+                ("Env", Some(Value::Array(env)), Value::Array(added)) => {
+                    for pair in added {
+                        let name = |v: &Value| v.as_str().map(|s| s.split_once('=').map_or(s, |(k, _)| k).to_string());
+                        match env.iter().position(|e| name(e) == name(pair)) {
+                            Some(i) => env[i] = pair.clone(),
+                            None => env.push(pair.clone()),
+                        }
+                    }
+                }
+                ("Labels" | "ExposedPorts" | "Volumes", Some(Value::Object(mine)), Value::Object(added)) => {
+                    mine.extend(added.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                _ => {
+                    inner.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        // As a Dockerfile ENTRYPOINT does: a new entrypoint drops the inherited Cmd.
+        if over.contains_key("Entrypoint") && !over.contains_key("Cmd") {
+            inner.remove("Cmd");
+        }
+        merged.insert("config".into(), Value::Object(docker_config_in_go_order(&inner)));
+    }
+    merged.remove("created");
+    merged
+}
+
 /// What a base image contributed: the bottom `layers` of rootfs, and its history, whose leading
 /// entries keep their times under SOURCE_DATE_EPOCH (BuildKit, issue #4614).
 #[derive(Debug, Clone, Copy, Default)]
@@ -568,6 +622,31 @@ mod tests {
         let config = parse_config("c.json", file).unwrap();
         let done = finish(config, &platform, &diff_ids, FromBase::default(), secs(1_900_000_000), Some(1_445_412_480));
         assert!(!String::from_utf8(gojson::compact(&done)).unwrap().contains("2030-01-01"));
+    }
+
+    #[test]
+    fn a_config_file_goes_over_the_base_config() {
+        let base = parse_config(
+            "b",
+            br#"{"os":"linux","architecture":"amd64","created":"2020-01-01T00:00:00Z","config":{"Env":["PATH=/bin","A=base"],"Cmd":["sh"],"Labels":{"x":"1","y":"1"}},
+            "history":[{"created":"2020-01-01T00:00:00Z","created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:b"]}}"#,
+        )
+        .unwrap();
+        let file = parse_config(
+            "f",
+            br#"{"config":{"Env":["A=file","B=new"],"Entrypoint":["/app"],"Labels":{"y":"2"}},"history":[{"created_by":"file"}]}"#,
+        )
+        .unwrap();
+        let merged = over_base(&base, file);
+        assert_eq!(
+            merged["config"],
+            json!({"Env":["PATH=/bin","A=file","B=new"],"Entrypoint":["/app"],"Labels":{"x":"1","y":"2"}})
+        );
+        assert_eq!(
+            merged["history"],
+            json!([{"created":"2020-01-01T00:00:00Z","created_by":"base"},{"created_by":"file"}])
+        );
+        assert_eq!((merged["os"].as_str(), merged.get("created")), (Some("linux"), None));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub enum Mtime {
 }
 
 impl Mtime {
-    fn apply(self, mtime: i64) -> i64 {
+    pub fn apply(self, mtime: i64) -> i64 {
         match self {
             Mtime::Keep => mtime,
             Mtime::Clamp(epoch) => mtime.min(epoch),
@@ -89,6 +89,15 @@ pub enum Item<'a> {
     /// A regular file; its content is read from `source` (a host path).
     File {
         source: &'a [u8],
+    },
+    /// A regular file whose content is `entry.size` bytes of the stored blob `pack` from `offset`
+    /// (a base layer's file); `sha256` is the content's digest.
+    Packed {
+        pack: &'a str,
+        offset: u64,
+        sha256: &'a str,
+        /// Its `security.capability` extended attribute, if any (a tar carries it as a PAX record).
+        capability: Option<&'a [u8]>,
     },
     /// Another name (already visited) for the same file.
     Hardlink {
@@ -218,8 +227,13 @@ pub async fn write_headers<H: Host, S: TarSink>(host: &H, tree: &Tree<'_>, out: 
     Ok(Headers { file_data: visitor.skipped, files, newest_change_ns: visitor.newest_change_ns })
 }
 
+/// A visitor writing the tar stream of what it visits (headers and data, no trailer).
+pub fn tar_visitor<'a, H: Host, S: TarSink>(host: &'a H, out: &'a mut S) -> TarVisitor<'a, H, S> {
+    TarVisitor { host, out, file_data: true, skipped: 0, files: None, newest_change_ns: 0 }
+}
+
 /// Turns visited entries into tar headers and file data.
-struct TarVisitor<'a, H: Host, S: TarSink> {
+pub struct TarVisitor<'a, H: Host, S: TarSink> {
     host: &'a H,
     out: &'a mut S,
     file_data: bool,
@@ -247,6 +261,15 @@ impl<H: Host, S: TarSink> Visitor for TarVisitor<'_, H, S> {
                 file_header(entry, name.to_vec())
             }
             Item::File { source } => return write_file(self.host, source, entry, name.to_vec(), self.out).await,
+            Item::Packed { pack, offset, capability, .. } => {
+                let mut header = file_header(entry, name.to_vec());
+                if let Some(value) = capability {
+                    header.pax_records.insert("SCHILY.xattr.security.capability".into(), value.to_vec());
+                }
+                self.out.write(&tar::encode(&header)).await?;
+                copy_blob(self.host, pack, offset, entry.size, self.out).await?;
+                return self.out.write(&[0u8; tar::BLOCK][..tar::padding(entry.size)]).await;
+            }
             Item::EmptyFile => file_header(entry, name.to_vec()),
             Item::Hardlink { target } => {
                 Header { linkname: target.to_vec(), ..header(entry, name.to_vec(), typeflag::HARDLINK) }
@@ -482,6 +505,21 @@ async fn copy_file<H: Host, S: TarSink>(host: &H, handle: u32, size: u64, path: 
         }
         out.write(&chunk).await?;
     }
+}
+
+/// Stream `size` bytes of the stored blob `digest` from `offset` into `out`.
+pub async fn copy_blob<H: Host, S: TarSink>(host: &H, digest: &str, offset: u64, size: u64, out: &mut S) -> Result<()> {
+    let mut done = 0u64;
+    while done < size {
+        let want = (size - done).min(READ_CHUNK as u64) as u32;
+        let chunk = host.blob_read(digest, offset + done, want).await?;
+        if chunk.is_empty() {
+            return Err(Error::store(format!("blob {digest} ends before byte {}", offset + size)));
+        }
+        done += chunk.len() as u64;
+        out.write(&chunk).await?;
+    }
+    Ok(())
 }
 
 fn join(root: &[u8], rel: &[u8]) -> Vec<u8> {
