@@ -48,8 +48,9 @@ fn tree_without_specials(root: &Path, umoci: bool) -> BTreeMap<String, String> {
         assert!(meta.file_type().is_fifo(), "{} is a fifo", fifo.display());
         fs::remove_file(&fifo).unwrap();
     }
-    if umoci {
-        fs::remove_file(root.join("dev/null")).unwrap();
+    let device = root.join("dev/null");
+    if umoci && device.exists() {
+        fs::remove_file(device).unwrap();
     }
     describe_tree(root)
 }
