@@ -18,24 +18,33 @@ pub struct Credentials {
     /// From `--creds` or the environment; used only for the registry an image is pushed to, so that a
     /// CI token for ghcr.io is never offered to docker.io when a base image is pulled from there.
     for_push: Option<Credential>,
+    /// From `--base-creds`: used only for pulls (the base image), never for a push.
+    for_pull: Option<Credential>,
     docker_config: Option<PathBuf>,
 }
 
 impl Credentials {
     /// `creds`: the `--creds USER:SECRET` flag, if given (else the environment is read).
-    pub fn new(creds: Option<&str>) -> Result<Credentials, String> {
+    pub fn new(creds: Option<&str>, base_creds: Option<&str>) -> Result<Credentials, String> {
         let for_push = match creds {
             Some(pair) => {
                 Some(parse_pair(pair).ok_or("--creds: expected USER:SECRET (e.g. --creds octocat:$GITHUB_TOKEN)")?)
             }
             None => from_env()?,
         };
-        Ok(Credentials { for_push, docker_config: docker_config_path() })
+        let for_pull = match base_creds {
+            Some(pair) => {
+                Some(parse_pair(pair).ok_or("--base-creds: expected USER:SECRET (e.g. --base-creds me:$TOKEN)")?)
+            }
+            None => None,
+        };
+        Ok(Credentials { for_push, for_pull, docker_config: docker_config_path() })
     }
 
     pub fn lookup(&self, registry: &str, for_push: bool) -> Result<Option<Credential>, CoreError> {
-        if let (true, Some(credential)) = (for_push, &self.for_push) {
-            return Ok(Some(credential.clone()));
+        match (for_push, &self.for_push, &self.for_pull) {
+            (true, Some(credential), _) | (false, _, Some(credential)) => return Ok(Some(credential.clone())),
+            _ => {}
         }
         let Some(path) = &self.docker_config else { return Ok(None) };
         let text = match std::fs::read_to_string(path) {

@@ -79,6 +79,10 @@ struct RegistryArgs {
     /// docker's config.json ($DOCKER_CONFIG or ~/.docker, credential helpers included).
     #[arg(long, value_name = "USER:SECRET")]
     creds: Option<String>,
+    /// Credentials for pulling the --base image, USER:SECRET (default: docker's config.json, as
+    /// `docker login` writes it). --creds never goes to the base's registry.
+    #[arg(long, value_name = "USER:SECRET")]
+    base_creds: Option<String>,
     /// Also trust this PEM CA bundle for registries' TLS certificates (besides the system's).
     #[arg(long, value_name = "FILE")]
     registry_ca: Option<PathBuf>,
@@ -87,7 +91,7 @@ struct RegistryArgs {
 impl RegistryArgs {
     /// For commands that never reach a registry.
     fn none() -> RegistryArgs {
-        RegistryArgs { creds: None, registry_ca: None }
+        RegistryArgs { creds: None, base_creds: None, registry_ca: None }
     }
 }
 
@@ -320,7 +324,7 @@ fn host_state(
         outputs: Default::default(),
         progress,
         http: http::Http::new(registry.registry_ca.as_deref())?,
-        credentials: credentials::Credentials::new(registry.creds.as_deref())?,
+        credentials: credentials::Credentials::new(registry.creds.as_deref(), registry.base_creds.as_deref())?,
         compress: compress_pool::CompressPool::new(compression_threads(None)),
         hashes: Default::default(),
         _store_lock: store_lock,

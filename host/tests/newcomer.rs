@@ -199,3 +199,29 @@ fn a_plain_http_registry_is_recognised() {
     let message = stderr(&out);
     assert!(message.contains("speaks plain HTTP") && message.contains("--base-insecure"), "{message}");
 }
+
+/// A base image in a private registry: --base-creds logs in for the pull; --creds (for pushes)
+/// never goes there, and the error names what works.
+#[test]
+fn base_creds_log_in_for_the_base_image() {
+    let registry = AuthRegistry::start("basic");
+    let ca = registry.ca.to_str().unwrap().to_string();
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/private:1", registry.addr);
+    ok(export_tree(work.path(), &example_rootfs(), &spec, &["--creds", &registry.creds(), "--registry-ca", &ca]));
+    let base = format!("{}/private:1", registry.addr);
+    let args = |extra: &[&str]| {
+        let mut args = vec!["--base", base.as_str(), "--registry-ca", ca.as_str()];
+        args.extend_from_slice(extra);
+        export_tree(work.path(), &example_rootfs(), "type=cacheonly", &args)
+    };
+    for extra in [vec![], vec!["--creds", "nobody:wrong"]] {
+        let out = args(&extra);
+        let message = stderr(&out);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(message.contains("--base-creds") && message.contains("docker login"), "{extra:?}: {message}");
+    }
+    let creds = registry.creds();
+    let out = ok(args(&["--base-creds", &creds]));
+    assert!(!stderr(&out).contains(&registry.password), "the secret is never printed");
+}

@@ -27,6 +27,7 @@ Options:
       --base REF           build on this image: host/repo:tag, host/repo@sha256:…, oci:DIR[:TAG],
                            oci-archive:FILE[:TAG] or docker-archive:FILE[:NAME]
       --base-insecure      allow plain HTTP or an unverified certificate for the base image's registry
+      --base-creds U:S     credentials for pulling the --base image (default: docker's config.json)
       --result FILE        multi-platform build result (JSON) instead of ROOTFS
       --layer SRC[:DEST]   add a layer from a directory, file or layer tarball at DEST (default /; repeatable)
       --node-app DIR       Node.js app: node_modules and the rest as two layers at the workdir (default /app)
@@ -70,6 +71,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   insecure: { type: 'boolean' },
   creds: { type: 'string' },
+  'base-creds': { type: 'string' },
   'registry-ca': { type: 'string' },
   'by-digest': { type: 'boolean' },
   platform: { type: 'string' },
@@ -204,6 +206,7 @@ async function main() {
     store: values.store,
     onProgress,
     creds: values.creds,
+    baseCreds: values['base-creds'],
     registryCa: values['registry-ca'],
     config: {
       configFile: values.config,

@@ -118,10 +118,19 @@ function fromDockerConfig(registry) {
   return fromAuths(file, config, key);
 }
 
-/** The host's `credentials(registry, forPush)` import. */
-function createCredentials(creds) {
+/** `baseCreds`: 'USER:SECRET' or { username, password } for pulling the base image only. */
+function pullCredential(baseCreds) {
+  if (baseCreds === undefined || baseCreds === null) return null;
+  const parsed = typeof baseCreds === 'string' ? parsePair(baseCreds) : baseCreds.username ? credential(baseCreds.username, baseCreds.password) : null;
+  if (!parsed) throw hostError('invalid-option', 'baseCreds: expected USER:SECRET or { username, password }');
+  return parsed;
+}
+
+/** The host's `credentials(registry, forPush)` import: `creds` only for pushes, `baseCreds` only for pulls. */
+function createCredentials(creds, baseCreds) {
   const forPush = pushCredential(creds);
-  return (registry, isPush) => (isPush && forPush ? forPush : fromDockerConfig(registry));
+  const forPull = pullCredential(baseCreds);
+  return (registry, isPush) => (isPush ? forPush : forPull) ?? fromDockerConfig(registry);
 }
 
 module.exports = { createCredentials, normalize };

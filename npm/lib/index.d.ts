@@ -292,6 +292,8 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
   base?: string;
   /** Plain HTTP or an unverified TLS certificate for the base image's registry only. */
   baseInsecure?: boolean;
+  /** `--base-creds`: credentials for pulling `base` ('USER:SECRET' or { username, password }); default docker's config.json. `creds` never goes to the base's registry. */
+  baseCreds?: string | { username: string; password: string };
   /** Content store directory; default $OUTPORT_STORE or $XDG_DATA_HOME/outport/store. */
   store?: string;
   config?: ConfigSettings;

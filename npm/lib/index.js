@@ -90,14 +90,14 @@ const WRITES_STORE = { writes: true };
  * Node host, a job that writes to the store (export, gc) holds the store's lock meanwhile, as in the
  * native CLI. `signal` (an AbortSignal) stops the job at its next step.
  */
-async function withHost({ store, onProgress, creds, registryCa, threads, host: given, signal } = {}, job, { writes = false } = {}) {
+async function withHost({ store, onProgress, creds, baseCreds, registryCa, threads, host: given, signal } = {}, job, { writes = false } = {}) {
   const { runAbortable } = await shared();
   if (given) return runAbortable(given, signal, job);
   signal?.throwIfAborted();
   const release = writes ? await acquireStoreLock(store ?? defaultStoreDir()) : null;
   let host;
   try {
-    host = createNodeHost({ store, onProgress, creds, registryCa, threads });
+    host = createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threads });
     return await runAbortable(host, signal, job);
   } finally {
     host?.dispose();

@@ -17,8 +17,8 @@ const { createCredentials } = require('./credentials');
  * `creds` ('USER:SECRET' or { username, password }) log in to the registry pushed to; `registryCa` is
  * a PEM file trusted for registries' TLS besides the system roots.
  */
-function createNodeHost({ store, onProgress, creds, registryCa, threads } = {}) {
-  const credentials = createCredentials(creds);
+function createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threads } = {}) {
+  const credentials = createCredentials(creds, baseCreds);
   const compression = new CompressPool(threads ?? defaultThreads());
   const transport = new Transport({ registryCa });
   const source = new Source();

@@ -50,6 +50,7 @@ const SCHEMAS = {
     platform: 'string',
     base: 'string',
     baseInsecure: 'boolean',
+    baseCreds: 'creds',
     dockerHost: 'string',
     keepMtimes: 'boolean',
     annotations: 'strings',

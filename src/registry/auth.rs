@@ -225,13 +225,19 @@ async fn fetch_token<H: Host>(
 }
 
 fn no_credentials(login: &Login<'_>) -> Error {
-    auth_error(
-        login,
-        &format!(
-            "authentication required and no credentials for {} (run `docker login {}`, or give --creds USER:TOKEN)",
-            login.registry, login.registry
+    let advice = login_advice(login.registry, login.access);
+    auth_error(login, &format!("authentication required and no credentials for {} ({advice})", login.registry))
+}
+
+/// What gives outport credentials for `registry`: a base image is pulled with `--base-creds` or
+/// docker's config (`docker login`, `DOCKER_CONFIG`); `--creds` is only for where images are pushed.
+pub fn login_advice(registry: &str, access: Access) -> String {
+    match access {
+        Access::Pull => format!(
+            "run `docker login {registry}` (or point DOCKER_CONFIG at a config that has it), or give --base-creds USER:SECRET (npm: baseCreds)"
         ),
-    )
+        Access::Push => format!("run `docker login {registry}`, or give --creds USER:TOKEN"),
+    }
 }
 
 fn auth_error(login: &Login<'_>, what: &str) -> Error {

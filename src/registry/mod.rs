@@ -206,8 +206,9 @@ impl Repository {
                 ErrorKind::Auth,
                 what,
                 &format!(
-                    "{answered} (no credentials for {}: run `docker login {}` or give --creds USER:TOKEN)",
-                    self.registry, self.registry
+                    "{answered} (no credentials for {}: {})",
+                    self.registry,
+                    auth::login_advice(&self.registry, self.access)
                 ),
             ),
             403 => self.error(ErrorKind::Auth, what, &format!("{answered} (access denied)")),
