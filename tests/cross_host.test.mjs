@@ -451,9 +451,16 @@ test('--base applied for type=tar and type=local: both hosts give the same bytes
   fs.writeFileSync(path.join(app, 'app.txt'), 'on top\n');
   const tars = {};
   const trees = {};
+  // A walk that never follows a symlink (readdirSync's recursive mode follows symlinked
+  // directories, and the base has one climbing to the real /tmp).
+  const walk = (dir, rel = '') =>
+    fs.readdirSync(path.join(dir, rel)).flatMap((name) => {
+      const f = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(path.join(dir, f));
+      return st.isDirectory() ? [f, ...walk(dir, f)] : [f];
+    });
   const describe = (dir) =>
-    fs
-      .readdirSync(dir, { recursive: true })
+    walk(dir)
       .sort()
       .map((f) => {
         const p = path.join(dir, f);
