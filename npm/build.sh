@@ -7,3 +7,5 @@ cargo build --quiet -p outport --target wasm32-unknown-unknown --profile wasm
 wasm-bindgen --target nodejs --out-dir npm/wasm target/wasm32-unknown-unknown/wasm/outport.wasm
 # The same core for browsers and web workers (lib/browser.mjs).
 wasm-bindgen --target web --out-dir npm/wasm-web target/wasm32-unknown-unknown/wasm/outport.wasm
+# The package ships the project's README and licence (npm includes both from the package root).
+cp README.md LICENSE npm/

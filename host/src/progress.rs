@@ -126,7 +126,10 @@ impl Row {
     fn line(&self, finished: bool) -> String {
         let id = short_id(&self.id);
         let state = if finished { "done" } else { "" };
-        // Steps counted in items (0/1) show no bytes.
+        // Steps counted in items (0/1) show no bytes; a blob the registry has moved none.
+        if self.phase == "exists" {
+            return format!("{:<10} {id:<ID_WIDTH$} {}, not sent", self.phase, bytes(self.total as f64));
+        }
         if self.total <= 1 {
             return format!("{:<10} {id:<ID_WIDTH$} {state}", self.phase);
         }
@@ -194,5 +197,12 @@ mod tests {
         assert!(line.contains("50 B") && line.contains("100 B") && line.contains("/s"), "{line}");
         let step = Row { phase: "write".into(), id: "out.tar".into(), current: 1, total: 1, started: Instant::now() };
         assert!(step.line(true).ends_with("done"));
+        let there =
+            Row { phase: "exists".into(), id: "sha256:ab".into(), current: 2048, total: 2048, started: Instant::now() };
+        assert!(
+            there.line(true).ends_with("2.0 KiB, not sent") && !there.line(true).contains("/s"),
+            "{}",
+            there.line(true)
+        );
     }
 }

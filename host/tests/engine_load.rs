@@ -17,10 +17,16 @@ struct Podman {
     _dir: TempDir,
     socket: PathBuf,
     child: Child,
+    tcp: Option<String>,
 }
 
 impl Podman {
     fn start() -> Option<Podman> {
+        Podman::start_on(None)
+    }
+
+    /// With `tcp`: the service listens on that address (`tcp://127.0.0.1:PORT`) instead of the socket.
+    fn start_on(tcp: Option<&str>) -> Option<Podman> {
         if !is_root() {
             eprintln!("skipped: podman's service runs as root here");
             return None;
@@ -31,12 +37,12 @@ impl Podman {
             .args(["--root", &dir.path().join("root").to_string_lossy()])
             .args(["--runroot", &dir.path().join("run").to_string_lossy()])
             .args(["--storage-driver", "vfs", "system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
+            .arg(tcp.map_or_else(|| format!("unix://{}", socket.display()), str::to_string))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("podman is installed (scripts/setup.sh)");
-        let podman = Podman { _dir: dir, socket, child };
+        let podman = Podman { _dir: dir, socket, child, tcp: tcp.map(str::to_string) };
         let started = Instant::now();
         while podman.get("/_ping").is_none() {
             assert!(started.elapsed() < Duration::from_secs(30), "podman's service did not start");
@@ -51,10 +57,14 @@ impl Podman {
 
     /// GET `path` through the engine's API: the body when 200.
     fn get(&self, path: &str) -> Option<String> {
-        let out = Command::new("curl")
-            .args(["-sf", "--unix-socket", &self.socket.to_string_lossy(), &format!("http://d/v1.41{path}")])
-            .output()
-            .ok()?;
+        let mut curl = Command::new("curl");
+        match &self.tcp {
+            Some(tcp) => curl.args(["-sf", &format!("{}/v1.41{path}", tcp.replacen("tcp://", "http://", 1))]),
+            None => {
+                curl.args(["-sf", "--unix-socket", &self.socket.to_string_lossy(), &format!("http://d/v1.41{path}")])
+            }
+        };
+        let out = curl.output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
@@ -264,4 +274,19 @@ fn a_connection_dropped_half_way_is_an_error() {
     assert!(!out.status.success(), "never a reported success: {}", String::from_utf8_lossy(&out.stdout));
     assert!(stderr(&out).contains("engine"), "{}", stderr(&out));
     assert!(podman.image("cut:1").is_none());
+}
+
+/// DOCKER_HOST=tcp://HOST:PORT reaches an engine listening on TCP.
+#[test]
+fn an_engine_on_tcp_is_reached() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("tcp://127.0.0.1:{port}");
+    let Some(podman) = Podman::start_on(Some(&address)) else { return };
+    let work = tempdir().unwrap();
+    let out =
+        ok(outport_command(work.path(), &["export", example_rootfs().to_str().unwrap(), "--load", "-t", "overtcp:1"])
+            .env("DOCKER_HOST", &address)
+            .output()
+            .unwrap());
+    assert_eq!(podman.image("overtcp:1").unwrap()["Id"], metadata(&out)["containerimage.config.digest"]);
 }

@@ -225,3 +225,31 @@ fn base_creds_log_in_for_the_base_image() {
     let out = ok(args(&["--base-creds", &creds]));
     assert!(!stderr(&out).contains(&registry.password), "the secret is never printed");
 }
+
+/// A local layout given to --base without `oci:` gets the prefix it needs, not a registry error.
+#[test]
+fn a_local_base_without_its_prefix_is_named() {
+    let work = tempdir().unwrap();
+    let layout = work.path().join("layout");
+    ok(export_tree(work.path(), &example_rootfs(), &format!("type=oci,tar=false,dest={}", layout.display()), &[]));
+    let tarball = work.path().join("image.tar");
+    ok(export_tree(work.path(), &example_rootfs(), &format!("type=oci,dest={}", tarball.display()), &[]));
+    for (base, prefix) in [(&layout, "--base oci:"), (&tarball, "--base oci-archive:")] {
+        let out = export_tree(work.path(), &example_rootfs(), "type=cacheonly", &["--base", base.to_str().unwrap()]);
+        assert!(stderr(&out).contains(prefix), "{}", stderr(&out));
+    }
+}
+
+/// Blobs the registry already has are reported as `exists` (nothing sent), not as a transfer.
+#[test]
+fn blobs_already_in_the_registry_show_as_existing() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let spec = format!("type=registry,name={}/again:1,registry.insecure=true", registry.addr);
+    ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
+    let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
+    let progress = stderr(&out);
+    let lines: Vec<&str> = progress.lines().filter(|l| l.contains(" sha256:")).collect();
+    assert!(lines.iter().any(|l| l.starts_with("#progress exists sha256:")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.starts_with("#progress push sha256:")), "nothing pushed again: {lines:?}");
+}

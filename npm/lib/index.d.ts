@@ -14,37 +14,86 @@ export interface ExportMetadata {
 }
 
 /**
- * One step of a run, as the CLI's `--progress json` prints it: `phase` (e.g. layer, recompress,
- * upload, pull, export), `id` (a layer or blob digest, or an output), and bytes or items done of `total`.
+ * What a progress event is about: `layer` (a layer being built), `compress`, `recompress` (a base
+ * layer into another compression), `apply` (base layers applied for local/tar/unpack), `pull`,
+ * `push`, `exists` (a blob the registry already has: nothing sent), `retry`, `store`, `write` (an image layout), `local`, `tar`, `load` (bytes sent to a
+ * Docker engine), `leave-out` (an output inside a source, not copied into itself), `ignore-file`
+ * (the `.outportignore` or `.dockerignore` read), `done`.
+ */
+export type ProgressPhase =
+  | 'layer' | 'compress' | 'recompress' | 'apply' | 'pull' | 'push' | 'exists' | 'retry' | 'store' | 'write'
+  | 'local' | 'tar' | 'load' | 'leave-out' | 'ignore-file' | 'done';
+
+/**
+ * One step of a run, as the CLI's `--progress json` prints it: `phase`, `id` (a layer or blob
+ * digest, an output, a path), and bytes or items done of `total`.
  */
 export interface ProgressEvent {
-  phase: string;
+  phase: ProgressPhase;
   id: string;
   current: number;
   total: number;
 }
 
-/**
- * An `--output` value as an object: the same keys and values as the string form
- * (`{ type: 'oci', dest: 'out.tar', compression: 'zstd' }` is `type=oci,dest=out.tar,compression=zstd`);
- * arrays (e.g. several `name`s) are joined with commas.
- */
-export interface OutputSpec {
-  type: 'image' | 'registry' | 'oci' | 'docker' | 'local' | 'tar' | 'cacheonly';
-  dest?: string;
+/** BuildKit's annotation keys: `annotation.KEY`, `annotation-manifest[linux/arm64].KEY`, … */
+type AnnotationKeys = { [key: `annotation${string}`]: string };
+
+/** The options every image-producing output takes (BuildKit's commit options). */
+interface ImageOptions extends AnnotationKeys {
+  /** One name, or several (joined with commas). */
   name?: string | string[];
-  push?: boolean;
-  tar?: boolean;
   compression?: 'gzip' | 'zstd' | 'estargz' | 'uncompressed';
   'compression-level'?: number;
   'force-compression'?: boolean;
   'oci-mediatypes'?: boolean;
+  'oci-artifact'?: boolean;
+  'source-date-epoch'?: number | string;
   'rewrite-timestamp'?: boolean;
-  'registry.insecure'?: boolean;
-  'push-by-digest'?: boolean;
-  /** Any other exporter option (annotations, `platform-split`, …), as in the string form. */
-  [option: string]: string | number | boolean | string[] | undefined;
+  'prefer-nondist-layers'?: boolean;
+  'attestation-inline'?: boolean;
 }
+
+/** `type=image` (outport's own store) and `type=registry` (image with push=true). */
+export interface ImageOutput extends ImageOptions {
+  type: 'image' | 'registry';
+  push?: boolean;
+  'push-by-digest'?: boolean;
+  'registry.insecure'?: boolean;
+  'dangling-name-prefix'?: string;
+  'name-canonical'?: boolean;
+  unpack?: boolean;
+  store?: boolean;
+}
+
+/** `type=oci` and `type=docker`: an image layout tarball (or directory with `tar: false`); `docker` without dest loads into the Docker engine. */
+export interface LayoutOutput extends ImageOptions {
+  type: 'oci' | 'docker';
+  dest?: string;
+  tar?: boolean;
+}
+
+/** `type=local` and `type=tar`: the final root filesystem. */
+export interface FilesystemOutput {
+  type: 'local' | 'tar';
+  dest?: string;
+  'platform-split'?: boolean;
+  mode?: 'copy' | 'delete';
+  'attestation-prefix'?: string;
+  'source-date-epoch'?: number | string;
+}
+
+/** `type=cacheonly`: build and report digests, write nothing. */
+export interface CacheOnlyOutput {
+  type: 'cacheonly';
+}
+
+/**
+ * An `--output` value as an object: the same keys and values as the string form
+ * (`{ type: 'oci', dest: 'out.tar', compression: 'zstd' }` is `type=oci,dest=out.tar,compression=zstd`);
+ * arrays (e.g. several `name`s) are joined with commas. Typed per `type`, so a key the exporter
+ * does not take is a compile error.
+ */
+export type OutputSpec = ImageOutput | LayoutOutput | FilesystemOutput | CacheOnlyOutput;
 
 /** A source entry as the host describes it (lstat: symlinks are described, never followed). */
 export interface SourceEntry {

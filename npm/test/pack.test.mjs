@@ -21,7 +21,7 @@ test('the packed tarball installs in an empty directory and works there', () => 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'outport-pack-'));
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], npmDir))[0];
   const names = packed.files.map((f) => f.path);
-  for (const needed of ['lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/browser.mjs', 'lib/memory-host.mjs', 'bin/outport.js', 'wasm/outport_bg.wasm', 'wasm-web/outport_bg.wasm']) {
+  for (const needed of ['README.md', 'LICENSE', 'lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/browser.mjs', 'lib/memory-host.mjs', 'bin/outport.js', 'wasm/outport_bg.wasm', 'wasm-web/outport_bg.wasm']) {
     assert.ok(names.includes(needed), `${needed} is in the package`);
   }
   assert.ok(!names.some((n) => n.startsWith('test/') || n.includes('node_modules')), 'no tests or test tools');

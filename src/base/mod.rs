@@ -10,7 +10,7 @@ pub mod manifest;
 pub(crate) mod tar_scan;
 
 use crate::error::{Error, Result};
-use crate::host::Host;
+use crate::host::{EntryKind, Host};
 use crate::image::config::{self, ImageConfig};
 use crate::image::mediatypes::MediaTypes;
 use crate::image::spec::Descriptor;
@@ -158,6 +158,24 @@ impl Source {
     }
 }
 
+/// `--base DIR` (or FILE) that is not a reference but a local layout or archive: say which prefix
+/// it needs, instead of a reference parser's complaint.
+async fn local_base_hint<H: Host>(host: &H, raw: &str) -> Option<Error> {
+    let entry = host.source_stat(raw.as_bytes()).await.ok()?;
+    let prefixed = match entry.kind {
+        EntryKind::Directory => {
+            let layout = format!("{}/oci-layout", raw.trim_end_matches('/'));
+            host.source_stat(layout.as_bytes()).await.ok()?;
+            format!("oci:{raw}")
+        }
+        EntryKind::Regular => format!("oci-archive:{raw}` (or `docker-archive:{raw}` for a docker save tarball"),
+        _ => return None,
+    };
+    Some(Error::option(format!(
+        "--base {raw}: a local image needs its kind as a prefix: `--base {prefixed}` (docker://{raw} for a registry image)"
+    )))
+}
+
 /// Resolve `--base raw` for `requested` (or, for a multi-platform base, `fallback`: this machine's
 /// platform) and copy its layers into the store.
 pub async fn load<H: Host>(
@@ -167,6 +185,13 @@ pub async fn load<H: Host>(
     requested: Option<&Platform>,
     fallback: &Platform,
 ) -> Result<BaseImage> {
+    // A path to a local layout or archive without its prefix would be read as a registry name
+    // (`layout` is docker.io/library/layout): say which prefix it needs (docker:// forces a registry).
+    if !raw.contains(':') || raw.starts_with('.') || raw.starts_with('/') {
+        if let Some(hint) = local_base_hint(host, raw).await {
+            return Err(hint);
+        }
+    }
     let source = Source::parse(raw, insecure)?;
     let what = format!("base image {}", source.name());
     let (bytes, content_type) = source.root(host).await?;

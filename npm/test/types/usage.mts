@@ -28,8 +28,16 @@ const spec: string = outputString({ type: 'tar', dest: '-' });
 await exportImage({ outputs: [{ type: 'zip', dest: 'x' }] });
 // @ts-expect-error: compression is one of four
 await exportImage({ outputs: [{ type: 'oci', compression: 'brotli' }] });
+// @ts-expect-error: a key typo is a compile error (compresion)
+await exportImage({ outputs: [{ type: 'oci', dest: 'x', compresion: 'zstd' }] });
+// @ts-expect-error: local outputs take no image options
+await exportImage({ outputs: [{ type: 'local', dest: 'x', compression: 'zstd' }] });
+await exportImage({ outputs: [{ type: 'image', name: 'a:1', 'annotation-manifest[linux/arm64].org.x': 'y', unpack: true }] });
+await exportImage({ outputs: [{ type: 'docker', name: 'a:1' }], load: true, dockerHost: 'unix:///run/podman/podman.sock' });
+// @ts-expect-error: phases are the real ones
+const phase: ProgressEvent['phase'] = 'uploading';
 // @ts-expect-error: push needs a name
 await push({});
 // @ts-expect-error: a memory file is text, bytes or a description
 createMemoryHost({ files: { '/a': 42 } });
-export { digest, bytes, spec };
+export { digest, bytes, spec, phase };
