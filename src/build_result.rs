@@ -58,6 +58,8 @@ pub struct BaseRequest<'a> {
     pub insecure: bool,
     /// For a multi-platform base when no platform is asked for.
     pub host_platform: &'a str,
+    /// Where a `docker-daemon:` base comes from.
+    pub engine: crate::engine::EngineAccess<'a>,
 }
 
 /// The inputs for a `--result FILE`.
@@ -165,7 +167,9 @@ pub async fn on_base<H: Host>(
         None => None,
     };
     let requested = requested.or(file.as_ref().and_then(|(_, p)| p.as_ref()));
-    let image = crate::base::load(host, base.reference, base.insecure, requested, &fallback).await?;
+    let image =
+        crate::base::load_with_engine(host, base.reference, base.insecure, requested, &fallback, Some(base.engine))
+            .await?;
     let mut config = match file {
         Some((file, _)) => config::over_base(&image.config, file),
         None => image.config,

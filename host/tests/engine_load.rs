@@ -290,3 +290,61 @@ fn an_engine_on_tcp_is_reached() {
             .unwrap());
     assert_eq!(podman.image("overtcp:1").unwrap()["Id"], metadata(&out)["containerimage.config.digest"]);
 }
+
+/// `--base docker-daemon:NAME`: the base comes from the engine (`GET /images/NAME/get`).
+#[test]
+fn a_base_from_the_engine() {
+    let Some(podman) = Podman::start() else { return };
+    let work = tempdir().unwrap();
+    let w = work.path();
+    let base_root = w.join("base");
+    std::fs::create_dir_all(&base_root).unwrap();
+    std::fs::write(base_root.join("base.txt"), "from the engine\n").unwrap();
+    let address = podman.address();
+    ok(outport(
+        w,
+        &[
+            "export",
+            base_root.to_str().unwrap(),
+            "--load",
+            "-t",
+            "daemonbase:1",
+            "--docker-host",
+            &address,
+            "--env",
+            "BASE=1",
+        ],
+    ));
+
+    let app = w.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("app.txt"), "app\n").unwrap();
+    let layout = w.join("layout");
+    let fs_tar = w.join("fs.tar");
+    ok(outport(
+        w,
+        &[
+            "export",
+            app.to_str().unwrap(),
+            "--base",
+            "docker-daemon:daemonbase:1",
+            "--docker-host",
+            &address,
+            "-o",
+            &format!("type=oci,tar=false,dest={},name=app:1", layout.display()),
+            "-o",
+            &format!("type=tar,dest={}", fs_tar.display()),
+        ],
+    ));
+    let inspect: Value =
+        serde_json::from_str(&run("skopeo", &["inspect", &format!("oci:{}:1", layout.display())])).unwrap();
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 2, "{inspect}");
+    assert!(inspect["Env"].as_array().unwrap().iter().any(|e| e == "BASE=1"), "{inspect}");
+    let names = run("tar", &["tf", fs_tar.to_str().unwrap()]);
+    assert!(names.lines().any(|l| l == "base.txt") && names.lines().any(|l| l == "app.txt"), "{names}");
+
+    let out =
+        outport(w, &["export", app.to_str().unwrap(), "--base", "docker-daemon:nope:1", "--docker-host", &address]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("docker-daemon:nope:1") && stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
+}

@@ -332,7 +332,8 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
    * Build on this image (`--base`; with `result`, each platform on the base's image for it): a
    * registry reference (`host/repo:tag`, `host/repo@sha256:…`), `oci:DIR[:TAG]` (an OCI image layout
    * directory), `oci-archive:FILE[:TAG]` (one in a tarball) or `docker-archive:FILE[:NAME]` (a
-   * `docker save` / `podman save` / `type=docker` tarball; NAME a repo tag or `@N`). Its layers are
+   * `docker save` / `podman save` / `type=docker` tarball; NAME a repo tag or `@N`) or
+   * `docker-daemon:NAME` (an image in the Docker engine, found as for `load`). Its layers are
    * reused unchanged and its config (Env, Entrypoint, Cmd, …) is the starting point for `config`; a
    * `config.configFile` goes over it as a Dockerfile stage over its FROM (its Env set in place or
    * appended, Labels merged, base history first). `local` and `tar` outputs and `unpack=true` give the

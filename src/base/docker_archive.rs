@@ -30,6 +30,9 @@ const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 pub struct DockerArchive {
     pub file: String,
     pub name: Option<String>,
+    /// `docker-daemon:`: the archive the engine sent, kept in the store as this blob (then `file`
+    /// is the image's name in the engine).
+    pub stored: Option<String>,
     /// The config, once read.
     config: RefCell<Option<(Descriptor, Vec<u8>)>>,
 }
@@ -50,7 +53,7 @@ pub fn parse(rest: &str) -> DockerArchive {
         Some((file, _)) => (file, None),
         None => (rest, None),
     };
-    DockerArchive { file: file.to_string(), name, config: RefCell::new(None) }
+    DockerArchive { file: file.to_string(), name, stored: None, config: RefCell::new(None) }
 }
 
 /// The same tag, however it is spelled (`alpine`, `docker.io/library/alpine:latest`).
@@ -74,9 +77,19 @@ struct Stored {
 
 impl DockerArchive {
     pub fn name(&self) -> String {
+        if self.stored.is_some() {
+            return format!("docker-daemon:{}", self.file);
+        }
         match &self.name {
             Some(name) => format!("docker-archive:{}:{name}", self.file),
             None => format!("docker-archive:{}", self.file),
+        }
+    }
+
+    async fn open<'h, H: Host>(&self, host: &'h H) -> Result<TarScan<'h, H>> {
+        match &self.stored {
+            Some(digest) => Ok(TarScan::open_blob(host, digest, &self.name())),
+            None => TarScan::open(host, &self.file).await,
         }
     }
 
@@ -141,7 +154,7 @@ impl DockerArchive {
     }
 
     async fn read_manifest_json<H: Host>(&self, host: &H) -> Result<Vec<u8>> {
-        let mut scan = TarScan::open(host, &self.file).await?;
+        let mut scan = self.open(host).await?;
         let result = async {
             while let Some((name, size)) = scan.next_file().await? {
                 if name == "manifest.json" {
@@ -196,7 +209,7 @@ impl DockerArchive {
         links: &mut BTreeMap<String, String>,
         mut config: Option<(&str, &mut Option<Vec<u8>>)>,
     ) -> Result<()> {
-        let mut scan = TarScan::open(host, &self.file).await?;
+        let mut scan = self.open(host).await?;
         let result = async {
             while let Some(found) = scan.next_entry().await? {
                 let name = found.name.clone();

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod manifest;
 pub(crate) mod tar_scan;
 
+use crate::engine::EngineAccess;
 use crate::error::{Error, Result};
 use crate::host::{EntryKind, Host};
 use crate::image::config::{self, ImageConfig};
@@ -158,6 +159,22 @@ impl Source {
     }
 }
 
+/// `docker-daemon:NAME`: the engine's `docker save` of NAME, kept in the store and read as a
+/// docker archive.
+async fn daemon_source<H: Host>(host: &H, name: &str, engine: Option<EngineAccess<'_>>) -> Result<Source> {
+    if name.is_empty() {
+        return Err(Error::option("--base docker-daemon: needs an image name (docker-daemon:NAME)"));
+    }
+    let access = engine
+        .ok_or_else(|| Error::option("docker-daemon: bases need a Docker engine, which this run has no access to"))?;
+    let engine = crate::engine::connect(host, access.flag, access.env).await?;
+    let stored = crate::engine::save_image(host, &engine, name).await?;
+    let mut archive = docker_archive::parse("");
+    archive.file = name.to_string();
+    archive.stored = Some(stored);
+    Ok(Source::DockerArchive(archive))
+}
+
 /// `--base DIR` (or FILE) that is not a reference but a local layout or archive: say which prefix
 /// it needs, instead of a reference parser's complaint.
 async fn local_base_hint<H: Host>(host: &H, raw: &str) -> Option<Error> {
@@ -185,6 +202,18 @@ pub async fn load<H: Host>(
     requested: Option<&Platform>,
     fallback: &Platform,
 ) -> Result<BaseImage> {
+    load_with_engine(host, raw, insecure, requested, fallback, None).await
+}
+
+/// [`load`], with the Docker engine a `docker-daemon:NAME` base comes from.
+pub async fn load_with_engine<H: Host>(
+    host: &H,
+    raw: &str,
+    insecure: bool,
+    requested: Option<&Platform>,
+    fallback: &Platform,
+    engine: Option<EngineAccess<'_>>,
+) -> Result<BaseImage> {
     // A path to a local layout or archive without its prefix would be read as a registry name
     // (`layout` is docker.io/library/layout): say which prefix it needs (docker:// forces a registry).
     if !raw.contains(':') || raw.starts_with('.') || raw.starts_with('/') {
@@ -192,7 +221,10 @@ pub async fn load<H: Host>(
             return Err(hint);
         }
     }
-    let source = Source::parse(raw, insecure)?;
+    let source = match raw.strip_prefix("docker-daemon:") {
+        Some(name) => daemon_source(host, name, engine).await?,
+        None => Source::parse(raw, insecure)?,
+    };
     let what = format!("base image {}", source.name());
     let (bytes, content_type) = source.root(host).await?;
     let (config_descriptor, layers, index_platform) = match manifest::parse(&what, &bytes, content_type.as_deref())? {

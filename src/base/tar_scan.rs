@@ -26,22 +26,36 @@ impl ScanEntry {
 
 pub struct TarScan<'h, H: Host> {
     host: &'h H,
-    handle: Handle,
+    input: Input,
     path: String,
     tar: Reader,
     buffer: Vec<u8>,
     pos: usize,
 }
 
+/// Where the archive's bytes come from.
+enum Input {
+    File(Handle),
+    Blob { digest: String, offset: u64 },
+}
+
 impl<'h, H: Host> TarScan<'h, H> {
     pub async fn open(host: &'h H, path: &str) -> Result<TarScan<'h, H>> {
         let handle = host.source_open(path.as_bytes()).await?;
         let path = path.to_string();
-        Ok(TarScan { host, handle, path, tar: Reader::new(), buffer: Vec::new(), pos: 0 })
+        Ok(TarScan { host, input: Input::File(handle), path, tar: Reader::new(), buffer: Vec::new(), pos: 0 })
+    }
+
+    /// A tar archive kept in the store as blob `digest` (e.g. one an engine sent); `shown` names it.
+    pub fn open_blob(host: &'h H, digest: &str, shown: &str) -> TarScan<'h, H> {
+        let input = Input::Blob { digest: digest.to_string(), offset: 0 };
+        TarScan { host, input, path: shown.to_string(), tar: Reader::new(), buffer: Vec::new(), pos: 0 }
     }
 
     pub async fn close(self) {
-        self.host.source_close(self.handle).await;
+        if let Input::File(handle) = self.input {
+            self.host.source_close(handle).await;
+        }
     }
 
     /// The next regular file: its name (without a leading `./`) and size; None at the end.
@@ -100,7 +114,14 @@ impl<'h, H: Host> TarScan<'h, H> {
 
     /// Read one more chunk into the buffer; false at end of file.
     async fn fill(&mut self) -> Result<bool> {
-        let chunk = self.host.source_read(self.handle, READ_CHUNK).await?;
+        let chunk = match &mut self.input {
+            Input::File(handle) => self.host.source_read(*handle, READ_CHUNK).await?,
+            Input::Blob { digest, offset } => {
+                let chunk = self.host.blob_read(digest, *offset, READ_CHUNK).await?;
+                *offset += chunk.len() as u64;
+                chunk
+            }
+        };
         if chunk.is_empty() {
             return Ok(false);
         }

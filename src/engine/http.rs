@@ -20,6 +20,16 @@ pub struct Stream<'h, H: Host> {
     pub shown: String,
 }
 
+/// Where reading a streamed body is.
+pub struct Body {
+    chunked: bool,
+    /// Bytes still to come of a sized body.
+    left: Option<u64>,
+    /// Bytes still to come of the current chunk.
+    chunk_left: usize,
+    done: bool,
+}
+
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -148,6 +158,64 @@ impl<'h, H: Host> Stream<'h, H> {
         body.append(&mut self.buffered);
         body.truncate(length.unwrap_or(limit).min(limit));
         Ok(body)
+    }
+
+    /// A body read as it arrives (an image the engine sends can be gigabytes).
+    pub fn body_reader(&self, response: &Response) -> Body {
+        let chunked = response.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        let left = if chunked { None } else { response.header("Content-Length").and_then(|v| v.parse().ok()) };
+        Body { chunked, left, chunk_left: 0, done: false }
+    }
+
+    /// The next piece of `body`; None at its end.
+    pub async fn next_body(&mut self, body: &mut Body) -> Result<Option<Vec<u8>>> {
+        if body.done {
+            return Ok(None);
+        }
+        if body.chunked && body.chunk_left == 0 {
+            let line = self.line().await?;
+            body.chunk_left = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
+                .map_err(|_| Error::output(format!("the engine at {} sent a bad chunk size {line:?}", self.shown)))?;
+            if body.chunk_left == 0 {
+                body.done = true;
+                return Ok(None);
+            }
+        }
+        if body.left == Some(0) {
+            body.done = true;
+            return Ok(None);
+        }
+        if self.buffered.is_empty() && !self.fill().await? {
+            if body.chunked || body.left.is_some() {
+                return Err(self.cut("in the middle of its answer"));
+            }
+            body.done = true;
+            return Ok(None);
+        }
+        let mut n = self.buffered.len();
+        if body.chunked {
+            n = n.min(body.chunk_left);
+        }
+        if let Some(left) = body.left {
+            n = n.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        let piece: Vec<u8> = self.buffered.drain(..n).collect();
+        if let Some(left) = &mut body.left {
+            *left -= n as u64;
+        }
+        if body.chunked {
+            body.chunk_left -= n;
+            if body.chunk_left == 0 {
+                // The CRLF after a chunk's data.
+                while self.buffered.len() < 2 {
+                    if !self.fill().await? {
+                        return Err(self.cut("in the middle of its answer"));
+                    }
+                }
+                self.buffered.drain(..2);
+            }
+        }
+        Ok(Some(piece))
     }
 
     async fn line(&mut self) -> Result<String> {

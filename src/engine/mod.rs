@@ -15,6 +15,13 @@ use http::Stream;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// What finds the engine: `--docker-host` and the environment the host passes.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineAccess<'a> {
+    pub flag: Option<&'a str>,
+    pub env: &'a BTreeMap<String, String>,
+}
+
 /// The newest API version we speak; an older engine's own version is used instead.
 const API_VERSION: (u32, u32) = (1, 41);
 /// The request body goes out in chunks this big.
@@ -71,6 +78,68 @@ fn negotiate(engine: Option<&str>) -> String {
     };
     let (major, minor) = engine.and_then(parse).filter(|v| *v < API_VERSION).unwrap_or(API_VERSION);
     format!("{major}.{minor}")
+}
+
+/// `GET /images/NAME/get`: the engine's `docker save` tarball of `name`, streamed into the store
+/// as one blob (a `docker-daemon:` base is then read from there like a `docker-archive:` one).
+/// Returns its digest.
+pub async fn save_image<H: Host>(host: &H, engine: &Engine, name: &str) -> Result<String> {
+    let mut stream = open(host, &engine.endpoint).await?;
+    let shown = engine.endpoint.shown.clone();
+    let saved = async {
+        stream.request("GET", &format!("/v{}/images/{name}/get", engine.version), &[]).await?;
+        let response = stream.response().await?;
+        if response.status != 200 {
+            let body = stream.body(&response, 64 << 10).await.unwrap_or_default();
+            let message = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+            return Err(Error::source(format!(
+                "docker-daemon:{name}: the engine at {shown} answered HTTP {}: {message}",
+                response.status
+            )));
+        }
+        let handle = host.blob_create().await?;
+        let mut hasher = StreamHasher::new(host).await?;
+        let mut body = stream.body_reader(&response);
+        let copied = async {
+            let mut total = 0u64;
+            while let Some(piece) = stream.next_body(&mut body).await? {
+                hasher.update(host, &piece).await?;
+                host.blob_write(handle, &piece).await?;
+                total += piece.len() as u64;
+                host.progress(ProgressEvent {
+                    phase: "pull".into(),
+                    id: format!("docker-daemon:{name}"),
+                    current: total,
+                    total: 0,
+                });
+            }
+            Ok(total)
+        }
+        .await;
+        match copied {
+            Ok(total) => {
+                host.progress(ProgressEvent {
+                    phase: "pull".into(),
+                    id: format!("docker-daemon:{name}"),
+                    current: total,
+                    total,
+                });
+                let digest = hasher.finish(host).await?;
+                host.blob_commit(handle, &digest).await?;
+                Ok(digest)
+            }
+            Err(e) => {
+                host.blob_abort(handle).await;
+                Err(e)
+            }
+        }
+    }
+    .await;
+    stream.close().await;
+    saved
 }
 
 /// Stream the docker tarball of `layout` into the engine and read its answer; `id` names the

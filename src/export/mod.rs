@@ -310,7 +310,7 @@ fn node_app_defaults(settings: &mut ConfigSettings) {
 /// The repository of a `--base` that names a registry image (not `oci:`, `oci-archive:` or
 /// `docker-archive:`).
 fn registry_base(base: &str) -> Option<Reference> {
-    if base.starts_with("oci:") || base.starts_with("oci-archive:") || base.starts_with("docker-archive:") {
+    if ["oci:", "oci-archive:", "docker-archive:", "docker-daemon:"].iter().any(|p| base.starts_with(p)) {
         return None;
     }
     Reference::parse_normalized(base.strip_prefix("docker://").unwrap_or(base)).ok()
@@ -322,6 +322,7 @@ fn base_request(request: &ExportRequest) -> Option<build_result::BaseRequest<'_>
         reference,
         insecure: request.base_insecure,
         host_platform: &request.host_platform,
+        engine: engine::EngineAccess { flag: request.docker_host.as_deref(), env: &request.engine_env },
     })
 }
 
