@@ -57,6 +57,19 @@ pub async fn images_json<H: host::Host>(host: &H) -> Result<String> {
     Ok(serde_json::to_string(&rows).expect("rows are plain data"))
 }
 
+/// `outport rm NAME…`: JSON request {names}; JSON {removed: [full names]} back.
+pub async fn remove_json<H: host::Host>(host: &H, request_json: &str) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RemoveRequest {
+        names: Vec<String>,
+    }
+    let request: RemoveRequest =
+        serde_json::from_str(request_json).map_err(|e| Error::option(format!("invalid rm request: {e}")))?;
+    let removed = store::remove(host, &request.names).await?;
+    Ok(serde_json::json!({ "removed": removed }).to_string())
+}
+
 /// `outport store verify`: a JSON report {blobs, bytes, images, problems}.
 pub async fn store_verify_json<H: host::Host>(host: &H) -> Result<String> {
     Ok(store::verify(host).await?.to_string())

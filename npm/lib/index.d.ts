@@ -380,10 +380,13 @@ export interface PushOptions extends RegistryOptions, CallOptions {
 export function push(options: PushOptions): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
 
 /** `outport store verify`: every blob hashed, every reference followed; `problems` is empty when the store is whole. */
-export function storeVerify(options?: { store?: string } & CallOptions): Promise<{ blobs: number; bytes: number; images: number; problems: string[] }>;
+export function storeVerify(options?: { store?: string } & CallOptions): Promise<{ blobs: number; bytes: number; images: number; problems: string[]; stale: Array<{ path: string; size: number }> }>;
 
 /** `outport store gc`: remove the blobs no image in the store reaches. */
-export function storeGc(options?: { store?: string } & CallOptions): Promise<{ images: number; kept: number; removed: number; freed: number }>;
+export function storeGc(options?: { store?: string } & CallOptions): Promise<{ images: number; kept: number; removed: number; freed: number; temporaries: number }>;
+
+/** `outport rm NAME…`: forget these names in the store (any spelling); `storeGc` then reclaims blobs nothing else reaches. Every name must be there. */
+export function remove(options: { names: string[]; store?: string } & CallOptions): Promise<{ removed: string[] }>;
 
 /** This machine's platform in OCI terms, e.g. `linux/amd64`. */
 export function hostPlatform(): string;

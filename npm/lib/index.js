@@ -79,6 +79,13 @@ async function storeGc(options) {
   return JSON.parse(await withHost(pick(options), (host) => core.storeGc(host), WRITES_STORE));
 }
 
+/** `outport rm`: forget stored names (any spelling); the blobs go at the next storeGc. Resolves to { removed }. */
+async function remove(options) {
+  checkOptions('remove', options, { required: true });
+  const request = JSON.stringify({ names: [].concat(options.names ?? []) });
+  return JSON.parse(await withHost(pick(options), (host) => core.removeNames(host, request), WRITES_STORE));
+}
+
 /** The host options of the store-only calls. */
 const pick = (options) => ({ store: options?.store, host: options?.host, signal: options?.signal });
 
@@ -105,4 +112,4 @@ async function withHost({ store, onProgress, creds, baseCreds, registryCa, threa
   }
 }
 
-module.exports = { exportImage, images, push, storeVerify, storeGc, createNodeHost, hostPlatform };
+module.exports = { exportImage, images, push, remove, storeVerify, storeGc, createNodeHost, hostPlatform };

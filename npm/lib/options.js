@@ -64,6 +64,7 @@ const SCHEMAS = {
   images: STORE_ONLY,
   storeVerify: STORE_ONLY,
   storeGc: STORE_ONLY,
+  remove: { ...STORE_ONLY, names: 'strings' },
 };
 
 const CONFIG = {

@@ -47,3 +47,16 @@ test('npm CLI: buildx build flags get one line', () => {
   assert.equal(out.stderr.trim().split('\n').length, 1, out.stderr);
   assert.match(out.stderr, /--build-arg is a docker buildx build flag/);
 });
+
+test('npm: remove forgets stored names so storeGc can reclaim their blobs', async () => {
+  const { remove, images, storeGc } = await import('../lib/index.mjs');
+  const store = path.join(tempDir(), 'store');
+  await exportImage({ rootfs, store, tags: ['gone:1', 'kept:1'] });
+  await assert.rejects(remove({ store, names: ['gone:1', 'never:1'] }), /no image named docker\.io\/library\/never:1/);
+  assert.equal((await images({ store })).length, 2, 'nothing removed when one name is missing');
+  assert.deepEqual(await remove({ store, names: ['gone:1'] }), { removed: ['docker.io/library/gone:1'] });
+  assert.deepEqual((await images({ store })).map((i) => i.name), ['docker.io/library/kept:1']);
+  await remove({ store, names: ['docker.io/library/kept:1'] });
+  const gc = await storeGc({ store });
+  assert.ok(gc.removed > 0 && gc.kept === 0, JSON.stringify(gc));
+});

@@ -39,6 +39,10 @@ impl Guest for Component {
         block_on(crate::store_gc_json(&ComponentHost)).map_err(to_wit)
     }
 
+    fn remove_names(request: String) -> std::result::Result<String, wit::Error> {
+        block_on(crate::remove_json(&ComponentHost, &request)).map_err(to_wit)
+    }
+
     fn compress_piece(piece: wit::Piece) -> Vec<u8> {
         let wit::Piece { algorithm, level, input, start, last } = piece;
         match crate::compress::piece::Piece::from_parts(&algorithm, level, input, start as usize, last) {

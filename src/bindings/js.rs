@@ -35,6 +35,12 @@ pub async fn store_gc(host: JsValue) -> std::result::Result<String, JsValue> {
     crate::store_gc_json(&JsHost(host)).await.map_err(to_js_error)
 }
 
+/// `outport rm NAME…`: `request` is JSON {names}; resolves to JSON {removed}.
+#[wasm_bindgen(js_name = removeNames)]
+pub async fn remove_names(host: JsValue, request: String) -> std::result::Result<String, JsValue> {
+    crate::remove_json(&JsHost(host), &request).await.map_err(to_js_error)
+}
+
 /// Push a stored image: `request` is JSON {name, insecure, byDigest}; resolves to metadata JSON.
 #[wasm_bindgen]
 pub async fn push(host: JsValue, request: String) -> std::result::Result<String, JsValue> {

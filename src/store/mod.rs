@@ -20,6 +20,6 @@ mod verify;
 
 pub use gc::gc;
 pub use graph::{descriptors, read_manifest};
-pub use names::{list, name_image, ImageRow};
+pub use names::{list, name_image, remove, ImageRow};
 pub use push::{push_stored, PushRequest};
 pub use verify::verify;
