@@ -4,7 +4,7 @@
 //! the store. Directory sources go through the source walk.
 
 use super::model::{Content, Inode, Meta, Model, Put};
-use crate::compress::decode::{decode, Sink, Source};
+use crate::compress::decode::{decode, HostFile, Sink, StoredBlob};
 use crate::compress::estargz::reader as estargz;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
@@ -15,7 +15,6 @@ use crate::layer::walk::{self, Item, Mtime, Tree, Visitor};
 use crate::tar::{paths, Entry, Event, Reader, TarError};
 use std::collections::{HashMap, HashSet};
 
-const READ_CHUNK: u32 = 1 << 20;
 /// The PAX record of the `security.capability` extended attribute.
 pub const CAPABILITY: &[u8; 32] = b"SCHILY.xattr.security.capability";
 
@@ -62,36 +61,6 @@ impl TarLayer {
                 result.map(|()| false)
             }
         }
-    }
-}
-
-struct StoredBlob<'h, H: Host> {
-    host: &'h H,
-    digest: &'h str,
-    offset: u64,
-    end: u64,
-}
-
-impl<H: Host> Source for StoredBlob<'_, H> {
-    async fn read(&mut self) -> Result<Vec<u8>> {
-        let want = (self.end - self.offset).min(u64::from(READ_CHUNK)) as u32;
-        if want == 0 {
-            return Ok(Vec::new());
-        }
-        let chunk = self.host.blob_read(self.digest, self.offset, want).await?;
-        self.offset += chunk.len() as u64;
-        Ok(chunk)
-    }
-}
-
-struct HostFile<'h, H: Host> {
-    host: &'h H,
-    handle: Handle,
-}
-
-impl<H: Host> Source for HostFile<'_, H> {
-    async fn read(&mut self) -> Result<Vec<u8>> {
-        self.host.source_read(self.handle, READ_CHUNK).await
     }
 }
 

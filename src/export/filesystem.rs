@@ -271,6 +271,32 @@ impl<H: Host> LocalVisitor<'_, H> {
     }
 }
 
+/// Where a local export's file content comes from: a source file, or part of a stored blob (a
+/// base layer's file, packed by `apply`).
+enum Content<'a> {
+    Source(&'a [u8]),
+    Stored(&'a str, u64),
+}
+
+/// One output file, written whole or not at all.
+async fn write_file<H: Host>(host: &H, path: &str, content: Content<'_>, size: u64) -> Result<()> {
+    let handle = host.output_open(path).await?;
+    let mut out = OutputTar { host, handle, pending: Vec::new() };
+    let copied = match content {
+        Content::Source(source) => walk::copy_source(host, source, size, &mut out).await,
+        Content::Stored(pack, offset) => walk::copy_blob(host, pack, offset, size, &mut out).await,
+    };
+    let written = match copied {
+        Ok(()) => out.flush().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        host.output_abort(handle).await;
+        return Err(e);
+    }
+    host.output_commit(handle).await
+}
+
 impl<H: Host> Visitor for LocalVisitor<'_, H> {
     async fn visit(&mut self, name: &[u8], entry: &SourceEntry, item: Item<'_>) -> Result<()> {
         let host = self.host;
@@ -281,31 +307,9 @@ impl<H: Host> Visitor for LocalVisitor<'_, H> {
                 self.dirs.push((path, entry.clone()));
                 return Ok(());
             }
-            Item::File { source } => {
-                let handle = host.output_open(&path).await?;
-                let mut out = OutputTar { host, handle, pending: Vec::new() };
-                let copied = match walk::copy_source(host, source, entry.size, &mut out).await {
-                    Ok(()) => out.flush().await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = copied {
-                    host.output_abort(handle).await;
-                    return Err(e);
-                }
-                host.output_commit(handle).await?;
-            }
+            Item::File { source } => write_file(host, &path, Content::Source(source), entry.size).await?,
             Item::Packed { pack, offset, .. } => {
-                let handle = host.output_open(&path).await?;
-                let mut out = OutputTar { host, handle, pending: Vec::new() };
-                let copied = match walk::copy_blob(host, pack, offset, entry.size, &mut out).await {
-                    Ok(()) => out.flush().await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = copied {
-                    host.output_abort(handle).await;
-                    return Err(e);
-                }
-                host.output_commit(handle).await?;
+                write_file(host, &path, Content::Stored(pack, offset), entry.size).await?
             }
             Item::EmptyFile => {
                 let handle = host.output_open(&path).await?;

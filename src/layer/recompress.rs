@@ -6,15 +6,13 @@
 use super::blob_writer::{BlobWriter, WrittenBlob};
 use super::tarball;
 use super::walk::TarSink;
+use crate::compress::decode::StoredBlob;
 use crate::compress::estargz::reader as estargz;
 use crate::compress::Compression;
 use crate::digest::Hasher;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::store::cache;
-
-/// Stored blobs are read this much at a time.
-const READ_CHUNK: u32 = 1 << 20;
 
 /// The stored base layer blob `digest` of `size` bytes (whose whole decompressed stream is
 /// `diff_id`) in `compression`.
@@ -64,25 +62,5 @@ impl<H: Host> TarSink for Tee<'_, H> {
     async fn write(&mut self, data: &[u8]) -> Result<()> {
         self.digest.update(data);
         self.writer.write(data).await
-    }
-}
-
-/// A stored blob read from the start up to `end`, as a tarball source.
-struct StoredBlob<'h, H: Host> {
-    host: &'h H,
-    digest: &'h str,
-    offset: u64,
-    end: u64,
-}
-
-impl<H: Host> tarball::Source for StoredBlob<'_, H> {
-    async fn read(&mut self) -> Result<Vec<u8>> {
-        let want = (self.end - self.offset).min(u64::from(READ_CHUNK)) as u32;
-        if want == 0 {
-            return Ok(Vec::new());
-        }
-        let chunk = self.host.blob_read(self.digest, self.offset, want).await?;
-        self.offset += chunk.len() as u64;
-        Ok(chunk)
     }
 }

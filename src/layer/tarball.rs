@@ -6,14 +6,11 @@
 //! Unlike Go, the end-of-archive marker must be there: a tarball cut short is not taken.
 
 use super::walk::{show, TarSink};
-use crate::compress::decode::{decode, Sink};
+use crate::compress::decode::{decode, HostFile, Sink};
 pub use crate::compress::decode::{detect, Chunks, Kind, Source};
 use crate::error::{Error, Result};
-use crate::host::{Handle, Host};
+use crate::host::Host;
 use crate::tar::{paths, Event, Reader, TarError};
-
-/// How much of the tarball is requested from the host at a time.
-const READ_CHUNK: u32 = 1 << 20;
 
 /// Stream the layer tarball at host path `path` (plain tar, gzip or zstd, told apart by their magic
 /// bytes, not by name) into `out` as the uncompressed tar it holds, checking every entry.
@@ -22,17 +19,6 @@ pub async fn copy_tarball<H: Host, S: TarSink>(host: &H, path: &[u8], out: &mut 
     let copied = copy_stream(&mut HostFile { host, handle }, &show(path), out).await;
     host.source_close(handle).await;
     copied
-}
-
-struct HostFile<'h, H: Host> {
-    host: &'h H,
-    handle: Handle,
-}
-
-impl<H: Host> Source for HostFile<'_, H> {
-    async fn read(&mut self) -> Result<Vec<u8>> {
-        self.host.source_read(self.handle, READ_CHUNK).await
-    }
 }
 
 /// [`copy_tarball`] over any source; `what` names it in messages.

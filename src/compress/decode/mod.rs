@@ -4,11 +4,13 @@
 
 mod gunzip;
 mod input;
+mod sources;
 mod unzstd;
 
 use crate::error::{Error, Result};
 pub use gunzip::{FCOMMENT, FEXTRA, FHCRC, FNAME};
 use input::Input;
+pub use sources::{HostFile, StoredBlob};
 
 /// Inflated bytes per step.
 const INFLATE_CHUNK: usize = 256 << 10;
