@@ -55,14 +55,7 @@ impl Archive {
                 if size > limit {
                     return Err(Error::source(format!("{}: {entry} is larger than {limit} bytes", self.name())));
                 }
-                let mut data = Vec::new();
-                loop {
-                    let chunk = scan.read(READ_CHUNK).await?;
-                    if chunk.is_empty() {
-                        return Ok(data);
-                    }
-                    data.extend_from_slice(&chunk);
-                }
+                return scan.read_all().await;
             }
             Err(Error::source(format!("{}: the archive has no {entry}", self.name())))
         }

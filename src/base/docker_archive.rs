@@ -161,7 +161,7 @@ impl DockerArchive {
                     if size > MAX_JSON {
                         return Err(self.error(format!("manifest.json is larger than {MAX_JSON} bytes")));
                     }
-                    return read_all(&mut scan).await;
+                    return scan.read_all().await;
                 }
             }
             Err(self.error("the archive has no manifest.json (not a docker save tarball?)"))
@@ -217,7 +217,7 @@ impl DockerArchive {
                     if found.size > MAX_JSON {
                         return Err(self.error(format!("{path} is larger than {MAX_JSON} bytes")));
                     }
-                    **bytes = Some(read_all(&mut scan).await?);
+                    **bytes = Some(scan.read_all().await?);
                 } else if !wanted(&name) || layers.contains_key(&name) {
                     continue;
                 } else if found.is_file() {
@@ -289,17 +289,6 @@ fn link_target(name: &str, target: &str, symbolic: bool) -> String {
         }
     }
     parts.join("/")
-}
-
-async fn read_all<H: Host>(scan: &mut TarScan<'_, H>) -> Result<Vec<u8>> {
-    let mut data = Vec::new();
-    loop {
-        let chunk = scan.read(READ_CHUNK).await?;
-        if chunk.is_empty() {
-            return Ok(data);
-        }
-        data.extend_from_slice(&chunk);
-    }
 }
 
 /// The current entry into the store under the sha256 of its bytes.

@@ -112,6 +112,18 @@ impl<'h, H: Host> TarScan<'h, H> {
         Ok(data)
     }
 
+    /// The rest of the current entry (a small one: the caller checked its size).
+    pub async fn read_all(&mut self) -> Result<Vec<u8>> {
+        let mut data = Vec::new();
+        loop {
+            let chunk = self.read(READ_CHUNK).await?;
+            if chunk.is_empty() {
+                return Ok(data);
+            }
+            data.extend_from_slice(&chunk);
+        }
+    }
+
     /// Read one more chunk into the buffer; false at end of file.
     async fn fill(&mut self) -> Result<bool> {
         let chunk = match &mut self.input {
