@@ -76,20 +76,22 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     }
     check_distinct_destinations(host, &specs, request).await?;
     let reserved = Reserved::locate(host, &written_paths(&specs, request)).await;
-    let inputs = inputs(host, request, reserved, &mut response.warnings).await?;
+    let mut inputs = inputs(host, request, reserved, &mut response.warnings).await?;
     let mut attestations = Vec::new();
     for spec in &request.attestations {
         attestations.push(attest::load(host, spec).await?);
     }
-    let shape = Shape { platforms: inputs.len(), attestations: !attestations.is_empty() };
-    let plans = specs
-        .into_iter()
-        .map(|spec| Plan::from_spec(spec, shape, &mut response.warnings))
-        .collect::<Result<Vec<_>>>()?;
     let env_epoch = match request.source_date_epoch.as_deref() {
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
         _ => None,
     };
+    generate_attestations(host, request, &mut inputs, &attestations, env_epoch).await?;
+    let generated = inputs.iter().any(|i| !i.attestations.is_empty());
+    let shape = Shape { platforms: inputs.len(), attestations: !attestations.is_empty() || generated };
+    let plans = specs
+        .into_iter()
+        .map(|spec| Plan::from_spec(spec, shape, &mut response.warnings))
+        .collect::<Result<Vec<_>>>()?;
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
         if let Target::Local { dest, delete: true, .. } = &plan.target {
@@ -141,6 +143,55 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     }
     host.progress(ProgressEvent { phase: "done".into(), id: String::new(), current: 1, total: 1 });
     Ok(response)
+}
+
+/// `sbom` and `provenance`: the attestations outport makes itself, per platform image, after the
+/// `--attest` files (which may not give the same kind twice).
+async fn generate_attestations<H: Host>(
+    host: &H,
+    request: &ExportRequest,
+    inputs: &mut [PlatformInput],
+    files: &[Attestation],
+    env_epoch: Option<i64>,
+) -> Result<()> {
+    let provenance = crate::provenance::wanted(request.provenance.as_deref())?;
+    let clash = |predicate: &str, what: &str, flag: &str| match files.iter().any(|a| a.predicate_type == predicate) {
+        true => Err(Error::option(format!("{what} and --attest {flag},path=… both give one: give only one of them"))),
+        false => Ok(()),
+    };
+    let time = rfc3339(env_epoch.unwrap_or(request.now));
+    let mut sbom = None;
+    if request.sbom {
+        let Some(app) = &request.node_app else {
+            return Err(Error::option(
+                "sbom: the SBOM lists --node-app's node_modules: give --node-app DIR, or your own SBOM with --attest type=sbom,path=FILE",
+            ));
+        };
+        clash(attest::SPDX_PREDICATE, "sbom", "type=sbom")?;
+        let scanned = crate::sbom::scan(host, app).await?;
+        sbom = Some(crate::sbom::attestation(&app_name(host, app).await, &scanned.packages, &time));
+    }
+    if provenance {
+        clash(attest::SLSA_PREDICATE, "provenance", "type=provenance")?;
+    }
+    for input in inputs {
+        input.attestations.extend(sbom.clone());
+        if provenance {
+            let base = request.base.as_deref().zip(input.base_digest.as_deref());
+            input.attestations.push(crate::provenance::attestation(request, &input.platform, base, &time));
+        }
+    }
+    Ok(())
+}
+
+/// The app's name: package.json's `name`, else its directory's.
+async fn app_name<H: Host>(host: &H, app: &str) -> String {
+    let app = app.trim_end_matches('/');
+    let package = crate::host::read_small_file(host, &format!("{app}/package.json"), 1 << 20).await.ok();
+    let name = package
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|j| j["name"].as_str().map(str::to_string));
+    name.unwrap_or_else(|| app.rsplit('/').next().unwrap_or(app).to_string())
 }
 
 /// What to export: a `--result FILE`, or for `--platform` (or this machine's) the layers from
@@ -207,7 +258,15 @@ async fn inputs<H: Host>(
     let (platform, config) =
         build_result::load_config(host, config_file, requested.as_ref(), &settings, warnings).await?;
     let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-    Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
+    Ok(vec![PlatformInput {
+        platform,
+        layers,
+        config,
+        base_layers: Vec::new(),
+        base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
+    }])
 }
 
 /// Every host path this run writes: the outputs' destinations and what the host names (its store,
@@ -309,7 +368,7 @@ fn node_app_defaults(settings: &mut ConfigSettings) {
 
 /// The repository of a `--base` that names a registry image (not `oci:`, `oci-archive:` or
 /// `docker-archive:`).
-fn registry_base(base: &str) -> Option<Reference> {
+pub(crate) fn registry_base(base: &str) -> Option<Reference> {
     if base.starts_with("oci:") || base.starts_with("oci-archive:") || base.starts_with("docker-archive:") {
         return None;
     }
@@ -440,7 +499,7 @@ async fn export_one<H: Host>(
         images.push(platform_image(host, run, i, plan, epoch).await?);
     }
     let root = match images.as_slice() {
-        [single] if run.attestations.is_empty() => Root::single(single, plan),
+        [single] if run.attestations.is_empty() && run.inputs[0].attestations.is_empty() => Root::single(single, plan),
         _ => Root::index(host, run, &images, plan).await?,
     };
     let mut descriptor = root.descriptor.clone();
@@ -492,7 +551,8 @@ async fn export_one<H: Host>(
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
             let staged = Staged::begin(host, &dir).await?;
             let local = filesystem::Local { root: &staged.dir, split: false, layer_times: true };
-            let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
+            let no_files =
+                filesystem::Attestations { attestations: &[], generated: false, prefix: "", split: false, time: 0 };
             let inputs = &run.inputs[..1];
             let written =
                 match filesystem::write_local(host, inputs, epoch, &local, &no_files, &mut response.warnings).await {
@@ -528,6 +588,7 @@ fn attestation_files<'a>(
 ) -> filesystem::Attestations<'a> {
     filesystem::Attestations {
         attestations: &run.attestations,
+        generated: true,
         prefix: &options.attestation_prefix,
         split: options.split,
         time,
@@ -631,20 +692,16 @@ impl Root {
     async fn index<H: Host>(host: &H, run: &Run, images: &[BuiltImage], plan: &Plan) -> Result<Root> {
         let mut manifests: Vec<Descriptor> = images.iter().map(|i| i.manifest.clone()).collect();
         let mut blobs: Vec<(String, u64)> = images.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
-        if !run.attestations.is_empty() {
-            for (image, input) in images.iter().zip(&run.inputs) {
-                let (descriptor, added) = attestation_manifest(
-                    host,
-                    &run.attestations,
-                    &plan.names,
-                    image,
-                    &input.platform,
-                    plan.oci_artifact,
-                )
-                .await?;
-                manifests.push(descriptor);
-                blobs.extend(added);
+        for (image, input) in images.iter().zip(&run.inputs) {
+            let attestations: Vec<Attestation> = run.attestations.iter().chain(&input.attestations).cloned().collect();
+            if attestations.is_empty() {
+                continue;
             }
+            let (descriptor, added) =
+                attestation_manifest(host, &attestations, &plan.names, image, &input.platform, plan.oci_artifact)
+                    .await?;
+            manifests.push(descriptor);
+            blobs.extend(added);
         }
         let index = Index {
             schema_version: 2,
