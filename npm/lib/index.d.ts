@@ -289,7 +289,11 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
   provenance?: boolean | 'mode=min' | 'min';
   /** Entitlements, e.g. `buildx.local.delete` (mode=delete outside the working directory). */
   allow?: string[];
-  /** OS/ARCH[/VARIANT]; default: the base image's, else this machine's. */
+  /**
+   * OS/ARCH[/VARIANT]; default: the base image's, else this machine's. Several, separated by
+   * commas (`'linux/amd64,linux/arm64'`), with `nodeApp`/`layers` on a multi-platform `base`: the same
+   * app layers on each platform's base, one index (a warning names native `.node` addons).
+   */
   platform?: string;
   /**
    * Build on this image (`--base`; with `result`, each platform on the base's image for it): a

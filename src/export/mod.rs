@@ -65,6 +65,9 @@ struct Run {
     /// The base image's repository when it comes from a registry: pushes to the same registry
     /// mount its layers from there instead of uploading them.
     base_repository: Option<Reference>,
+    /// Every platform's new layers come from the same sources (`--node-app`/`--layer` for several
+    /// platforms): built once, the same blobs in every platform's image.
+    shared_layers: bool,
 }
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
@@ -109,6 +112,8 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     }
     let base_repository = request.base.as_deref().and_then(registry_base);
     let mut run = Run {
+        // Without a result file every platform has the same sources: their layers are built once.
+        shared_layers: request.result.is_none(),
         inputs,
         attestations,
         env_epoch,
@@ -226,6 +231,20 @@ async fn inputs<H: Host>(
         }
         return build_result::from_result_file(host, result, &request.config, base.as_ref(), &sources, warnings).await;
     }
+    let platforms = requested_platforms(request.platform.as_deref())?;
+    if platforms.len() > 1 {
+        let asked = request.platform.as_deref().unwrap_or_default();
+        if base.is_none() {
+            return Err(Error::option(format!(
+                "--platform {asked}: several platforms need a multi-platform --base (the same app layers go on each platform's base image); without one, give a --result FILE with each platform's layers"
+            )));
+        }
+        if request.rootfs.is_some() {
+            return Err(Error::option(format!(
+                "--platform {asked}: a root filesystem directory is built for one platform; several platforms take --node-app and --layer on a multi-platform --base, or a --result FILE"
+            )));
+        }
+    }
     let mut settings = request.config.clone();
     let mut layers = Vec::new();
     if let Some(rootfs) = &request.rootfs {
@@ -237,6 +256,9 @@ async fn inputs<H: Host>(
         let workdir = settings.workdir.as_deref().unwrap_or(NODE_APP_WORKDIR);
         let app_layers = source::node_app(host, app, workdir, &sources).await?;
         warn_node_app(host, app, app_layers.len() > 1, starts_with_npm, request.base.is_some(), warnings).await;
+        if platforms.len() > 1 {
+            warn_native_addons(host, app, &platforms, warnings).await?;
+        }
         layers.extend(app_layers);
     }
     for spec in &request.layers {
@@ -247,13 +269,26 @@ async fn inputs<H: Host>(
             "nothing to export: pass the root filesystem directory, --layer SRC[:DEST], --node-app DIR or --result FILE",
         ));
     }
-    let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
     if let Some(base) = base {
         let config_file = settings.config_file.as_deref();
-        let input =
-            build_result::on_base(host, &base, requested.as_ref(), config_file, layers, &settings, warnings).await?;
-        return Ok(vec![input]);
+        let mut inputs = Vec::new();
+        let before = warnings.len();
+        for requested in platforms.iter().map(Some).chain(platforms.is_empty().then_some(None)) {
+            let layers = layers.clone();
+            inputs.push(build_result::on_base(host, &base, requested, config_file, layers, &settings, warnings).await?);
+        }
+        // The flags' warnings, once however many platforms they were applied for.
+        let mut seen = Vec::new();
+        let added: Vec<String> = warnings.drain(before..).collect();
+        for w in added {
+            if !seen.contains(&w) {
+                seen.push(w.clone());
+                warnings.push(w);
+            }
+        }
+        return Ok(inputs);
     }
+    let requested = platforms.into_iter().next();
     let config_file = settings.config_file.as_deref();
     let (platform, config) =
         build_result::load_config(host, config_file, requested.as_ref(), &settings, warnings).await?;
@@ -267,6 +302,43 @@ async fn inputs<H: Host>(
         base_digest: None,
         attestations: Vec::new(),
     }])
+}
+
+/// `--platform`: one platform, or several separated by commas (each once).
+fn requested_platforms(value: Option<&str>) -> Result<Vec<Platform>> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for item in value.map(|v| v.split(',').map(str::trim).collect::<Vec<_>>()).unwrap_or_default() {
+        let platform = Platform::parse(item)?;
+        if platforms.contains(&platform) {
+            return Err(Error::option(format!("--platform: {} appears twice", platform.id())));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
+}
+
+/// Node code runs on every architecture, native addons (`*.node`) only on the one they were built
+/// for: each platform's image gets the same node_modules, so name them.
+async fn warn_native_addons<H: Host>(
+    host: &H,
+    app: &str,
+    platforms: &[Platform],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let native = crate::sbom::scan(host, app).await?.native;
+    if native.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = platforms.iter().map(Platform::id).collect();
+    let shown: Vec<&str> = native.iter().take(10).map(String::as_str).collect();
+    let more =
+        if native.len() > shown.len() { format!(" and {} more", native.len() - shown.len()) } else { String::new() };
+    warnings.push(format!(
+        "--node-app {app}: node_modules holds native addons built for one architecture, yet every platform ({}) gets them: {}{more}; install and export each platform on its own (npm ci on that architecture) unless they are prebuilt for all",
+        ids.join(", "),
+        shown.join(", ")
+    ));
+    Ok(())
 }
 
 /// Every host path this run writes: the outputs' destinations and what the host names (its store,
@@ -632,7 +704,8 @@ async fn platform_image<H: Host>(
         layers.push(base_layer(host, plan, base, diff_id).await?);
     }
     for (position, source) in input.layers.iter().enumerate() {
-        let layer = match run.layers.entry((index, position, plan.compression, clamp)) {
+        let owner = if run.shared_layers { 0 } else { index };
+        let layer = match run.layers.entry((owner, position, plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(build_layer(host, source, plan.compression, clamp, now).await?),
         };
@@ -798,4 +871,19 @@ fn docker_manifest_json(image: &BuiltImage, plan: &Plan) -> Vec<u8> {
         "Layers": image.layer_digests.iter().map(|d| blob_path(d)).collect::<Vec<_>>(),
     }]);
     crate::gojson::compact(&entry)
+}
+
+#[cfg(test)]
+mod platform_list_tests {
+    use super::*;
+
+    #[test]
+    fn platform_lists() {
+        let ids = |v| requested_platforms(Some(v)).map(|p| p.iter().map(Platform::id).collect::<Vec<_>>());
+        assert_eq!(ids("linux/amd64, linux/arm64").unwrap(), ["linux/amd64", "linux/arm64"]);
+        assert_eq!(ids("linux/arm/v7").unwrap(), ["linux/arm/v7"]);
+        assert!(ids("linux/amd64,linux/amd64").unwrap_err().message.contains("appears twice"));
+        assert!(ids("linux/amd64,").is_err());
+        assert!(requested_platforms(None).unwrap().is_empty());
+    }
 }
