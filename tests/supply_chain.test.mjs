@@ -141,3 +141,51 @@ test('npm: sbom without a node app, provenance modes outport lacks, and wrong ty
     /give only one of them/,
   );
 });
+
+test('npm: two platforms from one call share the app layers, each with its own provenance', async () => {
+  const registry = await startRegistry();
+  try {
+    const work = tempDir();
+    const platforms = [];
+    for (const arch of ['amd64', 'arm64']) {
+      write(path.join(work, 'base', arch, `node-${arch}`), `node for ${arch}\n`);
+      platforms.push({ platform: `linux/${arch}`, layers: [arch] });
+    }
+    write(path.join(work, 'base', 'result.json'), JSON.stringify({ platforms }));
+    const base = `${registry.addr}/node:22`;
+    await exportImage({ result: path.join(work, 'base', 'result.json'), outputs: [`type=registry,name=${base},registry.insecure=true`], store: path.join(work, 'base-store') });
+    const baseDigest = sha256(raw(base));
+
+    const app = nodeApp(work);
+    write(path.join(app, 'node_modules', 'left-pad', 'prebuilt', 'pad.node'), '\x7fELF');
+    const warnings = [];
+    await exportImage({
+      nodeApp: app,
+      base,
+      baseInsecure: true,
+      platform: 'linux/amd64,linux/arm64',
+      provenance: true,
+      sourceDateEpoch: EPOCH,
+      outputs: [`type=registry,name=${registry.addr}/app:1,registry.insecure=true`],
+      store: path.join(work, 'store'),
+      onWarning: (w) => warnings.push(w),
+    });
+    assert.ok(warnings.some((w) => w.includes('native addons') && w.includes('node_modules/left-pad/prebuilt/pad.node')), warnings.join('\n'));
+
+    const index = JSON.parse(raw(`${registry.addr}/app:1`));
+    assert.deepEqual(index.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64', 'unknown', 'unknown']);
+    const manifest = (digest) => JSON.parse(raw(`${registry.addr}/app@${digest}`));
+    const [amd64, arm64] = index.manifests.slice(0, 2).map((m) => manifest(m.digest).layers.map((l) => l.digest));
+    assert.notEqual(amd64[0], arm64[0]);
+    assert.deepEqual(amd64.slice(1), arm64.slice(1), 'the same app layer blobs on both platforms');
+
+    const copy = path.join(work, 'copy');
+    execFileSync('skopeo', ['copy', '-q', '--multi-arch', 'all', '--src-tls-verify=false', `docker://${registry.addr}/app:1`, `oci:${copy}`]);
+    const blob = (digest) => JSON.parse(fs.readFileSync(path.join(copy, 'blobs', ...digest.split(':')), 'utf8'));
+    const materials = index.manifests.slice(2).map((m) => blob(manifest(m.digest).layers[0].digest).predicate.materials[0]);
+    assert.deepEqual(materials.map((m) => m.uri), ['amd64', 'arm64'].map((a) => `pkg:docker/${encodeURIComponent(registry.addr)}/node@22?platform=linux%2F${a}`));
+    assert.ok(materials.every((m) => m.digest.sha256 === baseDigest.slice('sha256:'.length)));
+  } finally {
+    registry.close();
+  }
+});
