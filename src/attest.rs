@@ -125,7 +125,7 @@ pub fn purl(name: &Reference, platform: &Platform) -> String {
 }
 
 /// Percent-encoding as packageurl-go applies it (unreserved characters stay).
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),

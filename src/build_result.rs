@@ -32,6 +32,10 @@ pub struct PlatformInput {
     pub base_layers: Vec<(Descriptor, String)>,
     /// The base image's history, for SOURCE_DATE_EPOCH clamping.
     pub base_history: Vec<serde_json::Value>,
+    /// `--base`: the digest its reference resolved to (for provenance materials).
+    pub base_digest: Option<String>,
+    /// Attestations made for this platform's image (`sbom`, `provenance`), after `--attest`'s.
+    pub attestations: Vec<crate::attest::Attestation>,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +102,15 @@ pub async fn from_result_file<H: Host>(
             continue;
         }
         let config = load_config(host, config_file.as_deref(), Some(&platform), settings, warnings).await?.1;
-        inputs.push(PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() });
+        inputs.push(PlatformInput {
+            platform,
+            layers,
+            config,
+            base_layers: Vec::new(),
+            base_history: Vec::new(),
+            base_digest: None,
+            attestations: Vec::new(),
+        });
     }
     Ok(inputs)
 }
@@ -184,6 +196,8 @@ pub async fn on_base<H: Host>(
         config,
         base_layers: image.layers,
         base_history: image.history,
+        base_digest: Some(image.digest),
+        attestations: Vec::new(),
     })
 }
 

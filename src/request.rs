@@ -52,6 +52,14 @@ pub struct ExportRequest {
     /// `--attest type=sbom|provenance,path=FILE` values.
     #[serde(default)]
     pub attestations: Vec<String>,
+    /// `--sbom` (npm `sbom: true`): with `--node-app`, an SPDX SBOM of node_modules attached as an
+    /// attestation (src/sbom.rs).
+    #[serde(default)]
+    pub sbom: bool,
+    /// `--provenance` (npm `provenance: 'mode=min'`): a minimal SLSA provenance attached as an
+    /// attestation (src/provenance.rs).
+    #[serde(default)]
+    pub provenance: Option<String>,
     /// The host's working directory (mode=delete is allowed only strictly inside it).
     #[serde(default)]
     pub cwd: Option<String>,

@@ -324,9 +324,25 @@ export interface ExportOptions extends RegistryOptions, CallOptions {
   strict?: boolean;
   /** `--attest` values: `type=sbom|provenance,path=FILE` (a predicate or an in-toto statement). */
   attestations?: string[];
+  /**
+   * With `nodeApp`: an SPDX 2.3 SBOM of the packages in node_modules (name, version, licence,
+   * `pkg:npm/…` purl, integrity from package-lock.json) attached to each platform's image as an
+   * in-toto attestation, as buildx's `--sbom=true` attaches one.
+   */
+  sbom?: boolean;
+  /**
+   * `'mode=min'` (or `true`): a minimal SLSA v0.2 provenance attached to each platform's image
+   * (builder, the export's parameters without credentials, the base image by digest), as buildx's
+   * `--provenance=mode=min`. `mode=max` is refused.
+   */
+  provenance?: boolean | 'mode=min' | 'min';
   /** Entitlements, e.g. `buildx.local.delete` (mode=delete outside the working directory). */
   allow?: string[];
-  /** OS/ARCH[/VARIANT]; default: the base image's, else this machine's. */
+  /**
+   * OS/ARCH[/VARIANT]; default: the base image's, else this machine's. Several, separated by
+   * commas (`'linux/amd64,linux/arm64'`), with `nodeApp`/`layers` on a multi-platform `base`: the same
+   * app layers on each platform's base, one index (a warning names native `.node` addons).
+   */
   platform?: string;
   /**
    * Build on this image (`--base`; with `result`, each platform on the base's image for it): a

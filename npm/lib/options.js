@@ -21,6 +21,7 @@ const KINDS = {
   outputs: [(v) => Array.isArray(v) && v.every((o) => typeof o === 'string' || (isObject(o) && typeof o.type === 'string')), 'an array of output strings or { type, … } objects'],
   layers: [(v) => Array.isArray(v) && v.every((l) => typeof l === 'string' || (isObject(l) && typeof l.src === 'string' && (l.dest === undefined || typeof l.dest === 'string'))), 'an array of "SRC[:DEST]" strings or { src, dest } objects'],
   config: [isObject, 'an object of config settings'],
+  provenance: [(v) => typeof v === 'boolean' || typeof v === 'string', "true, false or 'mode=min'"],
 };
 
 const CALL = { host: 'host', signal: 'signal' };
@@ -46,6 +47,8 @@ const SCHEMAS = {
     load: 'boolean',
     strict: 'boolean',
     attestations: 'strings',
+    sbom: 'boolean',
+    provenance: 'provenance',
     allow: 'strings',
     platform: 'string',
     base: 'string',

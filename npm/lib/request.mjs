@@ -7,7 +7,7 @@
  * itself, e.g. its store; engineEnv: the DOCKER_* variables the Docker engine is found by).
  */
 export function exportRequest(options, env) {
-  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], allow = [], platform, base, baseInsecure = false, config, metadataFile, dockerHost, keepMtimes = false, annotations = [], stdoutDefault = false } = options ?? {};
+  const { rootfs, result, layers = [], nodeApp, owner, exclude = [], outputs = [], tags = [], push = false, load = false, strict = false, attestations = [], sbom = false, provenance, allow = [], platform, base, baseInsecure = false, config, metadataFile, dockerHost, keepMtimes = false, annotations = [], stdoutDefault = false } = options ?? {};
   // Wall-clock time with a sub-millisecond fraction where `performance` has one (Node, browsers).
   const nowMs = globalThis.performance?.timeOrigin ? performance.timeOrigin + performance.now() : Date.now();
   return {
@@ -23,6 +23,9 @@ export function exportRequest(options, env) {
     load,
     strict,
     attestations,
+    sbom,
+    // `true` means mode=min, as buildx's --provenance=true does.
+    provenance: provenance === true ? 'mode=min' : provenance === false ? undefined : provenance,
     allow,
     cwd: env.cwd,
     platform,

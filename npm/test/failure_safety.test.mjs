@@ -194,6 +194,8 @@ test('npm: every option is checked with a clear invalid-option error', async () 
     ['exportImage', { rootfs: 'x', config: { labels: 'a=b' } }, /config\.labels: expected an array of strings/],
     ['exportImage', { rootfs: 'x', config: { healthcheck: { retries: -1 } } }, /config\.healthcheck\.retries/],
     ['exportImage', { rootfs: 'x', tread: 1 }, /tread: unknown option/],
+    ['exportImage', { rootfs: 'x', sbom: 'true' }, /sbom: expected true or false/],
+    ['exportImage', { rootfs: 'x', provenance: 1 }, /provenance: expected true, false or 'mode=min'/],
     ['push', { name: 5 }, /push: name: expected a string/],
     ['push', {}, /push: name: expected the stored image name/],
     ['images', { store: 5 }, /images: store: expected a string/],
@@ -225,6 +227,7 @@ test('npm: every option is checked with a clear invalid-option error', async () 
       exclude: ['*.log'],
       outputs: ['type=cacheonly', { type: 'cacheonly' }],
       creds: { username: 'u', password: 'p' },
+      provenance: typeof sourceDateEpoch === 'number' ? true : 'mode=min',
       config: { labels: ['a=b'], env: ['A=1'], expose: ['80'], healthcheck: { cmd: 'NONE', retries: 2 } },
     });
     assert.match(meta['containerimage.digest'], /^sha256:/);

@@ -104,11 +104,13 @@ fn host_and_input() -> (MemoryHost, PlatformInput) {
         config: config::default_config("linux"),
         base_layers,
         base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
     };
     (host, input)
 }
 
-const NO_FILES: Attestations = Attestations { attestations: &[], prefix: "", split: false, time: 0 };
+const NO_FILES: Attestations = Attestations { attestations: &[], generated: true, prefix: "", split: false, time: 0 };
 
 /// (name, typeflag, link name, data, mode, mtime) of every entry.
 fn listing(tar: &[u8]) -> Vec<(String, char, String, String, i64, i64)> {
@@ -260,6 +262,8 @@ fn refused(layer: Vec<u8>) -> String {
         config: config::default_config("linux"),
         base_layers: vec![(descriptor, String::new())],
         base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
     };
     let handle = block_on(host.output_open("/out.tar")).unwrap();
     let error = block_on(filesystem::write_tar(&host, &[input], None, handle, &NO_FILES)).unwrap_err();
@@ -304,6 +308,8 @@ fn a_whiteout_hides_only_lower_layers() {
         config: config::default_config("linux"),
         base_layers,
         base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
     };
     let tar = tar_of(&host, &input, None);
     let names: Vec<(String, String)> = listing(&tar).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
@@ -328,6 +334,8 @@ fn an_estargz_base_layer_gives_its_files_not_its_toc() {
         config: config::default_config("linux"),
         base_layers: vec![(Descriptor::new(GZIP, &blob.digest, blob.size), blob.diff_id.clone())],
         base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
     };
     let names: Vec<(String, String)> =
         listing(&tar_of(&host, &input, None)).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
@@ -343,7 +351,13 @@ fn attestation_subjects_cover_the_base_files() {
         subjects: None,
         file_name: "p.json".into(),
     };
-    let files = Attestations { attestations: std::slice::from_ref(&attestation), prefix: "", split: false, time: 0 };
+    let files = Attestations {
+        attestations: std::slice::from_ref(&attestation),
+        generated: true,
+        prefix: "",
+        split: false,
+        time: 0,
+    };
     let handle = block_on(host.output_open("/att.tar")).unwrap();
     block_on(filesystem::write_tar(&host, std::slice::from_ref(&input), None, handle, &files)).unwrap();
     block_on(host.output_commit(handle)).unwrap();
@@ -381,6 +395,8 @@ fn a_file_capability_is_carried_into_the_tar() {
         config: config::default_config("linux"),
         base_layers: vec![(descriptor, String::new())],
         base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
     };
     let tar = tar_of(&host, &input, None);
     let mut reader = Reader::new();

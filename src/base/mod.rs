@@ -38,6 +38,9 @@ pub struct BaseImage {
     pub layers: Vec<(Descriptor, String)>,
     /// The base config's history, to tell base entries from new ones (SOURCE_DATE_EPOCH clamping).
     pub history: Vec<Value>,
+    /// The digest of what the reference resolved to (the index of a multi-platform base): the
+    /// provenance's material.
+    pub digest: String,
 }
 
 /// Where a base image comes from.
@@ -266,7 +269,8 @@ pub async fn load_with_engine<H: Host>(
         Some(Value::Array(entries)) => entries.clone(),
         _ => Vec::new(),
     };
-    Ok(BaseImage { platform, config, layers: layers.into_iter().zip(diff_ids).collect(), history })
+    let digest = crate::digest::sha256(&bytes);
+    Ok(BaseImage { platform, config, layers: layers.into_iter().zip(diff_ids).collect(), history, digest })
 }
 
 /// Layer annotations that describe the blob itself (eStargz, overlaybd): the only ones BuildKit keeps

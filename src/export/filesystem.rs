@@ -334,6 +334,8 @@ impl<H: Host> Visitor for LocalVisitor<'_, H> {
 /// attestation, named `<prefix><file name>`, mode 0600, its subjects every regular file exported.
 pub struct Attestations<'a> {
     pub attestations: &'a [Attestation],
+    /// Also each platform's own (`sbom`, `provenance`): not in an unpacked image.
+    pub generated: bool,
     pub prefix: &'a str,
     pub split: bool,
     /// Their mtime: the epoch, or the export time.
@@ -350,13 +352,14 @@ impl Attestations<'_> {
         input: &PlatformInput,
         several: bool,
     ) -> Result<Vec<(String, Vec<u8>)>> {
-        if self.attestations.is_empty() {
+        let own: &[Attestation] = if self.generated { &input.attestations } else { &[] };
+        if self.attestations.is_empty() && own.is_empty() {
             return Ok(Vec::new());
         }
         let mut subjects = Subjects { host, list: Vec::new(), digests: HashMap::new() };
         tree.visit(host, Mtime::Keep, b"", &mut subjects).await?;
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-        for a in self.attestations {
+        for a in self.attestations.iter().chain(own) {
             let mut name = format!("{}{}", self.prefix, a.file_name);
             if several && !self.split {
                 let platform = input.platform.id().replace('/', "_");

@@ -65,6 +65,9 @@ struct Run {
     /// The base image's repository when it comes from a registry: pushes to the same registry
     /// mount its layers from there instead of uploading them.
     base_repository: Option<Reference>,
+    /// Every platform's new layers come from the same sources (`--node-app`/`--layer` for several
+    /// platforms): built once, the same blobs in every platform's image.
+    shared_layers: bool,
 }
 
 pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportResponse> {
@@ -76,20 +79,22 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     }
     check_distinct_destinations(host, &specs, request).await?;
     let reserved = Reserved::locate(host, &written_paths(&specs, request)).await;
-    let inputs = inputs(host, request, reserved, &mut response.warnings).await?;
+    let mut inputs = inputs(host, request, reserved, &mut response.warnings).await?;
     let mut attestations = Vec::new();
     for spec in &request.attestations {
         attestations.push(attest::load(host, spec).await?);
     }
-    let shape = Shape { platforms: inputs.len(), attestations: !attestations.is_empty() };
-    let plans = specs
-        .into_iter()
-        .map(|spec| Plan::from_spec(spec, shape, &mut response.warnings))
-        .collect::<Result<Vec<_>>>()?;
     let env_epoch = match request.source_date_epoch.as_deref() {
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
         _ => None,
     };
+    generate_attestations(host, request, &mut inputs, &attestations, env_epoch).await?;
+    let generated = inputs.iter().any(|i| !i.attestations.is_empty());
+    let shape = Shape { platforms: inputs.len(), attestations: !attestations.is_empty() || generated };
+    let plans = specs
+        .into_iter()
+        .map(|spec| Plan::from_spec(spec, shape, &mut response.warnings))
+        .collect::<Result<Vec<_>>>()?;
     for plan in &plans {
         check_platform_qualifiers(plan, &inputs)?;
         if let Target::Local { dest, delete: true, .. } = &plan.target {
@@ -107,6 +112,8 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     }
     let base_repository = request.base.as_deref().and_then(registry_base);
     let mut run = Run {
+        // Without a result file every platform has the same sources: their layers are built once.
+        shared_layers: request.result.is_none(),
         inputs,
         attestations,
         env_epoch,
@@ -143,6 +150,55 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     Ok(response)
 }
 
+/// `sbom` and `provenance`: the attestations outport makes itself, per platform image, after the
+/// `--attest` files (which may not give the same kind twice).
+async fn generate_attestations<H: Host>(
+    host: &H,
+    request: &ExportRequest,
+    inputs: &mut [PlatformInput],
+    files: &[Attestation],
+    env_epoch: Option<i64>,
+) -> Result<()> {
+    let provenance = crate::provenance::wanted(request.provenance.as_deref())?;
+    let clash = |predicate: &str, what: &str, flag: &str| match files.iter().any(|a| a.predicate_type == predicate) {
+        true => Err(Error::option(format!("{what} and --attest {flag},path=… both give one: give only one of them"))),
+        false => Ok(()),
+    };
+    let time = rfc3339(env_epoch.unwrap_or(request.now));
+    let mut sbom = None;
+    if request.sbom {
+        let Some(app) = &request.node_app else {
+            return Err(Error::option(
+                "sbom: the SBOM lists --node-app's node_modules: give --node-app DIR, or your own SBOM with --attest type=sbom,path=FILE",
+            ));
+        };
+        clash(attest::SPDX_PREDICATE, "sbom", "type=sbom")?;
+        let scanned = crate::sbom::scan(host, app).await?;
+        sbom = Some(crate::sbom::attestation(&app_name(host, app).await, &scanned.packages, &time));
+    }
+    if provenance {
+        clash(attest::SLSA_PREDICATE, "provenance", "type=provenance")?;
+    }
+    for input in inputs {
+        input.attestations.extend(sbom.clone());
+        if provenance {
+            let base = request.base.as_deref().zip(input.base_digest.as_deref());
+            input.attestations.push(crate::provenance::attestation(request, &input.platform, base, &time));
+        }
+    }
+    Ok(())
+}
+
+/// The app's name: package.json's `name`, else its directory's.
+async fn app_name<H: Host>(host: &H, app: &str) -> String {
+    let app = app.trim_end_matches('/');
+    let package = crate::host::read_small_file(host, &format!("{app}/package.json"), 1 << 20).await.ok();
+    let name = package
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|j| j["name"].as_str().map(str::to_string));
+    name.unwrap_or_else(|| app.rsplit('/').next().unwrap_or(app).to_string())
+}
+
 /// What to export: a `--result FILE`, or for `--platform` (or this machine's) the layers from
 /// ROOTFS, `--node-app` and `--layer`, in that order.
 async fn inputs<H: Host>(
@@ -175,6 +231,20 @@ async fn inputs<H: Host>(
         }
         return build_result::from_result_file(host, result, &request.config, base.as_ref(), &sources, warnings).await;
     }
+    let platforms = requested_platforms(request.platform.as_deref())?;
+    if platforms.len() > 1 {
+        let asked = request.platform.as_deref().unwrap_or_default();
+        if base.is_none() {
+            return Err(Error::option(format!(
+                "--platform {asked}: several platforms need a multi-platform --base (the same app layers go on each platform's base image); without one, give a --result FILE with each platform's layers"
+            )));
+        }
+        if request.rootfs.is_some() {
+            return Err(Error::option(format!(
+                "--platform {asked}: a root filesystem directory is built for one platform; several platforms take --node-app and --layer on a multi-platform --base, or a --result FILE"
+            )));
+        }
+    }
     let mut settings = request.config.clone();
     let mut layers = Vec::new();
     if let Some(rootfs) = &request.rootfs {
@@ -186,6 +256,9 @@ async fn inputs<H: Host>(
         let workdir = settings.workdir.as_deref().unwrap_or(NODE_APP_WORKDIR);
         let app_layers = source::node_app(host, app, workdir, &sources).await?;
         warn_node_app(host, app, app_layers.len() > 1, starts_with_npm, request.base.is_some(), warnings).await;
+        if platforms.len() > 1 {
+            warn_native_addons(host, app, &platforms, warnings).await?;
+        }
         layers.extend(app_layers);
     }
     for spec in &request.layers {
@@ -196,18 +269,76 @@ async fn inputs<H: Host>(
             "nothing to export: pass the root filesystem directory, --layer SRC[:DEST], --node-app DIR or --result FILE",
         ));
     }
-    let requested = request.platform.as_deref().map(Platform::parse).transpose()?;
     if let Some(base) = base {
         let config_file = settings.config_file.as_deref();
-        let input =
-            build_result::on_base(host, &base, requested.as_ref(), config_file, layers, &settings, warnings).await?;
-        return Ok(vec![input]);
+        let mut inputs = Vec::new();
+        let before = warnings.len();
+        for requested in platforms.iter().map(Some).chain(platforms.is_empty().then_some(None)) {
+            let layers = layers.clone();
+            inputs.push(build_result::on_base(host, &base, requested, config_file, layers, &settings, warnings).await?);
+        }
+        // The flags' warnings, once however many platforms they were applied for.
+        let mut seen = Vec::new();
+        let added: Vec<String> = warnings.drain(before..).collect();
+        for w in added {
+            if !seen.contains(&w) {
+                seen.push(w.clone());
+                warnings.push(w);
+            }
+        }
+        return Ok(inputs);
     }
+    let requested = platforms.into_iter().next();
     let config_file = settings.config_file.as_deref();
     let (platform, config) =
         build_result::load_config(host, config_file, requested.as_ref(), &settings, warnings).await?;
     let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-    Ok(vec![PlatformInput { platform, layers, config, base_layers: Vec::new(), base_history: Vec::new() }])
+    Ok(vec![PlatformInput {
+        platform,
+        layers,
+        config,
+        base_layers: Vec::new(),
+        base_history: Vec::new(),
+        base_digest: None,
+        attestations: Vec::new(),
+    }])
+}
+
+/// `--platform`: one platform, or several separated by commas (each once).
+fn requested_platforms(value: Option<&str>) -> Result<Vec<Platform>> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for item in value.map(|v| v.split(',').map(str::trim).collect::<Vec<_>>()).unwrap_or_default() {
+        let platform = Platform::parse(item)?;
+        if platforms.contains(&platform) {
+            return Err(Error::option(format!("--platform: {} appears twice", platform.id())));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
+}
+
+/// Node code runs on every architecture, native addons (`*.node`) only on the one they were built
+/// for: each platform's image gets the same node_modules, so name them.
+async fn warn_native_addons<H: Host>(
+    host: &H,
+    app: &str,
+    platforms: &[Platform],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let native = crate::sbom::scan(host, app).await?.native;
+    if native.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = platforms.iter().map(Platform::id).collect();
+    let shown: Vec<&str> = native.iter().take(10).map(String::as_str).collect();
+    let more =
+        if native.len() > shown.len() { format!(" and {} more", native.len() - shown.len()) } else { String::new() };
+    warnings.push(format!(
+        "--node-app {app}: node_modules holds native addons built for one architecture, yet every platform ({}) gets them: {}{more}; install and export each platform on its own (npm ci on that architecture) unless they are prebuilt for all",
+        ids.join(", "),
+        shown.join(", ")
+    ));
+    Ok(())
 }
 
 /// Every host path this run writes: the outputs' destinations and what the host names (its store,
@@ -307,9 +438,9 @@ fn node_app_defaults(settings: &mut ConfigSettings) {
     settings.user.get_or_insert_with(|| "1000".into());
 }
 
-/// The repository of a `--base` that names a registry image (not `oci:`, `oci-archive:` or
-/// `docker-archive:`).
-fn registry_base(base: &str) -> Option<Reference> {
+/// The repository of a `--base` that names a registry image (not `oci:`, `oci-archive:`,
+/// `docker-archive:` or `docker-daemon:`).
+pub(crate) fn registry_base(base: &str) -> Option<Reference> {
     if ["oci:", "oci-archive:", "docker-archive:", "docker-daemon:"].iter().any(|p| base.starts_with(p)) {
         return None;
     }
@@ -441,7 +572,7 @@ async fn export_one<H: Host>(
         images.push(platform_image(host, run, i, plan, epoch).await?);
     }
     let root = match images.as_slice() {
-        [single] if run.attestations.is_empty() => Root::single(single, plan),
+        [single] if run.attestations.is_empty() && run.inputs[0].attestations.is_empty() => Root::single(single, plan),
         _ => Root::index(host, run, &images, plan).await?,
     };
     let mut descriptor = root.descriptor.clone();
@@ -493,7 +624,8 @@ async fn export_one<H: Host>(
             let dir = host.store_unpack_dir(&descriptor.digest).await?;
             let staged = Staged::begin(host, &dir).await?;
             let local = filesystem::Local { root: &staged.dir, split: false, layer_times: true };
-            let no_files = filesystem::Attestations { attestations: &[], prefix: "", split: false, time: 0 };
+            let no_files =
+                filesystem::Attestations { attestations: &[], generated: false, prefix: "", split: false, time: 0 };
             let inputs = &run.inputs[..1];
             let written =
                 match filesystem::write_local(host, inputs, epoch, &local, &no_files, &mut response.warnings).await {
@@ -529,6 +661,7 @@ fn attestation_files<'a>(
 ) -> filesystem::Attestations<'a> {
     filesystem::Attestations {
         attestations: &run.attestations,
+        generated: true,
         prefix: &options.attestation_prefix,
         split: options.split,
         time,
@@ -572,7 +705,8 @@ async fn platform_image<H: Host>(
         layers.push(base_layer(host, plan, base, diff_id).await?);
     }
     for (position, source) in input.layers.iter().enumerate() {
-        let layer = match run.layers.entry((index, position, plan.compression, clamp)) {
+        let owner = if run.shared_layers { 0 } else { index };
+        let layer = match run.layers.entry((owner, position, plan.compression, clamp)) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => e.insert(build_layer(host, source, plan.compression, clamp, now).await?),
         };
@@ -632,20 +766,16 @@ impl Root {
     async fn index<H: Host>(host: &H, run: &Run, images: &[BuiltImage], plan: &Plan) -> Result<Root> {
         let mut manifests: Vec<Descriptor> = images.iter().map(|i| i.manifest.clone()).collect();
         let mut blobs: Vec<(String, u64)> = images.iter().flat_map(|i| i.blobs.iter().cloned()).collect();
-        if !run.attestations.is_empty() {
-            for (image, input) in images.iter().zip(&run.inputs) {
-                let (descriptor, added) = attestation_manifest(
-                    host,
-                    &run.attestations,
-                    &plan.names,
-                    image,
-                    &input.platform,
-                    plan.oci_artifact,
-                )
-                .await?;
-                manifests.push(descriptor);
-                blobs.extend(added);
+        for (image, input) in images.iter().zip(&run.inputs) {
+            let attestations: Vec<Attestation> = run.attestations.iter().chain(&input.attestations).cloned().collect();
+            if attestations.is_empty() {
+                continue;
             }
+            let (descriptor, added) =
+                attestation_manifest(host, &attestations, &plan.names, image, &input.platform, plan.oci_artifact)
+                    .await?;
+            manifests.push(descriptor);
+            blobs.extend(added);
         }
         let index = Index {
             schema_version: 2,
@@ -742,4 +872,19 @@ fn docker_manifest_json(image: &BuiltImage, plan: &Plan) -> Vec<u8> {
         "Layers": image.layer_digests.iter().map(|d| blob_path(d)).collect::<Vec<_>>(),
     }]);
     crate::gojson::compact(&entry)
+}
+
+#[cfg(test)]
+mod platform_list_tests {
+    use super::*;
+
+    #[test]
+    fn platform_lists() {
+        let ids = |v| requested_platforms(Some(v)).map(|p| p.iter().map(Platform::id).collect::<Vec<_>>());
+        assert_eq!(ids("linux/amd64, linux/arm64").unwrap(), ["linux/amd64", "linux/arm64"]);
+        assert_eq!(ids("linux/arm/v7").unwrap(), ["linux/arm/v7"]);
+        assert!(ids("linux/amd64,linux/amd64").unwrap_err().message.contains("appears twice"));
+        assert!(ids("linux/amd64,").is_err());
+        assert!(requested_platforms(None).unwrap().is_empty());
+    }
 }
