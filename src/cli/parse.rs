@@ -126,7 +126,7 @@ fn refuse_build_flags(args: &[String]) -> Result<()> {
 }
 
 /// The flag `arg` names with its `=value` or attached short value, or None for a positional.
-fn lookup<'a>(command: &'static Command, arg: &'a str) -> Result<Option<(&'static Flag, Option<String>)>> {
+fn lookup(command: &'static Command, arg: &str) -> Result<Option<(&'static Flag, Option<String>)>> {
     if let Some(long) = arg.strip_prefix("--") {
         let (name, inline) = match long.split_once('=') {
             Some((name, value)) => (name, Some(value.to_string())),

@@ -19,7 +19,7 @@ fn error(list: &[&str]) -> String {
     e.message
 }
 
-fn field<'a>(result: &'a Json, field: Field) -> &'a Json {
+fn field(result: &Json, field: Field) -> &Json {
     let (root, path) = match field {
         Field::Request(p) => (&result["request"], p),
         Field::Host(p) => (&result["host"], p),
