@@ -15,7 +15,7 @@ function both(args) {
   return { native, npm };
 }
 
-for (const args of [['export', '--help'], ['--help'], ['images', '-h'], ['push', '--help'], ['store', '--help'], ['store', 'verify', '--help'], ['store', 'gc', '-h']]) {
+for (const args of [['export', '--help'], ['--help'], ['help', 'push'], ['images', '-h'], ['push', '--help'], ['store', '--help'], ['store', 'verify', '--help'], ['store', 'gc', '-h']]) {
   test(`outport ${args.join(' ')} prints the same help from both CLIs`, () => {
     const { native, npm } = both(args);
     assert.equal(native.status, 0, native.stderr);

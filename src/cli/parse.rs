@@ -37,6 +37,12 @@ pub fn parse_args(args: &[String], env: &[(String, String)]) -> Result<Json> {
     let (command, rest) = match first.as_str() {
         "-h" | "--help" => return Ok(help_result(None)),
         "-V" | "--version" => return Ok(json!({"command": "version"})),
+        // `outport help [COMMAND]`, as clap offered it.
+        "help" => {
+            let topic = args[1..].join(" ");
+            let known = topic == "store" || command(&topic).is_some();
+            return Ok(help_result(known.then_some(topic.as_str())));
+        }
         "store" => match args.get(1).map(String::as_str) {
             Some("-h" | "--help") => return Ok(help_result(Some("store"))),
             Some(action @ ("verify" | "gc")) => {

@@ -177,4 +177,6 @@ fn help_and_version() {
     assert!(parse(&["store", "gc", "-h"])["help"].as_str().unwrap().contains("Usage: outport store gc"));
     assert!(parse(&["store", "--help"])["help"].as_str().unwrap().contains("verify"));
     assert_eq!(parse(&["-V"])["command"], "version");
+    assert_eq!(parse(&["help", "store", "gc"])["help"], parse(&["store", "gc", "--help"])["help"]);
+    assert_eq!(parse(&["help"])["help"], parse(&["--help"])["help"]);
 }
