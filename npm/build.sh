@@ -4,8 +4,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 cargo build --quiet -p outport --target wasm32-unknown-unknown --profile wasm
-wasm-bindgen --target nodejs --out-dir npm/wasm target/wasm32-unknown-unknown/wasm/outport.wasm
+# Where cargo put it: $CARGO_TARGET_DIR when set (a shared or warm target directory), else target/.
+wasm="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/wasm/outport.wasm"
+wasm-bindgen --target nodejs --out-dir npm/wasm "$wasm"
 # The same core for browsers and web workers (lib/browser.mjs).
-wasm-bindgen --target web --out-dir npm/wasm-web target/wasm32-unknown-unknown/wasm/outport.wasm
+wasm-bindgen --target web --out-dir npm/wasm-web "$wasm"
 # The package ships the project's README and licence (npm includes both from the package root).
 cp README.md LICENSE npm/

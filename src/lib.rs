@@ -6,6 +6,7 @@ pub mod apply;
 pub mod attest;
 pub mod base;
 pub mod build_result;
+pub mod cli;
 pub mod compress;
 pub mod digest;
 pub mod engine;

@@ -64,6 +64,19 @@ pub fn remove(host: HostState, request: &str) -> Result<String, CoreError> {
     exporter.call_remove_names(&mut store, request).map_err(|e| internal("the core stopped", e))?
 }
 
+/// The command line, parsed by the core (src/cli): the core names the environment variables it
+/// reads, then gets them with `args` (without the program name). JSON out; a usage error is an
+/// `invalid-option` error. Needs no host: WASI and the host interface stubbed.
+pub fn parse_command_line(args: &[String]) -> Result<String, CoreError> {
+    let (mut store, exporter) = host_free()?;
+    let names = exporter.call_parse_args_env(&mut store).map_err(|e| internal("the core stopped", e))?;
+    let env: Vec<(String, String)> = names
+        .into_iter()
+        .filter_map(|name| std::env::var_os(&name).map(|v| (name, v.to_string_lossy().into_owned())))
+        .collect();
+    exporter.call_parse_args(&mut store, args, &env).map_err(|e| internal("the core stopped", e))?
+}
+
 fn internal(what: &str, e: wasmtime::Error) -> CoreError {
     CoreError { kind: ErrorKind::Internal, message: format!("{what}: {e:#}") }
 }
@@ -90,6 +103,36 @@ pub fn compressor() -> Result<(Store<WasiOnly>, Exporter), CoreError> {
     let mut linker = Linker::<WasiOnly>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
     linker.define_unknown_imports_as_traps(component).map_err(|e| internal("linking the host interface", e))?;
+    let state = WasiOnly { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new() };
+    let mut store = Store::new(engine, state);
+    let exporter =
+        Exporter::instantiate(&mut store, component, &linker).map_err(|e| internal("instantiating the core", e))?;
+    Ok((store, exporter))
+}
+
+/// An instance whose host interface traps but whose WASI is whole: unlike `compressor`'s
+/// `define_unknown_imports_as_traps`, which also stubs WASI interfaces imported at an older minor
+/// version than wasmtime-wasi links (std's hash seed, wasi:random/insecure-seed, among them).
+fn host_free() -> Result<(Store<WasiOnly>, Exporter), CoreError> {
+    use wasmtime::component::types::ComponentItem;
+    let (engine, component) = compiled()?;
+    let mut linker = Linker::<WasiOnly>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
+    for (name, item) in component.component_type().imports(engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else { continue };
+        if !name.starts_with("outport:") {
+            continue;
+        }
+        let mut stubs = linker.instance(name).map_err(|e| internal("linking the host interface", e))?;
+        for (func, export) in instance.exports(engine) {
+            if !matches!(export.ty, ComponentItem::ComponentFunc(_)) {
+                continue;
+            }
+            stubs
+                .func_new(func, |_, _, _, _| Err(wasmtime::Error::msg("parse-args called the host")))
+                .map_err(|e| internal("linking the host interface", e))?;
+        }
+    }
     let state = WasiOnly { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new() };
     let mut store = Store::new(engine, state);
     let exporter =

@@ -43,6 +43,14 @@ impl Guest for Component {
         block_on(crate::remove_json(&ComponentHost, &request)).map_err(to_wit)
     }
 
+    fn parse_args(args: Vec<String>, env: Vec<(String, String)>) -> std::result::Result<String, wit::Error> {
+        crate::cli::parse_args_json(&args, &env).map_err(to_wit)
+    }
+
+    fn parse_args_env() -> Vec<String> {
+        crate::cli::ENV.iter().map(|s| s.to_string()).collect()
+    }
+
     fn compress_piece(piece: wit::Piece) -> Vec<u8> {
         let wit::Piece { algorithm, level, input, start, last } = piece;
         match crate::compress::piece::Piece::from_parts(&algorithm, level, input, start as usize, last) {

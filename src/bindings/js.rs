@@ -47,6 +47,26 @@ pub async fn push(host: JsValue, request: String) -> std::result::Result<String,
     crate::push_json(&JsHost(host), &request).await.map_err(to_js_error)
 }
 
+/// The command line (src/cli): `args` without the program name, `env` an object of the variables
+/// named by `parseArgsEnv()`; returns JSON {command, request, host} or {command: "help", help}, or
+/// throws `{ kind: "invalid-option", message }` for a usage error (CLIs exit 2).
+#[wasm_bindgen(js_name = parseArgs)]
+pub fn parse_args(args: Vec<String>, env: JsValue) -> std::result::Result<String, JsValue> {
+    let mut pairs = Vec::new();
+    for name in crate::cli::ENV {
+        if let Some(value) = Reflect::get(&env, &JsValue::from_str(name)).ok().and_then(|v| v.as_string()) {
+            pairs.push((name.to_string(), value));
+        }
+    }
+    crate::cli::parse_args_json(&args, &pairs).map_err(to_js_error)
+}
+
+/// The names of the environment variables `parseArgs` reads.
+#[wasm_bindgen(js_name = parseArgsEnv)]
+pub fn parse_args_env() -> Vec<String> {
+    crate::cli::ENV.iter().map(|s| s.to_string()).collect()
+}
+
 thread_local! {
     /// The last compressed piece, which `compressPiece` returns a view of.
     static COMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
