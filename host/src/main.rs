@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         "export" => report(export(parsed["request"].clone(), settings)),
         "images" => report(images(settings)),
         "push" => report(push(&parsed["request"], settings)),
+        "rm" => report(remove(&parsed["request"], settings)),
         "store-verify" => report(maintain(runtime::store_verify, StoreUse::Read, settings)),
         "store-gc" => report(maintain(runtime::store_gc, StoreUse::Write, settings)),
         other => report(Err(format!("the core parsed an unknown command {other:?}"))),
@@ -139,6 +140,17 @@ fn push(request: &Value, settings: Settings) -> Result<(), String> {
     let metadata: serde_json::Value =
         serde_json::from_str(&metadata).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
     println!("{}", serde_json::to_string_pretty(&metadata).expect("JSON value serializes"));
+    Ok(())
+}
+
+/// `outport rm NAME…`: prints each full name removed.
+fn remove(request: &Value, settings: Settings) -> Result<(), String> {
+    let answer =
+        runtime::remove(host_state(&settings, StoreUse::Write)?, &request.to_string()).map_err(|e| e.message)?;
+    let answer: Value = serde_json::from_str(&answer).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
+    for name in answer["removed"].as_array().into_iter().flatten() {
+        println!("removed {}", name.as_str().unwrap_or_default());
+    }
     Ok(())
 }
 

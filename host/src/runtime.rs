@@ -58,7 +58,6 @@ pub fn store_gc(host: HostState) -> Result<String, CoreError> {
 }
 
 /// `outport rm`: names out of the store's index (request and result are JSON).
-#[allow(dead_code)] // the CLI's `rm` command is wired with the shared flag table
 pub fn remove(host: HostState, request: &str) -> Result<String, CoreError> {
     let (mut store, exporter) = instantiate(host)?;
     exporter.call_remove_names(&mut store, request).map_err(|e| internal("the core stopped", e))?

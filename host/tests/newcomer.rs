@@ -100,8 +100,7 @@ fn dockerignore_is_read_and_outportignore_wins() {
 fn build_flags_are_refused_in_one_line() {
     let work = tempdir().unwrap();
     let r = example_rootfs();
-    for flag in ["--build-arg=A=1", "--cache-to", "-f", "--target", "--secret", "--ssh", "--cache-from", "--sbom=true"]
-    {
+    for flag in ["--build-arg=A=1", "--cache-to", "-f", "--target", "--secret", "--ssh", "--cache-from"] {
         let out = outport(work.path(), &["export", r.to_str().unwrap(), flag, "x"]);
         assert_eq!(out.status.code(), Some(2), "{flag}");
         let message = stderr(&out);
@@ -252,4 +251,51 @@ fn blobs_already_in_the_registry_show_as_existing() {
     let lines: Vec<&str> = progress.lines().filter(|l| l.contains(" sha256:")).collect();
     assert!(lines.iter().any(|l| l.starts_with("#progress exists sha256:")), "{lines:?}");
     assert!(!lines.iter().any(|l| l.starts_with("#progress push sha256:")), "nothing pushed again: {lines:?}");
+}
+
+/// `outport rm NAME…` forgets names (all or nothing) so `store gc` reclaims their blobs.
+#[test]
+fn rm_forgets_names_and_gc_reclaims() {
+    let work = tempdir().unwrap();
+    ok(outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-t", "one:1", "-t", "two:1"]));
+    let out = outport(work.path(), &["rm", "one:1", "missing:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no image named docker.io/library/missing:1"), "{}", stderr(&out));
+    let out = ok(outport(work.path(), &["rm", "one:1", "docker.io/library/two:1"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "removed docker.io/library/one:1\nremoved docker.io/library/two:1\n"
+    );
+    let images = String::from_utf8_lossy(&ok(outport(work.path(), &["images", "--json"])).stdout).into_owned();
+    assert_eq!(images.trim(), "[]");
+    let gc = String::from_utf8_lossy(&ok(outport(work.path(), &["store", "gc"])).stdout).into_owned();
+    assert!(gc.contains("kept 0"), "{gc}");
+    let out = outport(work.path(), &["rm"]);
+    assert_eq!(out.status.code(), Some(2), "a name is needed");
+}
+
+/// buildx's `--sbom=true` and `--provenance=mode=min` on the command line attach the attestations.
+#[test]
+fn sbom_and_provenance_flags_attach_attestations() {
+    let work = tempdir().unwrap();
+    let app = app(work.path());
+    let layout = work.path().join("layout");
+    let spec = format!("type=oci,tar=false,dest={}", layout.display());
+    ok(outport(
+        work.path(),
+        &["export", "--node-app", app.to_str().unwrap(), "--sbom=true", "--provenance=mode=min", "-o", &spec],
+    ));
+    let index: Value = serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let root = layout.join("blobs").join(index["manifests"][0]["digest"].as_str().unwrap().replace(':', "/"));
+    let root: Value = serde_json::from_slice(&fs::read(root).unwrap()).unwrap();
+    let kinds: Vec<&str> = root["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["annotations"]["vnd.docker.reference.type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["attestation-manifest"], "{root}");
+    let out = outport(work.path(), &["export", "--node-app", app.to_str().unwrap(), "--sbom=maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--sbom"), "{}", stderr(&out));
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
-const { exportImage, images, push, storeVerify, storeGc } = require('../lib/index.js');
+const { exportImage, images, push, remove, storeVerify, storeGc } = require('../lib/index.js');
 const core = require('../wasm/outport.js');
 const { version } = require('../package.json');
 
@@ -38,6 +38,10 @@ async function main() {
   if (command === 'help') return process.stdout.write(parsed.help);
   if (command === 'images') return listImages(host);
   if (command === 'push') return pushStored(request, host);
+  if (command === 'rm') {
+    const { removed } = await remove({ names: request.names, store: host.store });
+    return removed.forEach((name) => process.stdout.write(`removed ${name}\n`));
+  }
   if (command === 'store-verify' || command === 'store-gc') return maintainStore(command === 'store-verify' ? storeVerify : storeGc, host);
   if (command !== 'export') throw new Error(`the core parsed an unknown command ${JSON.stringify(command)}`);
 

@@ -46,7 +46,8 @@ fn store() -> String {
 fn of_command(c: &Command) -> String {
     let mut text = format!("{}\n\nUsage: outport {} [OPTIONS]", c.about, c.name);
     if let Some(p) = &c.positional {
-        let _ = if p.required { write!(text, " <{}>", p.name) } else { write!(text, " [{}]", p.name) };
+        let dots = if p.many { "..." } else { "" };
+        let _ = if p.required { write!(text, " <{}>{dots}", p.name) } else { write!(text, " [{}]{dots}", p.name) };
     }
     text.push('\n');
     if let Some(p) = &c.positional {
@@ -74,7 +75,12 @@ pub fn flag_name(f: &Flag) -> String {
 pub fn value_name(value: Value) -> Option<&'static str> {
     match value {
         Value::Switch => None,
-        Value::Text(n) | Value::Hyphen(n) | Value::Count(n) | Value::Count32(n) | Value::OneOf(n, _) => Some(n),
+        Value::Text(n)
+        | Value::Hyphen(n)
+        | Value::Count(n)
+        | Value::Count32(n)
+        | Value::OneOf(n, _)
+        | Value::Bool(n) => Some(n),
     }
 }
 

@@ -187,7 +187,7 @@ impl Parsed {
         for flag in command.flags {
             *parsed.slot(flag.field) = match flag.value {
                 _ if flag.repeat => json!([]),
-                Value::Switch => false.into(),
+                Value::Switch | Value::Bool(_) => false.into(),
                 _ => Json::Null,
             };
         }
@@ -224,6 +224,11 @@ impl Parsed {
                 Ok(n) => n.into(),
                 Err(_) => return Err(usage(&format!("{name}: {t:?} is not a whole number up to {}", u32::MAX))),
             },
+            (Value::Bool(_), Some(t)) => match t.as_str() {
+                "1" | "t" | "T" | "TRUE" | "true" | "True" => true.into(),
+                "0" | "f" | "F" | "FALSE" | "false" | "False" => false.into(),
+                _ => return Err(usage(&format!("{name}: {t:?} is not true or false"))),
+            },
             (Value::OneOf(_, words), Some(t)) if !words.contains(&t.as_str()) => {
                 return Err(usage(&format!("{name}: {t:?} is not one of {}", words.join(", "))));
             }
@@ -245,6 +250,13 @@ impl Parsed {
                 None => Ok(()),
             };
         };
+        if p.many {
+            if given.is_empty() && p.required {
+                return Err(usage(&format!("outport {} needs a {}", command.name, p.name)));
+            }
+            *self.slot(p.field) = given.into();
+            return Ok(());
+        }
         if given.len() > 1 {
             return Err(usage(&format!("outport {} takes one {}, got also {:?}", command.name, p.name, given[1])));
         }

@@ -26,6 +26,8 @@ pub enum Value {
     Count32(&'static str),
     /// One of the listed words.
     OneOf(&'static str, &'static [&'static str]),
+    /// true or false, in Go's spellings (`1`, `t`, `TRUE`, …), as buildx's `--sbom=true` takes it.
+    Bool(&'static str),
 }
 
 pub struct Flag {
@@ -49,7 +51,7 @@ const fn many(long: &'static str, value: Value, help: &'static str, field: Field
 }
 
 use Field::{Host, Request};
-use Value::{Count, Count32, Hyphen, OneOf, Switch, Text};
+use Value::{Bool, Count, Count32, Hyphen, OneOf, Switch, Text};
 
 const STORE: Flag = flag(
     "store",
@@ -96,6 +98,8 @@ pub const EXPORT_FLAGS: &[Flag] = &[
     flag("push", Switch, "Shorthand for --output type=registry.", Request("push")),
     flag("load", Switch, "Shorthand for --output type=docker: load the image into the Docker engine (Docker or Podman's service), as buildx --load does.", Request("load")),
     flag("docker-host", Text("ADDR"), "The Docker engine for --load: unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST (default: $DOCKER_HOST, the current docker context, /var/run/docker.sock, Podman's sockets).", Request("dockerHost")),
+    flag("sbom", Bool("BOOL"), "Attach an SPDX SBOM of --node-app's node_modules (buildx's --sbom=true).", Request("sbom")),
+    flag("provenance", Text("MODE"), "Attach a minimal SLSA provenance: mode=min (or true); false for none (buildx's --provenance).", Request("provenance")),
     many("attest", Text("SPEC"), "Attach an attestation: type=sbom|provenance,path=FILE (a predicate or an in-toto statement). Repeatable.", Request("attestations")),
     many("allow", Text("ENTITLEMENT"), "Allow an entitlement: buildx.local.delete lets type=local,mode=delete clean a destination outside the working directory.", Request("allow")),
     flag("strict", Switch, "Treat warnings (unknown option keys, …) as errors.", Request("strict")),
@@ -143,11 +147,14 @@ pub const PUSH_FLAGS: &[Flag] = &[
 ];
 
 pub const STORE_FLAGS: &[Flag] = &[STORE, JSON];
+pub const STORE_ONLY_FLAGS: &[Flag] = &[STORE];
 
 /// A positional argument of a command.
 pub struct Positional {
     pub name: &'static str,
     pub required: bool,
+    /// Several may be given (a JSON array).
+    pub many: bool,
     pub help: &'static str,
     pub field: Field,
 }
@@ -169,6 +176,7 @@ pub const COMMANDS: &[Command] = &[
         positional: Some(Positional {
             name: "ROOTFS",
             required: false,
+            many: false,
             help: "Root filesystem directory that becomes the image's (first) layer.",
             field: Request("rootfs"),
         }),
@@ -181,10 +189,24 @@ pub const COMMANDS: &[Command] = &[
         positional: Some(Positional {
             name: "NAME",
             required: true,
+            many: false,
             help: "The image's name in the store (see `outport images`), e.g. ghcr.io/owner/app:1.",
             field: Request("name"),
         }),
         flags: PUSH_FLAGS,
+    },
+    Command {
+        name: "rm",
+        about: "Forget names in the local store (`store gc` then removes the blobs nothing else reaches).",
+        positional: Some(Positional {
+            name: "NAME",
+            required: true,
+            many: true,
+            help:
+                "Names to remove (any spelling: `app` is docker.io/library/app:latest). Every one must be in the store.",
+            field: Request("names"),
+        }),
+        flags: STORE_ONLY_FLAGS,
     },
     Command {
         name: "store verify",
@@ -215,8 +237,6 @@ pub const BUILD_FLAGS: &[(&str, &str)] = &[
     ("--ssh", "outport does not build, so there is no build step to forward ssh to"),
     ("--cache-to", "outport has no build cache to export: its own layer cache is in the store (--store)"),
     ("--cache-from", "outport has no build cache to import: its own layer cache is in the store (--store)"),
-    ("--sbom", "not supported yet: attach an SBOM you made with --attest type=sbom,path=FILE"),
-    ("--provenance", "not supported yet: attach provenance you made with --attest type=provenance,path=FILE"),
 ];
 
 pub fn command(name: &str) -> Option<&'static Command> {

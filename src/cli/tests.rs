@@ -34,6 +34,7 @@ fn sample(value: Value) -> (&'static str, Json) {
         Value::Count(_) | Value::Count32(_) => ("7", 7.into()),
         Value::OneOf(_, words) => (words[1], words[1].into()),
         Value::Text(_) | Value::Hyphen(_) => ("v=1", "v=1".into()),
+        Value::Bool(_) => ("TRUE", Json::Bool(true)),
     }
 }
 
@@ -41,7 +42,7 @@ fn sample(value: Value) -> (&'static str, Json) {
 fn every_flag_fills_its_field_in_every_form() {
     for command in COMMANDS {
         let mut base: Vec<&str> = command.name.split(' ').collect();
-        if command.name == "push" {
+        if command.name == "push" || command.name == "rm" {
             base.push("app:1");
         }
         for flag in command.flags {
