@@ -38,6 +38,21 @@ pub struct PlatformInput {
     pub attestations: Vec<crate::attest::Attestation>,
 }
 
+impl PlatformInput {
+    /// A platform's inputs with no base image under its layers.
+    pub fn without_base(platform: Platform, layers: Vec<LayerSource>, config: ImageConfig) -> PlatformInput {
+        PlatformInput {
+            platform,
+            layers,
+            config,
+            base_layers: Vec::new(),
+            base_history: Vec::new(),
+            base_digest: None,
+            attestations: Vec::new(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResultFile {
@@ -102,15 +117,7 @@ pub async fn from_result_file<H: Host>(
             continue;
         }
         let config = load_config(host, config_file.as_deref(), Some(&platform), settings, warnings).await?.1;
-        inputs.push(PlatformInput {
-            platform,
-            layers,
-            config,
-            base_layers: Vec::new(),
-            base_history: Vec::new(),
-            base_digest: None,
-            attestations: Vec::new(),
-        });
+        inputs.push(PlatformInput::without_base(platform, layers, config));
     }
     Ok(inputs)
 }

@@ -293,15 +293,7 @@ async fn inputs<H: Host>(
     let (platform, config) =
         build_result::load_config(host, config_file, requested.as_ref(), &settings, warnings).await?;
     let platform = platform.map_or_else(|| Platform::parse(&request.host_platform), Ok)?;
-    Ok(vec![PlatformInput {
-        platform,
-        layers,
-        config,
-        base_layers: Vec::new(),
-        base_history: Vec::new(),
-        base_digest: None,
-        attestations: Vec::new(),
-    }])
+    Ok(vec![PlatformInput::without_base(platform, layers, config)])
 }
 
 /// `--platform`: one platform, or several separated by commas (each once).
