@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # golang-go and the stargz-snapshotter sources: the eStargz reference reader the tests build offline;
 # the image-spec sources: tests/go_fidelity.rs's Go side (configs as Go marshals them, gzip level 0);
 # chromium: the browser build's test.
-apt_packages=(skopeo umoci podman curl docker-registry apache2-utils openssl zstd pigz python3 golang-go golang-github-containerd-stargz-snapshotter-dev golang-github-opencontainers-image-spec-dev chromium)
+apt_packages=(skopeo umoci podman curl procps util-linux docker-registry apache2-utils openssl zstd pigz python3 golang-go golang-github-containerd-stargz-snapshotter-dev golang-github-opencontainers-image-spec-dev chromium)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
