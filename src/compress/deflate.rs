@@ -148,7 +148,11 @@ pub struct RawInflate {
 
 /// The input is not a valid deflate stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CorruptDeflate;
+pub struct CorruptDeflate {
+    /// Bytes of `output` that were good before the corrupt data: a caller hands them on first, so
+    /// the verdict does not depend on how much input one step got.
+    pub written: usize,
+}
 
 impl Default for RawInflate {
     fn default() -> Self {
@@ -171,7 +175,10 @@ impl RawInflate {
     /// needed.
     pub fn step(&mut self, input: &[u8], output: &mut [u8]) -> Result<Inflated, CorruptDeflate> {
         let (read, written) = (self.stream.total_in(), self.stream.total_out());
-        let status = self.stream.decompress(input, output, InflateFlush::NoFlush).map_err(|_| CorruptDeflate)?;
+        let status = match self.stream.decompress(input, output, InflateFlush::NoFlush) {
+            Ok(status) => status,
+            Err(_) => return Err(CorruptDeflate { written: (self.stream.total_out() - written) as usize }),
+        };
         Ok(Inflated {
             consumed: (self.stream.total_in() - read) as usize,
             written: (self.stream.total_out() - written) as usize,

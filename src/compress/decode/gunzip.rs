@@ -74,7 +74,15 @@ pub async fn gunzip<R: Source, S: Sink>(input: &mut Input<'_, R>, what: &str, si
             if input.data().is_empty() && !input.fill().await? {
                 return Err(truncated());
             }
-            let step = inflate.step(input.data(), &mut out).map_err(|_| bad("corrupt deflate stream"))?;
+            let step = match inflate.step(input.data(), &mut out) {
+                Ok(step) => step,
+                Err(corrupt) => {
+                    // What came out before the damage goes on first, as it would have with the input
+                    // in smaller pieces: a tar error in it is reported the same either way.
+                    sink.write(&out[..corrupt.written]).await?;
+                    return Err(bad("corrupt deflate stream"));
+                }
+            };
             input.consume(step.consumed);
             let produced = &out[..step.written];
             crc.update(produced);
