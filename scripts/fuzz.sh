@@ -11,7 +11,7 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 
 status=0
-for target in output_spec annotation www_authenticate image_json reference layer_tarball ignore estargz_toc; do
+for target in output_spec annotation www_authenticate image_json reference layer_tarball ignore estargz_toc tar_reader; do
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target" "fuzz/seeds/$target"
   log="fuzz/artifacts/$target.log"
   if cargo +nightly fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
