@@ -92,21 +92,12 @@ fn host_and_input() -> (MemoryHost, PlatformInput) {
     let host = MemoryHost::with_files([(b"/src/app/main".to_vec(), b"main".to_vec())]);
     let mut base_layers = Vec::new();
     for (bytes, media_type) in [(lower(), TAR), (crate::compress::gzip::gzip_member(6, &upper()), GZIP)] {
-        let digest = sha256(&bytes);
+        let digest = host.put_blob(&bytes);
         base_layers.push((Descriptor::new(media_type, &digest, bytes.len() as u64), String::new()));
-        host.committed.borrow_mut().push((digest, bytes));
     }
     let options = SourceOptions::new(None, &[]).unwrap();
     let rootfs = block_on(LayerSource::root_directory(&host, "/src", &options)).unwrap();
-    let input = PlatformInput {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        layers: vec![rootfs],
-        config: config::default_config("linux"),
-        base_layers,
-        base_history: Vec::new(),
-        base_digest: None,
-        attestations: Vec::new(),
-    };
+    let input = on_base(vec![rootfs], base_layers);
     (host, input)
 }
 
@@ -253,18 +244,9 @@ fn local_output_is_the_same_tree_and_stays_inside_dest() {
 
 fn refused(layer: Vec<u8>) -> String {
     let host = MemoryHost::default();
-    let digest = sha256(&layer);
+    let digest = host.put_blob(&layer);
     let descriptor = Descriptor::new(TAR, &digest, layer.len() as u64);
-    host.committed.borrow_mut().push((digest.clone(), layer));
-    let input = PlatformInput {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        layers: Vec::new(),
-        config: config::default_config("linux"),
-        base_layers: vec![(descriptor, String::new())],
-        base_history: Vec::new(),
-        base_digest: None,
-        attestations: Vec::new(),
-    };
+    let input = on_base(Vec::new(), vec![(descriptor, String::new())]);
     let handle = block_on(host.output_open("/out.tar")).unwrap();
     let error = block_on(filesystem::write_tar(&host, &[input], None, handle, &NO_FILES)).unwrap_err();
     assert!(error.message.contains(&format!("base layer {digest}")), "{}", error.message);
@@ -298,19 +280,10 @@ fn a_whiteout_hides_only_lower_layers() {
         [file("d/a", "upper"), file("d/.wh.a", ""), file("d/.wh.b", ""), TRAILER.to_vec()].concat(),
     ];
     for layer in layers {
-        let digest = sha256(&layer);
+        let digest = host.put_blob(&layer);
         base_layers.push((Descriptor::new(TAR, &digest, layer.len() as u64), String::new()));
-        host.committed.borrow_mut().push((digest, layer));
     }
-    let input = PlatformInput {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        layers: Vec::new(),
-        config: config::default_config("linux"),
-        base_layers,
-        base_history: Vec::new(),
-        base_digest: None,
-        attestations: Vec::new(),
-    };
+    let input = on_base(Vec::new(), base_layers);
     let tar = tar_of(&host, &input, None);
     let names: Vec<(String, String)> = listing(&tar).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
     assert_eq!(names, [("d/".to_string(), String::new()), ("d/a".to_string(), "upper".to_string())]);
@@ -328,15 +301,7 @@ fn an_estargz_base_layer_gives_its_files_not_its_toc() {
         writer.commit().await
     })
     .unwrap();
-    let input = PlatformInput {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        layers: Vec::new(),
-        config: config::default_config("linux"),
-        base_layers: vec![(Descriptor::new(GZIP, &blob.digest, blob.size), blob.diff_id.clone())],
-        base_history: Vec::new(),
-        base_digest: None,
-        attestations: Vec::new(),
-    };
+    let input = on_base(Vec::new(), vec![(Descriptor::new(GZIP, &blob.digest, blob.size), blob.diff_id.clone())]);
     let names: Vec<(String, String)> =
         listing(&tar_of(&host, &input, None)).into_iter().map(|(n, _, _, d, _, _)| (n, d)).collect();
     assert_eq!(names, [("d/".to_string(), String::new()), ("d/a".to_string(), "estargz".to_string())]);
@@ -386,18 +351,9 @@ fn a_file_capability_is_carried_into_the_tar() {
     };
     header.pax_records.insert("SCHILY.xattr.security.capability".into(), b"\x01\x00\x00\x02".to_vec());
     let layer = [encode(&header), b"ping".to_vec(), vec![0; padding(4)], TRAILER.to_vec()].concat();
-    let digest = sha256(&layer);
+    let digest = host.put_blob(&layer);
     let descriptor = Descriptor::new(TAR, &digest, layer.len() as u64);
-    host.committed.borrow_mut().push((digest, layer));
-    let input = PlatformInput {
-        platform: Platform::parse("linux/amd64").unwrap(),
-        layers: Vec::new(),
-        config: config::default_config("linux"),
-        base_layers: vec![(descriptor, String::new())],
-        base_history: Vec::new(),
-        base_digest: None,
-        attestations: Vec::new(),
-    };
+    let input = on_base(Vec::new(), vec![(descriptor, String::new())]);
     let tar = tar_of(&host, &input, None);
     let mut reader = Reader::new();
     let mut rest = tar.as_slice();
@@ -412,4 +368,10 @@ fn a_file_capability_is_carried_into_the_tar() {
         }
     }
     assert_eq!(found.as_deref(), Some(&b"\x01\x00\x00\x02"[..]));
+}
+
+/// linux/amd64 inputs: `layers` over `base_layers` (stored blobs with their diffIDs), default config.
+fn on_base(layers: Vec<LayerSource>, base_layers: Vec<(Descriptor, String)>) -> PlatformInput {
+    let platform = Platform::parse("linux/amd64").unwrap();
+    PlatformInput { base_layers, ..PlatformInput::without_base(platform, layers, config::default_config("linux")) }
 }
