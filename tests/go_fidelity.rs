@@ -6,6 +6,9 @@
 //! GOPATH mode over Debian's sources: golang-go and golang-github-opencontainers-image-spec-dev
 //! (scripts/setup.sh installs both); their absence is a failure.
 
+#[path = "support/go_build.rs"]
+mod go_build;
+
 use outport::compress::{gzip::gzip_member, piece::compress_all, Compression};
 use outport::gojson;
 use outport::image::config::{config_platform, default_config, finish, parse_config, FromBase};
@@ -23,22 +26,7 @@ fn go_tool() -> &'static Path {
         let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-fidelity");
         std::fs::create_dir_all(&work).unwrap();
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/go-fidelity/main.go");
-        let bin = work.join("go-fidelity");
-        let out = Command::new("go")
-            .args(["build", "-o", bin.to_str().unwrap(), source.to_str().unwrap()])
-            .env("GO111MODULE", "off")
-            .env("GOPATH", "/usr/share/gocode")
-            .env("GOPROXY", "off")
-            .env("GOFLAGS", "")
-            .env("GOCACHE", work.join("go-cache"))
-            .output()
-            .unwrap_or_else(|e| panic!("running `go` ({e}): install golang-go (scripts/setup.sh)"));
-        assert!(
-            out.status.success(),
-            "building go-fidelity failed (is golang-github-opencontainers-image-spec-dev installed?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
+        go_build::go_build(&source, &work, "go-fidelity", "golang-github-opencontainers-image-spec-dev")
     })
 }
 

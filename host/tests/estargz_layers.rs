@@ -4,6 +4,8 @@
 //! eStargz annotations and the config the diffID of the whole decompressed blob.
 
 mod common;
+#[path = "../../tests/support/go_build.rs"]
+mod go_build;
 
 use common::*;
 use sha2::{Digest, Sha256};
@@ -94,24 +96,7 @@ fn tar_list(path: &Path, all: bool) -> Vec<String> {
 /// golang-github-containerd-stargz-snapshotter-dev (scripts/setup.sh): their absence is a failure.
 fn build_verifier(work: &Path) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/estargz-verify/main.go");
-    let bin = work.join("estargz-verify");
-    let out = Command::new("go")
-        .args(["build", "-o", bin.to_str().unwrap(), source.to_str().unwrap()])
-        .env("GO111MODULE", "off")
-        .env("GOPATH", "/usr/share/gocode")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("GOCACHE", work.join("go-cache"))
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("running `go` ({e}): install golang-go and golang-github-containerd-stargz-snapshotter-dev (scripts/setup.sh)")
-        });
-    assert!(
-        out.status.success(),
-        "building the estargz verifier failed (is golang-github-containerd-stargz-snapshotter-dev installed?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
+    go_build::go_build(&source, work, "estargz-verify", "golang-github-containerd-stargz-snapshotter-dev")
 }
 
 #[test]
