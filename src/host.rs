@@ -96,6 +96,32 @@ impl std::fmt::Debug for Credential {
     }
 }
 
+/// docker's config.json as the host found it: its path (for messages) and its text, unparsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerConfig {
+    pub path: String,
+    pub text: String,
+}
+
+/// What `docker-credential-NAME get` did, unparsed: whether it succeeded, its exit status as the
+/// host words it (e.g. "exit status: 1"), and its standard output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HelperReply {
+    pub success: bool,
+    pub status: String,
+    pub stdout: String,
+}
+
+/// A helper's output holds a secret: never in a debug dump.
+impl std::fmt::Debug for HelperReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HelperReply")
+            .field("success", &self.success)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
@@ -202,10 +228,21 @@ pub trait Host {
 
     /// One HTTP exchange; redirects are returned, not followed; at most `max_body` bytes of body.
     async fn http_send(&self, request: HttpRequest, max_body: u32) -> Result<HttpResponse>;
-    /// The credential for `registry` (as users name it: `docker.io`, `ghcr.io`, `host:port`), if the
-    /// user has one; `for_push` tells whether the image is being pushed there (explicit push
-    /// credentials apply only then) or pulled from it.
+    /// The credential the user gave this run for `registry` (as users name it: `docker.io`,
+    /// `ghcr.io`, `host:port`), if any; `for_push` tells whether the image is being pushed there
+    /// (explicit push credentials apply only then) or pulled from it. Without one the core reads
+    /// docker's config (`registry::credentials`).
     async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>>;
+    /// docker's config.json where the host's environment puts it (`$DOCKER_CONFIG`, `~/.docker`);
+    /// None when there is none.
+    async fn docker_config(&self) -> Result<Option<DockerConfig>> {
+        Ok(None)
+    }
+    /// Run `docker-credential-NAME get` with `server` on its standard input; an error only when it
+    /// could not be run at all.
+    async fn credential_helper(&self, _name: &str, _server: &str) -> Result<HelperReply> {
+        Err(crate::error::Error::new(crate::error::ErrorKind::Auth, "this host cannot run credential helpers"))
+    }
     /// Start a sha256 the host computes natively (much faster than in wasm); None: this host has
     /// none, the core hashes. Used for layer streams (`digest::StreamHasher`).
     async fn hash_start(&self) -> Result<Option<Handle>> {

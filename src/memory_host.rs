@@ -9,7 +9,10 @@
 
 use crate::compress::piece::{compress_piece, Piece};
 use crate::error::{Error, Result};
-use crate::host::{Credential, EntryKind, Handle, Host, HttpRequest, HttpResponse, ProgressEvent, SourceEntry};
+use crate::host::{
+    Credential, DockerConfig, EntryKind, Handle, HelperReply, Host, HttpRequest, HttpResponse, ProgressEvent,
+    SourceEntry,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 
@@ -64,6 +67,12 @@ pub struct MemoryHost {
     /// What `credentials` answers, for any registry; and the registries asked, with `for_push`.
     pub credential: Option<Credential>,
     pub credential_asks: RefCell<Vec<(String, bool)>>,
+    /// What `docker_config` answers.
+    pub docker_config: Option<DockerConfig>,
+    /// Credential helpers by name (`docker-credential-NAME`): their replies; a name not here
+    /// cannot be run. And every helper run, as (name, server).
+    pub helpers: HashMap<String, HelperReply>,
+    pub helper_runs: RefCell<Vec<(String, String)>>,
     /// Every `sleep`, in milliseconds (the core's retry waits).
     pub sleeps: RefCell<Vec<u32>>,
     pub events: RefCell<Vec<ProgressEvent>>,
@@ -308,6 +317,14 @@ impl Host for MemoryHost {
     async fn credentials(&self, registry: &str, for_push: bool) -> Result<Option<Credential>> {
         self.credential_asks.borrow_mut().push((registry.to_string(), for_push));
         Ok(self.credential.clone())
+    }
+    async fn docker_config(&self) -> Result<Option<DockerConfig>> {
+        Ok(self.docker_config.clone())
+    }
+    async fn credential_helper(&self, name: &str, server: &str) -> Result<HelperReply> {
+        self.helper_runs.borrow_mut().push((name.to_string(), server.to_string()));
+        let reply = self.helpers.get(name).cloned();
+        reply.ok_or_else(|| Error::new(crate::error::ErrorKind::Auth, "No such file or directory (os error 2)"))
     }
     async fn sleep(&self, milliseconds: u32) {
         self.sleeps.borrow_mut().push(milliseconds);

@@ -5,7 +5,8 @@ use crate::output::Outputs;
 use crate::progress::Progress;
 use crate::runtime::outport::core::host::Host;
 use crate::runtime::outport::core::types::{
-    Credential, Error, HttpError, HttpRequest, HttpResponse, Piece, ProgressEvent, SourceEntry,
+    Credential, DockerConfigFile, Error, HelperReply, HttpError, HttpRequest, HttpResponse, Piece, ProgressEvent,
+    SourceEntry,
 };
 use crate::runtime::State;
 use crate::source::SourceFiles;
@@ -170,8 +171,14 @@ impl Host for State {
         self.host.http.wait()
     }
 
-    fn credentials(&mut self, registry: String, for_push: bool) -> Result<Option<Credential>, Error> {
-        self.host.credentials.lookup(&registry, for_push)
+    fn credentials(&mut self, _registry: String, for_push: bool) -> Result<Option<Credential>, Error> {
+        Ok(self.host.credentials.given(for_push))
+    }
+    fn docker_config(&mut self) -> Result<Option<DockerConfigFile>, Error> {
+        self.host.credentials.docker_config()
+    }
+    fn credential_helper(&mut self, name: String, server: String) -> Result<HelperReply, Error> {
+        crate::credentials::run_helper(&name, &server)
     }
 
     fn hash_start(&mut self) -> u32 {

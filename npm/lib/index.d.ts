@@ -194,7 +194,12 @@ export interface OutportHost {
    * 'timeout', 'reset', 'certificate', 'plain-http', 'tls' or 'other' (the core retries and hints by it).
    */
   httpSend(request: HttpRequest, maxBody: number): Awaitable<{ status: number; headers: Array<[string, string]>; body: Uint8Array }>;
+  /** The credential the user gave for `registry` (for a push, or for pulls), or null: the core then reads docker's config through dockerConfig and credentialHelper. */
   credentials(registry: string, forPush: boolean): Awaitable<{ username?: string; password?: string; identityToken?: string } | null>;
+  /** Optional: docker's config.json, unparsed (the core reads it), with its path for messages; null when there is none. Absent: no docker config. */
+  dockerConfig?(): Awaitable<{ path: string; text: string } | null>;
+  /** Needed when the docker config names credential helpers: run `docker-credential-NAME get` with `server` on stdin; `status` words the exit status for messages (e.g. 'exit status: 1'). Throw only when it cannot be run. */
+  credentialHelper?(name: string, server: string): Awaitable<{ success: boolean; status: string; stdout: string }>;
   sleep(milliseconds: number): Awaitable<unknown>;
   progress(event: ProgressEvent): void;
   /** Optional: a sha256 the host computes natively (absent: the core hashes layer streams itself, more slowly). */

@@ -21,6 +21,8 @@ export interface MemoryHostOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Registry credentials: 'USER:SECRET' or { username, password }. */
   creds?: string | { username: string; password: string };
+  /** A docker config.json (its text, or the object) whose `auths` the core reads when `creds` is not given; credential helpers cannot run here. */
+  dockerConfig?: string | object;
   /** Replaces globalThis.fetch for registry requests. */
   fetch?: typeof fetch;
 }

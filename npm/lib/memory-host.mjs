@@ -130,10 +130,12 @@ function sourceNode(path, spec) {
  *   | { hardlink: '/src/other' } }` (absolute paths; parents are created as 0755 directories).
  * - `defaults`: uid, gid and mtime (Unix seconds) for entries that do not give theirs (all 0).
  * - `creds`: 'USER:SECRET' or { username, password } for registries; `fetch` replaces globalThis.fetch.
+ * - `dockerConfig`: a docker config.json (its text, or the object) the core reads `auths` from when
+ *   `creds` is not given (credential helpers cannot run here).
  * The returned host also has `readOutput(path)` (an output file's bytes, or undefined),
  * `outputPaths()`, and `blobs` (the store's Map of digest → bytes).
  */
-export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds, fetch: fetchImpl } = {}) {
+export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds, dockerConfig, fetch: fetchImpl } = {}) {
   const source = new Tree(defaults);
   const links = [];
   for (const [path, spec] of files instanceof Map ? files : Object.entries(files)) {
@@ -304,6 +306,8 @@ export function createMemoryHost({ files = {}, defaults = {}, onProgress, creds,
       return { status: response.status, headers: [...response.headers], body: bytes.subarray(0, maxBody) };
     },
     credentials: () => credentialsFor(),
+    dockerConfig: () =>
+      dockerConfig === undefined ? null : { path: 'config.json', text: typeof dockerConfig === 'string' ? dockerConfig : JSON.stringify(dockerConfig) },
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     progress: (event) => onProgress?.(event),
 

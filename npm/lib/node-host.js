@@ -11,7 +11,7 @@ const { Outputs, mkdir, readWhole, identity } = require('./output');
 const local = require('./local');
 const { Transport } = require('./http');
 const { Engines } = require('./engine');
-const { createCredentials } = require('./credentials');
+const { createCredentials, dockerConfig, credentialHelper } = require('./credentials');
 
 /**
  * `creds` ('USER:SECRET' or { username, password }) log in to the registry pushed to; `registryCa` is
@@ -72,6 +72,8 @@ function createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threa
     outputIdentity: (p) => identity(p),
     httpSend: (request, maxBody) => transport.send(request, maxBody, blobs),
     credentials: (registry, forPush) => credentials(registry, forPush),
+    dockerConfig: () => dockerConfig(),
+    credentialHelper: (name, server) => credentialHelper(name, server),
     hashStart: () => {
       hashes.set(++nextHash, crypto.createHash('sha256'));
       return nextHash;

@@ -5,7 +5,8 @@
 
 use crate::error::{Error as CoreError, ErrorKind, Result, Transport};
 use crate::host::{
-    Credential, EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry,
+    Credential, DockerConfig, EntryKind, Handle, HelperReply, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent,
+    SourceEntry,
 };
 use std::future::Future;
 use std::pin::pin;
@@ -316,6 +317,14 @@ impl Host for ComponentHost {
             password: c.password,
             identity_token: Some(c.identity_token).filter(|t| !t.is_empty()),
         }))
+    }
+    async fn docker_config(&self) -> Result<Option<DockerConfig>> {
+        let found = imports::docker_config().map_err(from_wit)?;
+        Ok(found.map(|c| DockerConfig { path: c.path, text: c.text }))
+    }
+    async fn credential_helper(&self, name: &str, server: &str) -> Result<HelperReply> {
+        let reply = imports::credential_helper(name, server).map_err(from_wit)?;
+        Ok(HelperReply { success: reply.success, status: reply.status, stdout: reply.stdout })
     }
     async fn hash_start(&self) -> Result<Option<Handle>> {
         Ok(Some(imports::hash_start()))

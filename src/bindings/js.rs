@@ -4,7 +4,8 @@
 
 use crate::error::{Error, ErrorKind, Result, Transport};
 use crate::host::{
-    Credential, EntryKind, Handle, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent, SourceEntry,
+    Credential, DockerConfig, EntryKind, Handle, HelperReply, Host, HttpBody, HttpRequest, HttpResponse, ProgressEvent,
+    SourceEntry,
 };
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -181,6 +182,13 @@ fn number<T: TryFrom<i128>>(method: &str, field: &str, v: &JsValue) -> Result<T>
 
 fn get(method: &str, obj: &JsValue, field: &str) -> Result<JsValue> {
     Reflect::get(obj, &field.into()).map_err(|_| Error::internal(format!("host {method}: the answer has no {field}")))
+}
+
+/// The string `field` of a returned object.
+fn string_field(method: &str, obj: &JsValue, field: &str) -> Result<String> {
+    get(method, obj, field)?
+        .as_string()
+        .ok_or_else(|| Error::internal(format!("host {method}: {field} is not a string")))
 }
 
 /// The numeric `field` of a returned object.
@@ -500,6 +508,39 @@ impl Host for JsHost {
             password: text("password")?.unwrap_or_default(),
             identity_token: text("identityToken")?.filter(|t| !t.is_empty()),
         }))
+    }
+
+    /// Optional for embedders: `dockerConfig()` resolves to null or `{path, text}` (config.json
+    /// unparsed); without it the core finds no docker config.
+    async fn docker_config(&self) -> Result<Option<DockerConfig>> {
+        if self.method("dockerConfig").is_none() {
+            return Ok(None);
+        }
+        let found = self.call("dockerConfig", &[]).await?;
+        if found.is_null() || found.is_undefined() {
+            return Ok(None);
+        }
+        Ok(Some(DockerConfig {
+            path: string_field("dockerConfig", &found, "path")?,
+            text: string_field("dockerConfig", &found, "text")?,
+        }))
+    }
+
+    /// Optional for embedders: `credentialHelper(name, server)` resolves to `{success, status,
+    /// stdout}` (`docker-credential-NAME get` run with `server` on stdin).
+    async fn credential_helper(&self, name: &str, server: &str) -> Result<HelperReply> {
+        if self.method("credentialHelper").is_none() {
+            return Err(Error::new(ErrorKind::Auth, "this host cannot run credential helpers"));
+        }
+        let reply = self.call("credentialHelper", &[name.into(), server.into()]).await?;
+        let success = get("credentialHelper", &reply, "success")?
+            .as_bool()
+            .ok_or_else(|| Error::internal("host credentialHelper: success is not a boolean"))?;
+        Ok(HelperReply {
+            success,
+            status: string_field("credentialHelper", &reply, "status")?,
+            stdout: string_field("credentialHelper", &reply, "stdout")?,
+        })
     }
 
     /// Optional for embedders: without `hashStart` the core hashes layer streams itself.

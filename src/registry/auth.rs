@@ -138,7 +138,7 @@ impl Session {
 
     async fn credential<H: Host>(&mut self, host: &H, login: &Login<'_>) -> Result<Option<Credential>> {
         if self.credential.is_none() {
-            self.credential = Some(host.credentials(login.registry, login.access == Access::Push).await?);
+            self.credential = Some(super::credentials::find(host, login.registry, login.access == Access::Push).await?);
         }
         Ok(self.credential.clone().flatten())
     }

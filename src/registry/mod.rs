@@ -3,6 +3,7 @@
 //! send HTTP requests.
 
 pub mod auth;
+pub mod credentials;
 pub mod pull;
 pub mod push;
 #[cfg(test)]
