@@ -135,3 +135,66 @@ test('npm: Bearer token flow with a password, then an identity token, one token 
     registry.close();
   }
 });
+
+test('npm: credential helpers are asked for the registry; nothing found is anonymous, a failure names the helper', async () => {
+  const registry = await startRegistry({ tls: true, auth: 'basic' });
+  const work = tempDir();
+  const store = path.join(work, 'store');
+  const bin = path.join(work, 'bin');
+  const asked = path.join(work, 'asked');
+  fs.mkdirSync(bin);
+  // Helpers speaking docker's protocol: `get`, the server on stdin, JSON (or a complaint) on stdout.
+  const helper = (name, body) => fs.writeFileSync(path.join(bin, `docker-credential-${name}`), `#!/bin/sh\n[ "$1" = get ] || exit 1\nread -r server\necho "$server" >> '${asked}'\n${body}\n`, { mode: 0o755 });
+  helper('outport-test', `printf '{"ServerURL":"%s","Username":"${USER}","Secret":"${PASSWORD}"}' "$server"`);
+  helper('outport-empty', 'echo "credentials not found in native keychain"; exit 1');
+  helper('outport-broken', 'exit 3');
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}:${savedPath}`;
+  const spec = (tag) => [`type=registry,name=${registry.addr}/app:${tag}`];
+  try {
+    await withDockerConfig(work, { credHelpers: { [registry.addr]: 'outport-test' }, credsStore: 'outport-broken' }, async () => {
+      const meta = await exportImage({ rootfs, store, outputs: spec('helper'), registryCa: registry.ca });
+      assert.equal(meta['containerimage.digest'], await skopeoDigest(registry, 'app:helper'));
+      assert.equal(fs.readFileSync(asked, 'utf8').trim(), registry.addr);
+    });
+    await withDockerConfig(work, { credsStore: 'outport-empty' }, async () => {
+      await assert.rejects(exportImage({ rootfs, store, outputs: spec('empty'), registryCa: registry.ca }), (err) => {
+        assert.equal(err.kind, 'auth');
+        assert.match(err.message, new RegExp(`no credentials for ${registry.addr}`));
+        return true;
+      });
+    });
+    await withDockerConfig(work, { credsStore: 'outport-broken' }, async () => {
+      await assert.rejects(exportImage({ rootfs, store, outputs: spec('broken'), registryCa: registry.ca }), (err) => {
+        assert.equal(err.kind, 'auth');
+        assert.equal(err.message, `credential helper docker-credential-outport-broken failed for ${registry.addr} (exit status: 3)`);
+        return true;
+      });
+    });
+    await withDockerConfig(work, { credsStore: 'outport-missing' }, async () => {
+      await assert.rejects(exportImage({ rootfs, store, outputs: spec('missing'), registryCa: registry.ca }), (err) => {
+        assert.equal(err.kind, 'auth');
+        assert.match(err.message, /^credential helper docker-credential-outport-missing: .*ENOENT/);
+        return true;
+      });
+    });
+    await withDockerConfig(work, { auths: { [registry.addr]: { auth: 'bm90LWEtcGFpcg==' } } }, async () => {
+      await assert.rejects(exportImage({ rootfs, store, outputs: spec('bad'), registryCa: registry.ca }), (err) => {
+        assert.equal(err.kind, 'auth');
+        assert.equal(err.message, `${path.join(work, 'docker', 'config.json')}: the \`auth\` entry for ${registry.addr} is not base64 of USER:SECRET`);
+        return true;
+      });
+    });
+    await withDockerConfig(work, null, async () => {
+      fs.writeFileSync(path.join(work, 'docker', 'config.json'), '{"auths": {');
+      await assert.rejects(exportImage({ rootfs, store, outputs: spec('json'), registryCa: registry.ca }), (err) => {
+        assert.equal(err.kind, 'auth');
+        assert.ok(err.message.startsWith(`${path.join(work, 'docker', 'config.json')}: not valid JSON (`), err.message);
+        return true;
+      });
+    });
+  } finally {
+    process.env.PATH = savedPath;
+    registry.close();
+  }
+});
