@@ -5,9 +5,9 @@
 //! registry gets, and what config.json and a helper's reply mean, is the core's business
 //! (src/registry/credentials.rs). Secrets never appear in an error message.
 
+use crate::bindings::outport::core::types::{Credential, DockerConfigFile, HelperReply};
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::error;
-use crate::runtime::outport::core::types::{Credential, DockerConfigFile, HelperReply};
-use crate::runtime::{CoreError, ErrorKind};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

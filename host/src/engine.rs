@@ -2,8 +2,8 @@
 //! certificates from DOCKER_CERT_PATH or the context), or `ssh … docker system dial-stdio` as the
 //! docker CLI runs it. The core speaks HTTP over them (src/engine/).
 
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::error;
-use crate::runtime::{CoreError, ErrorKind};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,6 +1,6 @@
 //! Host-side errors in the WIT shape, with messages that name the path at fault.
 
-use crate::runtime::{CoreError, ErrorKind};
+use crate::bindings::{CoreError, ErrorKind};
 use std::io;
 use std::path::Path;
 

@@ -2,9 +2,9 @@
 //! blob uploads), redirects returned (never followed), blob bodies streamed from the store. https is verified against the system's CA bundle
 //! (plus `--registry-ca`) unless the core marks the request insecure (`registry.insecure=true`).
 
+use crate::bindings::outport::core::types::{BlobSlice, HttpBody, HttpError, HttpRequest, HttpResponse, TransportKind};
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::io_error;
-use crate::runtime::outport::core::types::{BlobSlice, HttpBody, HttpError, HttpRequest, HttpResponse, TransportKind};
-use crate::runtime::{CoreError, ErrorKind};
 use crate::store::BlobStore;
 use std::collections::HashMap;
 use std::fs::File;

@@ -1,16 +1,17 @@
 //! The `host` interface of wit/outport.wit, implemented on the local machine by delegating to
 //! the source, store, output and progress modules.
 
-use crate::output::Outputs;
-use crate::progress::Progress;
-use crate::runtime::outport::core::host::Host;
-use crate::runtime::outport::core::types::{
+use crate::bindings::outport::core::host::Host;
+use crate::bindings::outport::core::types::{
     Credential, DockerConfigFile, Error, HelperReply, HttpError, HttpRequest, HttpResponse, Piece, ProgressEvent,
     SourceEntry,
 };
-use crate::runtime::State;
+use crate::output::Outputs;
+use crate::progress::Progress;
 use crate::source::SourceFiles;
 use crate::store::BlobStore;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub struct HostState {
     pub source: SourceFiles,
@@ -25,6 +26,28 @@ pub struct HostState {
     /// Held while the core writes to (or collects) the store; released when the state is dropped.
     pub _store_lock: Option<crate::store_lock::StoreLock>,
 }
+
+/// One instance's state: its WASI (sandboxed: nothing preopened, stderr only, for a panic
+/// message) and our host.
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub host: HostState,
+}
+
+impl State {
+    pub fn new(host: HostState) -> State {
+        State { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new(), host }
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl crate::bindings::outport::core::types::Host for State {}
 
 impl Host for State {
     fn source_stat(&mut self, path: Vec<u8>) -> Result<SourceEntry, Error> {
@@ -236,7 +259,7 @@ impl Hashes {
         let hasher = self
             .open
             .remove(&handle)
-            .ok_or_else(|| crate::errors::error(crate::runtime::ErrorKind::Internal, format!("no hash {handle}")))?;
+            .ok_or_else(|| crate::errors::error(crate::bindings::ErrorKind::Internal, format!("no hash {handle}")))?;
         Ok(format!("sha256:{:x}", hasher.finalize()))
     }
 }

@@ -1,8 +1,8 @@
 //! The local exporter's file-system operations. Nothing here follows a symlink that is already in
 //! the destination: an existing entry of the wrong kind is removed and replaced.
 
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::io_error;
-use crate::runtime::{CoreError, ErrorKind};
 use std::ffi::OsStr;
 use std::fs;
 use std::io;

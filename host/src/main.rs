@@ -1,6 +1,7 @@
 //! `outport`: the native CLI. Parses flags, prepares the local host (file system, store, outputs,
 //! progress) and runs the embedded core component.
 
+mod bindings;
 mod compress_pool;
 mod credentials;
 mod engine;
@@ -65,7 +66,7 @@ fn main() -> ExitCode {
         Ok(json) => json,
         Err(e) => {
             eprintln!("error: {}", e.message);
-            let usage = matches!(e.kind, runtime::ErrorKind::InvalidOption);
+            let usage = matches!(e.kind, bindings::ErrorKind::InvalidOption);
             return if usage { ExitCode::from(2) } else { ExitCode::FAILURE };
         }
     };
@@ -128,7 +129,7 @@ fn host_state(settings: &Settings, store_use: StoreUse) -> Result<HostState, Str
         progress: Progress::parse(&settings.progress).unwrap_or(Progress::Quiet),
         http: http::Http::new(settings.registry_ca.as_deref())?,
         credentials: credentials::Credentials::new(settings.creds.as_deref(), settings.base_creds.as_deref())?,
-        compress: compress_pool::CompressPool::new(compression_threads(settings.threads)),
+        compress: compress_pool::CompressPool::new(compression_threads(settings.threads), runtime::compressor),
         hashes: Default::default(),
         _store_lock: store_lock,
     })
@@ -154,7 +155,7 @@ fn remove(request: &Value, settings: Settings) -> Result<(), String> {
     Ok(())
 }
 
-type Job = fn(HostState) -> Result<String, runtime::CoreError>;
+type Job = fn(HostState) -> Result<String, bindings::CoreError>;
 
 fn maintain(job: Job, store_use: StoreUse, settings: Settings) -> Result<(), String> {
     let host = host_state(&settings, store_use)?;

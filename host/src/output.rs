@@ -1,8 +1,8 @@
 //! Output files: written under a hidden temporary name beside the destination and renamed on
 //! commit, so an interrupted export never leaves a half-written file at `dest`.
 
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::{error, io_error};
-use crate::runtime::{CoreError, ErrorKind};
 use crate::store::BlobStore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! one line per event (CI logs), `json` one JSON object per line with the npm package's event
 //! fields, `quiet` nothing.
 
-use crate::runtime::outport::core::types::ProgressEvent;
+use crate::bindings::outport::core::types::ProgressEvent;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 

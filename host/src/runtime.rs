@@ -2,32 +2,16 @@
 //! (no preopened directories, no environment, no network): the core can only reach the world
 //! through the `host` interface.
 
-use crate::imports::HostState;
+use crate::bindings::{CoreError, ErrorKind, Exporter};
+use crate::compress_pool::Compressor;
+use crate::imports::{HostState, State};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-wasmtime::component::bindgen!({ path: "../wit", world: "exporter" });
-
-pub use outport::core::types::{Error as CoreError, ErrorKind};
-
 static COMPONENT: &[u8] = include_bytes!(env!("OUTPORT_COMPONENT"));
-
-pub struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    pub host: HostState,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl outport::core::types::Host for State {}
 
 /// Run one export request (JSON) to completion; the response is JSON too.
 pub fn run(host: HostState, request: &str) -> Result<String, CoreError> {
@@ -97,7 +81,7 @@ fn compiled() -> Result<&'static (Engine, Component), CoreError> {
 
 /// An instance of the core for compressing pieces on another thread: it never calls the host, so
 /// its host imports trap, and its WASI has nothing (stderr only, for a panic message).
-pub fn compressor() -> Result<(Store<WasiOnly>, Exporter), CoreError> {
+pub fn compressor() -> Result<Compressor, CoreError> {
     let (engine, component) = compiled()?;
     let mut linker = Linker::<WasiOnly>::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
@@ -106,7 +90,9 @@ pub fn compressor() -> Result<(Store<WasiOnly>, Exporter), CoreError> {
     let mut store = Store::new(engine, state);
     let exporter =
         Exporter::instantiate(&mut store, component, &linker).map_err(|e| internal("instantiating the core", e))?;
-    Ok((store, exporter))
+    Ok(Box::new(move |piece| {
+        exporter.call_compress_piece(&mut store, piece).map_err(|e| internal("compressing a layer piece", e))
+    }))
 }
 
 /// An instance whose host interface traps but whose WASI is whole: unlike `compressor`'s
@@ -157,7 +143,7 @@ fn instantiate(host: HostState) -> Result<(Store<State>, Exporter), CoreError> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| internal("linking WASI", e))?;
     Exporter::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)
         .map_err(|e| internal("linking the host interface", e))?;
-    let state = State { wasi: WasiCtx::builder().inherit_stderr().build(), table: ResourceTable::new(), host };
+    let state = State::new(host);
     let mut store = Store::new(engine, state);
     let exporter =
         Exporter::instantiate(&mut store, component, &linker).map_err(|e| internal("instantiating the core", e))?;

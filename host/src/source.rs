@@ -1,8 +1,8 @@
 //! The source tree: lstat-based entries (symlinks described, never followed) and chunked reads.
 
+use crate::bindings::outport::core::types::{EntryKind, SourceEntry};
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::io_error;
-use crate::runtime::outport::core::types::{EntryKind, SourceEntry};
-use crate::runtime::{CoreError, ErrorKind};
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata};

@@ -2,8 +2,8 @@
 //! New blobs are written under `ingest/` and renamed into place, so a blob never sits under its
 //! final name with partial content.
 
+use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::{error, io_error};
-use crate::runtime::{CoreError, ErrorKind};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
