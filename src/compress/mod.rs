@@ -114,6 +114,29 @@ impl PieceStream {
         }
     }
 
+    /// Leave eStargz's TOC hashing to the caller (`take_hash_work`, `digested`): a host hashes
+    /// natively, wasm does not.
+    pub fn hash_outside(&mut self) {
+        if let PieceStream::Estargz(e) = self {
+            e.hash_outside();
+        }
+    }
+
+    /// With `hash_outside`: the hashing the last `push` asked for, to do before the next one.
+    pub fn take_hash_work(&mut self) -> Vec<estargz::HashWork> {
+        match self {
+            PieceStream::Estargz(e) => e.take_hash_work(),
+            PieceStream::Fixed { .. } => Vec::new(),
+        }
+    }
+
+    /// The digest of a hash that `HashWork::Finish` completed.
+    pub fn digested(&mut self, slot: estargz::DigestSlot, digest: String) {
+        if let PieceStream::Estargz(e) = self {
+            e.digested(slot, digest);
+        }
+    }
+
     /// The input has ended: the last pieces go to `ready`.
     pub fn end(&mut self, ready: &mut Vec<piece::Piece>) -> Result<()> {
         match self {
