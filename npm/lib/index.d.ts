@@ -381,19 +381,42 @@ export interface StoredImage {
 /** The images in the local store, sorted by name. */
 export function images(options?: { store?: string } & CallOptions): Promise<StoredImage[]>;
 
-export interface PushOptions extends RegistryOptions, CallOptions {
-  /** The image's name in the store, e.g. ghcr.io/owner/app:1. */
-  name: string;
+/** What `push` takes besides the name(s). */
+export interface PushSettings extends RegistryOptions, CallOptions {
   store?: string;
-  /** Allow plain HTTP or an unverified certificate for this registry (registry.insecure=true). */
+  /** Allow plain HTTP or an unverified certificate for the registry (registry.insecure=true). */
   insecure?: boolean;
   /** Push by digest only, without the tag. */
   byDigest?: boolean;
   onProgress?: (event: ProgressEvent) => void;
 }
 
+export interface PushOptions extends PushSettings {
+  /** The image's name in the store, e.g. ghcr.io/owner/app:1. */
+  name: string;
+}
+
+export interface PushManyOptions extends PushSettings {
+  /** Several images' names in the store (`outport push NAME…`); every one must be there. */
+  names: string[];
+}
+
+/** A pushed image. */
+export interface PushResult {
+  'containerimage.digest': string;
+  'image.name': string;
+}
+
+/** How one of several names fared (`results` of the error `push({ names })` rejects with). */
+export type PushOutcome = PushResult | { 'image.name': string; error: { kind: string; message: string } };
+
 /** Push an image from the local store to its registry. */
-export function push(options: PushOptions): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
+export function push(options: PushOptions): Promise<PushResult>;
+/**
+ * Push several stored images, each whatever became of the ones before it: resolves to their results
+ * in order, or rejects naming the ones not pushed, with `results: PushOutcome[]` on the error.
+ */
+export function push(options: PushManyOptions): Promise<PushResult[]>;
 
 /** `outport store verify`: every blob hashed, every reference followed; `problems` is empty when the store is whole. */
 export function storeVerify(options?: { store?: string } & CallOptions): Promise<{ blobs: number; bytes: number; images: number; problems: string[]; stale: Array<{ path: string; size: number }> }>;

@@ -53,12 +53,15 @@ function writeReplacing(file, text) {
   }
 }
 
-/** Push an image from the local store: resolves to { 'containerimage.digest', 'image.name' }. */
+/**
+ * Push images from the local store: `name` resolves to { 'containerimage.digest', 'image.name' };
+ * `names` to an array of those, or rejects naming the ones not pushed (see pushAnswer).
+ */
 async function push(options) {
   checkOptions('push', options, { required: true });
-  const { pushRequest } = await shared();
+  const { pushRequest, pushAnswer } = await shared();
   const request = JSON.stringify(pushRequest(options));
-  return JSON.parse(await withHost(options, (host) => core.push(host, request)));
+  return pushAnswer(options, JSON.parse(await withHost(options, (host) => core.push(host, request))));
 }
 
 /** The images in the local store: [{ name, digest, mediaType, size }], sorted by name. */
