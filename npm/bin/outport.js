@@ -2,7 +2,7 @@
 'use strict';
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
 const { exportImage, images, push, remove, storeVerify, storeGc } = require('../lib/index.js');
-const core = require('../wasm/outport.js');
+const core = require('../lib/assets.js').loadCore();
 const { version } = require('../package.json');
 
 const PROGRESS = {

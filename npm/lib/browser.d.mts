@@ -4,7 +4,7 @@ export { createMemoryHost, type MemoryHost, type MemoryHostOptions, type MemoryF
 /** Load the core once; `wasm` overrides where outport_bg.wasm comes from. */
 export function initialize(wasm?: string | URL | Response | BufferSource | WebAssembly.Module): Promise<unknown>;
 
-type WithHost<T> = Omit<T, 'host' | 'store' | 'threads' | 'registryCa' | 'creds'> & { host: OutportHost };
+type WithHost<T> = Omit<T, 'host' | 'store' | 'threads' | 'registryCa' | 'creds' | 'assetDir'> & { host: OutportHost };
 
 /** As the Node `exportImage`, on the given host; `hostPlatform` (default linux/amd64) is the build platform. */
 export function exportImage(options: WithHost<ExportOptions> & { hostPlatform?: string }): Promise<ExportMetadata>;

@@ -217,6 +217,11 @@ export interface CallOptions {
   host?: OutportHost;
   /** Stops the run at its next step; what it had started is removed and the call rejects with the reason. */
   signal?: AbortSignal;
+  /**
+   * Where a bundled program keeps the package's run-time files (`assetFiles()`: the core and the
+   * compression threads' script). Default: the package's own, else beside the bundle.
+   */
+  assetDir?: string;
 }
 
 /** Image config settings, the CLI's --config/--label/--env/… flags. */
@@ -437,4 +442,50 @@ export function createNodeHost(options?: {
   creds?: RegistryOptions['creds'];
   registryCa?: string;
   threads?: number;
+  /** Where the compression threads' script and the core are in a bundled program (see `CallOptions.assetDir`). */
+  assetDir?: string;
 }): OutportHost & { dispose(): void };
+
+/**
+ * The files outport loads at run time rather than through require() (the core, `outport.js` and
+ * `outport_bg.wasm`, and `compress-worker.js`), as absolute paths: a program bundled with esbuild or
+ * webpack copies them beside its bundle (or into the directory it passes as `assetDir`).
+ */
+export function assetFiles(): string[];
+
+/** A file of the in-memory source tree: its content, or a description with attributes. */
+export type MemoryFile =
+  | string
+  | Uint8Array
+  | { data?: string | Uint8Array; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { symlink: string; uid?: number; gid?: number; mtime?: number }
+  | { directory: true; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { fifo: true; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { charDevice: [number, number]; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { blockDevice: [number, number]; mode?: number; uid?: number; gid?: number; mtime?: number }
+  /** Another name for a regular file given elsewhere in `files` (same inode and data). */
+  | { hardlink: string };
+
+export interface MemoryHostOptions {
+  /** Absolute paths ('/src/app.js') to files; missing parents become 0755 directories. */
+  files?: Record<string, MemoryFile> | Map<string, MemoryFile>;
+  /** uid, gid and mtime (Unix seconds) of entries that do not give theirs; all 0 by default. */
+  defaults?: { uid?: number; gid?: number; mtime?: number };
+  onProgress?: (event: ProgressEvent) => void;
+  /** Registry credentials: 'USER:SECRET' or { username, password }. */
+  creds?: string | { username: string; password: string };
+  /** Replaces globalThis.fetch for registry requests. */
+  fetch?: typeof fetch;
+}
+
+export interface MemoryHost extends OutportHost {
+  /** An output file's bytes (e.g. the tarball of `type=oci,dest=/out/image.tar`), once complete. */
+  readOutput(path: string): Uint8Array | undefined;
+  /** Every path written under the outputs, files and directories. */
+  outputPaths(): string[];
+  /** The content store: digest → bytes. */
+  blobs: Map<string, Uint8Array>;
+}
+
+/** A host that keeps the source tree, the store and the outputs in memory (also `outport/memory-host`, `outport/browser`). */
+export function createMemoryHost(options?: MemoryHostOptions): MemoryHost;

@@ -24,7 +24,7 @@ const KINDS = {
   provenance: [(v) => typeof v === 'boolean' || typeof v === 'string', "true, false or 'mode=min'"],
 };
 
-const CALL = { host: 'host', signal: 'signal' };
+const CALL = { host: 'host', signal: 'signal', assetDir: 'string' };
 const REGISTRY = { creds: 'creds', registryCa: 'string' };
 const STORE_ONLY = { ...CALL, store: 'string' };
 
