@@ -139,8 +139,7 @@ fn host_state(settings: &Settings, store_use: StoreUse) -> Result<HostState, Str
 /// names prefixed by the name, then a line saying which were not pushed); exit status 1 if any
 /// failed.
 fn push(request: &Value, settings: Settings) -> Result<(), String> {
-    let answer =
-        runtime::push(host_state(&settings, StoreUse::Read)?, &request.to_string()).map_err(|e| e.message)?;
+    let answer = runtime::push(host_state(&settings, StoreUse::Read)?, &request.to_string()).map_err(|e| e.message)?;
     let answer: Value = serde_json::from_str(&answer).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
     let results = answer["results"].as_array().cloned().unwrap_or_default();
     let mut failed = Vec::new();

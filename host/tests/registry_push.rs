@@ -151,10 +151,8 @@ fn outport_push_sends_several_stored_images_and_names_the_ones_that_failed() {
     assert!(stderr(&missing).contains(&format!("no image named {nope} in the store")), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("nothing pushed"), "{}", stderr(&missing));
     let late_target = format!("docker://{late}");
-    let absent = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", &late_target])
-        .output()
-        .unwrap();
+    let absent =
+        std::process::Command::new("skopeo").args(["inspect", "--tls-verify=false", &late_target]).output().unwrap();
     assert!(!absent.status.success(), "late:1 was pushed although the request was refused");
 
     // A registry that does not answer fails its name; the next name is pushed all the same.

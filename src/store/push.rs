@@ -129,8 +129,11 @@ async fn find<H: Host>(host: &H, name: &Reference) -> Result<Option<Descriptor>>
     };
     let index: Value =
         serde_json::from_slice(&bytes).map_err(|e| Error::store(format!("store index.json is not valid JSON: {e}")))?;
-    let entry =
-        index["manifests"].as_array().into_iter().flatten().find(|m| m["annotations"][IMAGE_NAME].as_str() == Some(name.full().as_str()));
+    let entry = index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["annotations"][IMAGE_NAME].as_str() == Some(name.full().as_str()));
     let Some(entry) = entry else {
         return Ok(None);
     };
