@@ -100,12 +100,12 @@ async fn push_stored<H: Host>(
     let mut blobs = vec![(root.digest.clone(), root.size)];
     if root.media_type == OCI_INDEX || root.media_type == DOCKER_MANIFEST_LIST {
         let what = format!("index {}", root.digest);
-        for child in descriptors(&read_manifest(host, &root, &what).await?, "manifests", &what)? {
+        for child in descriptors(&read_manifest(host, root, &what).await?, "manifests", &what)? {
             blobs.extend(manifest_blobs(host, &child).await?);
             manifests.push(child);
         }
     } else {
-        blobs.extend(manifest_blobs(host, &root).await?);
+        blobs.extend(manifest_blobs(host, root).await?);
     }
     let job = PushJob {
         root,
