@@ -117,6 +117,60 @@ fn outport_push_sends_a_stored_image() {
 }
 
 #[test]
+fn outport_push_sends_several_stored_images_and_names_the_ones_that_failed() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let rootfs = example_rootfs();
+    let export = |name: &str, extra: &[&str]| {
+        let mut args = vec!["export", rootfs.to_str().unwrap(), "-t", name];
+        args.extend(extra);
+        let out = ok(outport(work.path(), &args));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["containerimage.digest"].clone()
+    };
+    let (first, second) = (format!("{}/many:1", registry.addr), format!("{}/other:2", registry.addr));
+    let digests = [export(&first, &[]), export(&second, &["--label", "two=2"])];
+    assert_ne!(digests[0], digests[1]);
+    let pushed = ok(outport(work.path(), &["push", &first, &second, "--insecure"]));
+    // One JSON object per name, in the order given.
+    let results: Vec<Value> =
+        serde_json::Deserializer::from_slice(&pushed.stdout).into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(results.len(), 2, "{}", String::from_utf8_lossy(&pushed.stdout));
+    for ((result, name), digest) in results.iter().zip([&first, &second]).zip(&digests) {
+        assert_eq!(result["image.name"], name.as_str());
+        assert_eq!(&result["containerimage.digest"], digest);
+    }
+    assert_eq!(skopeo_inspect(&registry, "many:1", false)["Digest"], digests[0]);
+    assert_eq!(skopeo_inspect(&registry, "other:2", false)["Digest"], digests[1]);
+
+    // A name not in the store: nothing is pushed, and the error names it.
+    let late = format!("{}/late:1", registry.addr);
+    let late_digest = export(&late, &["--label", "late=1"]);
+    let nope = format!("{}/nope:1", registry.addr);
+    let missing = outport(work.path(), &["push", &late, &nope, "--insecure"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains(&format!("no image named {nope} in the store")), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("nothing pushed"), "{}", stderr(&missing));
+    let late_target = format!("docker://{late}");
+    let absent =
+        std::process::Command::new("skopeo").args(["inspect", "--tls-verify=false", &late_target]).output().unwrap();
+    assert!(!absent.status.success(), "late:1 was pushed although the request was refused");
+
+    // A registry that does not answer fails its name; the next name is pushed all the same.
+    let gone = "127.0.0.1:9/gone:1";
+    export(gone, &[]);
+    let out = outport(work.path(), &["push", gone, &late, "--insecure"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("error: {gone}: push to 127.0.0.1:9/gone")), "{err}");
+    assert!(err.trim_end().ends_with(&format!("error: 1 of 2 images not pushed: {gone}")), "{err}");
+    let results: Vec<Value> =
+        serde_json::Deserializer::from_slice(&out.stdout).into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["containerimage.digest"], late_digest);
+    assert_eq!(skopeo_inspect(&registry, "late:1", false)["Digest"], late_digest);
+}
+
+#[test]
 fn transient_failures_are_retried() {
     let registry = Registry::start();
     // 503, 500 and 429 (with Retry-After) are all passing troubles.
