@@ -18,13 +18,11 @@
 # umoci skopeo pigz zstd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mb="${1:-200}"
-work=$(mktemp -d /tmp/outport-bench-compress.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# umoci, skopeo and estargz.Build keep their temporary files here too.
-export TMPDIR=$work work
-
 source bench/lib.sh
+bench_start compress
+size_mb="${1:-200}"
+# umoci, skopeo and estargz.Build keep their temporary files here too.
+export TMPDIR=$work
 copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
 tar -C "$work/rootfs" -cf "$work/tree.tar" .
 rate_size=$(stat -c %s "$work/tree.tar" | awk '{ printf "%.1f", $1 / 1e6 }') rate_unit=MB
