@@ -20,10 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_start compress
-size_mb="${1:-200}"
 # umoci, skopeo and estargz.Build keep their temporary files here too.
 export TMPDIR=$work
-copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
+system_rootfs "${1:-200}"
 tar -C "$work/rootfs" -cf "$work/tree.tar" .
 rate_size=$(stat -c %s "$work/tree.tar" | awk '{ printf "%.1f", $1 / 1e6 }') rate_unit=MB
 echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, ${rate_size} MB as tar; $(nproc) CPUs"

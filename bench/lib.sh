@@ -25,6 +25,12 @@ copy_system_files() {
   done < <(find "$@" -xdev -type f -size -20M -readable 2>/dev/null | sort)
 }
 
+# system_rootfs MEGABYTES: the many-file rootfs the load, push and compression benchmarks share:
+# $work/rootfs, up to MEGABYTES of this system's libraries, shared files and programs.
+system_rootfs() {
+  copy_system_files "$work/rootfs" "$1" /usr/lib /usr/share /usr/bin
+}
+
 # start_registry: a fresh, empty Distribution registry (Debian's docker-registry) on a free port of
 # 127.0.0.1, storing under $work/registry; sets $addr and $registry_pid (a running one is stopped
 # first). The caller's EXIT trap kills $registry_pid.

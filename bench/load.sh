@@ -10,8 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_start load
-size_mb="${1:-200}"
-copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
+system_rootfs "${1:-200}"
 prepare_outport
 export SOURCE_DATE_EPOCH=1700000000 OUTPORT_STORE="$work/store"
 target/release/outport export "$work/rootfs" -o "type=docker,name=bench/load:file,dest=$work/image.tar" --progress quiet > /dev/null

@@ -8,8 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 bench_start push
-size_mb="${1:-200}"
-copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
+system_rootfs "${1:-200}"
 echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, $(du -sm "$work/rootfs" | cut -f1) MB"
 
 prepare_outport
