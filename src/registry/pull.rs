@@ -6,7 +6,7 @@ use crate::error::{ErrorKind, Result};
 use crate::host::{Host, HttpBody, ProgressEvent};
 use crate::image::mediatypes::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::image::spec::Descriptor;
-use crate::store::ingest::{verify, Ingest};
+use crate::store::ingest::{pulled, stored_already, verify, Ingest};
 
 /// Manifests and indexes larger than this are refused (distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST: u32 = 4 << 20;
@@ -73,16 +73,15 @@ pub async fn small_blob<H: Host>(host: &H, repo: &Repository, expected: &Descrip
 /// Copy a layer blob into the store unless it is there already; the store gets it only if its size
 /// and digest match the descriptor.
 pub async fn store_blob<H: Host>(host: &H, repo: &Repository, expected: &Descriptor) -> Result<()> {
-    let (id, total) = (expected.digest.clone(), expected.size);
-    if host.blob_size(&expected.digest).await? == Some(expected.size) {
-        host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+    if stored_already(host, expected).await? {
         return Ok(());
     }
-    host.progress(ProgressEvent { phase: "pull".into(), id: id.clone(), current: 0, total });
+    let (id, total) = (expected.digest.clone(), expected.size);
+    host.progress(ProgressEvent { phase: "pull".into(), id, current: 0, total });
     let mut ingest = Ingest::start(host, expected, &repo.display, ErrorKind::Registry).await?;
     let copied = download(host, repo, expected, &mut ingest).await;
     ingest.conclude(copied).await?;
-    host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+    pulled(host, expected);
     Ok(())
 }
 
