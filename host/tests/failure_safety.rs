@@ -384,8 +384,7 @@ fn digests_a_registry_states_are_checked() {
     let base = format!("{}/honest:1", proxy.addr);
     let app = source(work.path());
     let out = export_tree(work.path(), &app, "type=cacheonly", &["--base", &base, "--base-insecure"]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("Docker-Content-Digest says sha256:0000"), "{}", stderr(&out));
+    assert_failure(&out, "Docker-Content-Digest says sha256:0000");
 }
 
 /// A base whose config gives a wrong diffID is refused wherever its layer is decompressed anyway

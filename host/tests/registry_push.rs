@@ -12,7 +12,7 @@ fn skopeo_inspect(registry: &Registry, reference: &str, raw: bool) -> Value {
         args.push("--raw");
     }
     args.push(&target);
-    serde_json::from_str(&run("skopeo", &args)).unwrap()
+    skopeo(&args)
 }
 
 /// `#progress push <digest> 0/<size>` lines: one per blob actually uploaded.
@@ -31,16 +31,7 @@ fn push_then_repush_skips_existing_blobs() {
     let inspect = skopeo_inspect(&registry, "app:1", false);
     assert_eq!(inspect["Digest"], meta["containerimage.digest"]);
     // skopeo copy re-verifies every digest it pulls.
-    let copy = work.path().join("pulled");
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/app:1", registry.addr),
-            &format!("oci:{}:x", copy.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, "app:1", &work.path().join("pulled"));
 
     let second = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
     assert_eq!(uploads(&second), 0, "nothing new to upload: {}", stderr(&second));
@@ -159,15 +150,7 @@ fn big_rootfs(work: &std::path::Path, mib: u64) -> std::path::PathBuf {
 
 fn skopeo_copy_verifies(registry: &Registry, reference: &str, work: &std::path::Path) -> Value {
     let target = work.join(format!("copy-{}", reference.replace([':', '/'], "-")));
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/{reference}", registry.addr),
-            &format!("oci:{}:x", target.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, reference, &target);
     skopeo_inspect(registry, reference, false)
 }
 

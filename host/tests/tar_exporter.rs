@@ -84,9 +84,7 @@ fn several_platforms_go_to_their_own_directories() {
 #[test]
 fn sockets_are_skipped_without_failing() {
     let work = tempdir().unwrap();
-    let root = work.path().join("root");
-    fs::create_dir(&root).unwrap();
-    fs::write(root.join("foo"), "foo").unwrap();
+    let root = write_tree(&work.path().join("root"), &[("foo", "foo")]);
     symlink("foo", root.join("bar")).unwrap();
     let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
     let dest = work.path().join("fs.tar");

@@ -68,6 +68,52 @@ pub fn export_tree(work: &Path, rootfs: &Path, spec: &str, extra: &[&str]) -> Ou
     outport(work, &args)
 }
 
+/// `dir` holding `files` (path relative to `dir`, content), with their parent directories: a small
+/// rootfs, base or app tree. Returns `dir`.
+pub fn write_tree(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    for (name, content) in files {
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// The one-file app tree (`app/new.txt`) the base-image tests put on their bases.
+pub fn app_rootfs(work: &Path) -> PathBuf {
+    write_tree(&work.join("app-rootfs"), &[("app/new.txt", "new layer\n")])
+}
+
+/// A JSON file, parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `skopeo ARGS` (an inspect), its JSON output parsed.
+pub fn skopeo(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run("skopeo", args)).unwrap()
+}
+
+/// The layer digests of a `skopeo inspect`.
+pub fn layers(inspect: &serde_json::Value) -> Vec<String> {
+    inspect["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+}
+
+/// `skopeo copy` of `reference` (REPO:TAG) from a plain-HTTP registry into the OCI layout `layout`,
+/// tagged `x`: skopeo re-verifies every digest it pulls.
+pub fn skopeo_copy(registry: &str, reference: &str, layout: &Path) {
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{registry}/{reference}"),
+            &format!("oci:{}:x", layout.display()),
+        ],
+    );
+}
+
 /// A `--result` file for linux/amd64 and linux/arm64, each one layer directory named after its
 /// architecture holding `files` (name, content; `{arch}` in a name or content is replaced).
 pub fn two_platform_result(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
@@ -376,6 +422,12 @@ pub fn stderr(out: &Output) -> String {
 pub fn ok(out: Output) -> Output {
     assert!(out.status.success(), "outport failed: {}", stderr(&out));
     out
+}
+
+/// Insist that `outport` failed and that its stderr says `needle`.
+pub fn assert_failure(out: &Output, needle: &str) {
+    assert!(!out.status.success());
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
 }
 
 /// Run a peer tool and insist on success.
