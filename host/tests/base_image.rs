@@ -21,6 +21,14 @@ fn push_base(registry: &Registry) -> (TempDir, Value) {
     (work, meta)
 }
 
+/// `outport export ROOTFS --base BASE --base-insecure ARGS…` (a base on the plain-HTTP test
+/// registry), for the test to add environment to.
+fn export_on_base(work: &Path, rootfs: &Path, base: &str, args: &[&str]) -> std::process::Command {
+    let mut all = vec!["export", rootfs.to_str().unwrap(), "--base", base, "--base-insecure"];
+    all.extend_from_slice(args);
+    outport_command(work, &all)
+}
+
 /// A one-file base (`base.txt`) exported into `output` (an oci output without its name) as
 /// example.com/base:7, with `--env ENV`.
 fn small_base(work: &Path, output: &str, env: &str) {
@@ -39,14 +47,11 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
     let rootfs = app_rootfs(work.path());
     let tarball = work.path().join("app.tar");
     let base = format!("{}/base:1", registry.addr);
-    let out = ok(outport(
+    let out = ok(export_on_base(
         work.path(),
+        &rootfs,
+        &base,
         &[
-            "export",
-            rootfs.to_str().unwrap(),
-            "--base",
-            &base,
-            "--base-insecure",
             "--env",
             "APP=2",
             "-o",
@@ -56,7 +61,9 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
             "--progress",
             "plain",
         ],
-    ));
+    )
+    .output()
+    .unwrap());
     let pulled = stderr(&out).lines().filter(|l| l.starts_with("#progress pull sha256:") && l.contains(" 0/")).count();
     assert_eq!(pulled, base_layers.len(), "every base layer downloaded once: {}", stderr(&out));
 
@@ -85,10 +92,7 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
     assert!(root.join("bin/tool").is_file());
 
     // Exported again from the same store: the base layers are already there, nothing is downloaded.
-    let again = ok(outport(
-        work.path(),
-        &["export", rootfs.to_str().unwrap(), "--base", &base, "--base-insecure", "-o", "type=cacheonly"],
-    ));
+    let again = ok(export_on_base(work.path(), &rootfs, &base, &["-o", "type=cacheonly"]).output().unwrap());
     assert!(!stderr(&again).contains("error"), "{}", stderr(&again));
 }
 
@@ -101,21 +105,9 @@ fn base_is_pulled_by_digest_with_its_history_times_kept() {
     let rootfs = app_rootfs(work.path());
     let dest = work.path().join("out");
     let base = format!("{}/base@{digest}", registry.addr);
-    let out = outport_command(
-        work.path(),
-        &[
-            "export",
-            rootfs.to_str().unwrap(),
-            "--base",
-            &base,
-            "--base-insecure",
-            "-o",
-            &format!("type=oci,tar=false,rewrite-timestamp=true,dest={}", dest.display()),
-        ],
-    )
-    .env("SOURCE_DATE_EPOCH", "1000")
-    .output()
-    .unwrap();
+    let spec = format!("type=oci,tar=false,rewrite-timestamp=true,dest={}", dest.display());
+    let out =
+        export_on_base(work.path(), &rootfs, &base, &["-o", &spec]).env("SOURCE_DATE_EPOCH", "1000").output().unwrap();
     let out = ok(out);
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(meta["containerimage.digest"].as_str().is_some());
@@ -284,12 +276,7 @@ fn tampered_base_content_fails_clearly() {
         layers(&skopeo(&["inspect", "--tls-verify=false", &format!("docker://{}/base:1", registry.addr)]));
     let work = tempdir().unwrap();
     let rootfs = app_rootfs(work.path());
-    let export = |base: &str| {
-        outport(
-            work.path(),
-            &["export", rootfs.to_str().unwrap(), "--base", base, "--base-insecure", "-o", "type=cacheonly"],
-        )
-    };
+    let export = |base: &str| export_on_base(work.path(), &rootfs, base, &["-o", "type=cacheonly"]).output().unwrap();
 
     // A layer whose bytes no longer match its digest is refused and never stored.
     tamper(&registry.blob_data(&base_layers[0]));

@@ -227,7 +227,12 @@ fn base_with_config_file_merges_as_a_dockerfile_stage() {
     let config = w.join("config.json");
     fs::write(&config, r#"{"config":{"Env":["BASE=2","NEW=1"],"WorkingDir":"/app"}}"#).unwrap();
     let dest = w.join("out");
-    app_image(w, &rootfs, &dest, &["--base", &format!("oci:{}:1", layout.display()), "--config", config.to_str().unwrap()]);
+    app_image(
+        w,
+        &rootfs,
+        &dest,
+        &["--base", &format!("oci:{}:1", layout.display()), "--config", config.to_str().unwrap()],
+    );
     let got = skopeo(&["inspect", "--config", &format!("oci:{}:1", dest.display())]);
     assert_eq!(got["config"]["Env"], serde_json::json!(["PATH=/usr/bin:/bin", "BASE=2", "NEW=1"]));
     assert_eq!(got["config"]["Cmd"], serde_json::json!(["/bin/sh"]));

@@ -43,10 +43,7 @@ fn inode(path: &Path) -> u64 {
 /// Cache records of compressed tars (the store also keeps tree-shape and files records beside them).
 fn records(work: &Path) -> usize {
     let Ok(dir) = fs::read_dir(work.join("store/cache")) else { return 0 };
-    dir.filter(|entry| {
-        read_json(&entry.as_ref().unwrap().path()).get("blob").is_some()
-    })
-    .count()
+    dir.filter(|entry| read_json(&entry.as_ref().unwrap().path()).get("blob").is_some()).count()
 }
 
 fn tree(work: &Path) -> PathBuf {
