@@ -19,16 +19,7 @@ fn node_app_on_a_two_platform_base_gives_one_index_with_shared_app_layers() {
     let w = work.path();
     let result = two_platform_result(&w.join("base"), &[("node-{arch}", "node for {arch}\n")]);
     let base = format!("{}/node:22", registry.addr);
-    ok(outport(
-        w,
-        &[
-            "export",
-            "--result",
-            result.to_str().unwrap(),
-            "-o",
-            &format!("type=registry,name={base},registry.insecure=true"),
-        ],
-    ));
+    ok(export_result(w, &result, &format!("type=registry,name={base},registry.insecure=true"), &[]));
 
     let app = write_tree(
         &w.join("app"),

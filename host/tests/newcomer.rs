@@ -132,18 +132,7 @@ fn annotation_flags_land_on_manifest_and_index() {
     let result = two_platform_result(work.path(), &[("a.txt", "{arch}")]);
     let multi = work.path().join("multi");
     let spec = format!("type=oci,tar=false,dest={}", multi.display());
-    ok(outport(
-        work.path(),
-        &[
-            "export",
-            "--result",
-            result.to_str().unwrap(),
-            "-o",
-            &spec,
-            "--annotation",
-            "index,manifest[linux/arm64]:org.example.both=2",
-        ],
-    ));
+    ok(export_result(work.path(), &result, &spec, &["--annotation", "index,manifest[linux/arm64]:org.example.both=2"]));
     let top = read(multi.join("index.json"));
     let index = read(blob(&multi, &top["manifests"][0]["digest"]));
     assert_eq!(index["annotations"]["org.example.both"], "2", "{index}");

@@ -114,6 +114,13 @@ pub fn skopeo_copy(registry: &str, reference: &str, layout: &Path) {
     );
 }
 
+/// `outport export --result <result> -o <spec> <extra…>`: [`export_tree`] for a build result.
+pub fn export_result(work: &Path, result: &Path, spec: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["export", "--result", result.to_str().unwrap(), "-o", spec];
+    args.extend_from_slice(extra);
+    outport(work, &args)
+}
+
 /// A `--result` file for linux/amd64 and linux/arm64, each one layer directory named after its
 /// architecture holding `files` (name, content; `{arch}` in a name or content is replaced).
 pub fn two_platform_result(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
