@@ -61,6 +61,14 @@ pub fn outport_command(work: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// `outport export <the example rootfs> <args…>`.
+pub fn export_example(work: &Path, args: &[&str]) -> Output {
+    let rootfs = example_rootfs();
+    let mut all = vec!["export", rootfs.to_str().unwrap()];
+    all.extend_from_slice(args);
+    outport(work, &all)
+}
+
 /// `outport export <rootfs> -o <spec> <extra…>`.
 pub fn export_tree(work: &Path, rootfs: &Path, spec: &str, extra: &[&str]) -> Output {
     let mut args = vec!["export", rootfs.to_str().unwrap(), "-o", spec];
