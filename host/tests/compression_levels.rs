@@ -42,17 +42,13 @@ fn tree(work: &Path) -> PathBuf {
     root
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
-}
-
 /// Exports `root` as an OCI layout with `options`; the layer blob and the diffID the config names.
 fn export(work: &Path, root: &Path, name: &str, options: &str) -> (PathBuf, String) {
     let dest = work.join(name);
     ok(export_tree(work, root, &format!("type=oci,tar=false,dest={},{options}", dest.display()), &[]));
     let blob = |digest: &serde_json::Value| dest.join("blobs").join(digest.as_str().unwrap().replace(':', "/"));
-    let manifest = json(&blob(&json(&dest.join("index.json"))["manifests"][0]["digest"]));
-    let config = json(&blob(&manifest["config"]["digest"]));
+    let manifest = read_json(&blob(&read_json(&dest.join("index.json"))["manifests"][0]["digest"]));
+    let config = read_json(&blob(&manifest["config"]["digest"]));
     (blob(&manifest["layers"][0]["digest"]), config["rootfs"]["diff_ids"][0].as_str().unwrap().to_string())
 }
 
