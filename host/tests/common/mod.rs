@@ -488,6 +488,15 @@ pub fn sha256_file(path: &Path) -> String {
     run("sha256sum", &[path.to_str().unwrap()]).split_whitespace().next().unwrap().to_string()
 }
 
+/// Whether the test is skipped (saying `why`) because it does not run as root.
+pub fn skipped_unless_root(why: &str) -> bool {
+    let skipped = !is_root();
+    if skipped {
+        eprintln!("skipped: {why}");
+    }
+    skipped
+}
+
 pub fn is_root() -> bool {
     fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
