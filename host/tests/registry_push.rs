@@ -12,7 +12,7 @@ fn skopeo_inspect(registry: &Registry, reference: &str, raw: bool) -> Value {
         args.push("--raw");
     }
     args.push(&target);
-    serde_json::from_str(&run("skopeo", &args)).unwrap()
+    skopeo(&args)
 }
 
 /// `#progress push <digest> 0/<size>` lines: one per blob actually uploaded.
@@ -31,16 +31,7 @@ fn push_then_repush_skips_existing_blobs() {
     let inspect = skopeo_inspect(&registry, "app:1", false);
     assert_eq!(inspect["Digest"], meta["containerimage.digest"]);
     // skopeo copy re-verifies every digest it pulls.
-    let copy = work.path().join("pulled");
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/app:1", registry.addr),
-            &format!("oci:{}:x", copy.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, "app:1", &work.path().join("pulled"));
 
     let second = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
     assert_eq!(uploads(&second), 0, "nothing new to upload: {}", stderr(&second));
@@ -200,28 +191,23 @@ fn a_registry_that_keeps_failing_gives_up_with_the_status() {
     assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then give up");
 }
 
-/// A rootfs holding `mib` MiB of incompressible bytes, so the layer needs a chunked upload.
-fn big_rootfs(work: &std::path::Path, mib: u64) -> std::path::PathBuf {
+/// 40 MiB of incompressible bytes, a layer that needs a chunked upload, pushed uncompressed through
+/// `proxy` as `name`; the export's metadata.
+fn push_big(work: &std::path::Path, proxy: &FlakyProxy, name: &str) -> Value {
     use std::io::Read;
     let rootfs = work.join("big-rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
     let mut noise = Vec::new();
-    std::fs::File::open("/dev/urandom").unwrap().take(mib << 20).read_to_end(&mut noise).unwrap();
+    std::fs::File::open("/dev/urandom").unwrap().take(40 << 20).read_to_end(&mut noise).unwrap();
     std::fs::write(rootfs.join("noise.bin"), noise).unwrap();
-    rootfs
+    let spec = format!("type=registry,name={}/{name},registry.insecure=true,compression=uncompressed", proxy.addr);
+    let out = ok(export_tree(work, &rootfs, &spec, &[]));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn skopeo_copy_verifies(registry: &Registry, reference: &str, work: &std::path::Path) -> Value {
     let target = work.join(format!("copy-{}", reference.replace([':', '/'], "-")));
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/{reference}", registry.addr),
-            &format!("oci:{}:x", target.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, reference, &target);
     skopeo_inspect(registry, reference, false)
 }
 
@@ -232,10 +218,7 @@ fn a_chunked_upload_resumes_where_the_registry_says_after_a_dropped_connection()
     // goes on from there in the same session.
     let proxy = FlakyProxy::with_faults(&registry.addr, Faults { cut_patch: Some((2, 0)), ..Faults::default() });
     let work = tempdir().unwrap();
-    let rootfs = big_rootfs(work.path(), 40);
-    let spec = format!("type=registry,name={}/big:1,registry.insecure=true,compression=uncompressed", proxy.addr);
-    let out = ok(export_tree(work.path(), &rootfs, &spec, &[]));
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = push_big(work.path(), &proxy, "big:1");
     // 40 MiB in 16 MiB chunks: 3 PATCHes, one of them sent twice; one upload session for the layer.
     assert_eq!(proxy.seen("PATCH "), 4, "{:?}", proxy.requests.lock().unwrap());
     assert_eq!(proxy.seen("POST "), 2, "layer and config uploads: {:?}", proxy.requests.lock().unwrap());
@@ -251,10 +234,7 @@ fn a_chunked_upload_the_registry_gave_up_on_starts_over() {
     let faults = Faults { cut_patch: Some((2, 8 << 20)), ..Faults::default() };
     let proxy = FlakyProxy::with_faults(&registry.addr, faults);
     let work = tempdir().unwrap();
-    let rootfs = big_rootfs(work.path(), 40);
-    let spec = format!("type=registry,name={}/big:2,registry.insecure=true,compression=uncompressed", proxy.addr);
-    let out = ok(export_tree(work.path(), &rootfs, &spec, &[]));
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = push_big(work.path(), &proxy, "big:2");
     assert_eq!(proxy.seen("POST "), 3, "a second session for the layer: {:?}", proxy.requests.lock().unwrap());
     assert_eq!(skopeo_copy_verifies(&registry, "big:2", work.path())["Digest"], meta["containerimage.digest"]);
 }
