@@ -52,12 +52,25 @@ impl Settings {
     }
 }
 
+/// Layer pieces (megabytes each) are made on one thread and freed on another: with glibc's
+/// arena per thread, each arena kept its own high-water mark of them (6 MiB more peak memory for a
+/// zstd layer of random bytes, 63 -> 57 MiB). One arena costs nothing measurable: the threads
+/// allocate a few large buffers per piece, not many small ones.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first in main, before any other thread exists; mallopt only sets a parameter.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// The flag, else one per CPU up to 4 (each thread holds a core instance with its own match tables).
 fn compression_threads(flag: Option<usize>) -> usize {
     flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     signals::install();
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     // The flags, their help and the usage errors are the core's (src/cli), as in the npm CLI.
