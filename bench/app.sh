@@ -7,13 +7,11 @@
 # Usage: bench/app.sh [BASE_MB]   (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
+bench_start app
 base_mb="${1:-60}"
-work=$(mktemp -d /tmp/outport-bench-app.XXXXXX)
-registry_pid=
-trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 # The base: real files of this system, like a slim distro image.
-source bench/lib.sh
 copy_system_files "$work/base" "$base_mb" /usr/lib/x86_64-linux-gnu /usr/share/perl /usr/bin
 cp -a /usr/lib/node_modules/npm "$work/app"
 echo "base: $(du -sm "$work/base" | cut -f1) MB; app: $(find "$work/app" -type f | wc -l) files," \

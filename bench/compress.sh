@@ -18,14 +18,11 @@
 # umoci skopeo pigz zstd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mb="${1:-200}"
-work=$(mktemp -d /tmp/outport-bench-compress.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-# umoci, skopeo and estargz.Build keep their temporary files here too.
-export TMPDIR=$work work
-
 source bench/lib.sh
-copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
+bench_start compress
+# umoci, skopeo and estargz.Build keep their temporary files here too.
+export TMPDIR=$work
+system_rootfs "${1:-200}"
 tar -C "$work/rootfs" -cf "$work/tree.tar" .
 rate_size=$(stat -c %s "$work/tree.tar" | awk '{ printf "%.1f", $1 / 1e6 }') rate_unit=MB
 echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, ${rate_size} MB as tar; $(nproc) CPUs"

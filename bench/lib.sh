@@ -1,5 +1,15 @@
 # Shared by the benchmark scripts (sourced, not run).
 
+# bench_start NAME: the start every script shares: $work, a fresh temporary directory
+# (/tmp/outport-bench-NAME.XXXXXX, exported for the shell functions timed runs call), removed on exit
+# together with the registry (start_registry, $registry_pid) or engine ($podman_pid) a script started.
+bench_start() {
+  work=$(mktemp -d "/tmp/outport-bench-$1.XXXXXX")
+  export work
+  registry_pid= podman_pid=
+  trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; [ -n "$podman_pid" ] && kill "$podman_pid" 2>/dev/null; rm -rf "$work"' EXIT
+}
+
 # copy_system_files DEST MEGABYTES DIR...: real files of this system (binaries, libraries, docs; many
 # small files and some large ones) copied with their attributes into DEST, in sorted path order, until
 # MEGABYTES (decimal) would be exceeded.
@@ -13,6 +23,12 @@ copy_system_files() {
     mkdir -p "$dest$(dirname "$f")"
     cp -p "$f" "$dest$f"
   done < <(find "$@" -xdev -type f -size -20M -readable 2>/dev/null | sort)
+}
+
+# system_rootfs MEGABYTES: the many-file rootfs the load, push and compression benchmarks share:
+# $work/rootfs, up to MEGABYTES of this system's libraries, shared files and programs.
+system_rootfs() {
+  copy_system_files "$work/rootfs" "$1" /usr/lib /usr/share /usr/bin
 }
 
 # start_registry: a fresh, empty Distribution registry (Debian's docker-registry) on a free port of

@@ -8,13 +8,9 @@
 # Usage: bench/load.sh [SIZE_MB]   (default 200). Needs root (podman's service), podman, docker (client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mb="${1:-200}"
-work=$(mktemp -d /tmp/outport-bench-load.XXXXXX)
-podman_pid=
-trap '[ -n "$podman_pid" ] && kill "$podman_pid" 2>/dev/null; rm -rf "$work"' EXIT
-
 source bench/lib.sh
-copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
+bench_start load
+system_rootfs "${1:-200}"
 prepare_outport
 export SOURCE_DATE_EPOCH=1700000000 OUTPORT_STORE="$work/store"
 target/release/outport export "$work/rootfs" -o "type=docker,name=bench/load:file,dest=$work/image.tar" --progress quiet > /dev/null

@@ -6,13 +6,9 @@
 # Usage: bench/push.sh [SIZE_MB]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mb="${1:-200}"
-work=$(mktemp -d /tmp/outport-bench-push.XXXXXX)
-registry_pid=
-trap '[ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null; rm -rf "$work"' EXIT
-
 source bench/lib.sh
-copy_system_files "$work/rootfs" "$size_mb" /usr/lib /usr/share /usr/bin
+bench_start push
+system_rootfs "${1:-200}"
 echo "rootfs: $(find "$work/rootfs" -type f | wc -l) files, $(du -sm "$work/rootfs" | cut -f1) MB"
 
 prepare_outport

@@ -7,12 +7,9 @@
 # Usage: bench/streaming.sh [SIZE_MIB]   (default 1024: the 1 GiB case the skeleton issue asks for)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mib="${1:-1024}"
-work=$(mktemp -d /tmp/outport-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export work
-
 source bench/lib.sh
+bench_start streaming
+size_mib="${1:-1024}"
 mkdir -p "$work/rootfs"
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/rootfs/big.bin"
 rate_size=$size_mib rate_unit=MiB

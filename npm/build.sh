@@ -11,3 +11,5 @@ wasm-bindgen --target nodejs --out-dir npm/wasm "$wasm"
 wasm-bindgen --target web --out-dir npm/wasm-web "$wasm"
 # The package ships the project's README and licence (npm includes both from the package root).
 cp README.md LICENSE npm/
+# The in-memory host for CommonJS, made from the ES module browsers load (lib/memory-host.mjs).
+node npm/scripts/memory-host-cjs.js

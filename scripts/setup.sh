@@ -29,7 +29,7 @@ command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 
 cargo build --quiet --release --workspace
 bash npm/build.sh
-# The npm package's test tools (typescript, playwright-core), pinned by npm/package-lock.json.
+# The npm package's test tools (typescript, playwright-core, esbuild), pinned by npm/package-lock.json.
 (cd npm && npm ci --no-audit --no-fund --loglevel=error)
 
 # The main job: the bundled example, exported by both hosts, must be byte-identical.

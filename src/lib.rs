@@ -47,11 +47,13 @@ pub async fn run_json<H: host::Host>(host: &H, request_json: &str) -> Result<Str
     Ok(response.to_json())
 }
 
-/// Push an image from the local store (JSON request {name, insecure, byDigest}; JSON metadata back).
+/// Push images from the local store: JSON request {name | names, insecure, byDigest}; back, for
+/// `name` its metadata, for `names` {results: [metadata or {image.name, error}]} (see
+/// `store::push_request`).
 pub async fn push_json<H: host::Host>(host: &H, request_json: &str) -> Result<String> {
     let request: store::PushRequest =
         serde_json::from_str(request_json).map_err(|e| Error::option(format!("invalid push request: {e}")))?;
-    Ok(store::push_stored(host, &request).await?.to_string())
+    Ok(store::push_request(host, &request).await?.to_string())
 }
 
 /// The images in the local store, as a JSON array of {name, digest, mediaType, size}.

@@ -59,6 +59,10 @@ pub struct MemoryHost {
     pub started: RefCell<Vec<Option<Piece>>>,
     pub algorithms: RefCell<Vec<&'static str>>,
     pub in_flight: Cell<usize>,
+    /// Hash streams for the core (`hash_start`), by handle, when `hashes` is on (as the real hosts
+    /// do natively); off, the core hashes itself.
+    pub hashes: bool,
+    pub hashing: RefCell<Vec<Option<crate::digest::Hasher>>>,
     pub most_in_flight: Cell<usize>,
     /// Answers `http_send`; None: a test that sends nothing.
     pub responder: RefCell<Option<Responder>>,
@@ -118,6 +122,25 @@ fn show(path: &[u8]) -> String {
 }
 
 impl Host for MemoryHost {
+    async fn hash_start(&self) -> Result<Option<Handle>> {
+        if !self.hashes {
+            return Ok(None);
+        }
+        let mut hashing = self.hashing.borrow_mut();
+        hashing.push(Some(crate::digest::Hasher::new()));
+        Ok(Some((hashing.len() - 1) as Handle))
+    }
+    async fn hash_update(&self, handle: Handle, data: &[u8]) -> Result<()> {
+        let mut hashing = self.hashing.borrow_mut();
+        let hash = hashing.get_mut(handle as usize).and_then(Option::as_mut);
+        hash.ok_or_else(|| crate::error::Error::internal(format!("hash {handle} is not open")))?.update(data);
+        Ok(())
+    }
+    async fn hash_finish(&self, handle: Handle) -> Result<String> {
+        let mut hashing = self.hashing.borrow_mut();
+        let hash = hashing.get_mut(handle as usize).and_then(Option::take);
+        Ok(hash.ok_or_else(|| crate::error::Error::internal(format!("hash {handle} is not open")))?.finish())
+    }
     fn compress_threads(&self) -> u32 {
         self.threads
     }

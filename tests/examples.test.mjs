@@ -129,3 +129,38 @@ test('examples/vscode-extension exports the workspace folder, and reports its er
   assert.deepEqual(cancelled.shown.error, ['outport: cancelled']);
   assert.equal(fs.existsSync(path.join(workspace, '.outport', 'cancelled.tar')), false);
 });
+
+test('examples/vscode-extension bundles with esbuild (build.js) and runs from its dist/ alone', async () => {
+  const work = tempDir();
+  const extensionDir = path.join(work, 'extension');
+  const dist = path.join(extensionDir, 'dist');
+  // esbuild is the npm package's devDependency here; an extension has its own.
+  const env = { ...process.env, NODE_PATH: path.join(repo, 'npm', 'node_modules') };
+  const build = spawnSync('node', [path.join(repo, 'examples/vscode-extension/build.js'), '--outdir', dist], { encoding: 'utf8', env });
+  assert.equal(build.status, 0, build.stderr);
+  assert.equal(build.stderr, '', 'esbuild warns of nothing');
+  assert.deepEqual(fs.readdirSync(dist).sort(), ['compress-worker.js', 'extension.js', 'outport.js', 'outport_bg.wasm']);
+  // The editor's API module, as the extension host provides it to the bundle's require('vscode').
+  fs.mkdirSync(path.join(extensionDir, 'node_modules', 'vscode'), { recursive: true });
+  fs.writeFileSync(path.join(extensionDir, 'node_modules', 'vscode', 'index.js'), 'module.exports = globalThis.outportTestEditor;\n');
+
+  const workspace = tempDir();
+  fs.writeFileSync(path.join(workspace, 'index.html'), '<h1>hi</h1>\n');
+  process.env.OUTPORT_STORE = path.join(work, 'store');
+  const manifest = JSON.parse(fs.readFileSync(path.join(repo, 'examples/vscode-extension/package.json'), 'utf8'));
+  assert.equal(manifest.main, './dist/extension.js');
+  const defaults = Object.fromEntries(Object.entries(manifest.contributes.configuration.properties).map(([k, v]) => [k, v.default]));
+  const { vscode, shown } = editor(workspace, defaults);
+  const commands = new Map();
+  vscode.commands = { registerCommand: (id, run) => commands.set(id, run) && { dispose() {} } };
+  globalThis.outportTestEditor = vscode;
+  const extension = createRequire(import.meta.url)(path.join(extensionDir, manifest.main));
+  extension.activate({ subscriptions: [] });
+  const metadata = await commands.get('outport.exportWorkspace')();
+  assert.deepEqual(shown.error, []);
+  const tarball = path.join(workspace, '.outport', 'image.tar');
+  const index = JSON.parse(execFileSync('tar', ['-xOf', tarball, 'index.json'], { encoding: 'utf8' }));
+  assert.equal(index.manifests[0].digest, metadata['containerimage.digest']);
+  const inspect = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${tarball}`]));
+  assert.equal(inspect.Layers.length, 1);
+});

@@ -53,12 +53,25 @@ impl Settings {
     }
 }
 
+/// Layer pieces (megabytes each) are made on one thread and freed on another: with glibc's
+/// arena per thread, each arena kept its own high-water mark of them (6 MiB more peak memory for a
+/// zstd layer of random bytes, 63 -> 57 MiB). One arena costs nothing measurable: the threads
+/// allocate a few large buffers per piece, not many small ones.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called first in main, before any other thread exists; mallopt only sets a parameter.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// The flag, else one per CPU up to 4 (each thread holds a core instance with its own match tables).
 fn compression_threads(flag: Option<usize>) -> usize {
     flag.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(4))
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     signals::install();
     let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     // The flags, their help and the usage errors are the core's (src/cli), as in the npm CLI.
@@ -135,13 +148,32 @@ fn host_state(settings: &Settings, store_use: StoreUse) -> Result<HostState, Str
     })
 }
 
+/// `outport push NAME…`: every name is pushed, whatever became of the ones before it. Each pushed
+/// image's metadata goes to stdout (one JSON object per name), each failure to stderr (with several
+/// names prefixed by the name, then a line saying which were not pushed); exit status 1 if any
+/// failed.
 fn push(request: &Value, settings: Settings) -> Result<(), String> {
-    let metadata =
-        runtime::push(host_state(&settings, StoreUse::Read)?, &request.to_string()).map_err(|e| e.message)?;
-    let metadata: serde_json::Value =
-        serde_json::from_str(&metadata).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
-    println!("{}", serde_json::to_string_pretty(&metadata).expect("JSON value serializes"));
-    Ok(())
+    let answer = runtime::push(host_state(&settings, StoreUse::Read)?, &request.to_string()).map_err(|e| e.message)?;
+    let answer: Value = serde_json::from_str(&answer).map_err(|e| format!("the core returned invalid JSON: {e}"))?;
+    let results = answer["results"].as_array().cloned().unwrap_or_default();
+    let mut failed = Vec::new();
+    for result in &results {
+        match result["error"]["message"].as_str() {
+            Some(message) => failed.push((result["image.name"].as_str().unwrap_or_default(), message)),
+            None => println!("{}", serde_json::to_string_pretty(result).expect("JSON value serializes")),
+        }
+    }
+    match failed[..] {
+        [] => Ok(()),
+        [(_, message)] if results.len() == 1 => Err(message.to_string()),
+        _ => {
+            for (name, message) in &failed {
+                eprintln!("error: {name}: {message}");
+            }
+            let names: Vec<&str> = failed.iter().map(|(name, _)| *name).collect();
+            Err(format!("{} of {} images not pushed: {}", failed.len(), results.len(), names.join(", ")))
+        }
+    }
 }
 
 /// `outport rm NAME…`: prints each full name removed.

@@ -71,6 +71,10 @@ fn compiled() -> Result<&'static (Engine, Component), CoreError> {
         .get_or_init(|| {
             let mut config = Config::new();
             config.wasm_component_model(true);
+            // For profiling the core with `perf record` (bench/README): wasm functions get names.
+            if std::env::var_os("OUTPORT_PERFMAP").is_some() {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
             let engine = Engine::new(&config).map_err(|e| internal("starting wasmtime", e))?;
             let component = load_component(&engine).map_err(|e| internal("loading the core component", e))?;
             Ok((engine, component))

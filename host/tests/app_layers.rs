@@ -26,10 +26,6 @@ fn oci_image(dir: &Path) -> (Value, Value) {
     (manifest, config)
 }
 
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
-}
-
 fn layer_paths(dir: &Path, manifest: &Value) -> Vec<PathBuf> {
     let layers = manifest["layers"].as_array().unwrap();
     layers.iter().map(|l| dir.join("blobs").join(l["digest"].as_str().unwrap().replace(':', "/"))).collect()
@@ -143,9 +139,7 @@ fn layers_go_where_asked_with_owner_and_excludes() {
 fn copied_sources_are_roots_and_rootfs_keeps_its_owners() {
     let work = tempdir().unwrap();
     let w = work.path();
-    let src = w.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f"), "x").unwrap();
+    let src = write_tree(&w.join("src"), &[("f", "x")]);
     let _socket = std::os::unix::net::UnixListener::bind(src.join("sock")).unwrap();
     let out_dir = w.join("out");
     let spec = format!("type=oci,dest={},tar=false", out_dir.display());
@@ -213,17 +207,19 @@ fn layer_tarballs_are_unpacked_into_filesystem_outputs() {
 
 /// A small Node app: dependencies, code, and files that must stay out of the image.
 fn node_app(work: &Path) -> PathBuf {
-    let app = work.join("app");
-    fs::create_dir_all(app.join("node_modules/left-pad")).unwrap();
-    fs::create_dir_all(app.join(".git")).unwrap();
-    fs::write(app.join("node_modules/left-pad/index.js"), "module.exports = (s) => s;\n".repeat(2000)).unwrap();
-    fs::write(app.join("package.json"), r#"{"name":"app","scripts":{"start":"node server.js"}}"#).unwrap();
-    fs::write(app.join("server.js"), "console.log('v1');\n").unwrap();
-    fs::write(app.join(".npmrc"), "//registry.npmjs.org/:_authToken=secret\n").unwrap();
-    fs::write(app.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
-    fs::write(app.join("notes.tmp"), "scratch\n").unwrap();
-    fs::write(app.join(".outportignore"), "*.tmp\n").unwrap();
-    app
+    let left_pad = "module.exports = (s) => s;\n".repeat(2000);
+    write_tree(
+        &work.join("app"),
+        &[
+            ("node_modules/left-pad/index.js", &left_pad),
+            ("package.json", r#"{"name":"app","scripts":{"start":"node server.js"}}"#),
+            ("server.js", "console.log('v1');\n"),
+            (".npmrc", "//registry.npmjs.org/:_authToken=secret\n"),
+            (".git/HEAD", "ref: refs/heads/main\n"),
+            ("notes.tmp", "scratch\n"),
+            (".outportignore", "*.tmp\n"),
+        ],
+    )
 }
 
 /// Blobs the registry received in full (the PUT that completes an upload), by digest.
@@ -240,9 +236,7 @@ fn node_app_on_a_registry_base_reuploads_only_the_app_layer() {
     let registry = Registry::start();
     let work = tempdir().unwrap();
     let w = work.path();
-    let base_root = w.join("base-rootfs");
-    fs::create_dir_all(base_root.join("usr/local/bin")).unwrap();
-    fs::write(base_root.join("usr/local/bin/node"), "#!/bin/sh\n").unwrap();
+    let base_root = write_tree(&w.join("base-rootfs"), &[("usr/local/bin/node", "#!/bin/sh\n")]);
     let base = format!("{}/node:20", registry.addr);
     let base_spec = format!("type=registry,name={base},registry.insecure=true");
     ok(export_tree(w, &base_root, &base_spec, &["--cmd", r#"["node"]"#]));
@@ -271,17 +265,10 @@ fn node_app_on_a_registry_base_reuploads_only_the_app_layer() {
         ))
     };
     push(w);
-    let inspect: Value =
-        serde_json::from_str(&run("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")]))
-            .unwrap();
-    let layers: Vec<String> =
-        inspect["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().into()).collect();
+    let inspect = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{target}")]);
+    let layers = layers(&inspect);
     assert_eq!(layers.len(), base_layers + 2, "{inspect}");
-    let config: Value = serde_json::from_str(&run(
-        "skopeo",
-        &["inspect", "--config", "--raw", "--tls-verify=false", &format!("docker://{target}")],
-    ))
-    .unwrap();
+    let config = skopeo(&["inspect", "--config", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
     let c = &config["config"];
     assert_eq!(c["WorkingDir"], "/app");
     assert_eq!(c["Entrypoint"], serde_json::json!(["npm", "start"]));
@@ -309,18 +296,11 @@ fn node_app_on_a_registry_base_reuploads_only_the_app_layer() {
     fs::write(app.join("server.js"), "console.log('v2');\n").unwrap();
     proxy.requests.lock().unwrap().clear();
     push(w);
-    let inspect2: Value =
-        serde_json::from_str(&run("skopeo", &["inspect", "--tls-verify=false", &format!("docker://{target}")]))
-            .unwrap();
-    let layers2: Vec<String> =
-        inspect2["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().into()).collect();
+    let inspect2 = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{target}")]);
+    let layers2 = common::layers(&inspect2);
     assert_eq!(layers2[..base_layers + 1], layers[..base_layers + 1], "base and dependencies layers unchanged");
     assert_ne!(layers2[base_layers + 1], layers[base_layers + 1]);
-    let manifest2: Value = serde_json::from_str(&run(
-        "skopeo",
-        &["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")],
-    ))
-    .unwrap();
+    let manifest2 = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
     let mut sent = uploaded(&proxy);
     sent.sort();
     let mut expected =

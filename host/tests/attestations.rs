@@ -128,17 +128,11 @@ fn multi_platform_with_attestations_lists_attestation_manifests_last() {
     fs::write(work.path().join("sbom.json"), "{}").unwrap();
     let dest = work.path().join("all.tar");
     let sbom = format!("type=sbom,path={}", work.path().join("sbom.json").display());
-    let out = outport(
+    let out = export_result(
         work.path(),
-        &[
-            "export",
-            "--result",
-            result.to_str().unwrap(),
-            "--attest",
-            &sbom,
-            "-o",
-            &format!("type=oci,dest={},name=app:1", dest.display()),
-        ],
+        &result,
+        &format!("type=oci,dest={},name=app:1", dest.display()),
+        &["--attest", &sbom],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let raw: Value =

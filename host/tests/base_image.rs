@@ -8,23 +8,12 @@ use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
-fn skopeo(args: &[&str]) -> Value {
-    serde_json::from_str(&run("skopeo", args)).unwrap()
-}
-
-fn layers(inspect: &Value) -> Vec<String> {
-    inspect["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
-}
-
 /// A base tree with a couple of files, pushed as `<registry>/base:1` with Env and Entrypoint.
 /// Pushed from its own store, so later exports really pull it.
 fn push_base(registry: &Registry) -> (TempDir, Value) {
     let work = tempdir().unwrap();
-    let rootfs = work.path().join("base-rootfs");
-    fs::create_dir_all(rootfs.join("etc")).unwrap();
-    fs::create_dir_all(rootfs.join("bin")).unwrap();
-    fs::write(rootfs.join("etc/base.txt"), "from the base\n").unwrap();
-    fs::write(rootfs.join("bin/tool"), "#!/bin/sh\necho tool\n").unwrap();
+    let files = [("etc/base.txt", "from the base\n"), ("bin/tool", "#!/bin/sh\necho tool\n")];
+    let rootfs = write_tree(&work.path().join("base-rootfs"), &files);
     let spec = format!("type=registry,name={}/base:1,registry.insecure=true", registry.addr);
     let extra = ["--env", "BASE=1", "--entrypoint", r#"["/bin/tool"]"#, "--label", "from=base"];
     let out = ok(export_tree(work.path(), &rootfs, &spec, &extra));
@@ -32,11 +21,19 @@ fn push_base(registry: &Registry) -> (TempDir, Value) {
     (work, meta)
 }
 
-fn app_rootfs(work: &Path) -> std::path::PathBuf {
-    let rootfs = work.join("app-rootfs");
-    fs::create_dir_all(rootfs.join("app")).unwrap();
-    fs::write(rootfs.join("app/new.txt"), "new layer\n").unwrap();
-    rootfs
+/// `outport export ROOTFS --base BASE --base-insecure ARGS…` (a base on the plain-HTTP test
+/// registry), for the test to add environment to.
+fn export_on_base(work: &Path, rootfs: &Path, base: &str, args: &[&str]) -> std::process::Command {
+    let mut all = vec!["export", rootfs.to_str().unwrap(), "--base", base, "--base-insecure"];
+    all.extend_from_slice(args);
+    outport_command(work, &all)
+}
+
+/// A one-file base (`base.txt`) exported into `output` (an oci output without its name) as
+/// example.com/base:7, with `--env ENV`.
+fn small_base(work: &Path, output: &str, env: &str) {
+    let rootfs = write_tree(&work.join("base-rootfs"), &[("base.txt", "base\n")]);
+    ok(export_tree(work, &rootfs, &format!("{output},name=example.com/base:7"), &["--env", env]));
 }
 
 #[test]
@@ -50,14 +47,11 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
     let rootfs = app_rootfs(work.path());
     let tarball = work.path().join("app.tar");
     let base = format!("{}/base:1", registry.addr);
-    let out = ok(outport(
+    let out = ok(export_on_base(
         work.path(),
+        &rootfs,
+        &base,
         &[
-            "export",
-            rootfs.to_str().unwrap(),
-            "--base",
-            &base,
-            "--base-insecure",
             "--env",
             "APP=2",
             "-o",
@@ -67,7 +61,9 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
             "--progress",
             "plain",
         ],
-    ));
+    )
+    .output()
+    .unwrap());
     let pulled = stderr(&out).lines().filter(|l| l.starts_with("#progress pull sha256:") && l.contains(" 0/")).count();
     assert_eq!(pulled, base_layers.len(), "every base layer downloaded once: {}", stderr(&out));
 
@@ -87,15 +83,7 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
 
     // skopeo copy re-verifies every digest; umoci stacks both layers.
     let layout = work.path().join("layout");
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/app:1", registry.addr),
-            &format!("oci:{}:x", layout.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, "app:1", &layout);
     let bundle = work.path().join("bundle");
     run("umoci", &["unpack", "--rootless", "--image", &format!("{}:x", layout.display()), bundle.to_str().unwrap()]);
     let root = bundle.join("rootfs");
@@ -104,10 +92,7 @@ fn registry_base_gives_base_layers_plus_one_in_every_output() {
     assert!(root.join("bin/tool").is_file());
 
     // Exported again from the same store: the base layers are already there, nothing is downloaded.
-    let again = ok(outport(
-        work.path(),
-        &["export", rootfs.to_str().unwrap(), "--base", &base, "--base-insecure", "-o", "type=cacheonly"],
-    ));
+    let again = ok(export_on_base(work.path(), &rootfs, &base, &["-o", "type=cacheonly"]).output().unwrap());
     assert!(!stderr(&again).contains("error"), "{}", stderr(&again));
 }
 
@@ -120,21 +105,9 @@ fn base_is_pulled_by_digest_with_its_history_times_kept() {
     let rootfs = app_rootfs(work.path());
     let dest = work.path().join("out");
     let base = format!("{}/base@{digest}", registry.addr);
-    let out = outport_command(
-        work.path(),
-        &[
-            "export",
-            rootfs.to_str().unwrap(),
-            "--base",
-            &base,
-            "--base-insecure",
-            "-o",
-            &format!("type=oci,tar=false,rewrite-timestamp=true,dest={}", dest.display()),
-        ],
-    )
-    .env("SOURCE_DATE_EPOCH", "1000")
-    .output()
-    .unwrap();
+    let spec = format!("type=oci,tar=false,rewrite-timestamp=true,dest={}", dest.display());
+    let out =
+        export_on_base(work.path(), &rootfs, &base, &["-o", &spec]).env("SOURCE_DATE_EPOCH", "1000").output().unwrap();
     let out = ok(out);
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(meta["containerimage.digest"].as_str().is_some());
@@ -226,12 +199,8 @@ fn result_on_a_multi_platform_base_gives_each_platform_its_base() {
 #[test]
 fn oci_layout_directory_base() {
     let work = tempdir().unwrap();
-    let base_rootfs = work.path().join("base-rootfs");
-    fs::create_dir_all(&base_rootfs).unwrap();
-    fs::write(base_rootfs.join("base.txt"), "base\n").unwrap();
     let layout = work.path().join("base-layout");
-    let spec = format!("type=oci,tar=false,dest={},name=example.com/base:7", layout.display());
-    ok(export_tree(work.path(), &base_rootfs, &spec, &["--env", "FROM_LAYOUT=1"]));
+    small_base(work.path(), &format!("type=oci,tar=false,dest={}", layout.display()), "FROM_LAYOUT=1");
     let base_inspect = skopeo(&["inspect", &format!("oci:{}:7", layout.display())]);
 
     // A fresh store, so the layer is copied from the layout.
@@ -254,19 +223,14 @@ fn oci_layout_directory_base() {
     assert!(listing.lines().any(|l| l == base_blob), "the docker tarball carries the base layer: {listing}");
 
     let out = export_tree(app_work.path(), &rootfs, &out_spec, &["--base", &format!("oci:{}:nope", layout.display())]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("has no tag \"nope\""), "{}", stderr(&out));
+    assert_failure(&out, "has no tag \"nope\"");
 }
 
 #[test]
 fn oci_archive_base_from_outport_and_from_skopeo() {
     let work = tempdir().unwrap();
-    let base_rootfs = work.path().join("base-rootfs");
-    fs::create_dir_all(&base_rootfs).unwrap();
-    fs::write(base_rootfs.join("base.txt"), "base\n").unwrap();
     let ours = work.path().join("base.tar");
-    let spec = format!("type=oci,dest={},name=example.com/base:7", ours.display());
-    ok(export_tree(work.path(), &base_rootfs, &spec, &["--env", "FROM_ARCHIVE=1"]));
+    small_base(work.path(), &format!("type=oci,dest={}", ours.display()), "FROM_ARCHIVE=1");
     let base_layer = layers(&skopeo(&["inspect", &format!("oci-archive:{}", ours.display())]))[0].clone();
     // skopeo writes its own tar (other header style, other entry order).
     let theirs = work.path().join("skopeo.tar");
@@ -292,8 +256,7 @@ fn oci_archive_base_from_outport_and_from_skopeo() {
     let rootfs = app_rootfs(work.path());
     let out =
         export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &format!("oci-archive:{}", garbage.display())]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("not a readable tar archive"), "{}", stderr(&out));
+    assert_failure(&out, "not a readable tar archive");
 }
 
 /// Flip one byte of a blob the registry stores, keeping its length.
@@ -313,12 +276,7 @@ fn tampered_base_content_fails_clearly() {
         layers(&skopeo(&["inspect", "--tls-verify=false", &format!("docker://{}/base:1", registry.addr)]));
     let work = tempdir().unwrap();
     let rootfs = app_rootfs(work.path());
-    let export = |base: &str| {
-        outport(
-            work.path(),
-            &["export", rootfs.to_str().unwrap(), "--base", base, "--base-insecure", "-o", "type=cacheonly"],
-        )
-    };
+    let export = |base: &str| export_on_base(work.path(), &rootfs, base, &["-o", "type=cacheonly"]).output().unwrap();
 
     // A layer whose bytes no longer match its digest is refused and never stored.
     tamper(&registry.blob_data(&base_layers[0]));
@@ -363,8 +321,7 @@ fn base_inputs_that_were_refused_are_taken() {
     fs::write(&config, "{}").unwrap();
     ok(export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", &base, "--config", config.to_str().unwrap()]));
     let out = export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", "docker-archive:x.tar"]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("x.tar"), "{}", stderr(&out));
+    assert_failure(&out, "x.tar");
     let out = export_tree(work.path(), &rootfs, "type=cacheonly", &["--base", "Not A Reference"]);
     assert!(stderr(&out).contains("--base: failed to parse Not A Reference"), "{}", stderr(&out));
 }
@@ -530,9 +487,7 @@ fn foreign_base_layers_are_referenced_not_copied() {
 #[test]
 fn force_compression_recompresses_base_layers_keeping_diff_ids() {
     let work = tempdir().unwrap();
-    let base_rootfs = work.path().join("base-rootfs");
-    fs::create_dir_all(base_rootfs.join("etc")).unwrap();
-    fs::write(base_rootfs.join("etc/base.conf"), "base = 1\n".repeat(500)).unwrap();
+    let base_rootfs = write_tree(&work.path().join("base-rootfs"), &[("etc/base.conf", &"base = 1\n".repeat(500))]);
     let layout = work.path().join("base-layout");
     ok(export_tree(work.path(), &base_rootfs, &format!("type=oci,tar=false,dest={}", layout.display()), &[]));
     let base_inspect = skopeo(&["inspect", &format!("oci:{}", layout.display())]);
@@ -576,9 +531,7 @@ fn force_compression_recompresses_base_layers_keeping_diff_ids() {
 #[test]
 fn force_compression_from_estargz_keeps_only_the_original_tar() {
     let work = tempdir().unwrap();
-    let base_rootfs = work.path().join("base-rootfs");
-    fs::create_dir_all(base_rootfs.join("etc")).unwrap();
-    fs::write(base_rootfs.join("etc/base.conf"), "base = 1\n".repeat(500)).unwrap();
+    let base_rootfs = write_tree(&work.path().join("base-rootfs"), &[("etc/base.conf", &"base = 1\n".repeat(500))]);
     let config_of = |dest: &Path| skopeo(&["inspect", "--config", &format!("oci:{}", dest.display())]);
     let raw_of = |dest: &Path| skopeo(&["inspect", "--raw", &format!("oci:{}", dest.display())]);
     let layout = work.path().join("estargz-base");

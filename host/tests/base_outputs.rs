@@ -29,11 +29,11 @@ fn make_base(work: &Path, escape: &str, bad: Option<&str>) -> PathBuf {
     layout
 }
 
-fn app_rootfs(work: &Path) -> PathBuf {
-    let rootfs = work.join("app-rootfs");
-    fs::create_dir_all(rootfs.join("app")).unwrap();
-    fs::write(rootfs.join("app/new.txt"), "new layer\n").unwrap();
-    rootfs
+/// `rootfs` exported with `args` (a base among them) as the OCI layout `dest`, named
+/// example.com/app:1 (so tagged `1`).
+fn app_image(work: &Path, rootfs: &Path, dest: &Path, args: &[&str]) {
+    let spec = format!("type=oci,tar=false,dest={},name=example.com/app:1", dest.display());
+    ok(export_tree(work, rootfs, &spec, args));
 }
 
 fn escape_name() -> String {
@@ -80,12 +80,7 @@ fn local_tar_and_unpack_give_the_tree_umoci_gives() {
 
     // The reference: umoci unpacking the image outport builds on the same base.
     let image = w.join("image");
-    ok(export_tree(
-        w,
-        &rootfs,
-        &format!("type=oci,tar=false,dest={},name=example.com/app:1", image.display()),
-        &["--base", &base],
-    ));
+    app_image(w, &rootfs, &image, &["--base", &base]);
     let expected = umoci_tree(w, &format!("{}:1", image.display()));
     for name in [
         "tmp/".to_string() + &escape,
@@ -161,9 +156,7 @@ fn base_names_leaving_the_root_are_refused_naming_the_layer() {
 fn docker_archive_bases_from_our_docker_output_and_podman_save() {
     let work = tempdir().unwrap();
     let w = work.path();
-    let base_rootfs = w.join("base-rootfs");
-    fs::create_dir_all(&base_rootfs).unwrap();
-    fs::write(base_rootfs.join("base.txt"), "base\n").unwrap();
+    let base_rootfs = write_tree(&w.join("base-rootfs"), &[("base.txt", "base\n")]);
     let ours = w.join("base-docker.tar");
     ok(export_tree(
         w,
@@ -204,14 +197,8 @@ fn docker_archive_bases_from_our_docker_output_and_podman_save() {
         let a = app_work.path();
         let rootfs = app_rootfs(a);
         let dest = a.join("out");
-        ok(export_tree(
-            a,
-            &rootfs,
-            &format!("type=oci,tar=false,dest={},name=example.com/app:1", dest.display()),
-            &["--base", &base],
-        ));
-        let inspect: Value =
-            serde_json::from_str(&run("skopeo", &["inspect", &format!("oci:{}:1", dest.display())])).unwrap();
+        app_image(a, &rootfs, &dest, &["--base", &base]);
+        let inspect = skopeo(&["inspect", &format!("oci:{}:1", dest.display())]);
         assert_eq!(inspect["Layers"].as_array().unwrap().len(), 2, "{base}: {inspect}");
         assert!(inspect["Env"].as_array().unwrap().iter().any(|e| e == "BASE=1"), "{base}");
         let tree = umoci_tree(a, &format!("{}:1", dest.display()));
@@ -240,14 +227,13 @@ fn base_with_config_file_merges_as_a_dockerfile_stage() {
     let config = w.join("config.json");
     fs::write(&config, r#"{"config":{"Env":["BASE=2","NEW=1"],"WorkingDir":"/app"}}"#).unwrap();
     let dest = w.join("out");
-    ok(export_tree(
+    app_image(
         w,
         &rootfs,
-        &format!("type=oci,tar=false,dest={},name=example.com/app:1", dest.display()),
+        &dest,
         &["--base", &format!("oci:{}:1", layout.display()), "--config", config.to_str().unwrap()],
-    ));
-    let got: Value =
-        serde_json::from_str(&run("skopeo", &["inspect", "--config", &format!("oci:{}:1", dest.display())])).unwrap();
+    );
+    let got = skopeo(&["inspect", "--config", &format!("oci:{}:1", dest.display())]);
     assert_eq!(got["config"]["Env"], serde_json::json!(["PATH=/usr/bin:/bin", "BASE=2", "NEW=1"]));
     assert_eq!(got["config"]["Cmd"], serde_json::json!(["/bin/sh"]));
     assert_eq!(got["config"]["WorkingDir"], "/app");

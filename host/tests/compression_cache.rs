@@ -7,24 +7,32 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Export `root` with `compression` to an OCI layout; the single layer's digest.
 fn export_layer(work: &Path, root: &Path, compression: &str, name: &str) -> String {
     let dest = work.join(name);
     let spec = format!("type=oci,dest={},tar=false,{compression}", dest.display());
     ok(export_tree(work, root, &spec, &[]));
-    let index: serde_json::Value = serde_json::from_slice(&fs::read(dest.join("index.json")).unwrap()).unwrap();
+    let index = read_json(&dest.join("index.json"));
     let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap().replace(':', "/");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(dest.join("blobs").join(manifest_digest)).unwrap()).unwrap();
+    let manifest = read_json(&dest.join("blobs").join(manifest_digest));
     let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
     // The output's copy is whole whatever the cache did.
     assert_eq!(format!("sha256:{}", sha256_file(&dest.join("blobs").join(layer.replace(':', "/")))), layer);
     layer
 }
 
-fn stored_blob(work: &Path, digest: &str) -> std::path::PathBuf {
+/// The tree (see [`tree`]) exported once with gzip: the tree, its layer's digest and the layer blob in
+/// the store.
+fn exported_once(work: &Path) -> (PathBuf, String, PathBuf) {
+    let root = tree(work);
+    let first = export_layer(work, &root, "compression=gzip", "one");
+    let blob = stored_blob(work, &first);
+    (root, first, blob)
+}
+
+fn stored_blob(work: &Path, digest: &str) -> PathBuf {
     work.join("store/blobs").join(digest.replace(':', "/"))
 }
 
@@ -35,15 +43,10 @@ fn inode(path: &Path) -> u64 {
 /// Cache records of compressed tars (the store also keeps tree-shape and files records beside them).
 fn records(work: &Path) -> usize {
     let Ok(dir) = fs::read_dir(work.join("store/cache")) else { return 0 };
-    dir.filter(|entry| {
-        let record: serde_json::Value =
-            serde_json::from_slice(&fs::read(entry.as_ref().unwrap().path()).unwrap()).unwrap();
-        record.get("blob").is_some()
-    })
-    .count()
+    dir.filter(|entry| read_json(&entry.as_ref().unwrap().path()).get("blob").is_some()).count()
 }
 
-fn tree(work: &Path) -> std::path::PathBuf {
+fn tree(work: &Path) -> PathBuf {
     let root = work.join("root");
     fs::create_dir_all(root.join("etc")).unwrap();
     for i in 0..50 {
@@ -57,9 +60,7 @@ fn tree(work: &Path) -> std::path::PathBuf {
 fn an_unchanged_layer_is_not_compressed_again() {
     let work = tempdir().unwrap();
     let w = work.path();
-    let root = tree(w);
-    let first = export_layer(w, &root, "compression=gzip", "one");
-    let blob = stored_blob(w, &first);
+    let (root, first, blob) = exported_once(w);
     let inode_before = inode(&blob);
     assert_eq!(records(w), 1);
 
@@ -95,9 +96,7 @@ fn an_unchanged_layer_is_not_compressed_again() {
 fn a_damaged_blob_is_compressed_again_not_reused() {
     let work = tempdir().unwrap();
     let w = work.path();
-    let root = tree(w);
-    let first = export_layer(w, &root, "compression=gzip", "one");
-    let blob = stored_blob(w, &first);
+    let (root, first, blob) = exported_once(w);
     let size = fs::metadata(&blob).unwrap().len() as usize;
     fs::write(&blob, vec![0u8; size]).unwrap();
 

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Files that compress: text with variation, a run of one byte, some noise; a little over 9 MiB
-/// in all, so a layer spans several pieces of every compression.
-fn tree(root: &Path) {
+/// in all, so a layer spans several pieces of every compression: `work/root`.
+fn tree(work: &Path) -> PathBuf {
+    let root = work.join("root");
     const WORDS: [&str; 16] = [
         "layer", "digest", "manifest", "config", "index", "blob", "the", "of", "image", "linux", "name", "value", "=",
         "{", "}", "\n",
@@ -38,10 +39,7 @@ fn tree(root: &Path) {
     fs::write(root.join("zeros.bin"), vec![0u8; 1 << 20]).unwrap();
     let noise: Vec<u8> = (0..300_000).map(|_| next() as u8).collect();
     fs::write(root.join("noise.bin"), noise).unwrap();
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+    root
 }
 
 /// Exports `root` as an OCI layout with `options`; the layer blob and the diffID the config names.
@@ -49,8 +47,8 @@ fn export(work: &Path, root: &Path, name: &str, options: &str) -> (PathBuf, Stri
     let dest = work.join(name);
     ok(export_tree(work, root, &format!("type=oci,tar=false,dest={},{options}", dest.display()), &[]));
     let blob = |digest: &serde_json::Value| dest.join("blobs").join(digest.as_str().unwrap().replace(':', "/"));
-    let manifest = json(&blob(&json(&dest.join("index.json"))["manifests"][0]["digest"]));
-    let config = json(&blob(&manifest["config"]["digest"]));
+    let manifest = read_json(&blob(&read_json(&dest.join("index.json"))["manifests"][0]["digest"]));
+    let config = read_json(&blob(&manifest["config"]["digest"]));
     (blob(&manifest["layers"][0]["digest"]), config["rootfs"]["diff_ids"][0].as_str().unwrap().to_string())
 }
 
@@ -66,20 +64,36 @@ fn size(path: &Path) -> u64 {
     fs::metadata(path).unwrap().len()
 }
 
+/// `root` exported as `NAME-LEVEL` at each of `levels`, with `options` and `compression-level=LEVEL`;
+/// every blob decompressed by `tool` to the diffID its config names, and given to `check`. The blob
+/// sizes by level.
+fn export_levels(
+    work: &Path,
+    root: &Path,
+    name: &str,
+    options: &str,
+    tool: &str,
+    levels: &[u32],
+    check: impl Fn(u32, &Path),
+) -> Vec<(u32, u64)> {
+    let mut sizes = Vec::new();
+    for &level in levels {
+        let (blob, diff_id) =
+            export(work, root, &format!("{name}-{level}"), &format!("{options}compression-level={level}"));
+        assert_eq!(check_and_digest(tool, &blob), diff_id, "{name} level {level}");
+        check(level, &blob);
+        sizes.push((level, size(&blob)));
+    }
+    eprintln!("{name} sizes by level: {sizes:?}");
+    sizes
+}
+
 #[test]
 fn gzip_levels_round_trip_at_every_strategy_boundary() {
     let work = tempdir().unwrap();
-    let root = work.path().join("root");
-    tree(&root);
+    let root = tree(work.path());
     // zlib-rs's strategies: 0 stored, 1 quick, 2 fast, 3–6 medium, 7–9 slow.
-    let mut sizes = Vec::new();
-    for level in [0, 1, 2, 3, 4, 6, 7, 9] {
-        let (blob, diff_id) =
-            export(work.path(), &root, &format!("gzip-{level}"), &format!("compression-level={level}"));
-        assert_eq!(check_and_digest("gzip", &blob), diff_id, "gzip level {level}");
-        sizes.push((level, size(&blob)));
-    }
-    eprintln!("gzip sizes by level: {sizes:?}");
+    let sizes = export_levels(work.path(), &root, "gzip", "", "gzip", &[0, 1, 2, 3, 4, 6, 7, 9], |_, _| ());
     let at = |level| sizes.iter().find(|(l, _)| *l == level).unwrap().1;
     assert!(at(0) > at(1) && at(1) > at(6) && at(6) > at(9), "{sizes:?}");
 }
@@ -87,21 +101,16 @@ fn gzip_levels_round_trip_at_every_strategy_boundary() {
 #[test]
 fn zstd_levels_round_trip_as_one_frame_and_tiers_shrink() {
     let work = tempdir().unwrap();
-    let root = work.path().join("root");
-    tree(&root);
-    let mut sizes = Vec::new();
-    for level in [0, 1, 2, 3, 5, 6, 9, 10, 19, 22] {
-        let options = format!("compression=zstd,compression-level={level}");
-        let (blob, diff_id) = export(work.path(), &root, &format!("zstd-{level}"), &options);
-        assert_eq!(check_and_digest("zstd", &blob), diff_id, "zstd level {level}");
+    let root = tree(work.path());
+    let one_frame = |level: u32, blob: &Path| {
         let listing = run("zstd", &["-lv", blob.to_str().unwrap()]);
         assert!(
             listing.lines().any(|l| l.trim() == "# Zstandard Frames: 1"),
             "zstd level {level} is not one frame:\n{listing}"
         );
-        sizes.push((level, size(&blob)));
-    }
-    eprintln!("zstd sizes by level: {sizes:?}");
+    };
+    let levels = [0, 1, 2, 3, 5, 6, 9, 10, 19, 22];
+    let sizes = export_levels(work.path(), &root, "zstd", "compression=zstd,", "zstd", &levels, one_frame);
     let at = |level| sizes.iter().find(|(l, _)| *l == level).unwrap().1;
     // One level per tier (fastest, default, better, best): each strictly smaller than the one below.
     assert!(at(2) > at(3) && at(3) > at(6) && at(6) > at(10), "{sizes:?}");
@@ -110,12 +119,7 @@ fn zstd_levels_round_trip_as_one_frame_and_tiers_shrink() {
 #[test]
 fn estargz_levels_round_trip() {
     let work = tempdir().unwrap();
-    let root = work.path().join("root");
-    tree(&root);
-    for level in [0, 1, 6, 9] {
-        let options = format!("compression=estargz,compression-level={level}");
-        let (blob, diff_id) = export(work.path(), &root, &format!("estargz-{level}"), &options);
-        // Every member in turn, as gzip reads a multi-member file: the layer tar, then the TOC tar.
-        assert_eq!(check_and_digest("gzip", &blob), diff_id, "estargz level {level}");
-    }
+    let root = tree(work.path());
+    // Every member in turn, as gzip reads a multi-member file: the layer tar, then the TOC tar.
+    export_levels(work.path(), &root, "estargz", "compression=estargz,", "gzip", &[0, 1, 6, 9], |_, _| ());
 }

@@ -22,10 +22,6 @@ fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
-}
-
 /// Text-like bytes (compressible, but not trivially).
 fn text(len: usize, seed: u64) -> Vec<u8> {
     const WORDS: [&str; 12] = ["layer", "chunk", "gzip", "member", "toc", "the", "of", "index", "json", " ", "\n", "="];

@@ -8,17 +8,13 @@ use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
-fn json(path: &Path) -> Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// Unpack an OCI-layout tarball and return (index.json, root manifest, layout dir).
 fn unpack_layout(tarball: &Path, into: &Path) -> (Value, Value) {
     fs::create_dir_all(into).unwrap();
     run("tar", &["-xf", tarball.to_str().unwrap(), "-C", into.to_str().unwrap()]);
-    let index = json(&into.join("index.json"));
+    let index = read_json(&into.join("index.json"));
     let digest = index["manifests"][0]["digest"].as_str().unwrap().to_string();
-    let manifest = json(&into.join("blobs/sha256").join(&digest[7..]));
+    let manifest = read_json(&into.join("blobs/sha256").join(&digest[7..]));
     (index, manifest)
 }
 
@@ -37,8 +33,7 @@ fn docker_tarball_loads_with_repo_tags_and_docker_media_types() {
     );
     assert_eq!(meta["image.name"], "docker.io/library/foo:latest,example.com/buildkit/testoci:v2");
 
-    let inspect: Value =
-        serde_json::from_str(&run("skopeo", &["inspect", &format!("docker-archive:{}", dest.display())])).unwrap();
+    let inspect = skopeo(&["inspect", &format!("docker-archive:{}", dest.display())]);
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 1);
     let dir = work.path().join("x");
     let (index, manifest) = unpack_layout(&dest, &dir);
@@ -54,7 +49,7 @@ fn docker_tarball_loads_with_repo_tags_and_docker_media_types() {
         .map(|m| m["annotations"]["io.containerd.image.name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["docker.io/library/foo:latest", "example.com/buildkit/testoci:v2"]);
-    let manifest_json = json(&dir.join("manifest.json"));
+    let manifest_json = read_json(&dir.join("manifest.json"));
     assert_eq!(manifest_json[0]["RepoTags"], serde_json::json!(["foo:latest", "example.com/buildkit/testoci:v2"]));
     assert!(dir.join(manifest_json[0]["Config"].as_str().unwrap()).is_file());
     assert!(dir.join(manifest_json[0]["Layers"][0].as_str().unwrap()).is_file());
@@ -70,9 +65,7 @@ fn oci_names_are_addressable_by_tag() {
         &format!("type=oci,dest={},\"name=foo:v1,ghcr.io/o/bar:v2\"", dest.display()),
     );
     for tag in ["v1", "v2"] {
-        let inspect: Value =
-            serde_json::from_str(&run("skopeo", &["inspect", &format!("oci-archive:{}:{tag}", dest.display())]))
-                .unwrap();
+        let inspect = skopeo(&["inspect", &format!("oci-archive:{}:{tag}", dest.display())]);
         assert_eq!(inspect["Digest"], meta["containerimage.digest"]);
     }
 }
@@ -147,7 +140,7 @@ fn metadata_file_matches_stdout() {
     let spec = format!("type=oci,dest={}", dest.display());
     let out = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--metadata-file", file.to_str().unwrap()]));
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json(&file), printed);
+    assert_eq!(read_json(&file), printed);
     assert_eq!(printed["containerimage.descriptor"]["digest"], printed["containerimage.digest"]);
 }
 

@@ -82,8 +82,7 @@ fn outputs_inside_their_source_are_left_out_of_it() {
 /// OCI layout directory never gets blobs without an index.json.
 #[test]
 fn a_failed_directory_export_leaves_dest_as_it_was() {
-    if !is_root() {
-        eprintln!("skipped: needs root to run outport as another user with setpriv");
+    if skipped_unless_root("needs root to run outport as another user with setpriv") {
         return;
     }
     let work = tempdir().unwrap();
@@ -218,8 +217,7 @@ fn hostname() -> String {
 /// temporary files and releases the store lock.
 #[test]
 fn sigterm_ends_a_run_as_pid_1_and_removes_its_temporaries() {
-    if !is_root() {
-        eprintln!("skipped: unshare --pid needs root");
+    if skipped_unless_root("unshare --pid needs root") {
         return;
     }
     let work = tempdir().unwrap();
@@ -384,8 +382,7 @@ fn digests_a_registry_states_are_checked() {
     let base = format!("{}/honest:1", proxy.addr);
     let app = source(work.path());
     let out = export_tree(work.path(), &app, "type=cacheonly", &["--base", &base, "--base-insecure"]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("Docker-Content-Digest says sha256:0000"), "{}", stderr(&out));
+    assert_failure(&out, "Docker-Content-Digest says sha256:0000");
 }
 
 /// A base whose config gives a wrong diffID is refused wherever its layer is decompressed anyway

@@ -59,6 +59,13 @@ fn export(work: &std::path::Path, args: &[&str]) -> (std::process::Output, f64) 
     (out, started.elapsed().as_secs_f64())
 }
 
+/// [`export`] of the example on `REGISTRY/base:1` (plain HTTP) as the OCI archive `work/out.tar`.
+fn export_on_base(work: &std::path::Path, registry: &str) -> (std::process::Output, f64) {
+    let base = format!("{registry}/base:1");
+    let spec = format!("type=oci,dest={}", work.join("out.tar").display());
+    export(work, &["--base", &base, "--base-insecure", "-o", &spec])
+}
+
 fn assert_fails_with(out: &std::process::Output, expected: &str) {
     assert!(!out.status.success(), "succeeded: {}", stderr(out));
     let err = stderr(out);
@@ -104,9 +111,7 @@ fn endless_and_oversized_manifests_are_cut_off() {
     });
     for registry in [endless, oversized] {
         let work = tempdir().unwrap();
-        let base = format!("{registry}/base:1");
-        let spec = format!("type=oci,dest={}", work.path().join("out.tar").display());
-        let (out, secs) = export(work.path(), &["--base", &base, "--base-insecure", "-o", &spec]);
+        let (out, secs) = export_on_base(work.path(), &registry);
         assert_fails_with(&out, "larger than 4194304 bytes");
         assert!(secs < 30.0, "took {secs} s");
         assert!(!work.path().join("out.tar").exists(), "no output left behind");
@@ -139,9 +144,7 @@ fn trickling_replies_time_out() {
     });
     for registry in [head_trickle, body_trickle] {
         let work = tempdir().unwrap();
-        let base = format!("{registry}/base:1");
-        let spec = format!("type=oci,dest={}", work.path().join("out.tar").display());
-        let (out, secs) = export(work.path(), &["--base", &base, "--base-insecure", "-o", &spec]);
+        let (out, secs) = export_on_base(work.path(), &registry);
         assert_fails_with(&out, "timeout");
         assert!(stderr(&out).contains(&registry), "names the registry: {}", stderr(&out));
         assert!(secs < 60.0, "bounded retries, took {secs} s");
@@ -167,9 +170,7 @@ fn digests_shaped_like_paths_are_refused() {
         }
     });
     let work = tempdir().unwrap();
-    let base = format!("{registry}/base:1");
-    let spec = format!("type=oci,dest={}", work.path().join("out.tar").display());
-    let (out, _) = export(work.path(), &["--base", &base, "--base-insecure", "-o", &spec]);
+    let (out, _) = export_on_base(work.path(), &registry);
     assert_fails_with(&out, "digest");
     assert!(!std::path::Path::new("/tmp/outport-escape").exists());
 }

@@ -63,8 +63,7 @@ fn names_that_are_not_utf8_keep_their_bytes() {
     // writing a mangled name.
     let dest = work.path().join("local");
     let out = export_tree(work.path(), &root, &format!("type=local,dest={}", dest.display()), &[]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("cannot write names that are not UTF-8"), "{}", stderr(&out));
+    assert_failure(&out, "cannot write names that are not UTF-8");
 }
 
 #[test]

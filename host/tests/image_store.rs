@@ -18,11 +18,7 @@ fn names(rows: &[Value]) -> Vec<String> {
 #[test]
 fn default_output_stores_tagged_image_and_replaces_older_ones() {
     let work = tempdir().unwrap();
-    let rootfs = example_rootfs();
-    let first = ok(outport(
-        work.path(),
-        &["export", rootfs.to_str().unwrap(), "-t", "foo", "-t", "ghcr.io/o/r:v1", "--label", "n=1"],
-    ));
+    let first = ok(export_example(work.path(), &["-t", "foo", "-t", "ghcr.io/o/r:v1", "--label", "n=1"]));
     let first: Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(first["image.name"], "foo,ghcr.io/o/r:v1");
     assert_eq!(first["containerimage.descriptor"]["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
@@ -31,7 +27,7 @@ fn default_output_stores_tagged_image_and_replaces_older_ones() {
     assert!(rows.iter().all(|r| r["digest"] == first["containerimage.digest"]));
 
     // A different image under one of the names takes that name over; the other name stays.
-    let second = ok(outport(work.path(), &["export", rootfs.to_str().unwrap(), "-t", "foo", "--label", "n=2"]));
+    let second = ok(export_example(work.path(), &["-t", "foo", "--label", "n=2"]));
     let second: Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_ne!(second["containerimage.digest"], first["containerimage.digest"]);
     let rows = images(work.path());
@@ -40,10 +36,7 @@ fn default_output_stores_tagged_image_and_replaces_older_ones() {
     assert_eq!(rows[1]["digest"], first["containerimage.digest"]);
 
     // The store is an OCI layout that skopeo reads (skopeo 1.9 only lists OCI-typed manifests there).
-    ok(outport(
-        work.path(),
-        &["export", rootfs.to_str().unwrap(), "-o", "type=image,name=oci/img:v9,oci-mediatypes=true"],
-    ));
+    ok(export_example(work.path(), &["-o", "type=image,name=oci/img:v9,oci-mediatypes=true"]));
     let store = work.path().join("store");
     run("skopeo", &["inspect", &format!("oci:{}:v9", store.display())]);
 }
@@ -51,16 +44,8 @@ fn default_output_stores_tagged_image_and_replaces_older_ones() {
 #[test]
 fn dangling_and_canonical_names_and_store_false() {
     let work = tempdir().unwrap();
-    let rootfs = example_rootfs();
-    let out = ok(outport(
-        work.path(),
-        &[
-            "export",
-            rootfs.to_str().unwrap(),
-            "-o",
-            "type=image,name=bar,dangling-name-prefix=dang,name-canonical=true",
-        ],
-    ));
+    let out =
+        ok(export_example(work.path(), &["-o", "type=image,name=bar,dangling-name-prefix=dang,name-canonical=true"]));
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     let digest = meta["containerimage.digest"].as_str().unwrap();
     assert_eq!(meta["image.name"], format!("bar,dang@{digest}"));
@@ -74,17 +59,17 @@ fn dangling_and_canonical_names_and_store_false() {
     );
 
     let other = tempdir().unwrap();
-    ok(outport(other.path(), &["export", rootfs.to_str().unwrap(), "-o", "type=image,name=quiet,store=false"]));
+    ok(export_example(other.path(), &["-o", "type=image,name=quiet,store=false"]));
     assert!(images(other.path()).is_empty());
 }
 
 #[test]
 fn push_needs_a_name_and_a_reachable_registry() {
     let work = tempdir().unwrap();
-    let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,push=true"]);
+    let out = export_example(work.path(), &["-o", "type=image,push=true"]);
     assert!(stderr(&out).contains("tag is needed when pushing to registry"), "{}", stderr(&out));
     // Nothing listens on port 9 of 127.0.0.1: the error names the registry and the URL.
-    let out = outport(work.path(), &["export", example_rootfs().to_str().unwrap(), "--push", "-t", "127.0.0.1:9/x"]);
+    let out = export_example(work.path(), &["--push", "-t", "127.0.0.1:9/x"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("push to 127.0.0.1:9/x") && stderr(&out).contains("https://127.0.0.1:9/v2/"),
@@ -96,18 +81,12 @@ fn push_needs_a_name_and_a_reachable_registry() {
 #[test]
 fn unpack_extracts_the_root_filesystem_into_the_store() {
     let work = tempdir().unwrap();
-    let out = ok(outport(
-        work.path(),
-        &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,name=unpacked:1,unpack=true"],
-    ));
+    let out = ok(export_example(work.path(), &["-o", "type=image,name=unpacked:1,unpack=true"]));
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     let digest = meta["containerimage.digest"].as_str().unwrap();
     let dir = work.path().join("store/unpacked").join(&digest[7..]);
     assert_eq!(describe_tree(&dir), describe_tree(&example_rootfs()));
-    let conflict = outport(
-        work.path(),
-        &["export", example_rootfs().to_str().unwrap(), "-o", "type=image,name=x,unpack=true,rewrite-timestamp=true"],
-    );
+    let conflict = export_example(work.path(), &["-o", "type=image,name=x,unpack=true,rewrite-timestamp=true"]);
     assert!(
         stderr(&conflict).contains("exporter option \"rewrite-timestamp\" conflicts with \"unpack\""),
         "{}",

@@ -45,24 +45,13 @@ fn platforms_split_and_no_split_overwrite_is_an_error() {
     let work = tempdir().unwrap();
     let result = two_platform_result(work.path(), &[("hello-{arch}", "{arch}"), ("same", "{arch}")]);
     let dest = work.path().join("split");
-    ok(outport(
-        work.path(),
-        &["export", "--result", result.to_str().unwrap(), "-o", &format!("type=local,dest={}", dest.display())],
-    ));
+    ok(export_result(work.path(), &result, &format!("type=local,dest={}", dest.display()), &[]));
     assert_eq!(fs::read_to_string(dest.join("linux_amd64/hello-amd64")).unwrap(), "amd64");
     assert_eq!(fs::read_to_string(dest.join("linux_arm64/same")).unwrap(), "arm64");
 
     let merged = work.path().join("merged");
-    let out = outport(
-        work.path(),
-        &[
-            "export",
-            "--result",
-            result.to_str().unwrap(),
-            "-o",
-            &format!("type=local,dest={},platform-split=false", merged.display()),
-        ],
-    );
+    let out =
+        export_result(work.path(), &result, &format!("type=local,dest={},platform-split=false", merged.display()), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("cannot overwrite same from linux/amd64 with linux/arm64 when split option is disabled"),

@@ -7,11 +7,9 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::fs;
 
 fn raw(reference: &str) -> Value {
-    serde_json::from_str(&run("skopeo", &["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")]))
-        .unwrap()
+    skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")])
 }
 
 #[test]
@@ -21,24 +19,18 @@ fn node_app_on_a_two_platform_base_gives_one_index_with_shared_app_layers() {
     let w = work.path();
     let result = two_platform_result(&w.join("base"), &[("node-{arch}", "node for {arch}\n")]);
     let base = format!("{}/node:22", registry.addr);
-    ok(outport(
-        w,
-        &[
-            "export",
-            "--result",
-            result.to_str().unwrap(),
-            "-o",
-            &format!("type=registry,name={base},registry.insecure=true"),
-        ],
-    ));
+    ok(export_result(w, &result, &format!("type=registry,name={base},registry.insecure=true"), &[]));
 
-    let app = w.join("app");
-    fs::create_dir_all(app.join("node_modules/dep/build/Release")).unwrap();
-    fs::write(app.join("node_modules/dep/package.json"), r#"{"name":"dep","version":"1.0.0"}"#).unwrap();
-    fs::write(app.join("node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
-    fs::write(app.join("node_modules/dep/build/Release/addon.node"), "\x7fELF").unwrap();
-    fs::write(app.join("package.json"), r#"{"name":"app","scripts":{"start":"node ."}}"#).unwrap();
-    fs::write(app.join("index.js"), "console.log(1);\n").unwrap();
+    let app = write_tree(
+        &w.join("app"),
+        &[
+            ("node_modules/dep/package.json", r#"{"name":"dep","version":"1.0.0"}"#),
+            ("node_modules/dep/index.js", "module.exports = 1;\n"),
+            ("node_modules/dep/build/Release/addon.node", "\x7fELF"),
+            ("package.json", r#"{"name":"app","scripts":{"start":"node ."}}"#),
+            ("index.js", "console.log(1);\n"),
+        ],
+    );
     let target = format!("{}/app:1", registry.addr);
     let out = ok(outport(
         w,
@@ -93,15 +85,11 @@ fn node_app_on_a_two_platform_base_gives_one_index_with_shared_app_layers() {
 fn several_platforms_without_a_base_or_with_a_result_are_refused() {
     let work = tempdir().unwrap();
     let w = work.path();
-    let app = w.join("app");
-    fs::create_dir_all(&app).unwrap();
-    fs::write(app.join("package.json"), r#"{"name":"app","scripts":{"start":"node ."}}"#).unwrap();
+    let app = write_tree(&w.join("app"), &[("package.json", r#"{"name":"app","scripts":{"start":"node ."}}"#)]);
     let out = outport(w, &["export", "--node-app", app.to_str().unwrap(), "--platform", "linux/amd64,linux/arm64"]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("several platforms need a multi-platform --base"), "{}", stderr(&out));
+    assert_failure(&out, "several platforms need a multi-platform --base");
 
     let result = two_platform_result(&w.join("r"), &[("f", "{arch}")]);
     let out = outport(w, &["export", "--result", result.to_str().unwrap(), "--platform", "linux/amd64,linux/arm64"]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("--platform does not go with --result"), "{}", stderr(&out));
+    assert_failure(&out, "--platform does not go with --result");
 }

@@ -30,10 +30,6 @@ fn two_platform_result(dir: &Path) -> std::path::PathBuf {
     path
 }
 
-fn export_result(work: &Path, result: &Path, spec: &str) -> std::process::Output {
-    outport(work, &["export", "--result", result.to_str().unwrap(), "-o", spec])
-}
-
 fn blob(layout: &Path, digest: &str) -> Value {
     serde_json::from_slice(&fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap()).unwrap()
 }
@@ -49,7 +45,7 @@ fn oci_index_with_every_annotation_level() {
          annotation[linux/arm64].m=arm-only,annotation-manifest-descriptor[linux/amd64].md=amd-only",
         dest.display()
     );
-    let out = ok(export_result(work.path(), &result, &spec));
+    let out = ok(export_result(work.path(), &result, &spec, &[]));
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(meta.get("containerimage.config.digest").is_none(), "an index has no single config");
 
@@ -103,7 +99,7 @@ fn oci_index_with_every_annotation_level() {
 fn docker_types_make_a_manifest_list_and_the_store_names_the_index() {
     let work = tempdir().unwrap();
     let result = two_platform_result(work.path());
-    let out = ok(export_result(work.path(), &result, "type=image,name=multi:2"));
+    let out = ok(export_result(work.path(), &result, "type=image,name=multi:2", &[]));
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         meta["containerimage.descriptor"]["mediaType"],
@@ -132,7 +128,7 @@ fn multi_platform_errors_name_the_problem() {
             "cannot export annotations with \"oci-mediatypes=false\"",
         ),
     ] {
-        let out = export_result(work.path(), &result, &spec);
+        let out = export_result(work.path(), &result, &spec, &[]);
         assert_eq!(out.status.code(), Some(1), "{spec}");
         assert!(stderr(&out).contains(needle), "{spec}: {}", stderr(&out));
         assert!(!dest.exists());

@@ -10,12 +10,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn app(work: &Path) -> PathBuf {
-    let app = work.join("app");
-    fs::create_dir_all(app.join("node_modules/dep")).unwrap();
-    fs::write(app.join("node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
-    fs::write(app.join("package.json"), r#"{"name":"app","scripts":{"start":"node server.js"}}"#).unwrap();
-    fs::write(app.join("server.js"), "console.log('hi');\n").unwrap();
-    app
+    write_tree(
+        &work.join("app"),
+        &[
+            ("node_modules/dep/index.js", "module.exports = 1;\n"),
+            ("package.json", r#"{"name":"app","scripts":{"start":"node server.js"}}"#),
+            ("server.js", "console.log('hi');\n"),
+        ],
+    )
 }
 
 fn layer_digests(out: &std::process::Output, layout: &Path) -> Vec<String> {
@@ -70,12 +72,15 @@ fn app_layers_do_not_change_when_nothing_in_them_changed() {
 #[test]
 fn dockerignore_is_read_and_outportignore_wins() {
     let work = tempdir().unwrap();
-    let src = work.path().join("ctx");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("secret.txt"), "hunter2\n").unwrap();
-    fs::write(src.join("debug.log"), "noise\n").unwrap();
-    fs::write(src.join("app.js"), "ok\n").unwrap();
-    fs::write(src.join(".dockerignore"), "secret.txt\n*.log\n").unwrap();
+    let src = write_tree(
+        &work.path().join("ctx"),
+        &[
+            ("secret.txt", "hunter2\n"),
+            ("debug.log", "noise\n"),
+            ("app.js", "ok\n"),
+            (".dockerignore", "secret.txt\n*.log\n"),
+        ],
+    );
     let tar = work.path().join("fs.tar");
     let spec = format!("type=tar,dest={}", tar.display());
     let layer = format!("{}:/srv", src.display());
@@ -127,18 +132,7 @@ fn annotation_flags_land_on_manifest_and_index() {
     let result = two_platform_result(work.path(), &[("a.txt", "{arch}")]);
     let multi = work.path().join("multi");
     let spec = format!("type=oci,tar=false,dest={}", multi.display());
-    ok(outport(
-        work.path(),
-        &[
-            "export",
-            "--result",
-            result.to_str().unwrap(),
-            "-o",
-            &spec,
-            "--annotation",
-            "index,manifest[linux/arm64]:org.example.both=2",
-        ],
-    ));
+    ok(export_result(work.path(), &result, &spec, &["--annotation", "index,manifest[linux/arm64]:org.example.both=2"]));
     let top = read(multi.join("index.json"));
     let index = read(blob(&multi, &top["manifests"][0]["digest"]));
     assert_eq!(index["annotations"]["org.example.both"], "2", "{index}");

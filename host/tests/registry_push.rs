@@ -12,7 +12,7 @@ fn skopeo_inspect(registry: &Registry, reference: &str, raw: bool) -> Value {
         args.push("--raw");
     }
     args.push(&target);
-    serde_json::from_str(&run("skopeo", &args)).unwrap()
+    skopeo(&args)
 }
 
 /// `#progress push <digest> 0/<size>` lines: one per blob actually uploaded.
@@ -31,16 +31,7 @@ fn push_then_repush_skips_existing_blobs() {
     let inspect = skopeo_inspect(&registry, "app:1", false);
     assert_eq!(inspect["Digest"], meta["containerimage.digest"]);
     // skopeo copy re-verifies every digest it pulls.
-    let copy = work.path().join("pulled");
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/app:1", registry.addr),
-            &format!("oci:{}:x", copy.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, "app:1", &work.path().join("pulled"));
 
     let second = ok(export_tree(work.path(), &example_rootfs(), &spec, &["--progress", "plain"]));
     assert_eq!(uploads(&second), 0, "nothing new to upload: {}", stderr(&second));
@@ -117,6 +108,60 @@ fn outport_push_sends_a_stored_image() {
 }
 
 #[test]
+fn outport_push_sends_several_stored_images_and_names_the_ones_that_failed() {
+    let registry = Registry::start();
+    let work = tempdir().unwrap();
+    let rootfs = example_rootfs();
+    let export = |name: &str, extra: &[&str]| {
+        let mut args = vec!["export", rootfs.to_str().unwrap(), "-t", name];
+        args.extend(extra);
+        let out = ok(outport(work.path(), &args));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["containerimage.digest"].clone()
+    };
+    let (first, second) = (format!("{}/many:1", registry.addr), format!("{}/other:2", registry.addr));
+    let digests = [export(&first, &[]), export(&second, &["--label", "two=2"])];
+    assert_ne!(digests[0], digests[1]);
+    let pushed = ok(outport(work.path(), &["push", &first, &second, "--insecure"]));
+    // One JSON object per name, in the order given.
+    let results: Vec<Value> =
+        serde_json::Deserializer::from_slice(&pushed.stdout).into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(results.len(), 2, "{}", String::from_utf8_lossy(&pushed.stdout));
+    for ((result, name), digest) in results.iter().zip([&first, &second]).zip(&digests) {
+        assert_eq!(result["image.name"], name.as_str());
+        assert_eq!(&result["containerimage.digest"], digest);
+    }
+    assert_eq!(skopeo_inspect(&registry, "many:1", false)["Digest"], digests[0]);
+    assert_eq!(skopeo_inspect(&registry, "other:2", false)["Digest"], digests[1]);
+
+    // A name not in the store: nothing is pushed, and the error names it.
+    let late = format!("{}/late:1", registry.addr);
+    let late_digest = export(&late, &["--label", "late=1"]);
+    let nope = format!("{}/nope:1", registry.addr);
+    let missing = outport(work.path(), &["push", &late, &nope, "--insecure"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains(&format!("no image named {nope} in the store")), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("nothing pushed"), "{}", stderr(&missing));
+    let late_target = format!("docker://{late}");
+    let absent =
+        std::process::Command::new("skopeo").args(["inspect", "--tls-verify=false", &late_target]).output().unwrap();
+    assert!(!absent.status.success(), "late:1 was pushed although the request was refused");
+
+    // A registry that does not answer fails its name; the next name is pushed all the same.
+    let gone = "127.0.0.1:9/gone:1";
+    export(gone, &[]);
+    let out = outport(work.path(), &["push", gone, &late, "--insecure"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("error: {gone}: push to 127.0.0.1:9/gone")), "{err}");
+    assert!(err.trim_end().ends_with(&format!("error: 1 of 2 images not pushed: {gone}")), "{err}");
+    let results: Vec<Value> =
+        serde_json::Deserializer::from_slice(&out.stdout).into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["containerimage.digest"], late_digest);
+    assert_eq!(skopeo_inspect(&registry, "late:1", false)["Digest"], late_digest);
+}
+
+#[test]
 fn transient_failures_are_retried() {
     let registry = Registry::start();
     // 503, 500 and 429 (with Retry-After) are all passing troubles.
@@ -146,28 +191,23 @@ fn a_registry_that_keeps_failing_gives_up_with_the_status() {
     assert_eq!(proxy.failed.load(std::sync::atomic::Ordering::SeqCst), 5, "five attempts, then give up");
 }
 
-/// A rootfs holding `mib` MiB of incompressible bytes, so the layer needs a chunked upload.
-fn big_rootfs(work: &std::path::Path, mib: u64) -> std::path::PathBuf {
+/// 40 MiB of incompressible bytes, a layer that needs a chunked upload, pushed uncompressed through
+/// `proxy` as `name`; the export's metadata.
+fn push_big(work: &std::path::Path, proxy: &FlakyProxy, name: &str) -> Value {
     use std::io::Read;
     let rootfs = work.join("big-rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
     let mut noise = Vec::new();
-    std::fs::File::open("/dev/urandom").unwrap().take(mib << 20).read_to_end(&mut noise).unwrap();
+    std::fs::File::open("/dev/urandom").unwrap().take(40 << 20).read_to_end(&mut noise).unwrap();
     std::fs::write(rootfs.join("noise.bin"), noise).unwrap();
-    rootfs
+    let spec = format!("type=registry,name={}/{name},registry.insecure=true,compression=uncompressed", proxy.addr);
+    let out = ok(export_tree(work, &rootfs, &spec, &[]));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn skopeo_copy_verifies(registry: &Registry, reference: &str, work: &std::path::Path) -> Value {
     let target = work.join(format!("copy-{}", reference.replace([':', '/'], "-")));
-    run(
-        "skopeo",
-        &[
-            "copy",
-            "--src-tls-verify=false",
-            &format!("docker://{}/{reference}", registry.addr),
-            &format!("oci:{}:x", target.display()),
-        ],
-    );
+    skopeo_copy(&registry.addr, reference, &target);
     skopeo_inspect(registry, reference, false)
 }
 
@@ -178,10 +218,7 @@ fn a_chunked_upload_resumes_where_the_registry_says_after_a_dropped_connection()
     // goes on from there in the same session.
     let proxy = FlakyProxy::with_faults(&registry.addr, Faults { cut_patch: Some((2, 0)), ..Faults::default() });
     let work = tempdir().unwrap();
-    let rootfs = big_rootfs(work.path(), 40);
-    let spec = format!("type=registry,name={}/big:1,registry.insecure=true,compression=uncompressed", proxy.addr);
-    let out = ok(export_tree(work.path(), &rootfs, &spec, &[]));
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = push_big(work.path(), &proxy, "big:1");
     // 40 MiB in 16 MiB chunks: 3 PATCHes, one of them sent twice; one upload session for the layer.
     assert_eq!(proxy.seen("PATCH "), 4, "{:?}", proxy.requests.lock().unwrap());
     assert_eq!(proxy.seen("POST "), 2, "layer and config uploads: {:?}", proxy.requests.lock().unwrap());
@@ -197,10 +234,7 @@ fn a_chunked_upload_the_registry_gave_up_on_starts_over() {
     let faults = Faults { cut_patch: Some((2, 8 << 20)), ..Faults::default() };
     let proxy = FlakyProxy::with_faults(&registry.addr, faults);
     let work = tempdir().unwrap();
-    let rootfs = big_rootfs(work.path(), 40);
-    let spec = format!("type=registry,name={}/big:2,registry.insecure=true,compression=uncompressed", proxy.addr);
-    let out = ok(export_tree(work.path(), &rootfs, &spec, &[]));
-    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = push_big(work.path(), &proxy, "big:2");
     assert_eq!(proxy.seen("POST "), 3, "a second session for the layer: {:?}", proxy.requests.lock().unwrap());
     assert_eq!(skopeo_copy_verifies(&registry, "big:2", work.path())["Digest"], meta["containerimage.digest"]);
 }

@@ -53,10 +53,7 @@ fn layers_stack_with_upper_layers_winning() {
     let result = work.path().join("result.json");
     fs::write(&result, r#"{"platforms":[{"platform":"linux/amd64","layers":["lower","upper"]}]}"#).unwrap();
     let dest = work.path().join("fs.tar");
-    ok(outport(
-        work.path(),
-        &["export", "--result", result.to_str().unwrap(), "-o", &format!("type=tar,dest={}", dest.display())],
-    ));
+    ok(export_result(work.path(), &result, &format!("type=tar,dest={}", dest.display()), &[]));
     let unpacked = work.path().join("x");
     fs::create_dir(&unpacked).unwrap();
     run("tar", &["-xf", dest.to_str().unwrap(), "-C", unpacked.to_str().unwrap()]);
@@ -73,10 +70,7 @@ fn several_platforms_go_to_their_own_directories() {
     let work = tempdir().unwrap();
     let result = two_platform_result(work.path(), &[("hello", "{arch}")]);
     let dest = work.path().join("fs.tar");
-    ok(outport(
-        work.path(),
-        &["export", "--result", result.to_str().unwrap(), "-o", &format!("type=tar,dest={}", dest.display())],
-    ));
+    ok(export_result(work.path(), &result, &format!("type=tar,dest={}", dest.display()), &[]));
     let names: Vec<String> = listing(&dest).iter().map(|l| l.split_whitespace().nth(5).unwrap().to_string()).collect();
     assert_eq!(names, ["linux_amd64/", "linux_amd64/hello", "linux_arm64/", "linux_arm64/hello"]);
 }
@@ -84,9 +78,7 @@ fn several_platforms_go_to_their_own_directories() {
 #[test]
 fn sockets_are_skipped_without_failing() {
     let work = tempdir().unwrap();
-    let root = work.path().join("root");
-    fs::create_dir(&root).unwrap();
-    fs::write(root.join("foo"), "foo").unwrap();
+    let root = write_tree(&work.path().join("root"), &[("foo", "foo")]);
     symlink("foo", root.join("bar")).unwrap();
     let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
     let dest = work.path().join("fs.tar");

@@ -40,10 +40,6 @@ fn varied_tree(root: &Path) -> Vec<String> {
     names
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
-}
-
 /// Unpacks an oci or docker tarball into `dir` and returns its single layer's blob and media type.
 fn layer_blob(tarball: &Path, dir: &Path) -> (PathBuf, String) {
     fs::create_dir_all(dir).unwrap();

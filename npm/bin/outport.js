@@ -2,7 +2,7 @@
 'use strict';
 // `npx outport export …`: the same command line as the native CLI, on the npm package.
 const { exportImage, images, push, remove, storeVerify, storeGc } = require('../lib/index.js');
-const core = require('../wasm/outport.js');
+const core = require('../lib/assets.js').loadCore();
 const { version } = require('../package.json');
 
 const PROGRESS = {
@@ -83,15 +83,25 @@ function stopOnSignals() {
 }
 let stopped = null;
 
+/**
+ * `outport push NAME…`, as the native CLI: every name pushed whatever became of the ones before it,
+ * each one's metadata on stdout, each failure on stderr (with several names prefixed by the name,
+ * then a line saying which were not pushed); exit status 1 if any failed.
+ */
 async function pushStored(request, host) {
-  const metadata = await push({
-    ...request,
-    store: host.store,
-    creds: host.creds,
-    registryCa: host.registryCa,
-    onProgress: PROGRESS[host.progress],
-  });
-  process.stdout.write(`${JSON.stringify(metadata, null, 2)}\n`);
+  let results;
+  try {
+    results = await push({ ...request, store: host.store, creds: host.creds, registryCa: host.registryCa, onProgress: PROGRESS[host.progress] });
+  } catch (err) {
+    if (!err.results) throw err;
+    results = err.results;
+  }
+  const failed = results.filter((r) => r.error);
+  for (const result of results) if (!result.error) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (failed.length === 0) return;
+  if (results.length === 1) throw new Error(failed[0].error.message);
+  for (const { 'image.name': name, error } of failed) process.stderr.write(`error: ${name}: ${error.message}\n`);
+  throw new Error(`${failed.length} of ${results.length} images not pushed: ${failed.map((r) => r['image.name']).join(', ')}`);
 }
 
 async function maintainStore(job, host) {

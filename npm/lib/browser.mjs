@@ -2,7 +2,7 @@
 // target. There is no file system or local store here, so every call takes a `host` — usually
 // `createMemoryHost({ files })`, whose `readOutput(dest)` hands the result back as bytes.
 import init, * as core from '../wasm-web/outport.js';
-import { exportRequest, pushRequest, runAbortable } from './request.mjs';
+import { exportRequest, pushAnswer, pushRequest, runAbortable } from './request.mjs';
 
 export { createMemoryHost } from './memory-host.mjs';
 export { outputString } from './request.mjs';
@@ -31,12 +31,12 @@ export async function exportImage(options) {
   return response.metadata;
 }
 
-/** Push an image from the host's store. */
+/** Push images from the host's store (`name`, or several `names`), as the Node `push`. */
 export async function push(options) {
   const host = requireHost(options, 'push');
   await initialize();
   const request = JSON.stringify(pushRequest(options));
-  return JSON.parse(await runAbortable(host, options.signal, (h) => core.push(h, request)));
+  return pushAnswer(options, JSON.parse(await runAbortable(host, options.signal, (h) => core.push(h, request))));
 }
 
 /** The images in the host's store. */

@@ -3,9 +3,9 @@
 // compressPiece export), so one big layer compresses on every core. The core decides the pieces
 // and their order; the pool only runs them, so the bytes do not depend on the thread count.
 const os = require('node:os');
-const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const { hostError } = require('./errors');
+const { assetPath } = require('./assets');
 
 /** Threads by default: one per CPU up to 4 (each holds a core instance with its own match tables). */
 function defaultThreads() {
@@ -15,9 +15,13 @@ function defaultThreads() {
 }
 
 class CompressPool {
-  /** `threads`: 0 leaves compression to the core's own thread. */
-  constructor(threads = defaultThreads()) {
+  /**
+   * `threads`: 0 leaves compression to the core's own thread. `assetDir`: where the worker script
+   * and the core are when not in the package (lib/assets.js).
+   */
+  constructor(threads = defaultThreads(), assetDir = undefined) {
     this.threads = threads;
+    this.assetDir = assetDir;
     this.workers = [];
     this.jobs = new Map();
     this.next = 1;
@@ -81,8 +85,10 @@ class CompressPool {
   }
 
   spawn() {
+    const script = assetPath('compress-worker.js', this.assetDir);
+    const workerData = { core: assetPath('outport.js', this.assetDir) };
     for (let i = 0; i < Math.max(this.threads, 1); i++) {
-      const worker = new Worker(path.join(__dirname, 'compress-worker.js'));
+      const worker = new Worker(script, { workerData });
       worker.outstanding = 0;
       worker.on('message', ({ id, length, grown, error }) => {
         if (--worker.outstanding === 0) worker.unref();

@@ -2,8 +2,10 @@
 // One compression thread of the pool (compress-pool.js): its own instance of the core. A piece comes
 // in a shared buffer (the input before it, then its own from `start`) and its compressed bytes go
 // back in the same buffer, or in a larger one when they do not fit: nothing is allocated per piece.
-const { parentPort } = require('node:worker_threads');
-const core = require('../wasm/outport.js');
+// It requires nothing but Node's modules and the core the pool names (workerData.core), so it runs
+// as it is from a bundled program's assets too (lib/assets.js).
+const { parentPort, workerData } = require('node:worker_threads');
+const core = require(workerData.core);
 
 parentPort.on('message', ({ id, algorithm, level, buffer, length, start, last }) => {
   try {

@@ -222,6 +222,11 @@ export interface CallOptions {
   host?: OutportHost;
   /** Stops the run at its next step; what it had started is removed and the call rejects with the reason. */
   signal?: AbortSignal;
+  /**
+   * Where a bundled program keeps the package's run-time files (`assetFiles()`: the core and the
+   * compression threads' script). Default: the package's own, else beside the bundle.
+   */
+  assetDir?: string;
 }
 
 /** Image config settings, the CLI's --config/--label/--env/… flags. */
@@ -386,19 +391,42 @@ export interface StoredImage {
 /** The images in the local store, sorted by name. */
 export function images(options?: { store?: string } & CallOptions): Promise<StoredImage[]>;
 
-export interface PushOptions extends RegistryOptions, CallOptions {
-  /** The image's name in the store, e.g. ghcr.io/owner/app:1. */
-  name: string;
+/** What `push` takes besides the name(s). */
+export interface PushSettings extends RegistryOptions, CallOptions {
   store?: string;
-  /** Allow plain HTTP or an unverified certificate for this registry (registry.insecure=true). */
+  /** Allow plain HTTP or an unverified certificate for the registry (registry.insecure=true). */
   insecure?: boolean;
   /** Push by digest only, without the tag. */
   byDigest?: boolean;
   onProgress?: (event: ProgressEvent) => void;
 }
 
+export interface PushOptions extends PushSettings {
+  /** The image's name in the store, e.g. ghcr.io/owner/app:1. */
+  name: string;
+}
+
+export interface PushManyOptions extends PushSettings {
+  /** Several images' names in the store (`outport push NAME…`); every one must be there. */
+  names: string[];
+}
+
+/** A pushed image. */
+export interface PushResult {
+  'containerimage.digest': string;
+  'image.name': string;
+}
+
+/** How one of several names fared (`results` of the error `push({ names })` rejects with). */
+export type PushOutcome = PushResult | { 'image.name': string; error: { kind: string; message: string } };
+
 /** Push an image from the local store to its registry. */
-export function push(options: PushOptions): Promise<{ 'containerimage.digest': string; 'image.name': string }>;
+export function push(options: PushOptions): Promise<PushResult>;
+/**
+ * Push several stored images, each whatever became of the ones before it: resolves to their results
+ * in order, or rejects naming the ones not pushed, with `results: PushOutcome[]` on the error.
+ */
+export function push(options: PushManyOptions): Promise<PushResult[]>;
 
 /** `outport store verify`: every blob hashed, every reference followed; `problems` is empty when the store is whole. */
 export function storeVerify(options?: { store?: string } & CallOptions): Promise<{ blobs: number; bytes: number; images: number; problems: string[]; stale: Array<{ path: string; size: number }> }>;
@@ -419,4 +447,52 @@ export function createNodeHost(options?: {
   creds?: RegistryOptions['creds'];
   registryCa?: string;
   threads?: number;
+  /** Where the compression threads' script and the core are in a bundled program (see `CallOptions.assetDir`). */
+  assetDir?: string;
 }): OutportHost & { dispose(): void };
+
+/**
+ * The files outport loads at run time rather than through require() (the core, `outport.js` and
+ * `outport_bg.wasm`, and `compress-worker.js`), as absolute paths: a program bundled with esbuild or
+ * webpack copies them beside its bundle (or into the directory it passes as `assetDir`).
+ */
+export function assetFiles(): string[];
+
+/** A file of the in-memory source tree: its content, or a description with attributes. */
+export type MemoryFile =
+  | string
+  | Uint8Array
+  | { data?: string | Uint8Array; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { symlink: string; uid?: number; gid?: number; mtime?: number }
+  | { directory: true; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { fifo: true; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { charDevice: [number, number]; mode?: number; uid?: number; gid?: number; mtime?: number }
+  | { blockDevice: [number, number]; mode?: number; uid?: number; gid?: number; mtime?: number }
+  /** Another name for a regular file given elsewhere in `files` (same inode and data). */
+  | { hardlink: string };
+
+export interface MemoryHostOptions {
+  /** Absolute paths ('/src/app.js') to files; missing parents become 0755 directories. */
+  files?: Record<string, MemoryFile> | Map<string, MemoryFile>;
+  /** uid, gid and mtime (Unix seconds) of entries that do not give theirs; all 0 by default. */
+  defaults?: { uid?: number; gid?: number; mtime?: number };
+  onProgress?: (event: ProgressEvent) => void;
+  /** Registry credentials: 'USER:SECRET' or { username, password }. */
+  creds?: string | { username: string; password: string };
+  /** A docker config.json (its text, or the object) whose `auths` the core reads when `creds` is not given; credential helpers cannot run here. */
+  dockerConfig?: string | object;
+  /** Replaces globalThis.fetch for registry requests. */
+  fetch?: typeof fetch;
+}
+
+export interface MemoryHost extends OutportHost {
+  /** An output file's bytes (e.g. the tarball of `type=oci,dest=/out/image.tar`), once complete. */
+  readOutput(path: string): Uint8Array | undefined;
+  /** Every path written under the outputs, files and directories. */
+  outputPaths(): string[];
+  /** The content store: digest → bytes. */
+  blobs: Map<string, Uint8Array>;
+}
+
+/** A host that keeps the source tree, the store and the outputs in memory (also `outport/memory-host`, `outport/browser`). */
+export function createMemoryHost(options?: MemoryHostOptions): MemoryHost;

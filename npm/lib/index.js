@@ -2,8 +2,9 @@
 // outport for Node: the same exporter core as the native CLI (compiled to wasm), with a Node host.
 const fs = require('node:fs');
 const path = require('node:path');
-const core = require('../wasm/outport.js');
+const { assetFiles, loadCore } = require('./assets');
 const { createNodeHost } = require('./node-host');
+const { createMemoryHost } = require('./memory-host.cjs');
 const { defaultStoreDir } = require('./store');
 const { acquireStoreLock } = require('./store-lock');
 const { checkOptions } = require('./options');
@@ -32,7 +33,7 @@ async function exportImage(options) {
   const hostWrites = options?.host ? [] : [options?.store ?? defaultStoreDir()];
   const env = { cwd: process.cwd(), hostPlatform: hostPlatform(), sourceDateEpoch: process.env.SOURCE_DATE_EPOCH, hostWrites, engineEnv: engineEnv() };
   const request = JSON.stringify(exportRequest(options, env));
-  const response = JSON.parse(await withHost(options, (host) => core.run(host, request), WRITES_STORE));
+  const response = JSON.parse(await withHost(options, (host, core) => core.run(host, request), WRITES_STORE));
   response.warnings.forEach((w) => onWarning(w));
   if (options?.metadataFile) writeReplacing(options.metadataFile, `${JSON.stringify(response.metadata, null, 2)}\n`);
   return response.metadata;
@@ -53,63 +54,68 @@ function writeReplacing(file, text) {
   }
 }
 
-/** Push an image from the local store: resolves to { 'containerimage.digest', 'image.name' }. */
+/**
+ * Push images from the local store: `name` resolves to { 'containerimage.digest', 'image.name' };
+ * `names` to an array of those, or rejects naming the ones not pushed (see pushAnswer).
+ */
 async function push(options) {
   checkOptions('push', options, { required: true });
-  const { pushRequest } = await shared();
+  const { pushRequest, pushAnswer } = await shared();
   const request = JSON.stringify(pushRequest(options));
-  return JSON.parse(await withHost(options, (host) => core.push(host, request)));
+  return pushAnswer(options, JSON.parse(await withHost(options, (host, core) => core.push(host, request))));
 }
 
 /** The images in the local store: [{ name, digest, mediaType, size }], sorted by name. */
 async function images(options) {
   checkOptions('images', options);
-  return JSON.parse(await withHost(pick(options), (host) => core.images(host)));
+  return JSON.parse(await withHost(pick(options), (host, core) => core.images(host)));
 }
 
 /** Check the local store: resolves to { blobs, bytes, images, problems, stale } (problems: [] when whole). */
 async function storeVerify(options) {
   checkOptions('storeVerify', options);
-  return JSON.parse(await withHost(pick(options), (host) => core.storeVerify(host)));
+  return JSON.parse(await withHost(pick(options), (host, core) => core.storeVerify(host)));
 }
 
 /** Remove the blobs no stored image reaches and stale temporaries: resolves to { images, kept, removed, freed, temporaries }. */
 async function storeGc(options) {
   checkOptions('storeGc', options);
-  return JSON.parse(await withHost(pick(options), (host) => core.storeGc(host), WRITES_STORE));
+  return JSON.parse(await withHost(pick(options), (host, core) => core.storeGc(host), WRITES_STORE));
 }
 
 /** `outport rm`: forget stored names (any spelling); the blobs go at the next storeGc. Resolves to { removed }. */
 async function remove(options) {
   checkOptions('remove', options, { required: true });
   const request = JSON.stringify({ names: [].concat(options.names ?? []) });
-  return JSON.parse(await withHost(pick(options), (host) => core.removeNames(host, request), WRITES_STORE));
+  return JSON.parse(await withHost(pick(options), (host, core) => core.removeNames(host, request), WRITES_STORE));
 }
 
 /** The host options of the store-only calls. */
-const pick = (options) => ({ store: options?.store, host: options?.host, signal: options?.signal });
+const pick = (options) => ({ store: options?.store, host: options?.host, signal: options?.signal, assetDir: options?.assetDir });
 
 const WRITES_STORE = { writes: true };
 
 /**
- * Run `job` with the caller's `host` (any implementation of the host interface, e.g. the in-memory
- * one) or a Node host built from the host options, and clean up after it whatever happens. With the
- * Node host, a job that writes to the store (export, gc) holds the store's lock meanwhile, as in the
- * native CLI. `signal` (an AbortSignal) stops the job at its next step.
+ * Run `job(host, core)` with the caller's `host` (any implementation of the host interface, e.g. the
+ * in-memory one) or a Node host built from the host options, and clean up after it whatever happens.
+ * With the Node host, a job that writes to the store (export, gc) holds the store's lock meanwhile,
+ * as in the native CLI. `signal` (an AbortSignal) stops the job at its next step. `core` is loaded
+ * from `assetDir` when given (a bundled program's assets), else from the package.
  */
-async function withHost({ store, onProgress, creds, baseCreds, registryCa, threads, host: given, signal } = {}, job, { writes = false } = {}) {
+async function withHost({ store, onProgress, creds, baseCreds, registryCa, threads, host: given, signal, assetDir } = {}, job, { writes = false } = {}) {
   const { runAbortable } = await shared();
-  if (given) return runAbortable(given, signal, job);
+  const core = loadCore(assetDir);
+  if (given) return runAbortable(given, signal, (host) => job(host, core));
   signal?.throwIfAborted();
   const release = writes ? await acquireStoreLock(store ?? defaultStoreDir()) : null;
   let host;
   try {
-    host = createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threads });
-    return await runAbortable(host, signal, job);
+    host = createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threads, assetDir });
+    return await runAbortable(host, signal, (h) => job(h, core));
   } finally {
     host?.dispose();
     release?.();
   }
 }
 
-module.exports = { exportImage, images, push, remove, storeVerify, storeGc, createNodeHost, hostPlatform };
+module.exports = { exportImage, images, push, remove, storeVerify, storeGc, createNodeHost, createMemoryHost, hostPlatform, assetFiles };

@@ -2,6 +2,6 @@
 // (the in-memory host and the output-object helper, shared with the browser build).
 import outport from './index.js';
 
-export const { exportImage, images, push, remove, storeVerify, storeGc, createNodeHost, hostPlatform } = outport;
+export const { exportImage, images, push, remove, storeVerify, storeGc, createNodeHost, hostPlatform, assetFiles } = outport;
 export { createMemoryHost } from './memory-host.mjs';
 export { outputString } from './request.mjs';

@@ -15,11 +15,12 @@ const { createCredentials, dockerConfig, credentialHelper } = require('./credent
 
 /**
  * `creds` ('USER:SECRET' or { username, password }) log in to the registry pushed to; `registryCa` is
- * a PEM file trusted for registries' TLS besides the system roots.
+ * a PEM file trusted for registries' TLS besides the system roots; `assetDir` holds the core and
+ * the compression threads' script when they are not in the package (a bundled program).
  */
-function createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threads } = {}) {
+function createNodeHost({ store, onProgress, creds, baseCreds, registryCa, threads, assetDir } = {}) {
   const credentials = createCredentials(creds, baseCreds);
-  const compression = new CompressPool(threads ?? defaultThreads());
+  const compression = new CompressPool(threads ?? defaultThreads(), assetDir);
   const transport = new Transport({ registryCa });
   const source = new Source();
   const blobs = new Store(store ?? defaultStoreDir());

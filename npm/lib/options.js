@@ -24,7 +24,7 @@ const KINDS = {
   provenance: [(v) => typeof v === 'boolean' || typeof v === 'string', "true, false or 'mode=min'"],
 };
 
-const CALL = { host: 'host', signal: 'signal' };
+const CALL = { host: 'host', signal: 'signal', assetDir: 'string' };
 const REGISTRY = { creds: 'creds', registryCa: 'string' };
 const STORE_ONLY = { ...CALL, store: 'string' };
 
@@ -63,7 +63,7 @@ const SCHEMAS = {
     onProgress: 'function',
     onWarning: 'function',
   },
-  push: { ...CALL, ...REGISTRY, name: 'string', store: 'string', insecure: 'boolean', byDigest: 'boolean', onProgress: 'function' },
+  push: { ...CALL, ...REGISTRY, name: 'string', names: 'strings', store: 'string', insecure: 'boolean', byDigest: 'boolean', onProgress: 'function' },
   images: STORE_ONLY,
   storeVerify: STORE_ONLY,
   storeGc: STORE_ONLY,
@@ -113,6 +113,13 @@ function describe(value) {
   return `${typeof value} ${String(value)}`;
 }
 
+/** `push` takes `name` (one image) or `names` (several), not both. */
+function checkPushNames({ name, names }) {
+  if (name === undefined && names === undefined) throw invalid('push: name: expected the stored image name, e.g. ghcr.io/owner/app:1 (or names: several)');
+  if (name !== undefined && names !== undefined) throw invalid('push: give name or names, not both');
+  if (names?.length === 0) throw invalid('push: names: name at least one image');
+}
+
 /** Throw an invalid-option error unless `options` fits the call's declared options. */
 function checkOptions(call, options, { required = false } = {}) {
   if (options === undefined && !required) return;
@@ -122,7 +129,7 @@ function checkOptions(call, options, { required = false } = {}) {
     checkFields(options.config, CONFIG, `${call}: config.`);
     if (options.config.healthcheck !== undefined) checkFields(options.config.healthcheck, HEALTHCHECK, `${call}: config.healthcheck.`);
   }
-  if (call === 'push' && typeof options.name !== 'string') throw invalid('push: name: expected the stored image name, e.g. ghcr.io/owner/app:1');
+  if (call === 'push') checkPushNames(options);
 }
 
 module.exports = { checkOptions, SCHEMAS };

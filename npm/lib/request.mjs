@@ -49,10 +49,26 @@ export function exportRequest(options, env) {
   };
 }
 
-/** The core's push request from `push` options. */
+/** The core's push request from `push` options: `name` (one image) or `names` (several). */
 export function pushRequest(options) {
-  const { name, insecure = false, byDigest = false } = options ?? {};
-  return { name, insecure, byDigest };
+  const { name, names, insecure = false, byDigest = false } = options ?? {};
+  return names === undefined ? { name, insecure, byDigest } : { names, insecure, byDigest };
+}
+
+/**
+ * What `push` resolves to, from the core's answer: for `name` its metadata; for `names` the array
+ * of each one's metadata, in order. When some of several failed (each is pushed whatever became of
+ * the ones before it) it throws one error naming them, whose `results` holds every name's metadata
+ * or `{ 'image.name', error: { kind, message } }`.
+ */
+export function pushAnswer(options, answer) {
+  if (options?.names === undefined) return answer;
+  const { results } = answer;
+  const failed = results.filter((r) => r.error);
+  if (failed.length === 0) return results;
+  const reasons = failed.map((r) => `${r['image.name']} (${r.error.message})`).join(', ');
+  const error = new Error(`push: ${failed.length} of ${results.length} images not pushed: ${reasons}`);
+  throw Object.assign(error, { kind: failed[0].error.kind, results });
 }
 
 /**

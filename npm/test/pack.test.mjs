@@ -21,7 +21,7 @@ test('the packed tarball installs in an empty directory and works there', () => 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'outport-pack-'));
   const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], npmDir))[0];
   const names = packed.files.map((f) => f.path);
-  for (const needed of ['README.md', 'LICENSE', 'lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/browser.mjs', 'lib/memory-host.mjs', 'bin/outport.js', 'wasm/outport_bg.wasm', 'wasm-web/outport_bg.wasm']) {
+  for (const needed of ['README.md', 'LICENSE', 'lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/browser.mjs', 'lib/memory-host.mjs', 'lib/memory-host.cjs', 'lib/assets.js', 'lib/compress-worker.js', 'bin/outport.js', 'wasm/outport_bg.wasm', 'wasm-web/outport_bg.wasm']) {
     assert.ok(names.includes(needed), `${needed} is in the package`);
   }
   assert.ok(!names.some((n) => n.startsWith('test/') || n.includes('node_modules')), 'no tests or test tools');
@@ -33,9 +33,10 @@ test('the packed tarball installs in an empty directory and works there', () => 
   const store = path.join(work, 'store');
   const env = { OUTPORT_STORE: store };
 
-  const cjs = `const o = require('outport'); o.exportImage({ rootfs: ${JSON.stringify(example)}, outputs: ['type=oci,dest=cjs.tar'] }).then((m) => console.log(m['containerimage.digest']))`;
+  const cjs = `const o = require('outport'); o.exportImage({ rootfs: ${JSON.stringify(example)}, outputs: ['type=oci,dest=cjs.tar'] }).then((m) => console.log(m['containerimage.digest'], typeof o.createMemoryHost({}).readOutput))`;
   const esm = `import { exportImage, createMemoryHost } from 'outport'; const m = await exportImage({ rootfs: ${JSON.stringify(example)}, outputs: [{ type: 'oci', dest: 'esm.tar' }] }); console.log(m['containerimage.digest'], typeof createMemoryHost)`;
-  const fromCjs = run('node', ['-e', cjs], project, env).trim();
+  const [fromCjs, memoryHost] = run('node', ['-e', cjs], project, env).trim().split(' ');
+  assert.equal(memoryHost, 'function', 'the CommonJS entry has the in-memory host');
   const fromEsm = run('node', ['--input-type=module', '-e', esm], project, env).trim();
   assert.match(fromCjs, /^sha256:[0-9a-f]{64}$/);
   assert.equal(fromEsm, `${fromCjs} function`);

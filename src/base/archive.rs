@@ -5,9 +5,9 @@
 use super::layout::{pick_root, MAX_INDEX};
 use super::tar_scan::TarScan;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{Host, ProgressEvent};
+use crate::host::Host;
 use crate::image::spec::Descriptor;
-use crate::ingest::{verify, Ingest};
+use crate::ingest::{pulled, stored_already, verify, Ingest};
 use std::collections::BTreeMap;
 
 const READ_CHUNK: u32 = 1 << 20;
@@ -23,10 +23,7 @@ fn blob_entry(digest: &str) -> String {
 
 impl Archive {
     pub fn name(&self) -> String {
-        match &self.tag {
-            Some(tag) => format!("oci-archive:{}:{tag}", self.file),
-            None => format!("oci-archive:{}", self.file),
-        }
+        super::spelled("oci-archive", &self.file, self.tag.as_deref())
     }
 
     pub async fn root<H: Host>(&self, host: &H) -> Result<Descriptor> {
@@ -68,10 +65,7 @@ impl Archive {
     pub async fn store_blobs<H: Host>(&self, host: &H, layers: &[Descriptor]) -> Result<()> {
         let mut wanted: BTreeMap<String, &Descriptor> = BTreeMap::new();
         for layer in layers {
-            let (id, total) = (layer.digest.clone(), layer.size);
-            if host.blob_size(&layer.digest).await? == Some(layer.size) {
-                host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
-            } else {
+            if !stored_already(host, layer).await? {
                 wanted.insert(blob_entry(&layer.digest), layer);
             }
         }
@@ -110,7 +104,6 @@ async fn copy<H: Host>(host: &H, scan: &mut TarScan<'_, H>, expected: &Descripto
     }
     .await;
     ingest.conclude(copied).await?;
-    let (id, total) = (expected.digest.clone(), expected.size);
-    host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+    pulled(host, expected);
     Ok(())
 }

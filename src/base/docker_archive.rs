@@ -80,10 +80,7 @@ impl DockerArchive {
         if self.stored.is_some() {
             return format!("docker-daemon:{}", self.file);
         }
-        match &self.name {
-            Some(name) => format!("docker-archive:{}:{name}", self.file),
-            None => format!("docker-archive:{}", self.file),
-        }
+        super::spelled("docker-archive", &self.file, self.name.as_deref())
     }
 
     async fn open<'h, H: Host>(&self, host: &'h H) -> Result<TarScan<'h, H>> {

@@ -2,9 +2,9 @@
 //! source-tree imports. Every blob is verified against its descriptor as it is read.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{read_small_file, EntryKind, Host, ProgressEvent};
+use crate::host::{read_small_file, EntryKind, Host};
 use crate::image::spec::Descriptor;
-use crate::ingest::{verify, Ingest};
+use crate::ingest::{pulled, stored_already, verify, Ingest};
 use serde::Deserialize;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -60,10 +60,7 @@ pub fn pick_root(what: &str, index_json: &[u8], tag: Option<&str>) -> Result<Des
 
 impl Layout {
     pub fn name(&self) -> String {
-        match &self.tag {
-            Some(tag) => format!("oci:{}:{tag}", self.dir),
-            None => format!("oci:{}", self.dir),
-        }
+        super::spelled("oci", &self.dir, self.tag.as_deref())
     }
 
     /// The root descriptor `index.json` lists for the tag (or its only entry when no tag is given).
@@ -111,9 +108,7 @@ impl Layout {
 
     /// Copy a layer blob into the store unless it is there already, verifying it on the way.
     pub async fn store_blob<H: Host>(&self, host: &H, expected: &Descriptor) -> Result<()> {
-        let (id, total) = (expected.digest.clone(), expected.size);
-        if host.blob_size(&expected.digest).await? == Some(expected.size) {
-            host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+        if stored_already(host, expected).await? {
             return Ok(());
         }
         let path = self.blob_file(host, &expected.digest).await?;
@@ -138,7 +133,7 @@ impl Layout {
         };
         host.source_close(handle).await;
         ingest.conclude(copied).await?;
-        host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+        pulled(host, expected);
         Ok(())
     }
 }

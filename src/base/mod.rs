@@ -51,6 +51,14 @@ enum Source {
     DockerArchive(DockerArchive),
 }
 
+/// `SCHEME:PATH[:TAG]`: how a base read from a file or directory is named in messages (as written).
+fn spelled(scheme: &str, path: &str, tag: Option<&str>) -> String {
+    match tag {
+        Some(tag) => format!("{scheme}:{path}:{tag}"),
+        None => format!("{scheme}:{path}"),
+    }
+}
+
 /// `PATH[:TAG]`: a last `:` part without `/` is the tag (containers-image's rule for oci: names).
 fn path_and_tag(rest: &str) -> (&str, Option<String>) {
     match rest.rsplit_once(':') {

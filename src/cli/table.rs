@@ -185,13 +185,13 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "images", about: "List the images in the local store.", positional: None, flags: STORE_FLAGS },
     Command {
         name: "push",
-        about: "Push an image from the local store to its registry.",
+        about: "Push images from the local store to their registries.",
         positional: Some(Positional {
             name: "NAME",
             required: true,
-            many: false,
-            help: "The image's name in the store (see `outport images`), e.g. ghcr.io/owner/app:1.",
-            field: Request("name"),
+            many: true,
+            help: "Images' names in the store (see `outport images`), e.g. ghcr.io/owner/app:1. Every one must be in the store; each is pushed even if one before it failed, and the exit status is 1 if any failed.",
+            field: Request("names"),
         }),
         flags: PUSH_FLAGS,
     },

@@ -156,6 +156,14 @@ fn bad_command_lines_get_one_clear_line() {
 }
 
 #[test]
+fn push_and_rm_take_several_names() {
+    for command in ["push", "rm"] {
+        let r = parse(&[command, "a:1", "--store", "s", "b:2"]);
+        assert_eq!(r["request"]["names"], serde_json::json!(["a:1", "b:2"]), "{command}");
+    }
+}
+
+#[test]
 fn hyphen_values_where_the_table_allows_them() {
     let r = parse(&["export", "--exclude", "-x", "--cmd", "-c", "-o", "-"]);
     assert_eq!(r["request"]["excludes"], serde_json::json!(["-x"]));

@@ -16,6 +16,11 @@
 //! most 1 MiB of the open member, the pieces in flight, the TOC entries and one size per piece.
 //! [`EstargzEncoder`] compresses the same pieces one after the other on the calling thread: the same
 //! bytes for any number of threads.
+//!
+//! The TOC's digests (of each chunk, and of each file of several chunks) are sha256 over the file
+//! data. wasm has no SHA instructions, so a caller with a host that hashes natively asks for them
+//! as [`HashWork`] (`hash_outside`) and hands the digests back (`digested`); otherwise they are
+//! hashed here.
 
 mod fields;
 pub mod reader;
@@ -28,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::tar as tar_writer;
 use crate::tar::{Entry, Event, Reader, TarError, Truncation};
 use std::collections::BTreeMap;
+use std::ops::Range;
 pub use toc::TocEntry;
 
 /// estargz's default chunk size.
@@ -72,10 +78,27 @@ struct FileData {
     size: u64,
     done: u64,
     chunk_left: u64,
-    /// None for a file of one chunk: its digest is the chunk's (hashing it twice in wasm, which has
-    /// no SHA instructions, cost a third of an eStargz export).
-    file_hash: Option<Hasher>,
-    chunk_hash: Hasher,
+    /// The file has several chunks, so its digest is hashed on its own (a file of one chunk has
+    /// its chunk's digest: hashing it twice would cost a third of an eStargz export in wasm).
+    several_chunks: bool,
+}
+
+/// A digest the TOC needs: of the chunk whose entry is `entry` (its `chunkDigest`), or with
+/// `whole_file` of the file of several chunks whose `reg` entry is `entry` (its `digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestSlot {
+    pub entry: usize,
+    pub whole_file: bool,
+}
+
+/// Hashing for the TOC, in the order it must happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashWork {
+    /// Bytes `range` of the input given to the last `push` go into the slot's hash (started by its
+    /// first update).
+    Update(DigestSlot, Range<usize>),
+    /// The slot's hash is complete: its digest goes back through `digested`.
+    Finish(DigestSlot),
 }
 
 /// The eStargz encoder proper: parses the layer tar and cuts it into members, handed out as pieces
@@ -97,6 +120,13 @@ pub struct EstargzPieces {
     /// seen for the same id.
     user_names: BTreeMap<i64, Vec<u8>>,
     group_names: BTreeMap<i64, Vec<u8>>,
+    /// Hashing asked for by the last `push`: done by the caller (`hash_outside`), else here with
+    /// `own_hashes`.
+    hash_work: Vec<HashWork>,
+    hash_outside: bool,
+    own_hashes: Vec<(DigestSlot, Hasher)>,
+    /// Digests finished but not yet handed back.
+    digests_due: usize,
 }
 
 impl EstargzPieces {
@@ -116,21 +146,86 @@ impl EstargzPieces {
             toc: Vec::new(),
             user_names: BTreeMap::new(),
             group_names: BTreeMap::new(),
+            hash_work: Vec::new(),
+            hash_outside: false,
+            own_hashes: Vec::new(),
+            digests_due: 0,
         }
     }
 
+    /// From now on the TOC's hashing is left to the caller: after each `push` (and before the
+    /// next), it does what `take_hash_work` lists and hands each finished digest to `digested`.
+    pub fn hash_outside(&mut self) {
+        self.hash_outside = true;
+    }
+
+    /// The hashing the last `push` asked for (with `hash_outside`).
+    pub fn take_hash_work(&mut self) -> Vec<HashWork> {
+        std::mem::take(&mut self.hash_work)
+    }
+
+    /// The digest of a slot whose hash `HashWork::Finish` completed.
+    pub fn digested(&mut self, slot: DigestSlot, digest: String) {
+        self.digests_due -= 1;
+        let entry = &mut self.toc[slot.entry];
+        if slot.whole_file {
+            entry.digest = digest;
+            return;
+        }
+        // A file of one chunk: its digest is its chunk's.
+        if entry.kind == "reg" && entry.size as u64 <= self.chunk_size {
+            entry.digest = digest.clone();
+        }
+        entry.chunk_digest = digest;
+    }
+
     /// Take more of the layer tar; every piece it completes goes to `ready`, in order.
-    pub fn push(&mut self, mut input: &[u8], ready: &mut Vec<Piece>) -> Result<()> {
-        while !input.is_empty() {
-            let taken = self.step(input, ready)?;
-            input = &input[taken..];
+    pub fn push(&mut self, input: &[u8], ready: &mut Vec<Piece>) -> Result<()> {
+        let mut at = 0;
+        while at < input.len() {
+            at += self.step(input, at, ready)?;
+        }
+        if !self.hash_outside {
+            self.hash_here(input);
         }
         Ok(())
     }
 
-    /// Consume some of `input` (at least one byte); returns how many. A file's data is read up to
-    /// the end of its chunk at most, so each chunk starts a member of its own.
-    fn step(&mut self, input: &[u8], ready: &mut Vec<Piece>) -> Result<usize> {
+    /// Without `hash_outside`: the hashing `push` asked for, done here.
+    fn hash_here(&mut self, input: &[u8]) {
+        for work in std::mem::take(&mut self.hash_work) {
+            match work {
+                HashWork::Update(slot, range) => {
+                    let hashes = &mut self.own_hashes;
+                    let at = match hashes.iter().position(|(s, _)| *s == slot) {
+                        Some(at) => at,
+                        None => {
+                            hashes.push((slot, Hasher::new()));
+                            hashes.len() - 1
+                        }
+                    };
+                    hashes[at].1.update(&input[range]);
+                }
+                HashWork::Finish(slot) => {
+                    let at = self.own_hashes.iter().position(|(s, _)| *s == slot).expect("a finished hash was started");
+                    let digest = self.own_hashes.swap_remove(at).1.finish();
+                    self.digested(slot, digest);
+                }
+            }
+        }
+    }
+
+    fn ask(&mut self, work: HashWork) {
+        if matches!(work, HashWork::Finish(_)) {
+            self.digests_due += 1;
+        }
+        self.hash_work.push(work);
+    }
+
+    /// Consume some of `input[at..]` (at least one byte); returns how many. A file's data is read up
+    /// to the end of its chunk at most, so each chunk starts a member of its own.
+    fn step(&mut self, whole: &[u8], at: usize, ready: &mut Vec<Piece>) -> Result<usize> {
+        let input = &whole[at..];
         let limit = match &self.state {
             State::Data(file) => (file.chunk_left as usize).min(input.len()),
             State::Tar => input.len(),
@@ -140,33 +235,37 @@ impl EstargzPieces {
         self.emit(&input[..n], ready);
         match event {
             Some(Event::Entry(h)) => self.entry(h, ready)?,
-            Some(Event::Data(data)) => self.data(data, ready),
+            // The tar reader's data is the start of its input.
+            Some(Event::Data(data)) => self.data(at..at + data.len(), ready),
             Some(Event::End) | None => {}
         }
         Ok(n)
     }
 
-    /// Some of the current regular file's data (within one chunk).
-    fn data(&mut self, data: &[u8], ready: &mut Vec<Piece>) {
+    /// Some of the current regular file's data (within one chunk): bytes `range` of the input.
+    fn data(&mut self, range: Range<usize>, ready: &mut Vec<Piece>) {
         let State::Data(file) = &mut self.state else { return };
-        if let Some(file_hash) = file.file_hash.as_mut() {
-            file_hash.update(data);
+        let len = range.len() as u64;
+        let chunk = DigestSlot { entry: file.chunk, whole_file: false };
+        let whole = file.several_chunks.then_some(DigestSlot { entry: file.reg, whole_file: true });
+        file.chunk_left -= len;
+        file.done += len;
+        let (chunk_done, file_done) = (file.chunk_left == 0, file.done >= file.size);
+        if let Some(whole) = whole {
+            self.ask(HashWork::Update(whole, range.clone()));
         }
-        file.chunk_hash.update(data);
-        file.chunk_left -= data.len() as u64;
-        file.done += data.len() as u64;
-        if file.chunk_left > 0 {
+        self.ask(HashWork::Update(chunk, range));
+        if !chunk_done {
             return;
         }
-        self.toc[file.chunk].chunk_digest = std::mem::take(&mut file.chunk_hash).finish();
-        if file.done < file.size {
+        self.ask(HashWork::Finish(chunk));
+        if !file_done {
             self.start_chunk(ready);
             return;
         }
-        self.toc[file.reg].digest = match file.file_hash.take() {
-            Some(file_hash) => file_hash.finish(),
-            None => self.toc[file.chunk].chunk_digest.clone(),
-        };
+        if let Some(whole) = whole {
+            self.ask(HashWork::Finish(whole));
+        }
         self.state = State::Tar;
     }
 
@@ -224,8 +323,8 @@ impl EstargzPieces {
         }
         let reg = self.toc.len() - 1;
         let name = h.name;
-        let (file_hash, chunk_hash) = ((size > self.chunk_size).then(Hasher::new), Hasher::new());
-        let file = FileData { reg, chunk: reg, name, size, done: 0, chunk_left: 0, file_hash, chunk_hash };
+        let several_chunks = size > self.chunk_size;
+        let file = FileData { reg, chunk: reg, name, size, done: 0, chunk_left: 0, several_chunks };
         self.state = State::Data(Box::new(file));
         self.start_chunk(ready);
         Ok(())
@@ -310,6 +409,12 @@ impl EstargzPieces {
     /// After `end` and every piece's compressed size: write the TOC member (compressed here) and the
     /// footer.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<Trailer> {
+        if self.digests_due > 0 {
+            return Err(Error::internal(format!(
+                "compression=estargz: finishing with {} digests due",
+                self.digests_due
+            )));
+        }
         if self.member.is_some() || self.sizes.len() != self.pieces {
             return Err(Error::internal(format!(
                 "compression=estargz: finishing with {} of {} pieces compressed",

@@ -67,7 +67,7 @@ impl Compression {
             Compression::Estargz { level: 0 } => "stored blocks as Go's compress/flate, per member",
             Compression::Gzip { .. } => "zlib-rs 0.6.9",
             Compression::Estargz { .. } => "zlib-rs 0.6.9, 1 MiB pieces",
-            Compression::Zstd { .. } => "outport zstd 1 (one frame, 2 MiB pieces)",
+            Compression::Zstd { .. } => "outport zstd 2 (one frame, 2 MiB pieces)",
         }
     }
 }
@@ -111,6 +111,29 @@ impl PieceStream {
                 Ok(())
             }
             PieceStream::Estargz(e) => e.push(input, ready),
+        }
+    }
+
+    /// Leave eStargz's TOC hashing to the caller (`take_hash_work`, `digested`): a host hashes
+    /// natively, wasm does not.
+    pub fn hash_outside(&mut self) {
+        if let PieceStream::Estargz(e) = self {
+            e.hash_outside();
+        }
+    }
+
+    /// With `hash_outside`: the hashing the last `push` asked for, to do before the next one.
+    pub fn take_hash_work(&mut self) -> Vec<estargz::HashWork> {
+        match self {
+            PieceStream::Estargz(e) => e.take_hash_work(),
+            PieceStream::Fixed { .. } => Vec::new(),
+        }
+    }
+
+    /// The digest of a hash that `HashWork::Finish` completed.
+    pub fn digested(&mut self, slot: estargz::DigestSlot, digest: String) {
+        if let PieceStream::Estargz(e) = self {
+            e.digested(slot, digest);
         }
     }
 

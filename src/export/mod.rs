@@ -21,7 +21,7 @@ use crate::image::mediatypes::MediaTypes;
 use crate::image::settings::ConfigSettings;
 use crate::image::spec::{Annotations, Descriptor, Index};
 use crate::image::{assemble, BuiltImage, ImageSpec};
-use crate::layer::reserved::{self, Reserved};
+use crate::layer::reserved::{Located, Reserved};
 use crate::layer::source::{self, LayerSource, SourceOptions};
 use crate::layer::{self, put_blob, WrittenBlob};
 use crate::options::{apply_annotation_flags, expand_outputs, OutputSpec};
@@ -77,17 +77,17 @@ pub async fn run<H: Host>(host: &H, request: &ExportRequest) -> Result<ExportRes
     if request.explicit_stdout {
         check_no_implicit_stdout(&specs)?;
     }
-    check_distinct_destinations(host, &specs, request).await?;
-    let reserved = Reserved::locate(host, &written_paths(&specs, request)).await;
-    let mut inputs = inputs(host, request, reserved, &mut response.warnings).await?;
-    let mut attestations = Vec::new();
-    for spec in &request.attestations {
-        attestations.push(attest::load(host, spec).await?);
-    }
+    let located = Located::find(host, &written_paths(&specs, request)).await;
+    check_distinct_destinations(&specs, request, &located)?;
     let env_epoch = match request.source_date_epoch.as_deref() {
         Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
         _ => None,
     };
+    let mut inputs = inputs(host, request, located.reserved(), env_epoch, &mut response.warnings).await?;
+    let mut attestations = Vec::new();
+    for spec in &request.attestations {
+        attestations.push(attest::load(host, spec).await?);
+    }
     generate_attestations(host, request, &mut inputs, &attestations, env_epoch).await?;
     let generated = inputs.iter().any(|i| !i.attestations.is_empty());
     let shape = Shape { platforms: inputs.len(), attestations: !attestations.is_empty() || generated };
@@ -205,12 +205,9 @@ async fn inputs<H: Host>(
     host: &H,
     request: &ExportRequest,
     reserved: Reserved,
+    epoch: Option<i64>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PlatformInput>> {
-    let epoch = match request.source_date_epoch.as_deref() {
-        Some(v) if !v.trim().is_empty() => Some(parse_epoch("SOURCE_DATE_EPOCH", v)?),
-        _ => None,
-    };
     // Copied sources (--layer, --node-app) are reproducible by default: see LayerSource::mtime.
     let copied_mtime = (!request.keep_mtimes).then_some(epoch.unwrap_or(0));
     let sources =
@@ -356,7 +353,7 @@ fn check_no_implicit_stdout(specs: &[OutputSpec]) -> Result<()> {
 /// Two outputs writing one path would silently clobber each other (and the metadata file the
 /// result): refused before anything is written. Paths are compared by where they are (the
 /// identity of their directory), so `a.tar`, `./a.tar` and `d/../a.tar` are one.
-async fn check_distinct_destinations<H: Host>(host: &H, specs: &[OutputSpec], request: &ExportRequest) -> Result<()> {
+fn check_distinct_destinations(specs: &[OutputSpec], request: &ExportRequest, located: &Located) -> Result<()> {
     let mut named: Vec<(String, String)> = specs
         .iter()
         .filter_map(|spec| {
@@ -369,10 +366,7 @@ async fn check_distinct_destinations<H: Host>(host: &H, specs: &[OutputSpec], re
     }
     let mut seen: Vec<(String, String)> = Vec::new();
     for (what, path) in named {
-        let key = match reserved::locate(host, &path).await {
-            Some((place, rest)) => format!("{place:?}/{rest}"),
-            None => reserved::clean(&path),
-        };
+        let key = located.key(&path);
         if let Some((first, _)) = seen.iter().find(|(_, k)| *k == key) {
             return Err(Error::option(format!(
                 "{first} and {what} write the same path: give each output its own destination"

@@ -2,8 +2,9 @@
 //! Compressed bytes are handed to the host in chunks of about `FLUSH_AT`, so memory stays bounded
 //! whatever the layer's size.
 
+use crate::compress::estargz::{self, DigestSlot, HashWork};
 use crate::compress::piece::Piece;
-use crate::compress::{estargz, Compression, Encoder, Finished, PieceStream};
+use crate::compress::{Compression, Encoder, Finished, PieceStream};
 use crate::digest::StreamHasher;
 use crate::error::Result;
 use crate::host::{Handle, Host};
@@ -15,6 +16,8 @@ pub struct BlobWriter<'h, H: Host> {
     handle: Handle,
     diff_id: StreamHasher,
     digest: StreamHasher,
+    /// eStargz: sha256 of the tar written, which its diffID (covering the TOC too) is not.
+    tar_digest: Option<StreamHasher>,
     encoder: Option<Encoder>,
     /// Instead of `encoder` when the host compresses pieces on other threads.
     parallel: Option<Parallel>,
@@ -32,6 +35,8 @@ struct Parallel {
     /// Enough pieces on the host to keep every host thread busy, and no more (memory). Pieces
     /// already compressed (a few bytes each) do not count, or they would take host threads' turns.
     limit: usize,
+    /// eStargz's TOC digests being hashed by the host (a chunk's, and a file's of several chunks).
+    toc_hashes: Vec<(DigestSlot, StreamHasher)>,
 }
 
 enum InFlight {
@@ -66,10 +71,12 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         let mut pending = Vec::with_capacity(FLUSH_AT + FLUSH_AT / 4);
         let threads = host.compress_threads() as usize;
         let (encoder, parallel) = match PieceStream::new(compression).filter(|_| threads > 0) {
-            Some(stream) => {
+            Some(mut stream) => {
                 pending.extend_from_slice(&stream.header());
+                stream.hash_outside();
                 let limit = (threads + 1).min(16);
-                (None, Some(Parallel { stream, in_flight: Default::default(), on_host: 0, limit }))
+                let toc_hashes = Vec::new();
+                (None, Some(Parallel { stream, in_flight: Default::default(), on_host: 0, limit, toc_hashes }))
             }
             None => (Some(Encoder::new(compression, &mut pending)), None),
         };
@@ -78,6 +85,10 @@ impl<'h, H: Host> BlobWriter<'h, H> {
             handle,
             diff_id: StreamHasher::new(host).await?,
             digest: StreamHasher::new(host).await?,
+            tar_digest: match compression {
+                Compression::Estargz { .. } => Some(StreamHasher::new(host).await?),
+                _ => None,
+            },
             encoder,
             parallel,
             pending,
@@ -88,6 +99,9 @@ impl<'h, H: Host> BlobWriter<'h, H> {
 
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
         self.diff_id.update(self.host, data).await?;
+        if let Some(tar_digest) = self.tar_digest.as_mut() {
+            tar_digest.update(self.host, data).await?;
+        }
         self.uncompressed_size += data.len() as u64;
         if let Some(encoder) = self.encoder.as_mut() {
             encoder.write(data, &mut self.pending)?;
@@ -95,10 +109,43 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if let Some(parallel) = self.parallel.as_mut() {
             let mut ready = Vec::new();
             parallel.stream.push(data, &mut ready)?;
+            let work = parallel.stream.take_hash_work();
+            self.hash_toc(work, data).await?;
             self.submit(ready).await?;
         }
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// The TOC hashing the last `data` pushed asked for, by the host.
+    async fn hash_toc(&mut self, work: Vec<HashWork>, data: &[u8]) -> Result<()> {
+        let host = self.host;
+        let Some(parallel) = self.parallel.as_mut() else { return Ok(()) };
+        for step in work {
+            match step {
+                HashWork::Update(slot, range) => {
+                    let hashes = &mut parallel.toc_hashes;
+                    let at = match hashes.iter().position(|(s, _)| *s == slot) {
+                        Some(at) => at,
+                        None => {
+                            hashes.push((slot, StreamHasher::new(host).await?));
+                            hashes.len() - 1
+                        }
+                    };
+                    hashes[at].1.update(host, &data[range]).await?;
+                }
+                HashWork::Finish(slot) => {
+                    let Some(at) = parallel.toc_hashes.iter().position(|(s, _)| *s == slot) else {
+                        return Err(crate::error::Error::internal(
+                            "compression=estargz: finishing a hash never started",
+                        ));
+                    };
+                    let digest = parallel.toc_hashes.swap_remove(at).1.finish(host).await?;
+                    parallel.stream.digested(slot, digest);
+                }
+            }
         }
         Ok(())
     }
@@ -173,7 +220,12 @@ impl<'h, H: Host> BlobWriter<'h, H> {
     }
 
     /// Finish compression and commit the blob under its digest.
-    pub async fn commit(mut self) -> Result<WrittenBlob> {
+    pub async fn commit(self) -> Result<WrittenBlob> {
+        Ok(self.commit_with_tar_digest().await?.0)
+    }
+
+    /// `commit`, also giving the sha256 of the tar written: the diffID, except for eStargz.
+    pub async fn commit_with_tar_digest(mut self) -> Result<(WrittenBlob, String)> {
         let finished = match self.finish_compression().await {
             Ok(finished) => finished,
             Err(e) => {
@@ -197,8 +249,14 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         let host = self.host;
         let digest = self.digest.finish(host).await?;
         let diff_id = self.diff_id.finish(host).await?;
+        let tar_digest = match self.tar_digest.take() {
+            Some(tar_digest) => tar_digest.finish(host).await?,
+            None => diff_id.clone(),
+        };
         host.blob_commit(self.handle, &digest).await?;
-        Ok(WrittenBlob { digest, size: self.size, diff_id, uncompressed_size: self.uncompressed_size, annotations })
+        let blob =
+            WrittenBlob { digest, size: self.size, diff_id, uncompressed_size: self.uncompressed_size, annotations };
+        Ok((blob, tar_digest))
     }
 
     /// Drop the partial blob (after an error elsewhere in the pipeline), and the pieces in flight.
@@ -208,8 +266,11 @@ impl<'h, H: Host> BlobWriter<'h, H> {
                 let _ = self.host.compress_wait(*handle).await;
             }
         }
-        let _ = self.diff_id.finish(self.host).await;
-        let _ = self.digest.finish(self.host).await;
+        // Hashes the host still holds are ended too.
+        let toc_hashes = self.parallel.into_iter().flat_map(|p| p.toc_hashes).map(|(_, hash)| hash);
+        for hash in [self.diff_id, self.digest].into_iter().chain(self.tar_digest).chain(toc_hashes) {
+            let _ = hash.finish(self.host).await;
+        }
         self.host.blob_abort(self.handle).await;
     }
 }
@@ -286,11 +347,20 @@ mod tests {
             let serial_host = MemoryHost::default();
             let (serial, serial_blob) = write_layer(&serial_host, compression, &tar);
             assert!(serial_host.algorithms.borrow().is_empty());
-            for threads in [1, 3] {
-                let host = MemoryHost { threads, ..Default::default() };
+            // Hosts that hash (as the real ones do, natively) and hosts that leave it to the core.
+            for (threads, hashes) in [(1, false), (3, false), (1, true), (2, true)] {
+                let host = MemoryHost { threads, hashes, ..Default::default() };
                 let (written, blob) = write_layer(&host, compression, &tar);
                 assert_eq!(written, serial, "{compression:?} with {threads} threads");
-                assert!(blob == serial_blob, "{compression:?} with {threads} threads");
+                assert!(blob == serial_blob, "{compression:?} with {threads} threads, host hashing {hashes}");
+                if hashes {
+                    let hashing = host.hashing.borrow();
+                    // The diffID and digest; eStargz also its tar's and the TOC's chunks' and files'.
+                    let estargz = matches!(compression, Compression::Estargz { .. });
+                    let expected = if estargz { hashing.len() > 5 } else { hashing.len() == 2 };
+                    assert!(expected, "{compression:?}: {} host hashes", hashing.len());
+                    assert!(hashing.iter().all(Option::is_none), "{compression:?}: a host hash left open");
+                }
                 let algorithms = host.algorithms.borrow();
                 assert!(algorithms.len() > 2, "{compression:?}: {} pieces", algorithms.len());
                 // eStargz members are cut into gzip pieces.

@@ -13,22 +13,23 @@ pub mod walk;
 use crate::tar;
 
 use crate::compress::Compression;
-use crate::digest::Hasher;
+use crate::digest::{Hasher, StreamHasher};
 use crate::error::Result;
 use crate::host::Host;
 use crate::store::cache;
 pub use blob_writer::{put_blob, WrittenBlob};
 use source::{LayerSource, SourceKind};
 
-/// Build one layer from `source` and store it. `clamp_mtime`: rewrite-timestamp's epoch (a
-/// tarball is taken as is). `tar_size`: the tar stream's expected length for progress, 0 if unknown.
-pub async fn from_source<H: Host>(
+/// Build one layer from `source` and store it; also the sha256 of its tar (the diffID, except for
+/// eStargz). `clamp_mtime`: rewrite-timestamp's epoch (a tarball is taken as is). `tar_size`: the
+/// tar stream's expected length for progress, 0 if unknown.
+async fn from_source<H: Host>(
     host: &H,
     source: &LayerSource,
     compression: Compression,
     clamp_mtime: Option<i64>,
     tar_size: u64,
-) -> Result<WrittenBlob> {
+) -> Result<(WrittenBlob, String)> {
     let mut writer = blob_writer::BlobWriter::create(host, compression).await?;
     let id = source.describe();
     let mut counting = progress::Counting::new(host, &mut writer, &id, tar_size);
@@ -37,7 +38,7 @@ pub async fn from_source<H: Host>(
         counting.finish();
     }
     match written {
-        Ok(()) => writer.commit().await,
+        Ok(()) => writer.commit_with_tar_digest().await,
         Err(e) => {
             writer.abort().await;
             Err(e)
@@ -68,7 +69,7 @@ pub async fn build<H: Host>(
     };
     let tar_size = shape.as_ref().map_or(0, |s| s.tar_size);
     if compression == Compression::Uncompressed {
-        return from_source(host, source, compression, clamp_mtime, tar_size).await;
+        return Ok(from_source(host, source, compression, clamp_mtime, tar_size).await?.0);
     }
     if let Some(files) = shape.as_ref().and_then(|s| s.files.as_deref()) {
         if let Some(tar_digest) = cache::tar_for_files(host, files, compression).await? {
@@ -81,16 +82,14 @@ pub async fn build<H: Host>(
         Some(shape) => cache::shape_seen(host, &shape.headers, compression).await?,
         None => true,
     };
-    // An eStargz blob's diffID covers its TOC, so only a separate pass gives its tar's digest.
-    let (blob, tar_digest, built) = if !seen && !matches!(compression, Compression::Estargz { .. }) {
-        let blob = from_source(host, source, compression, clamp_mtime, tar_size).await?;
-        let tar_digest = blob.diff_id.clone();
+    let (blob, tar_digest, built) = if !seen {
+        let (blob, tar_digest) = from_source(host, source, compression, clamp_mtime, tar_size).await?;
         (blob, tar_digest, true)
     } else {
         let tar_digest = tar_digest(host, source, clamp_mtime).await?;
         match cache::lookup(host, &tar_digest, compression).await? {
             Some(blob) => (blob, tar_digest, false),
-            None => (from_source(host, source, compression, clamp_mtime, tar_size).await?, tar_digest, true),
+            None => (from_source(host, source, compression, clamp_mtime, tar_size).await?.0, tar_digest, true),
         }
     };
     // A blob taken from the cache already has its record.
@@ -149,9 +148,19 @@ impl walk::TarSink for Digesting {
 
 /// sha256 of the tar stream `source` gives, without compressing or storing it.
 async fn tar_digest<H: Host>(host: &H, source: &LayerSource, clamp_mtime: Option<i64>) -> Result<String> {
-    let mut sink = Digesting(Hasher::new(), 0);
-    write_tar(host, source, clamp_mtime, &mut sink).await?;
-    Ok(sink.0.finish())
+    let mut sink = HostDigesting(host, StreamHasher::new(host).await?);
+    let written = write_tar(host, source, clamp_mtime, &mut sink).await;
+    let digest = sink.1.finish(host).await;
+    written.and(digest)
+}
+
+/// Hashes what passes, natively where the host can (a whole layer's tar).
+struct HostDigesting<'h, H: Host>(&'h H, StreamHasher);
+
+impl<H: Host> walk::TarSink for HostDigesting<'_, H> {
+    async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.1.update(self.0, data).await
+    }
 }
 
 /// The layer's tar stream into `out`: a tarball's own bytes, or the walked source and the trailer.

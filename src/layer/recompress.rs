@@ -9,7 +9,7 @@ use super::walk::TarSink;
 use crate::compress::decode::StoredBlob;
 use crate::compress::estargz::reader as estargz;
 use crate::compress::Compression;
-use crate::digest::Hasher;
+use crate::digest::StreamHasher;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::store::cache;
@@ -31,18 +31,23 @@ pub async fn recompress<H: Host>(
         Compression::Estargz { .. } => None,
         _ => estargz::read(host, digest, size).await?,
     };
-    let mut tee = Tee { digest: Hasher::new(), writer: BlobWriter::create(host, compression).await? };
+    let mut tee =
+        Tee { host, digest: StreamHasher::new(host).await?, writer: BlobWriter::create(host, compression).await? };
     let end = toc.as_ref().map_or(u64::MAX, |toc| toc.toc_offset);
     let mut stored = StoredBlob { host, digest, offset: 0, end };
-    if let Err(e) = tarball::copy_stream(&mut stored, &what, &mut tee).await {
-        tee.writer.abort().await;
-        return Err(e);
-    }
+    let mut copied = tarball::copy_stream(&mut stored, &what, &mut tee).await;
     // The diffID the image gives covers the TOC tar (and the footer's empty member) too.
-    if let Some(toc) = &toc {
-        tee.digest.update(&toc.toc_tar);
+    if let (Ok(()), Some(toc)) = (&copied, &toc) {
+        copied = tee.digest.update(host, &toc.toc_tar).await;
     }
-    let found = tee.digest.finish();
+    let found = tee.digest.finish(host).await;
+    let found = match copied.and(found) {
+        Ok(found) => found,
+        Err(e) => {
+            tee.writer.abort().await;
+            return Err(e);
+        }
+    };
     if found != diff_id {
         tee.writer.abort().await;
         return Err(Error::source(format!("{what}: its content is {found}, not the diffID {diff_id} its image gives")));
@@ -54,13 +59,14 @@ pub async fn recompress<H: Host>(
 
 /// The tar stream into the blob writer, hashed on the way (an eStargz blob's own diffID covers more).
 struct Tee<'h, H: Host> {
-    digest: Hasher,
+    host: &'h H,
+    digest: StreamHasher,
     writer: BlobWriter<'h, H>,
 }
 
 impl<H: Host> TarSink for Tee<'_, H> {
     async fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.digest.update(data);
+        self.digest.update(self.host, data).await?;
         self.writer.write(data).await
     }
 }

@@ -26,20 +26,36 @@ pub struct Place {
     name: Vec<u8>,
 }
 
-impl Reserved {
-    /// Locate each of `paths` (host paths; "-" and empty ones are not places). A path whose
-    /// directory the host cannot identify (an in-memory host's separate output tree) is no place
-    /// in the sources.
-    pub async fn locate<H: Host>(host: &H, paths: &[String]) -> Reserved {
-        let mut places = Vec::new();
+/// The paths a run writes, each with where it is (see `locate`): located once, for both the
+/// leave-out set and the check that no two outputs write one place.
+pub struct Located(Vec<(String, Option<(Place, String)>)>);
+
+impl Located {
+    /// Locate each of `paths` (host paths; "-" and empty ones are not places).
+    pub async fn find<H: Host>(host: &H, paths: &[String]) -> Located {
+        let mut located = Vec::new();
         for path in paths {
-            if let Some((place, _)) = locate(host, path).await {
-                places.push(place);
-            }
+            located.push((path.clone(), locate(host, path).await));
         }
-        Reserved { places }
+        Located(located)
     }
 
+    /// A key two of the paths share exactly when they name one place, whatever their spelling.
+    pub fn key(&self, path: &str) -> String {
+        match self.0.iter().find(|(p, _)| p == path).and_then(|(_, at)| at.as_ref()) {
+            Some((place, rest)) => format!("{place:?}/{rest}"),
+            None => clean(path),
+        }
+    }
+
+    /// What source walks leave out. A path whose directory the host cannot identify (an in-memory
+    /// host's separate output tree) is no place in the sources.
+    pub fn reserved(&self) -> Reserved {
+        Reserved { places: self.0.iter().filter_map(|(_, at)| Some(at.as_ref()?.0.clone())).collect() }
+    }
+}
+
+impl Reserved {
     pub fn is_empty(&self) -> bool {
         self.places.is_empty()
     }

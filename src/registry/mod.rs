@@ -79,43 +79,19 @@ impl Repository {
         request: HttpRequest,
         expected: &[u16],
     ) -> Result<HttpResponse> {
-        self.send_with(host, what, request, expected, ATTEMPTS, MAX_RESPONSE).await
+        self.send_with(host, what, request, expected, Sending::RETRIED).await
     }
 
-    /// [`Repository::send`] without retries, for requests whose repetition could do harm (a chunk
-    /// the registry may have half-stored: the caller asks the registry where the upload stands).
-    async fn send_once<H: Host>(
-        &self,
-        host: &H,
-        what: &str,
-        request: HttpRequest,
-        expected: &[u16],
-    ) -> Result<HttpResponse> {
-        self.send_with(host, what, request, expected, 1, MAX_RESPONSE).await
-    }
-
-    /// `send` with a chosen bound on the response body (manifests and blob chunks are bigger than
-    /// error bodies).
-    async fn send_bounded<H: Host>(
-        &self,
-        host: &H,
-        what: &str,
-        request: HttpRequest,
-        expected: &[u16],
-        max_body: u32,
-    ) -> Result<HttpResponse> {
-        self.send_with(host, what, request, expected, ATTEMPTS, max_body).await
-    }
-
+    /// [`Repository::send`] with other attempts or another bound on the response body (see [`Sending`]).
     async fn send_with<H: Host>(
         &self,
         host: &H,
         what: &str,
         mut request: HttpRequest,
         expected: &[u16],
-        attempts: u32,
-        max_body: u32,
+        sending: Sending,
     ) -> Result<HttpResponse> {
+        let Sending { attempts, max_body } = sending;
         let mut attempt = 1;
         let mut reauthenticated = false;
         let mut redirects = 0;
@@ -290,6 +266,28 @@ fn same_origin(url: &str, base: &str) -> bool {
 
 /// Tries per request, the first included.
 const ATTEMPTS: u32 = 5;
+
+/// How [`Repository::send_with`] sends a request: how many attempts at most, and the bound on the
+/// response body it reads.
+#[derive(Clone, Copy)]
+struct Sending {
+    attempts: u32,
+    max_body: u32,
+}
+
+impl Sending {
+    /// [`Repository::send`]'s: retried, reading bodies up to the bound for error bodies.
+    const RETRIED: Sending = Sending { attempts: ATTEMPTS, max_body: MAX_RESPONSE };
+    /// Without retries, for requests whose repetition could do harm (a chunk the registry may have
+    /// half-stored: the caller asks the registry where the upload stands).
+    const ONCE: Sending = Sending { attempts: 1, max_body: MAX_RESPONSE };
+
+    /// Retried, with a chosen bound on the response body (manifests and blob chunks are bigger than
+    /// error bodies).
+    const fn bounded(max_body: u32) -> Sending {
+        Sending { attempts: ATTEMPTS, max_body }
+    }
+}
 
 fn retryable(status: u16) -> bool {
     status == 429 || (500..600).contains(&status)

@@ -1,12 +1,12 @@
 //! Pull a base image's pieces: manifests by tag or digest (bounded, verified when the digest is
 //! known), small blobs read whole, and layer blobs streamed into the store in Range-request chunks.
 
-use super::{request, Repository};
+use super::{request, Repository, Sending};
 use crate::error::{ErrorKind, Result};
 use crate::host::{Host, HttpBody, ProgressEvent};
 use crate::image::mediatypes::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::image::spec::Descriptor;
-use crate::store::ingest::{verify, Ingest};
+use crate::store::ingest::{pulled, stored_already, verify, Ingest};
 
 /// Manifests and indexes larger than this are refused (distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST: u32 = 4 << 20;
@@ -27,7 +27,7 @@ pub async fn manifest<H: Host>(host: &H, repo: &Repository, reference: &str) -> 
     let url = repo.url(&format!("manifests/{reference}"));
     let get = request("GET", url, vec![("Accept".into(), accept)], HttpBody::Empty);
     let what = format!("get manifest {reference}");
-    let response = repo.send_bounded(host, &what, get, &[200], MAX_MANIFEST + 1).await?;
+    let response = repo.send_with(host, &what, get, &[200], Sending::bounded(MAX_MANIFEST + 1)).await?;
     if response.body.len() as u64 > MAX_MANIFEST as u64 {
         return Err(repo.error(ErrorKind::Registry, &what, &format!("larger than {MAX_MANIFEST} bytes")));
     }
@@ -65,7 +65,7 @@ pub async fn small_blob<H: Host>(host: &H, repo: &Repository, expected: &Descrip
     }
     let url = repo.url(&format!("blobs/{}", expected.digest));
     let get = request("GET", url, vec![], HttpBody::Empty);
-    let bytes = repo.send_bounded(host, &what, get, &[200], limit + 1).await?.body;
+    let bytes = repo.send_with(host, &what, get, &[200], Sending::bounded(limit + 1)).await?.body;
     verify(&bytes, expected, &repo.display, ErrorKind::Registry)?;
     Ok(bytes)
 }
@@ -73,16 +73,15 @@ pub async fn small_blob<H: Host>(host: &H, repo: &Repository, expected: &Descrip
 /// Copy a layer blob into the store unless it is there already; the store gets it only if its size
 /// and digest match the descriptor.
 pub async fn store_blob<H: Host>(host: &H, repo: &Repository, expected: &Descriptor) -> Result<()> {
-    let (id, total) = (expected.digest.clone(), expected.size);
-    if host.blob_size(&expected.digest).await? == Some(expected.size) {
-        host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+    if stored_already(host, expected).await? {
         return Ok(());
     }
-    host.progress(ProgressEvent { phase: "pull".into(), id: id.clone(), current: 0, total });
+    let (id, total) = (expected.digest.clone(), expected.size);
+    host.progress(ProgressEvent { phase: "pull".into(), id, current: 0, total });
     let mut ingest = Ingest::start(host, expected, &repo.display, ErrorKind::Registry).await?;
     let copied = download(host, repo, expected, &mut ingest).await;
     ingest.conclude(copied).await?;
-    host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
+    pulled(host, expected);
     Ok(())
 }
 
@@ -99,7 +98,7 @@ async fn download<H: Host>(
         let end = (start + CHUNK).min(expected.size) - 1;
         let range = vec![("Range".into(), format!("bytes={start}-{end}"))];
         let get = request("GET", url.clone(), range, HttpBody::Empty);
-        let response = repo.send_bounded(host, &what, get, &[200, 206], CHUNK as u32).await?;
+        let response = repo.send_with(host, &what, get, &[200, 206], Sending::bounded(CHUNK as u32)).await?;
         let wanted = end + 1 - start;
         let usable = match response.status {
             206 => response.body.len() as u64 == wanted && content_range_start(&response) == Some(start),

@@ -34,7 +34,15 @@ pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>, pushed
     let blobs = job.blobs.iter().filter(|(d, _)| !is_manifest(d));
     let mount_from = mount_from.map(String::as_str);
     stream::iter(blobs.map(Ok))
-        .try_for_each_concurrent(CONCURRENT_UPLOADS, |(digest, size)| push_blob(host, &repo, digest, *size, mount_from))
+        .try_for_each_concurrent(CONCURRENT_UPLOADS, |(digest, size)| {
+            let repo = &repo;
+            async move {
+                if !registry_has(host, repo, digest, *size).await? {
+                    super::upload::upload_blob(host, repo, digest, *size, mount_from).await?;
+                }
+                Ok(())
+            }
+        })
         .await?;
     for manifest in job.manifests {
         put_manifest(host, &repo, manifest, &manifest.digest).await?;
@@ -46,13 +54,8 @@ pub async fn push<H: Host>(host: &H, name: &Reference, job: &PushJob<'_>, pushed
     put_manifest(host, &repo, job.root, &reference).await
 }
 
-async fn push_blob<H: Host>(
-    host: &H,
-    repo: &Repository,
-    digest: &str,
-    size: u64,
-    mount_from: Option<&str>,
-) -> Result<()> {
+/// Whether `repo` has blob `digest` already (then it is reported as there, and not uploaded).
+async fn registry_has<H: Host>(host: &H, repo: &Repository, digest: &str, size: u64) -> Result<bool> {
     let url = repo.url(&format!("blobs/{digest}"));
     let head = repo
         .send(host, &format!("check blob {digest}"), request("HEAD", url, vec![], HttpBody::Empty), &[200, 404])
@@ -60,9 +63,8 @@ async fn push_blob<H: Host>(
     if head.status == 200 {
         // Nothing sent: its own phase, so no one reads it as a transfer (at an absurd rate).
         host.progress(ProgressEvent { phase: "exists".into(), id: digest.into(), current: size, total: size });
-        return Ok(());
     }
-    super::upload::upload_blob(host, repo, digest, size, mount_from).await
+    Ok(head.status == 200)
 }
 
 async fn put_manifest<H: Host>(host: &H, repo: &Repository, manifest: &Descriptor, reference: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //! with Content-Range, following each reply's Location and Range) that survives a dropped
 //! connection by asking the registry where the upload stands and going on from there.
 
-use super::{backoff, request, Repository};
+use super::{backoff, request, Repository, Sending};
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Host, HttpBody, HttpResponse, ProgressEvent};
 
@@ -98,7 +98,10 @@ async fn send_chunks<H: Host>(
         let body = HttpBody::Blob { digest: digest.into(), offset, length };
         let what = format!("upload {digest} bytes {offset}-{}", offset + length - 1);
         // Not retried as is: the registry may hold part of the chunk, so a blind repeat could be refused.
-        match repo.send_once(host, &what, request("PATCH", location.clone(), headers, body), &[202]).await {
+        match repo
+            .send_with(host, &what, request("PATCH", location.clone(), headers, body), &[202], Sending::ONCE)
+            .await
+        {
             Ok(reply) => {
                 location = next_location(repo, &reply, digest)?;
                 offset = stored_bytes(&reply).unwrap_or(offset + length);

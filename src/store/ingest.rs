@@ -3,7 +3,7 @@
 
 use crate::digest::Hasher;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::{Handle, Host};
+use crate::host::{Handle, Host, ProgressEvent};
 use crate::image::spec::Descriptor;
 
 pub struct Ingest<'h, H: Host> {
@@ -84,6 +84,22 @@ impl<'h, H: Host> Ingest<'h, H> {
     fn mismatch(&self, why: &str) -> Error {
         Error::new(self.kind, format!("blob {} from {} does not match its descriptor: {why}", self.digest, self.source))
     }
+}
+
+/// Whether the store holds `expected` already (its size matches); if so it is reported as pulled,
+/// so the caller copies only blobs this says it lacks.
+pub async fn stored_already<H: Host>(host: &H, expected: &Descriptor) -> Result<bool> {
+    if host.blob_size(&expected.digest).await? != Some(expected.size) {
+        return Ok(false);
+    }
+    pulled(host, expected);
+    Ok(true)
+}
+
+/// Report `blob` as pulled whole (in the store already, or just copied there).
+pub fn pulled<H: Host>(host: &H, blob: &Descriptor) {
+    let (id, total) = (blob.digest.clone(), blob.size);
+    host.progress(ProgressEvent { phase: "pull".into(), id, current: total, total });
 }
 
 /// Fail unless `bytes` are what `expected` describes (manifests and configs read whole).

@@ -6,7 +6,7 @@
 //! - `cache`: the compression cache's records (a layer compressed the same way before is reused);
 //! - `graph`: what the named images reach, read back and checked against their descriptors;
 //! - `verify`, `gc`: `outport store verify` and `outport store gc`;
-//! - `push`: `outport push NAME`, a stored image sent to a registry.
+//! - `push`: `outport push NAME…`, stored images sent to a registry.
 //!
 //! An OCI layout written as an *output* (type=oci, tar=false) is `export::layout`, not the store.
 
@@ -21,5 +21,5 @@ mod verify;
 pub use gc::gc;
 pub use graph::{descriptors, read_manifest};
 pub use names::{list, name_image, remove, ImageRow};
-pub use push::{push_stored, PushRequest};
+pub use push::{push_request, PushRequest};
 pub use verify::verify;

@@ -61,9 +61,70 @@ pub fn outport_command(work: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// `outport export <the example rootfs> <args…>`.
+pub fn export_example(work: &Path, args: &[&str]) -> Output {
+    let rootfs = example_rootfs();
+    let mut all = vec!["export", rootfs.to_str().unwrap()];
+    all.extend_from_slice(args);
+    outport(work, &all)
+}
+
 /// `outport export <rootfs> -o <spec> <extra…>`.
 pub fn export_tree(work: &Path, rootfs: &Path, spec: &str, extra: &[&str]) -> Output {
     let mut args = vec!["export", rootfs.to_str().unwrap(), "-o", spec];
+    args.extend_from_slice(extra);
+    outport(work, &args)
+}
+
+/// `dir` holding `files` (path relative to `dir`, content), with their parent directories: a small
+/// rootfs, base or app tree. Returns `dir`.
+pub fn write_tree(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    for (name, content) in files {
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// The one-file app tree (`app/new.txt`) the base-image tests put on their bases.
+pub fn app_rootfs(work: &Path) -> PathBuf {
+    write_tree(&work.join("app-rootfs"), &[("app/new.txt", "new layer\n")])
+}
+
+/// A JSON file, parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `skopeo ARGS` (an inspect), its JSON output parsed.
+pub fn skopeo(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&run("skopeo", args)).unwrap()
+}
+
+/// The layer digests of a `skopeo inspect`.
+pub fn layers(inspect: &serde_json::Value) -> Vec<String> {
+    inspect["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect()
+}
+
+/// `skopeo copy` of `reference` (REPO:TAG) from a plain-HTTP registry into the OCI layout `layout`,
+/// tagged `x`: skopeo re-verifies every digest it pulls.
+pub fn skopeo_copy(registry: &str, reference: &str, layout: &Path) {
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{registry}/{reference}"),
+            &format!("oci:{}:x", layout.display()),
+        ],
+    );
+}
+
+/// `outport export --result <result> -o <spec> <extra…>`: [`export_tree`] for a build result.
+pub fn export_result(work: &Path, result: &Path, spec: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["export", "--result", result.to_str().unwrap(), "-o", spec];
     args.extend_from_slice(extra);
     outport(work, &args)
 }
@@ -378,6 +439,12 @@ pub fn ok(out: Output) -> Output {
     out
 }
 
+/// Insist that `outport` failed and that its stderr says `needle`.
+pub fn assert_failure(out: &Output, needle: &str) {
+    assert!(!out.status.success());
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
+}
+
 /// Run a peer tool and insist on success.
 pub fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
@@ -419,6 +486,15 @@ pub fn list_files(dir: &Path) -> Vec<String> {
 
 pub fn sha256_file(path: &Path) -> String {
     run("sha256sum", &[path.to_str().unwrap()]).split_whitespace().next().unwrap().to_string()
+}
+
+/// Whether the test is skipped (saying `why`) because it does not run as root.
+pub fn skipped_unless_root(why: &str) -> bool {
+    let skipped = !is_root();
+    if skipped {
+        eprintln!("skipped: {why}");
+    }
+    skipped
 }
 
 pub fn is_root() -> bool {

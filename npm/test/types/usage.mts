@@ -1,6 +1,6 @@
 // Type-checked only (tsc --noEmit): how a Node ESM user calls outport. `@ts-expect-error` lines
 // prove the declarations reject what the API rejects.
-import { exportImage, push, images, storeVerify, createMemoryHost, outputString, type ExportMetadata, type OutportHost, type ProgressEvent } from 'outport';
+import { exportImage, push, images, storeVerify, createMemoryHost, outputString, type ExportMetadata, type OutportHost, type ProgressEvent, type PushResult } from 'outport';
 
 const controller = new AbortController();
 const meta: ExportMetadata = await exportImage({
@@ -13,6 +13,8 @@ const meta: ExportMetadata = await exportImage({
 });
 const digest: string = meta['containerimage.digest'];
 await push({ name: '127.0.0.1:5000/app:1', insecure: true, creds: { username: 'u', password: 'p' } });
+const pushed: PushResult[] = await push({ names: ['127.0.0.1:5000/app:1', '127.0.0.1:5000/app:2'], insecure: true });
+pushed.forEach((result) => result['containerimage.digest'].toUpperCase());
 const list = await images({ store: '/tmp/store' });
 list.forEach((image) => image.name.toUpperCase());
 const report = await storeVerify();
@@ -38,6 +40,8 @@ await exportImage({ outputs: [{ type: 'docker', name: 'a:1' }], load: true, dock
 const phase: ProgressEvent['phase'] = 'uploading';
 // @ts-expect-error: push needs a name
 await push({});
+// @ts-expect-error: names is a list
+await push({ names: 'app:1' });
 // @ts-expect-error: a memory file is text, bytes or a description
 createMemoryHost({ files: { '/a': 42 } });
 export { digest, bytes, spec, phase };
