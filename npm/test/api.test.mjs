@@ -49,6 +49,29 @@ test('the in-memory host gives the bytes the native CLI and the Node host give',
   }
 });
 
+test("the in-memory host's dockerConfig gives the core the login (auths, read by the core)", async () => {
+  const authorizations = [];
+  // A registry that asks for Basic auth, then refuses what it gets (the header is what is checked).
+  const fetch = async (url, init) => {
+    const authorization = new Headers(init.headers).get('authorization');
+    if (!authorization) return new Response('', { status: 401, headers: { 'WWW-Authenticate': 'Basic realm="test"' } });
+    authorizations.push(authorization);
+    return new Response('{"errors":[{"code":"DENIED"}]}', { status: 403 });
+  };
+  const auth = Buffer.from('me:s3cret').toString('base64');
+  const outputs = ['type=registry,name=reg.example/app:1'];
+  const host = createMemoryHost({ files: memoryFiles('/src'), fetch, dockerConfig: { auths: { 'https://reg.example': { auth } } } });
+  await assert.rejects(exportImage({ host, rootfs: '/src', sourceDateEpoch: EPOCH, outputs }), (err) => err.kind === 'auth');
+  assert.ok(authorizations.length > 0 && authorizations.every((a) => a === `Basic ${auth}`), JSON.stringify(authorizations));
+  // A config.json the core cannot read is an error naming it.
+  const broken = createMemoryHost({ files: memoryFiles('/src'), fetch, dockerConfig: '{"auths": ' });
+  await assert.rejects(exportImage({ host: broken, rootfs: '/src', sourceDateEpoch: EPOCH, outputs }), (err) => {
+    assert.equal(err.kind, 'auth');
+    assert.match(err.message, /^config\.json: not valid JSON \(/);
+    return true;
+  });
+});
+
 test('a custom host: the Node host with the source tree swapped for an in-memory one', async () => {
   const work = tempDir();
   const memory = createMemoryHost({ files: memoryFiles('/virtual') });
