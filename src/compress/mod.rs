@@ -67,7 +67,7 @@ impl Compression {
             Compression::Estargz { level: 0 } => "stored blocks as Go's compress/flate, per member",
             Compression::Gzip { .. } => "zlib-rs 0.6.9",
             Compression::Estargz { .. } => "zlib-rs 0.6.9, 1 MiB pieces",
-            Compression::Zstd { .. } => "outport zstd 2 (one frame, 2 MiB pieces)",
+            Compression::Zstd { .. } => "outport zstd 3 (one frame, 2 MiB pieces)",
         }
     }
 }

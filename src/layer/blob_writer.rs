@@ -183,6 +183,13 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if let Some(parallel) = self.parallel.as_mut() {
             parallel.stream.compressed(bytes.len());
         }
+        // A piece's bytes that would overflow `pending` go to the host as they are, after what is
+        // pending: copying them in would grow it (and the core's memory, which never shrinks) to
+        // hold megabytes at once.
+        if self.pending.len() + bytes.len() > self.pending.capacity() {
+            self.flush().await?;
+            return self.write_out(&bytes).await;
+        }
         self.pending.extend_from_slice(&bytes);
         if self.pending.len() >= FLUSH_AT {
             self.flush().await?;
@@ -210,13 +217,18 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.size += self.pending.len() as u64;
-        let result = match self.digest.update(self.host, &self.pending).await {
-            Ok(()) => self.host.blob_write(self.handle, &self.pending).await,
-            Err(e) => Err(e),
-        };
+        let pending = std::mem::take(&mut self.pending);
+        let result = self.write_out(&pending).await;
+        self.pending = pending;
         self.pending.clear();
         result
+    }
+
+    /// Compressed bytes into the blob (and its digest).
+    async fn write_out(&mut self, bytes: &[u8]) -> Result<()> {
+        self.size += bytes.len() as u64;
+        self.digest.update(self.host, bytes).await?;
+        self.host.blob_write(self.handle, bytes).await
     }
 
     /// Finish compression and commit the blob under its digest.

@@ -221,14 +221,15 @@ impl DoubleFast {
         self.short[hash_bytes(v, 5, self.short_log)] = p as u32;
     }
 
-    /// The long table over the whole prefix, every fourth position; the short one, whose entries
-    /// are overwritten sooner, only over the last stretch it can hold.
+    /// The long table over the whole prefix, every eighth position (every fourth overwrote more of
+    /// the older entries than it added, and cost more); the short one, whose entries are
+    /// overwritten sooner, only over the last stretch it can hold.
     fn prime(&mut self, buf: &[u8], end: usize) {
         let end = end.min(buf.len().saturating_sub(8));
         let mut p = end.saturating_sub(PRIME_SPAN);
         while p < end {
             self.long[hash_bytes(read64(buf, p), 8, self.long_log)] = p as u32;
-            p += 4;
+            p += 8;
         }
         let mut p = end.saturating_sub(2 << self.short_log);
         while p < end {
