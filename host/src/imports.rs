@@ -6,9 +6,9 @@ use crate::bindings::outport::core::types::{
     Credential, DockerConfigFile, Error, HelperReply, HttpError, HttpRequest, HttpResponse, Piece, ProgressEvent,
     SourceEntry,
 };
-use crate::output::Outputs;
+use crate::fs::output::Outputs;
+use crate::fs::source::SourceFiles;
 use crate::progress::Progress;
-use crate::source::SourceFiles;
 use crate::store::BlobStore;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,15 +16,15 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 pub struct HostState {
     pub source: SourceFiles,
     pub store: BlobStore,
-    pub engines: crate::engine::Engines,
+    pub engines: crate::net::engine::Engines,
     pub outputs: Outputs,
     pub progress: Progress,
-    pub http: crate::http::Http,
-    pub credentials: crate::credentials::Credentials,
+    pub http: crate::net::http::Http,
+    pub credentials: crate::net::credentials::Credentials,
     pub compress: crate::compress_pool::CompressPool,
     pub hashes: Hashes,
     /// Held while the core writes to (or collects) the store; released when the state is dropped.
-    pub _store_lock: Option<crate::store_lock::StoreLock>,
+    pub _store_lock: Option<crate::store::lock::StoreLock>,
 }
 
 /// One instance's state: its WASI (sandboxed: nothing preopened, stderr only, for a panic
@@ -51,10 +51,10 @@ impl crate::bindings::outport::core::types::Host for State {}
 
 impl Host for State {
     fn source_stat(&mut self, path: Vec<u8>) -> Result<SourceEntry, Error> {
-        crate::source::stat(&path)
+        crate::fs::source::stat(&path)
     }
     fn source_read_dir(&mut self, path: Vec<u8>) -> Result<Vec<SourceEntry>, Error> {
-        crate::source::read_dir(&path)
+        crate::fs::source::read_dir(&path)
     }
     fn source_open(&mut self, path: Vec<u8>) -> Result<u32, Error> {
         self.host.source.open(&path)
@@ -133,29 +133,29 @@ impl Host for State {
         self.host.outputs.abort(handle)
     }
     fn output_mkdir(&mut self, path: String) -> Result<(), Error> {
-        crate::output::mkdir(&path)
+        crate::fs::output::mkdir(&path)
     }
     fn output_read(&mut self, path: String) -> Result<Option<Vec<u8>>, Error> {
-        crate::output::read(&path)
+        crate::fs::output::read(&path)
     }
 
     fn output_create_dir(&mut self, path: String) -> Result<(), Error> {
-        crate::local::create_dir(&path)
+        crate::fs::local::create_dir(&path)
     }
     fn output_symlink(&mut self, path: String, target: Vec<u8>) -> Result<(), Error> {
-        crate::local::symlink(&path, &target)
+        crate::fs::local::symlink(&path, &target)
     }
     fn output_hardlink(&mut self, path: String, target: String) -> Result<(), Error> {
-        crate::local::hardlink(&path, &target)
+        crate::fs::local::hardlink(&path, &target)
     }
     fn output_list_dir(&mut self, path: String) -> Result<Option<Vec<(String, bool)>>, Error> {
-        crate::local::list_dir(&path)
+        crate::fs::local::list_dir(&path)
     }
     fn output_remove(&mut self, path: String) -> Result<(), Error> {
-        crate::local::remove(&path)
+        crate::fs::local::remove(&path)
     }
     fn output_set_attributes(&mut self, path: String, mode: u32, uid: u32, gid: u32, mtime: i64) -> Result<(), Error> {
-        crate::local::set_attributes(&path, mode, uid, gid, mtime)
+        crate::fs::local::set_attributes(&path, mode, uid, gid, mtime)
     }
 
     fn engine_connect(&mut self, scheme: String, address: String, cert_dir: Option<String>) -> Result<u32, Error> {
@@ -177,10 +177,10 @@ impl Host for State {
         self.host.outputs.stage_dir(&path)
     }
     fn output_move(&mut self, from: String, to: String, into_link: bool) -> Result<bool, Error> {
-        crate::local::move_entry(&from, &to, into_link)
+        crate::fs::local::move_entry(&from, &to, into_link)
     }
     fn output_identity(&mut self, path: String) -> Option<(u64, u64)> {
-        crate::output::identity(&path)
+        crate::fs::output::identity(&path)
     }
 
     fn http_start(&mut self, request: HttpRequest, max_body: u32) -> Result<u32, Error> {
@@ -201,7 +201,7 @@ impl Host for State {
         self.host.credentials.docker_config()
     }
     fn credential_helper(&mut self, name: String, server: String) -> Result<HelperReply, Error> {
-        crate::credentials::run_helper(&name, &server)
+        crate::net::credentials::run_helper(&name, &server)
     }
 
     fn hash_start(&mut self) -> u32 {

@@ -3,19 +3,14 @@
 
 mod bindings;
 mod compress_pool;
-mod credentials;
-mod engine;
 mod errors;
-mod http;
+mod fs;
 mod imports;
-mod local;
-mod output;
+mod net;
 mod progress;
 mod runtime;
 mod signals;
-mod source;
 mod store;
-mod store_lock;
 
 use imports::HostState;
 use progress::Progress;
@@ -131,7 +126,7 @@ fn host_state(settings: &Settings, store_use: StoreUse) -> Result<HostState, Str
         .or_else(default_store)
         .ok_or("cannot find a store directory: pass --store DIR or set OUTPORT_STORE")?;
     let store_lock = match store_use {
-        StoreUse::Write => Some(store_lock::StoreLock::acquire(&store)?),
+        StoreUse::Write => Some(store::lock::StoreLock::acquire(&store)?),
         StoreUse::Read => None,
     };
     Ok(HostState {
@@ -140,8 +135,8 @@ fn host_state(settings: &Settings, store_use: StoreUse) -> Result<HostState, Str
         engines: Default::default(),
         outputs: Default::default(),
         progress: Progress::parse(&settings.progress).unwrap_or(Progress::Quiet),
-        http: http::Http::new(settings.registry_ca.as_deref())?,
-        credentials: credentials::Credentials::new(settings.creds.as_deref(), settings.base_creds.as_deref())?,
+        http: net::http::Http::new(settings.registry_ca.as_deref())?,
+        credentials: net::credentials::Credentials::new(settings.creds.as_deref(), settings.base_creds.as_deref())?,
         compress: compress_pool::CompressPool::new(compression_threads(settings.threads), runtime::compressor),
         hashes: Default::default(),
         _store_lock: store_lock,

@@ -1,5 +1,5 @@
 'use strict';
-// One writer at a time in a store, the same protocol as the native host (host/src/store_lock.rs):
+// One writer at a time in a store, the same protocol as the native host (host/src/store/lock.rs):
 // `<store>/lock` names the writer as `PID START HOST` (process id, its start time in clock ticks
 // since boot from /proc/PID/stat, host name) while an export or a gc runs. A lock whose holder is
 // gone is taken over; one whose PID now belongs to another process (PID reuse, PID 1 in a container)

@@ -246,7 +246,7 @@ class Store {
   /**
    * Temporary files no running process owns: each name carries its writer's PID (`ingest/PID-N.tmp`,
    * `.NAME.PID.tmp`, `cache/.KEY.PID.tmp`, `lock.PID.tmp`). Removed first when `remove` (gc, which
-   * holds the store lock). The same rule as the native host (host/src/store.rs).
+   * holds the store lock). The same rule as the native host (host/src/store/mod.rs).
    */
   temporaries(remove) {
     const found = [];

@@ -2,6 +2,8 @@
 //! New blobs are written under `ingest/` and renamed into place, so a blob never sits under its
 //! final name with partial content.
 
+pub mod lock;
+
 use crate::bindings::{CoreError, ErrorKind};
 use crate::errors::{error, io_error};
 use std::collections::HashMap;
@@ -291,7 +293,7 @@ impl BlobStore {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(pid) = temporary_owner(&name) else { continue };
                 let meta = entry.metadata().map_err(|e| self.io(&entry.path(), e))?;
-                if !meta.is_file() || crate::store_lock::pid_exists(pid) {
+                if !meta.is_file() || crate::store::lock::pid_exists(pid) {
                     continue;
                 }
                 if remove {
