@@ -94,8 +94,9 @@ pub struct DigestSlot {
 /// Hashing for the TOC, in the order it must happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HashWork {
-    /// Bytes `range` of the input given to the last `push` go into the slot's hash (started by its
-    /// first update).
+    /// A new hash for the slot.
+    Start(DigestSlot),
+    /// Bytes `range` of the input given to the last `push` go into the slot's hash.
     Update(DigestSlot, Range<usize>),
     /// The slot's hash is complete: its digest goes back through `digested`.
     Finish(DigestSlot),
@@ -195,19 +196,13 @@ impl EstargzPieces {
     fn hash_here(&mut self, input: &[u8]) {
         for work in std::mem::take(&mut self.hash_work) {
             match work {
+                HashWork::Start(slot) => self.own_hashes.push((slot, Hasher::new())),
                 HashWork::Update(slot, range) => {
-                    let hashes = &mut self.own_hashes;
-                    let at = match hashes.iter().position(|(s, _)| *s == slot) {
-                        Some(at) => at,
-                        None => {
-                            hashes.push((slot, Hasher::new()));
-                            hashes.len() - 1
-                        }
-                    };
-                    hashes[at].1.update(&input[range]);
+                    let at = hash_of(&self.own_hashes, slot).expect("an updated hash was started");
+                    self.own_hashes[at].1.update(&input[range]);
                 }
                 HashWork::Finish(slot) => {
-                    let at = self.own_hashes.iter().position(|(s, _)| *s == slot).expect("a finished hash was started");
+                    let at = hash_of(&self.own_hashes, slot).expect("a finished hash was started");
                     let digest = self.own_hashes.swap_remove(at).1.finish();
                     self.digested(slot, digest);
                 }
@@ -326,6 +321,9 @@ impl EstargzPieces {
         let several_chunks = size > self.chunk_size;
         let file = FileData { reg, chunk: reg, name, size, done: 0, chunk_left: 0, several_chunks };
         self.state = State::Data(Box::new(file));
+        if several_chunks {
+            self.ask(HashWork::Start(DigestSlot { entry: reg, whole_file: true }));
+        }
         self.start_chunk(ready);
         Ok(())
     }
@@ -349,6 +347,8 @@ impl EstargzPieces {
             entry.chunk_size = chunk_size;
         }
         file.chunk_left = left.min(chunk_size);
+        let chunk = DigestSlot { entry: file.chunk, whole_file: false };
+        self.ask(HashWork::Start(chunk));
         self.open_member(ready);
     }
 
@@ -465,6 +465,11 @@ impl EstargzEncoder {
         let toc_digest = finished.toc_digest.ok_or_else(|| Error::internal("compression=estargz: no TOC digest"))?;
         Ok(Trailer { toc_tar: finished.uncompressed_tail, toc_digest })
     }
+}
+
+/// Where `slot`'s hash is among the open ones.
+pub fn hash_of<T>(hashes: &[(DigestSlot, T)], slot: DigestSlot) -> Option<usize> {
+    hashes.iter().position(|(s, _)| *s == slot)
 }
 
 /// What eStargz (Go's reader, then estargz's own checks) says about a tar it cannot take.

@@ -125,23 +125,13 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         let Some(parallel) = self.parallel.as_mut() else { return Ok(()) };
         for step in work {
             match step {
+                HashWork::Start(slot) => parallel.toc_hashes.push((slot, StreamHasher::new(host).await?)),
                 HashWork::Update(slot, range) => {
-                    let hashes = &mut parallel.toc_hashes;
-                    let at = match hashes.iter().position(|(s, _)| *s == slot) {
-                        Some(at) => at,
-                        None => {
-                            hashes.push((slot, StreamHasher::new(host).await?));
-                            hashes.len() - 1
-                        }
-                    };
-                    hashes[at].1.update(host, &data[range]).await?;
+                    let at = open_hash(&parallel.toc_hashes, slot)?;
+                    parallel.toc_hashes[at].1.update(host, &data[range]).await?;
                 }
                 HashWork::Finish(slot) => {
-                    let Some(at) = parallel.toc_hashes.iter().position(|(s, _)| *s == slot) else {
-                        return Err(crate::error::Error::internal(
-                            "compression=estargz: finishing a hash never started",
-                        ));
-                    };
+                    let at = open_hash(&parallel.toc_hashes, slot)?;
                     let digest = parallel.toc_hashes.swap_remove(at).1.finish(host).await?;
                     parallel.stream.digested(slot, digest);
                 }
@@ -285,6 +275,12 @@ impl<'h, H: Host> BlobWriter<'h, H> {
         }
         self.host.blob_abort(self.handle).await;
     }
+}
+
+/// Where an eStargz TOC hash the encoder names is (it starts each before using it).
+fn open_hash(hashes: &[(DigestSlot, StreamHasher)], slot: DigestSlot) -> Result<usize> {
+    estargz::hash_of(hashes, slot)
+        .ok_or_else(|| crate::error::Error::internal(format!("compression=estargz: no open hash for {slot:?}")))
 }
 
 /// Store a small in-memory blob (config, manifest) and return its digest.
